@@ -1,0 +1,148 @@
+/* odrt.h - the one public header of libodrt.
+ *
+ * odrt loads detectors exported by the TensorFlow Object Detection API (as ONNX from tf2onnx),
+ * inspects and rewrites them, and runs them.
+ *
+ * Conventions
+ *  - Every fallible call returns odrt_status_t. On failure, odrt_last_error() returns a one-line
+ *    message naming the problem (thread-local, valid until the next failing call on the thread).
+ *  - Handles are opaque (`odrt_*_t *`). Each `*_load`/`*_create` has a matching `*_free`, which
+ *    accepts NULL.
+ *  - Ownership is stated on each call: "caller owns" means the caller must free with the named
+ *    function; "borrowed" means valid as long as the handle it came from.
+ */
+#ifndef ODRT_H
+#define ODRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ODRT_VERSION_MAJOR 0
+#define ODRT_VERSION_MINOR 1
+#define ODRT_VERSION_PATCH 0
+
+typedef enum odrt_status {
+    ODRT_OK = 0,
+    ODRT_ERR_IO,          /* file missing, unreadable, short read/write */
+    ODRT_ERR_PARSE,       /* malformed protobuf, npy, image, ... */
+    ODRT_ERR_INVALID,     /* well-formed but semantically invalid (cycle, missing producer, ...) */
+    ODRT_ERR_UNSUPPORTED, /* valid but not supported (op, dtype, feature) */
+    ODRT_ERR_SHAPE,       /* shapes do not agree */
+    ODRT_ERR_NOMEM,       /* allocation failed or a size limit was exceeded */
+    ODRT_ERR_ARG,         /* bad argument from the caller */
+    ODRT_ERR_NOT_FOUND,   /* a named tensor/node/structure was not found */
+} odrt_status_t;
+
+/* Static string for a status ("ok", "io error", ...). */
+const char *odrt_status_str(odrt_status_t s);
+/* Message of the last failure on this thread ("" if none). Borrowed. */
+const char *odrt_last_error(void);
+/* "MAJOR.MINOR.PATCH". Static. */
+const char *odrt_version(void);
+
+/* Element types; values equal ONNX TensorProto.DataType. */
+typedef enum odrt_dtype {
+    ODRT_DT_UNDEFINED = 0,
+    ODRT_DT_FLOAT = 1,
+    ODRT_DT_UINT8 = 2,
+    ODRT_DT_INT8 = 3,
+    ODRT_DT_UINT16 = 4,
+    ODRT_DT_INT16 = 5,
+    ODRT_DT_INT32 = 6,
+    ODRT_DT_INT64 = 7,
+    ODRT_DT_STRING = 8,
+    ODRT_DT_BOOL = 9,
+    ODRT_DT_FLOAT16 = 10,
+    ODRT_DT_DOUBLE = 11,
+    ODRT_DT_UINT32 = 12,
+    ODRT_DT_UINT64 = 13,
+    ODRT_DT_BFLOAT16 = 16,
+} odrt_dtype_t;
+
+/* Lower-case name ("float32", "uint8", ...) or "undefined". Static. */
+const char *odrt_dtype_name(odrt_dtype_t dt);
+/* Size of one element in bytes; 0 for undefined/string. */
+size_t odrt_dtype_size(odrt_dtype_t dt);
+
+#define ODRT_MAX_RANK 8
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensors: dense host tensors used for inputs and outputs. */
+
+typedef struct odrt_tensor {
+    odrt_dtype_t dtype;
+    int rank;
+    int64_t dims[ODRT_MAX_RANK];
+    void *data;    /* owned by the tensor: odrt_tensor_free releases it */
+    size_t nbytes; /* numel * dtype size */
+} odrt_tensor_t;
+
+/* New zero-filled tensor. Caller owns *out (odrt_tensor_free). */
+odrt_status_t odrt_tensor_create(odrt_dtype_t dt, int rank, const int64_t *dims, odrt_tensor_t **out);
+void odrt_tensor_free(odrt_tensor_t *t);
+int64_t odrt_tensor_numel(const odrt_tensor_t *t);
+
+/* .npy I/O (versions 1-3, little-endian, C order; float32/16/64, int8-64, uint8-64, bool).
+ * Caller owns *out. */
+odrt_status_t odrt_npy_load(const char *path, odrt_tensor_t **out);
+odrt_status_t odrt_npy_save(const char *path, const odrt_tensor_t *t);
+
+/* Decode a JPEG or PNG into a uint8 [1,H,W,3] RGB tensor. If out_h and out_w are > 0 the image
+ * is resized to that size with bilinear interpolation (half-pixel centres, as PIL's BILINEAR
+ * for upscaling). Caller owns *out. */
+odrt_status_t odrt_image_load(const char *path, int out_h, int out_w, odrt_tensor_t **out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models. */
+
+typedef struct odrt_model odrt_model_t;
+
+/* Load an ONNX model (external data allowed only inside the model's folder). Caller owns *out. */
+odrt_status_t odrt_model_load(const char *path, odrt_model_t **out);
+/* Same from memory; `dir` is the folder for external data, or NULL to refuse external data. */
+odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *dir, odrt_model_t **out);
+/* Serialize the model as ONNX (all tensor data inline). */
+odrt_status_t odrt_model_save(const odrt_model_t *m, const char *path);
+void odrt_model_free(odrt_model_t *m);
+
+/* Graph inputs and outputs of the main graph (initializers excluded from inputs). */
+int odrt_model_num_inputs(const odrt_model_t *m);
+int odrt_model_num_outputs(const odrt_model_t *m);
+/* Name (borrowed), dtype, and shape (-1 for unknown dims; rank -1 if unknown). */
+const char *odrt_model_input_name(const odrt_model_t *m, int i);
+const char *odrt_model_output_name(const odrt_model_t *m, int i);
+odrt_status_t odrt_model_input_info(const odrt_model_t *m, int i, odrt_dtype_t *dt, int *rank,
+                                    int64_t dims[ODRT_MAX_RANK]);
+odrt_status_t odrt_model_output_info(const odrt_model_t *m, int i, odrt_dtype_t *dt, int *rank,
+                                     int64_t dims[ODRT_MAX_RANK]);
+
+/* Inspection report as JSON text (format: docs/inspect-json.md). Caller owns *json (free()). */
+odrt_status_t odrt_model_inspect_json(const odrt_model_t *m, char **json);
+/* Human-readable report. Caller owns *text (free()). */
+odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text);
+/* Graphviz dot of the main graph. Caller owns *dot (free()). */
+odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sessions: the CPU reference executor. */
+
+typedef struct odrt_session odrt_session_t;
+
+/* The session borrows `m`, which must outlive it. Caller owns *out. */
+odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out);
+void odrt_session_free(odrt_session_t *s);
+
+/* Run the model. `inputs[i]` is matched to `input_names[i]` (all model inputs must be given;
+ * borrowed). On success outputs[j] (j < odrt_model_num_outputs) are new tensors in model
+ * output order; caller owns each (odrt_tensor_free). */
+odrt_status_t odrt_session_run(odrt_session_t *s, int n_inputs, const char *const *input_names,
+                               const odrt_tensor_t *const *inputs, odrt_tensor_t **outputs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ODRT_H */

@@ -1,0 +1,392 @@
+/* `odrt inspect`: model summary, TF OD API recognition, JSON and Graphviz output. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+typedef struct {
+    const char *op;
+    int count;
+} op_count;
+
+typedef struct {
+    op_count *ops;
+    int n_ops, cap_ops;
+    size_t n_nodes, n_subgraphs, init_bytes, n_inits;
+    int max_depth;
+} stats;
+
+static void count_ops(stats *s, const ir_graph *g, int depth) {
+    if (depth > s->max_depth) s->max_depth = depth;
+    for (size_t i = 0; i < g->n_inits; i++)
+        if (g->inits[i]->init) s->init_bytes += g->inits[i]->init->nbytes, s->n_inits++;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        s->n_nodes++;
+        int k;
+        for (k = 0; k < s->n_ops; k++)
+            if (!strcmp(s->ops[k].op, n->op)) break;
+        if (k == s->n_ops) {
+            size_t cap = (size_t)s->cap_ops;
+            if (!odrt_grow((void **)&s->ops, sizeof(op_count), &cap, (size_t)s->n_ops + 1)) continue;
+            s->cap_ops = (int)cap;
+            s->ops[s->n_ops++] = (op_count){n->op, 0};
+        }
+        s->ops[k].count++;
+        for (int a = 0; a < n->n_attrs; a++) {
+            if (n->attrs[a].type == IR_ATTR_GRAPH) s->n_subgraphs++, count_ops(s, n->attrs[a].g, depth + 1);
+            if (n->attrs[a].type == IR_ATTR_GRAPHS)
+                for (int j = 0; j < n->attrs[a].n; j++) s->n_subgraphs++, count_ops(s, n->attrs[a].graphs[j], depth + 1);
+        }
+    }
+}
+
+static int cmp_ops(const void *a, const void *b) {
+    const op_count *x = a, *y = b;
+    return x->count != y->count ? y->count - x->count : strcmp(x->op, y->op);
+}
+
+static cJSON *shape_json(const ir_type *t) {
+    if (t->rank < 0) return cJSON_CreateNull();
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i].value >= 0) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)t->dims[i].value));
+        else if (t->dims[i].param) cJSON_AddItemToArray(a, cJSON_CreateString(t->dims[i].param));
+        else cJSON_AddItemToArray(a, cJSON_CreateNull());
+    }
+    return a;
+}
+
+static const char *type_kind(const ir_type *t) {
+    switch (t->kind) {
+    case IR_TYPE_TENSOR: return "tensor";
+    case IR_TYPE_SEQUENCE: return "sequence";
+    case IR_TYPE_OPTIONAL: return "optional";
+    case IR_TYPE_MAP: return "map";
+    case IR_TYPE_SPARSE_TENSOR: return "sparse_tensor";
+    default: return "unknown";
+    }
+}
+
+static cJSON *value_json(const ir_value *v) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", v->name);
+    cJSON_AddStringToObject(o, "kind", type_kind(&v->type));
+    const ir_type *t = &v->type;
+    while ((t->kind == IR_TYPE_SEQUENCE || t->kind == IR_TYPE_OPTIONAL) && t->elem) t = t->elem;
+    cJSON_AddStringToObject(o, "dtype", odrt_dtype_name((odrt_dtype_t)t->dtype));
+    cJSON_AddItemToObject(o, "shape", shape_json(t));
+    return o;
+}
+
+/* ---- TF OD API recognition (by structure; output names are the exporter's contract) ---- */
+static size_t count_op_deep(const ir_graph *g, const char *op) {
+    size_t c = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        c += ir_op_is(n, op);
+        for (int a = 0; a < n->n_attrs; a++) {
+            if (n->attrs[a].type == IR_ATTR_GRAPH) c += count_op_deep(n->attrs[a].g, op);
+            if (n->attrs[a].type == IR_ATTR_GRAPHS)
+                for (int j = 0; j < n->attrs[a].n; j++) c += count_op_deep(n->attrs[a].graphs[j], op);
+        }
+    }
+    return c;
+}
+
+static const ir_graph *loop_body(const ir_node *n) {
+    const ir_attr *a = ir_node_attr(n, "body");
+    return a && a->type == IR_ATTR_GRAPH ? a->g : NULL;
+}
+
+/* the preprocessing map_fn: a Loop fed (directly or via casts) by a graph input whose body resizes */
+static const ir_node *find_preproc_loop(const ir_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead || !ir_op_is(n, "Loop")) continue;
+        const ir_graph *body = loop_body(n);
+        if (!body || !count_op_deep(body, "Resize")) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] && (n->in[k]->flags & IR_VAL_INPUT) && !n->in[k]->init) return n;
+        /* or a body node reading a graph input from the outer scope */
+        for (size_t j = 0; j < body->n_nodes; j++)
+            for (int k = 0; k < body->nodes[j]->n_in; k++) {
+                const ir_value *v = body->nodes[j]->in[k];
+                if (v && v->graph == g && (v->flags & IR_VAL_INPUT) && !v->init) return n;
+            }
+    }
+    return NULL;
+}
+
+static const ir_value *find_output(const ir_graph *g, const char *name) {
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!strcmp(g->outputs[i]->name, name)) return g->outputs[i];
+    return NULL;
+}
+
+static const char *TFOD_OUTPUTS[] = {"detection_boxes", "detection_scores", "detection_classes", "num_detections",
+                                     "raw_detection_boxes", "raw_detection_scores", "detection_multiclass_scores",
+                                     "detection_anchor_indices"};
+
+/* swish = x * sigmoid(x): EfficientNet backbones; relu6 = Clip(0, 6): MobileNet */
+static size_t count_swish(const ir_graph *g) {
+    size_t c = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead || !ir_op_is(n, "Mul") || n->n_in != 2 || !n->in[0] || !n->in[1]) continue;
+        for (int k = 0; k < 2; k++) {
+            const ir_node *p = n->in[k]->producer;
+            if (p && ir_op_is(p, "Sigmoid") && p->in[0] == n->in[1 - k]) c++;
+        }
+    }
+    return c;
+}
+
+static cJSON *tfod_json(const ir_model *m) {
+    const ir_graph *g = m->graph;
+    cJSON *o = cJSON_CreateObject();
+    const ir_node *loop = find_preproc_loop(g);
+    cJSON *pre = cJSON_AddObjectToObject(o, "preprocessing_loop");
+    cJSON_AddBoolToObject(pre, "found", loop != NULL);
+    if (loop) {
+        cJSON_AddStringToObject(pre, "node", loop->name);
+        const ir_graph *body = loop_body(loop);
+        cJSON_AddNumberToObject(pre, "body_nodes", (double)body->n_nodes);
+        for (size_t j = 0; j < body->n_nodes; j++)
+            if (ir_op_is(body->nodes[j], "Resize")) {
+                cJSON_AddStringToObject(pre, "resize_mode", ir_attr_str(body->nodes[j], "mode", "nearest"));
+                cJSON_AddStringToObject(pre, "coordinate_transformation_mode",
+                                        ir_attr_str(body->nodes[j], "coordinate_transformation_mode", "half_pixel"));
+                break;
+            }
+    }
+    size_t n_nms = count_op_deep(g, "NonMaxSuppression");
+    cJSON *nms = cJSON_AddObjectToObject(o, "nms");
+    cJSON_AddNumberToObject(nms, "non_max_suppression_nodes", (double)n_nms);
+    cJSON *names = cJSON_AddArrayToObject(nms, "nodes");
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i]->dead && ir_op_is(g->nodes[i], "NonMaxSuppression"))
+            cJSON_AddItemToArray(names, cJSON_CreateString(g->nodes[i]->name));
+    cJSON *outs = cJSON_AddArrayToObject(o, "detection_outputs");
+    int n_found = 0;
+    for (size_t i = 0; i < sizeof TFOD_OUTPUTS / sizeof *TFOD_OUTPUTS; i++)
+        if (find_output(g, TFOD_OUTPUTS[i])) cJSON_AddItemToArray(outs, cJSON_CreateString(TFOD_OUTPUTS[i])), n_found++;
+    const ir_value *rb = find_output(g, "raw_detection_boxes"), *rs = find_output(g, "raw_detection_scores");
+    if (rb && rb->type.rank == 3 && rb->type.dims[1].value > 0)
+        cJSON_AddNumberToObject(o, "anchors", (double)rb->type.dims[1].value);
+    if (rs && rs->type.rank == 3 && rs->type.dims[2].value > 1)
+        cJSON_AddNumberToObject(o, "classes", (double)(rs->type.dims[2].value - 1)); /* minus background */
+    /* family guess */
+    const char *family = "unknown";
+    size_t roi = count_op_deep(g, "RoiAlign") + count_op_deep(g, "CropAndResize");
+    if (n_found >= 4 || n_nms) {
+        if (roi) family = "faster_rcnn";
+        else if (count_swish(g) >= 8) family = "efficientdet";
+        else family = "ssd";
+    } else if (count_op_deep(g, "MaxPool") && n_found >= 3) {
+        family = "centernet";
+    }
+    cJSON_AddStringToObject(o, "family", family);
+    size_t clips = count_op_deep(g, "Clip");
+    cJSON_AddStringToObject(o, "backbone_hint", count_swish(g) >= 8 ? "efficientnet (swish)"
+                                                : clips >= 8          ? "mobilenet (relu6)"
+                                                : count_op_deep(g, "Relu") ? "relu backbone (resnet?)"
+                                                                           : "unknown");
+    cJSON_AddBoolToObject(o, "is_tf_od_api_export", n_found >= 4 && (loop || n_nms));
+    return o;
+}
+
+static cJSON *report_json(const ir_model *m) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "format_version", 1);
+    cJSON_AddNumberToObject(r, "ir_version", (double)m->ir_version);
+    cJSON_AddStringToObject(r, "producer", m->producer_name ? m->producer_name : "");
+    cJSON_AddStringToObject(r, "producer_version", m->producer_version ? m->producer_version : "");
+    cJSON *ops = cJSON_AddArrayToObject(r, "opset_import");
+    for (int i = 0; i < m->n_opsets; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "domain", m->opsets[i].domain);
+        cJSON_AddNumberToObject(o, "version", (double)m->opsets[i].version);
+        cJSON_AddItemToArray(ops, o);
+    }
+    cJSON *ins = cJSON_AddArrayToObject(r, "inputs");
+    for (int i = 0; i < m->graph->n_inputs; i++)
+        if (!m->graph->inputs[i]->init) cJSON_AddItemToArray(ins, value_json(m->graph->inputs[i]));
+    cJSON *outs = cJSON_AddArrayToObject(r, "outputs");
+    for (int i = 0; i < m->graph->n_outputs; i++) cJSON_AddItemToArray(outs, value_json(m->graph->outputs[i]));
+    stats s = {0};
+    count_ops(&s, m->graph, 0);
+    qsort(s.ops, (size_t)s.n_ops, sizeof *s.ops, cmp_ops);
+    cJSON_AddNumberToObject(r, "nodes_main_graph", (double)m->graph->n_nodes);
+    cJSON_AddNumberToObject(r, "nodes_total", (double)s.n_nodes);
+    cJSON_AddNumberToObject(r, "initializers", (double)s.n_inits);
+    cJSON_AddNumberToObject(r, "initializer_bytes", (double)s.init_bytes);
+    cJSON *oc = cJSON_AddObjectToObject(r, "op_counts");
+    for (int i = 0; i < s.n_ops; i++) cJSON_AddNumberToObject(oc, s.ops[i].op, s.ops[i].count);
+    free(s.ops);
+    cJSON *sg = cJSON_AddArrayToObject(r, "subgraphs");
+    for (size_t i = 1; i < m->n_graphs; i++) {
+        const ir_graph *g = m->all_graphs[i];
+        if (!g->owner || g->owner->dead) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "owner", g->owner->name);
+        cJSON_AddStringToObject(o, "owner_op", g->owner->op);
+        cJSON_AddStringToObject(o, "name", g->name ? g->name : "");
+        cJSON_AddNumberToObject(o, "nodes", (double)g->n_nodes);
+        cJSON_AddNumberToObject(o, "inputs", g->n_inputs);
+        cJSON_AddNumberToObject(o, "outputs", g->n_outputs);
+        int outer = 0;
+        for (size_t j = 0; j < g->n_nodes; j++)
+            for (int k = 0; k < g->nodes[j]->n_in; k++)
+                outer += g->nodes[j]->in[k] && g->nodes[j]->in[k]->graph != g;
+        cJSON_AddNumberToObject(o, "outer_scope_reads", outer);
+        cJSON_AddItemToArray(sg, o);
+    }
+    cJSON_AddItemToObject(r, "tf_od_api", tfod_json(m));
+    return r;
+}
+
+odrt_status_t odrt_model_inspect_json(const odrt_model_t *m, char **json) {
+    cJSON *r = report_json(m->ir);
+    *json = r ? cJSON_Print(r) : NULL;
+    cJSON_Delete(r);
+    return *json ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
+}
+
+static void shape_text(odrt_sb_t *sb, const cJSON *shape) {
+    if (cJSON_IsNull(shape)) {
+        odrt_sb_puts(sb, "?");
+        return;
+    }
+    odrt_sb_puts(sb, "[");
+    const cJSON *d;
+    int first = 1;
+    cJSON_ArrayForEach(d, shape) {
+        odrt_sb_printf(sb, first ? "%s" : ",%s", "");
+        first = 0;
+        if (cJSON_IsNumber(d)) odrt_sb_printf(sb, "%lld", (long long)d->valuedouble);
+        else if (cJSON_IsString(d)) odrt_sb_puts(sb, d->valuestring);
+        else odrt_sb_puts(sb, "?");
+    }
+    odrt_sb_puts(sb, "]");
+}
+
+odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
+    cJSON *r = report_json(m->ir);
+    if (!r) return odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
+    odrt_sb_t sb = {0};
+    odrt_sb_printf(&sb, "producer: %s %s, ir_version %d\n", cJSON_GetObjectItem(r, "producer")->valuestring,
+                   cJSON_GetObjectItem(r, "producer_version")->valuestring,
+                   (int)cJSON_GetObjectItem(r, "ir_version")->valuedouble);
+    const cJSON *it;
+    odrt_sb_puts(&sb, "opsets:");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "opset_import")) {
+        const char *d = cJSON_GetObjectItem(it, "domain")->valuestring;
+        odrt_sb_printf(&sb, " %s=%d", *d ? d : "ai.onnx", (int)cJSON_GetObjectItem(it, "version")->valuedouble);
+    }
+    const char *sect[2] = {"inputs", "outputs"};
+    for (int s = 0; s < 2; s++) {
+        odrt_sb_printf(&sb, "\n%s:\n", sect[s]);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, sect[s])) {
+            odrt_sb_printf(&sb, "  %-28s %-8s ", cJSON_GetObjectItem(it, "name")->valuestring,
+                           cJSON_GetObjectItem(it, "dtype")->valuestring);
+            shape_text(&sb, cJSON_GetObjectItem(it, "shape"));
+            odrt_sb_puts(&sb, "\n");
+        }
+    }
+    odrt_sb_printf(&sb, "nodes: %d in main graph, %d in total; initializers: %d (%.2f MiB)\nops:",
+                   (int)cJSON_GetObjectItem(r, "nodes_main_graph")->valuedouble,
+                   (int)cJSON_GetObjectItem(r, "nodes_total")->valuedouble,
+                   (int)cJSON_GetObjectItem(r, "initializers")->valuedouble,
+                   cJSON_GetObjectItem(r, "initializer_bytes")->valuedouble / 1048576.0);
+    int col = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "op_counts")) {
+        odrt_sb_printf(&sb, "%s %s=%d", col++ % 8 ? "" : "\n ", it->string, (int)it->valuedouble);
+    }
+    odrt_sb_puts(&sb, "\nsub-graphs:\n");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "subgraphs")) {
+        odrt_sb_printf(&sb, "  %s '%s' of %s: %d nodes, %d inputs, %d outputs, %d outer-scope reads\n",
+                       cJSON_GetObjectItem(it, "owner_op")->valuestring, cJSON_GetObjectItem(it, "name")->valuestring,
+                       cJSON_GetObjectItem(it, "owner")->valuestring, (int)cJSON_GetObjectItem(it, "nodes")->valuedouble,
+                       (int)cJSON_GetObjectItem(it, "inputs")->valuedouble,
+                       (int)cJSON_GetObjectItem(it, "outputs")->valuedouble,
+                       (int)cJSON_GetObjectItem(it, "outer_scope_reads")->valuedouble);
+    }
+    const cJSON *t = cJSON_GetObjectItem(r, "tf_od_api");
+    odrt_sb_printf(&sb, "TF OD API: %s; family guess: %s; backbone: %s\n",
+                   cJSON_IsTrue(cJSON_GetObjectItem(t, "is_tf_od_api_export")) ? "recognised" : "not recognised",
+                   cJSON_GetObjectItem(t, "family")->valuestring, cJSON_GetObjectItem(t, "backbone_hint")->valuestring);
+    const cJSON *pre = cJSON_GetObjectItem(t, "preprocessing_loop");
+    if (cJSON_IsTrue(cJSON_GetObjectItem(pre, "found")))
+        odrt_sb_printf(&sb, "  preprocessing Loop: %s (%d body nodes, resize %s/%s)\n",
+                       cJSON_GetObjectItem(pre, "node")->valuestring,
+                       (int)cJSON_GetObjectItem(pre, "body_nodes")->valuedouble,
+                       cJSON_GetStringValue(cJSON_GetObjectItem(pre, "resize_mode")) ?: "?",
+                       cJSON_GetStringValue(cJSON_GetObjectItem(pre, "coordinate_transformation_mode")) ?: "?");
+    else
+        odrt_sb_puts(&sb, "  preprocessing Loop: not found\n");
+    odrt_sb_printf(&sb, "  NonMaxSuppression nodes: %d\n",
+                   (int)cJSON_GetObjectItem(cJSON_GetObjectItem(t, "nms"), "non_max_suppression_nodes")->valuedouble);
+    odrt_sb_puts(&sb, "  detection outputs:");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(t, "detection_outputs")) odrt_sb_printf(&sb, " %s", it->valuestring);
+    odrt_sb_puts(&sb, "\n");
+    if (cJSON_GetObjectItem(t, "anchors"))
+        odrt_sb_printf(&sb, "  anchors: %d, classes: %d\n", (int)cJSON_GetObjectItem(t, "anchors")->valuedouble,
+                       cJSON_GetObjectItem(t, "classes") ? (int)cJSON_GetObjectItem(t, "classes")->valuedouble : -1);
+    cJSON_Delete(r);
+    *text = odrt_sb_take(&sb);
+    return *text ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
+}
+
+static void dot_id(odrt_sb_t *sb, const char *s) {
+    odrt_sb_puts(sb, "\"");
+    for (; *s; s++) odrt_sb_printf(sb, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+    odrt_sb_puts(sb, "\"");
+}
+
+odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot) {
+    const ir_graph *g = m->ir->graph;
+    odrt_sb_t sb = {0};
+    odrt_sb_puts(&sb, "digraph odrt {\n  rankdir=TB;\n  node [shape=box, fontsize=10];\n");
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!g->inputs[i]->init) {
+            odrt_sb_puts(&sb, "  ");
+            dot_id(&sb, g->inputs[i]->name);
+            odrt_sb_puts(&sb, " [shape=ellipse, style=filled, fillcolor=lightblue];\n");
+        }
+    for (int i = 0; i < g->n_outputs; i++) {
+        odrt_sb_puts(&sb, "  ");
+        dot_id(&sb, g->outputs[i]->name);
+        odrt_sb_puts(&sb, " [shape=ellipse, style=filled, fillcolor=lightgreen];\n");
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        odrt_sb_printf(&sb, "  n%zu [label=\"%s\"];\n", i, n->op);
+        for (int k = 0; k < n->n_in; k++) {
+            const ir_value *v = n->in[k];
+            if (!v || v->init) continue;
+            odrt_sb_puts(&sb, "  ");
+            if (v->producer) {
+                size_t j;
+                for (j = 0; j < g->n_nodes && g->nodes[j] != v->producer; j++) {}
+                odrt_sb_printf(&sb, "n%zu", j);
+            } else {
+                dot_id(&sb, v->name);
+            }
+            odrt_sb_printf(&sb, " -> n%zu;\n", i);
+        }
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] && (n->out[k]->flags & IR_VAL_OUTPUT)) {
+                odrt_sb_printf(&sb, "  n%zu -> ", i);
+                dot_id(&sb, n->out[k]->name);
+                odrt_sb_puts(&sb, ";\n");
+            }
+    }
+    odrt_sb_puts(&sb, "}\n");
+    *dot = odrt_sb_take(&sb);
+    return *dot ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building dot");
+}

@@ -1,0 +1,105 @@
+/* odrt command-line tool: one binary, verbs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "odrt %s - TF Object Detection API models: inspect and run\n"
+            "\n"
+            "usage: odrt <verb> [options]\n"
+            "\n"
+            "verbs:\n"
+            "  inspect MODEL [--json] [--dot FILE] [--resave FILE]\n"
+            "      Summarise an ONNX model: opsets, inputs/outputs, node and op counts (sub-graphs\n"
+            "      included), initializer bytes, sub-graphs, and what is recognised of a TF OD API\n"
+            "      export. --json prints the stable JSON report (docs/inspect-json.md); --dot writes\n"
+            "      Graphviz of the main graph; --resave writes the model back out through odrt's IR.\n"
+            "  run MODEL [--input NAME=FILE.npy]... [--image NAME=FILE.jpg|png] [--output-dir DIR]\n"
+            "      Run the model on the CPU reference executor; writes one .npy per output and\n"
+            "      outputs.json into DIR (default: .).\n"
+            "\n"
+            "  odrt --help | --version\n"
+            "\n"
+            "Exit status: 0 success, 1 error (one line on stderr naming the problem), 2 usage error.\n",
+            odrt_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(verb, "--version")) {
+        printf("odrt %s\n", odrt_version());
+        return 0;
+    }
+    if (!strcmp(verb, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(verb, "run")) return cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "odrt: unknown verb '%s' (see odrt --help)\n", verb);
+    return 2;
+}
+
+int cli_error(const char *what) {
+    fprintf(stderr, "odrt: %s%s%s\n", what ? what : "", what && *what ? ": " : "", odrt_last_error());
+    return 1;
+}
+
+int write_text_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "odrt: cannot write '%s'\n", path);
+        return 1;
+    }
+    int ok = fputs(text, f) >= 0;
+    ok &= fclose(f) == 0;
+    if (!ok) fprintf(stderr, "odrt: short write on '%s'\n", path);
+    return !ok;
+}
+
+int cmd_inspect(int argc, char **argv) {
+    const char *model = NULL, *dot = NULL, *resave = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--dot") && i + 1 < argc) dot = argv[++i];
+        else if (!strcmp(argv[i], "--resave") && i + 1 < argc) resave = argv[++i];
+        else if (!strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' || model) {
+            fprintf(stderr, "odrt inspect: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        } else model = argv[i];
+    }
+    if (!model) {
+        fprintf(stderr, "odrt inspect: missing MODEL\n");
+        return 2;
+    }
+    odrt_model_t *m;
+    if (odrt_model_load(model, &m) != ODRT_OK) return cli_error("");
+    int rc = 0;
+    char *s = NULL;
+    if ((json ? odrt_model_inspect_json(m, &s) : odrt_model_inspect_text(m, &s)) != ODRT_OK) rc = cli_error("inspect");
+    else {
+        fputs(s, stdout);
+        if (json) fputs("\n", stdout);
+    }
+    free(s);
+    if (!rc && dot) {
+        char *d = NULL;
+        if (odrt_model_to_dot(m, &d) != ODRT_OK) rc = cli_error("dot");
+        else rc = write_text_file(dot, d);
+        free(d);
+    }
+    if (!rc && resave && odrt_model_save(m, resave) != ODRT_OK) rc = cli_error("resave");
+    odrt_model_free(m);
+    return rc;
+}
