@@ -37,6 +37,7 @@ ir_graph *ir_graph_new(ir_model *m, ir_graph *parent, ir_node *owner) {
     ir_graph *g = odrt_arena_alloc(m->arena, sizeof *g);
     if (!g) return NULL;
     g->model = m;
+    g->index = (int)m->n_graphs;
     g->parent = parent;
     g->owner = owner;
     m->all_graphs[m->n_graphs++] = g;
@@ -248,7 +249,7 @@ static int graph_is_within(const ir_graph *inner, const ir_graph *outer) {
 
 /* Call fn for every value of scope g that node n (incl. nested sub-graphs) reads. */
 typedef void (*dep_fn)(ir_value *v, void *ctx);
-static void node_reads(const ir_node *n, const ir_graph *g, dep_fn fn, void *ctx) {
+void ir_node_reads(const ir_node *n, const ir_graph *g, dep_fn fn, void *ctx) {
     for (int k = 0; k < n->n_in; k++)
         if (n->in[k] && n->in[k]->graph == g) fn(n->in[k], ctx);
     for (int a = 0; a < n->n_attrs; a++) {
@@ -257,7 +258,7 @@ static void node_reads(const ir_node *n, const ir_graph *g, dep_fn fn, void *ctx
         for (int gi = 0; gi < ng; gi++) {
             const ir_graph *sg = at->type == IR_ATTR_GRAPH ? at->g : at->graphs[gi];
             for (size_t i = 0; i < sg->n_nodes; i++)
-                if (!sg->nodes[i]->dead) node_reads(sg->nodes[i], g, fn, ctx);
+                if (!sg->nodes[i]->dead) ir_node_reads(sg->nodes[i], g, fn, ctx);
             for (int o = 0; o < sg->n_outputs; o++)
                 if (sg->outputs[o]->graph == g) fn(sg->outputs[o], ctx);
         }
@@ -286,7 +287,7 @@ void ir_graph_cleanup(ir_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->mark = 0;
     nstack s = {0};
     for (int o = 0; o < g->n_outputs; o++) push_producer(g->outputs[o], &s);
-    while (s.n) node_reads(s.stack[--s.n], g, push_producer, &s);
+    while (s.n) ir_node_reads(s.stack[--s.n], g, push_producer, &s);
     free(s.stack);
     if (s.oom) return; /* keep everything rather than remove live nodes */
     size_t w = 0;
@@ -359,7 +360,7 @@ static odrt_status_t toposort(ir_graph *g, int reorder) {
         size_t sp = 0;
         st[sp++] = (frame){root, NULL, 0, 0, 0};
         root->mark = 1;
-        node_reads(root, g, collect_dep, &st[0]);
+        ir_node_reads(root, g, collect_dep, &st[0]);
         while (sp && rc == ODRT_OK) {
             frame *f = &st[sp - 1];
             if (f->next < f->n_deps) {
@@ -369,7 +370,7 @@ static odrt_status_t toposort(ir_graph *g, int reorder) {
                 } else if (d->mark == 0) {
                     d->mark = 1;
                     st[sp] = (frame){d, NULL, 0, 0, 0};
-                    node_reads(d, g, collect_dep, &st[sp]);
+                    ir_node_reads(d, g, collect_dep, &st[sp]);
                     sp++;
                 }
             } else {

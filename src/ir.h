@@ -122,6 +122,7 @@ struct ir_node {
 
 struct ir_graph {
     struct ir_model *model;
+    int index; /* position in model->all_graphs */
     ir_graph *parent;
     ir_node *owner; /* node whose attribute holds this graph (sub-graphs) */
     const char *name, *doc;
@@ -204,6 +205,9 @@ void ir_graph_cleanup(ir_graph *g);
 odrt_status_t ir_graph_toposort(ir_graph *g);
 /* Structural validation of g and sub-graphs: producers exist, no cycles, outputs defined. */
 odrt_status_t ir_graph_validate(ir_graph *g);
+
+/* Call fn(v, ctx) for every value of scope g that n reads, directly or from its sub-graphs. */
+void ir_node_reads(const ir_node *n, const ir_graph *g, void (*fn)(ir_value *v, void *ctx), void *ctx);
 
 /* Every graph in the model (main first), and every node count including sub-graphs. */
 size_t ir_model_count_nodes(const ir_model *m);

@@ -525,7 +525,8 @@ static odrt_status_t import_graph(imp *c, const Onnx__GraphProto *gp, ir_graph *
         if (!odrt_grow((void **)&g->vinfo, sizeof(ir_value *), &g->cap_vinfo, g->n_vinfo + 1)) return NOMEM();
         g->vinfo[g->n_vinfo++] = v;
     }
-    return ir_graph_validate(g);
+    ODRT_TRY(ir_graph_validate(g));
+    return ir_graph_toposort(g); /* stable for sorted files; executors rely on the order */
 }
 
 odrt_status_t ir_import_onnx(const void *buf, size_t len, const char *dir, ir_model **out) {
