@@ -146,6 +146,42 @@ odrt_status_t ex_need(const ex_node_ctx *c, int k) {
     return ODRT_OK;
 }
 
+uint16_t ex_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, man = x & 0x7fffff;
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - e;
+        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = (uint32_t)(e << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+float ex_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, x;
+    if (exp == 0) {
+        if (!man) x = sign;
+        else {
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 0x400));
+            x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) x = sign | 0x7f800000 | (man << 13);
+    else x = sign | ((exp + 112) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
 double ex_get_f(const odrt_tensor_t *t, int64_t i) {
     switch (t->dtype) {
     case ODRT_DT_FLOAT: return ((const float *)t->data)[i];
@@ -158,6 +194,7 @@ double ex_get_f(const odrt_tensor_t *t, int64_t i) {
     case ODRT_DT_UINT16: return ((const uint16_t *)t->data)[i];
     case ODRT_DT_UINT32: return ((const uint32_t *)t->data)[i];
     case ODRT_DT_UINT64: return (double)((const uint64_t *)t->data)[i];
+    case ODRT_DT_FLOAT16: return ex_f16_to_f32(((const uint16_t *)t->data)[i]);
     default: return NAN;
     }
 }
@@ -187,6 +224,7 @@ void ex_set_f(odrt_tensor_t *t, int64_t i, double x) {
     case ODRT_DT_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)x; break;
     case ODRT_DT_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)x; break;
     case ODRT_DT_UINT64: ((uint64_t *)t->data)[i] = (uint64_t)x; break;
+    case ODRT_DT_FLOAT16: ((uint16_t *)t->data)[i] = ex_f32_to_f16((float)x); break;
     default: break;
     }
 }
@@ -354,6 +392,8 @@ static odrt_status_t run_graph(ex_session *s, const ir_graph *g, ex_frame *paren
             ins[k] = lookup(&f, n->in[k]);
             if (!ins[k]) rc = odrt_fail(ODRT_ERR_INVALID, "node '%s' (%s): input '%s' has no value", n->name, n->op,
                                         n->in[k]->name);
+            else if (!ins[k]->is_seq && ins[k]->t.dtype == ODRT_DT_BFLOAT16)
+                rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "node '%s' (%s): bfloat16 tensors are not supported", n->name, n->op);
         }
         c.in = ins;
         c.out = outs;

@@ -68,6 +68,8 @@ int64_t ex_scalar_i(const ex_val *v);
 double ex_get_f(const odrt_tensor_t *t, int64_t i);
 void ex_set_f(odrt_tensor_t *t, int64_t i, double x);
 int64_t ex_get_i(const odrt_tensor_t *t, int64_t i);
+uint16_t ex_f32_to_f16(float f);
+float ex_f16_to_f32(uint16_t h);
 /* normalise axis into [0, rank) or fail */
 odrt_status_t ex_axis(const ex_node_ctx *c, int64_t axis, int rank, int *out);
 /* multidirectional broadcast of shapes a and b into out */

@@ -17,7 +17,11 @@ static odrt_status_t bcast_init(ex_node_ctx *c, bcast *b, const ex_val *x, const
     int r;
     int64_t d[ODRT_MAX_RANK];
     ODRT_TRY(ex_broadcast(c, x->t.rank, x->t.dims, y->t.rank, y->t.dims, &r, d));
-    if (z) ODRT_TRY(ex_broadcast(c, r, d, z->t.rank, z->t.dims, &r, d));
+    if (z) {
+        int64_t xy[ODRT_MAX_RANK];
+        memcpy(xy, d, sizeof xy);
+        ODRT_TRY(ex_broadcast(c, r, xy, z->t.rank, z->t.dims, &r, d));
+    }
     memset(b, 0, sizeof *b);
     b->r = r;
     memcpy(b->dout, d, sizeof(int64_t) * (size_t)r);
@@ -57,6 +61,20 @@ static odrt_status_t bcast_init(ex_node_ctx *c, bcast *b, const ex_val *x, const
         }                                                                                          \
     } while (0)
 
+static void ex_set_i(odrt_tensor_t *t, int64_t i, int64_t v) {
+    switch (t->dtype) {
+    case ODRT_DT_INT8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+    case ODRT_DT_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+    case ODRT_DT_INT16: ((int16_t *)t->data)[i] = (int16_t)v; break;
+    case ODRT_DT_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
+    case ODRT_DT_INT32: ((int32_t *)t->data)[i] = (int32_t)v; break;
+    case ODRT_DT_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
+    case ODRT_DT_INT64: ((int64_t *)t->data)[i] = v; break;
+    case ODRT_DT_UINT64: ((uint64_t *)t->data)[i] = (uint64_t)v; break;
+    default: ex_set_f(t, i, (double)v); break;
+    }
+}
+
 typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MIN, B_MAX, B_MOD, B_FMOD, B_EQ, B_LT, B_GT, B_LE, B_GE,
                B_AND, B_OR, B_XOR, B_BITAND, B_BITOR, B_BITXOR } binop;
 
@@ -78,8 +96,7 @@ static double apply_d(binop op, double x, double y, int integral) {
     case B_MAX: return isnan(x) || isnan(y) ? NAN : x > y ? x : y;
     case B_FMOD: return fmod(x, y);
     case B_MOD: {
-        if (!integral) return fmod(x, y);
-        if (y == 0) return 0;
+        if (y == 0) return integral ? 0 : NAN;
         double m = fmod(x, y);
         return (m != 0 && ((m < 0) != (y < 0))) ? m + y : m;
     }
@@ -170,9 +187,19 @@ static odrt_status_t binary_vals(ex_node_ctx *c, binop op, const ex_val *a, cons
                 else ((int32_t *)ov->t.data)[o + j] = (int32_t)r;
             }
         });
+    } else if (dt == b->t.dtype && dt != ODRT_DT_FLOAT && dt != ODRT_DT_DOUBLE && dt != ODRT_DT_FLOAT16 &&
+               dt != ODRT_DT_BFLOAT16 && dt != ODRT_DT_STRING && dt != ODRT_DT_BOOL) {
+        /* other integer types: exact int64 arithmetic, wrapped to the element type */
+        BCAST_ROWS(&bc, {
+            for (int64_t j = 0; j < bc.inner; j++) {
+                int64_t r = apply_i64(op, ex_get_i(&a->t, offa + j * sai), ex_get_i(&b->t, offb + j * sbi));
+                if (odt == ODRT_DT_BOOL) ((uint8_t *)ov->t.data)[o + j] = (uint8_t)(r != 0);
+                else ex_set_i(&ov->t, o + j, r);
+            }
+        });
     } else {
         int integral = dt != ODRT_DT_FLOAT && dt != ODRT_DT_DOUBLE && dt != ODRT_DT_FLOAT16;
-        if (dt == ODRT_DT_FLOAT16 || dt == ODRT_DT_BFLOAT16 || dt == ODRT_DT_STRING) {
+        if (dt == ODRT_DT_BFLOAT16 || dt == ODRT_DT_STRING) {
             ex_val_free(ov);
             return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "type %s not supported", odrt_dtype_name(dt));
         }
@@ -254,7 +281,7 @@ static double apply_u(unop op, double x, double alpha, double beta, double gamma
     case U_TAN: return tan(x);
     case U_ATAN: return atan(x);
     case U_ISNAN: return isnan(x);
-    case U_ISINF: return isinf(x) != 0;
+    case U_ISINF: return isinf(x) && ((x > 0 && alpha != 0) || (x < 0 && beta != 0));
     }
     return 0;
 }
@@ -285,9 +312,11 @@ static odrt_status_t unary(ex_node_ctx *c, unop op) {
         case U_SQRT: for (int64_t i = 0; i < n; i++) d[i] = sqrtf(a[i]); break;
         case U_LOG: for (int64_t i = 0; i < n; i++) d[i] = logf(a[i]); break;
         case U_TANH: for (int64_t i = 0; i < n; i++) d[i] = tanhf(a[i]); break;
-        case U_ISNAN: case U_ISINF:
-            for (int64_t i = 0; i < n; i++) ((uint8_t *)o->t.data)[i] = (uint8_t)apply_u(op, a[i], 0, 0, 0);
+        case U_ISNAN: case U_ISINF: {
+            double pos = (double)ir_attr_int(c->node, "detect_positive", 1), neg = (double)ir_attr_int(c->node, "detect_negative", 1);
+            for (int64_t i = 0; i < n; i++) ((uint8_t *)o->t.data)[i] = (uint8_t)apply_u(op, a[i], pos, neg, 0);
             break;
+        }
         default:
             for (int64_t i = 0; i < n; i++) d[i] = (float)apply_u(op, a[i], alpha, beta, gamma);
         }
@@ -300,7 +329,7 @@ static odrt_status_t unary(ex_node_ctx *c, unop op) {
             d[i] = op == U_ABS ? (a[i] < 0 ? -a[i] : a[i]) : op == U_NEG ? -a[i] : (a[i] > 0) - (a[i] < 0);
         return ODRT_OK;
     }
-    if (!odrt_dtype_size(x->t.dtype) || x->t.dtype == ODRT_DT_FLOAT16 || x->t.dtype == ODRT_DT_BFLOAT16)
+    if (!odrt_dtype_size(x->t.dtype) || x->t.dtype == ODRT_DT_BFLOAT16)
         return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "type %s not supported", odrt_dtype_name(x->t.dtype));
     for (int64_t i = 0; i < n; i++) ex_set_f(&o->t, i, apply_u(op, ex_get_f(&x->t, i), alpha, beta, gamma));
     return ODRT_OK;
@@ -345,42 +374,6 @@ static odrt_status_t k_clip(ex_node_ctx *c) {
 }
 
 /* ---- Cast ---- */
-static uint16_t f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, man = x & 0x7fffff;
-    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
-    int e = (int)exp - 127 + 15;
-    if (e >= 31) return (uint16_t)(sign | 0x7c00);
-    if (e <= 0) {
-        if (e < -10) return (uint16_t)sign;
-        man |= 0x800000;
-        int shift = 14 - e;
-        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = (uint32_t)(e << 10) | (man >> 13), rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
-    return (uint16_t)(sign | h);
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, x;
-    if (exp == 0) {
-        if (!man) x = sign;
-        else {
-            int e = -1;
-            do { e++; man <<= 1; } while (!(man & 0x400));
-            x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) x = sign | 0x7f800000 | (man << 13);
-    else x = sign | ((exp + 112) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 static odrt_status_t k_cast(ex_node_ctx *c) {
     ODRT_TRY(ex_need(c, 0));
     const ex_val *x = c->in[0];
@@ -398,8 +391,8 @@ static odrt_status_t k_cast(ex_node_ctx *c) {
         memcpy(o->data, x->t.data, o->nbytes);
     } else if (from == ODRT_DT_FLOAT16 || to == ODRT_DT_FLOAT16) {
         for (int64_t i = 0; i < n; i++) {
-            if (from == ODRT_DT_FLOAT16) ex_set_f(o, i, f16_to_f32(((const uint16_t *)x->t.data)[i]));
-            else ((uint16_t *)o->data)[i] = f32_to_f16((float)ex_get_f(&x->t, i));
+            if (from == ODRT_DT_FLOAT16) ex_set_f(o, i, ex_f16_to_f32(((const uint16_t *)x->t.data)[i]));
+            else ((uint16_t *)o->data)[i] = ex_f32_to_f16((float)ex_get_f(&x->t, i));
         }
     } else if (from == ODRT_DT_BFLOAT16 || to == ODRT_DT_BFLOAT16 || !odrt_dtype_size(from)) {
         return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "cast from %s to %s", odrt_dtype_name(from), odrt_dtype_name(to));

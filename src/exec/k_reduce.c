@@ -1,5 +1,6 @@
 /* Reductions, ArgMax/ArgMin, TopK, CumSum. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,16 @@ static odrt_status_t reduce(ex_node_ctx *c, redop op) {
     }
     for (int64_t i = 0; i < no; i++) {
         double v = facc ? facc[i] : acc[i];
+        if (!cntv[i] && (op == R_MAX || op == R_MIN) && dt != ODRT_DT_FLOAT && dt != ODRT_DT_DOUBLE) {
+            /* empty set: identity of the element type (bool false/true, integer min/max) */
+            if (dt == ODRT_DT_BOOL) v = op == R_MIN;
+            else if (dt == ODRT_DT_INT64 || dt == ODRT_DT_INT32) {
+                int64_t iv = op == R_MAX ? (dt == ODRT_DT_INT64 ? INT64_MIN : INT32_MIN) : (dt == ODRT_DT_INT64 ? INT64_MAX : INT32_MAX);
+                if (dt == ODRT_DT_INT64) ((int64_t *)c->out[0]->t.data)[i] = iv;
+                else ((int32_t *)c->out[0]->t.data)[i] = (int32_t)iv;
+                continue;
+            } else v = op == R_MAX ? 0 : 255;
+        }
         if (op == R_MEAN) v = facc ? (double)(facc[i] / (float)(cntv[i] ? cntv[i] : 1)) : v / (double)(cntv[i] ? cntv[i] : 1);
         if (op == R_L2) v = sqrt(v);
         if (op == R_LOGSUM || op == R_LOGSUMEXP) v = log(v);

@@ -22,7 +22,7 @@ static float cubic_w(float x, float a) {
     return 0;
 }
 
-static odrt_status_t build_taps(ex_node_ctx *c, axis_taps *t, int64_t in, int64_t out, float scale, const char *ctm,
+static odrt_status_t build_taps(ex_node_ctx *c, axis_taps *t, int64_t in, int64_t out, float out_f, float scale, const char *ctm,
                                 int mode, int near, float cubic_a, int excl, float roi_s, float roi_e) {
     t->n = mode == 0 ? 1 : mode == 1 ? 2 : 4;
     t->idx = calloc((size_t)(out * t->n + 1), sizeof(int64_t));
@@ -34,7 +34,7 @@ static odrt_status_t build_taps(ex_node_ctx *c, axis_taps *t, int64_t in, int64_
         float fo = (float)o;
         if (!strcmp(ctm, "half_pixel")) x = (fo + 0.5f) / scale - 0.5f;
         else if (!strcmp(ctm, "pytorch_half_pixel")) x = out > 1 ? (fo + 0.5f) / scale - 0.5f : 0;
-        else if (!strcmp(ctm, "align_corners")) x = out == 1 ? 0 : fo * (float)(in - 1) / (float)(out - 1);
+        else if (!strcmp(ctm, "align_corners")) x = out == 1 ? 0 : fo * (float)(in - 1) / (out_f - 1);
         else if (!strcmp(ctm, "asymmetric")) x = fo / scale;
         else if (!strcmp(ctm, "half_pixel_symmetric")) {
             float adj = (float)out / (scale * (float)in), center = (float)in / 2;
@@ -131,7 +131,9 @@ static odrt_status_t resize_impl(ex_node_ctx *c, const float *scales_in, const i
     odrt_status_t rc = ODRT_OK;
     for (int i = 0; i < r && rc == ODRT_OK; i++) {
         int identity = out[i] == x->dims[i] && scale[i] == 1.0f && strcmp(ctm, "tf_crop_and_resize");
-        rc = build_taps(c, &taps[i], x->dims[i], out[i], scale[i], ctm, identity ? 0 : mode, identity ? NEAR_FLOOR : near,
+        /* with scales, the resized length in the coordinate formulas is in * scale (not floored) */
+        float out_f = sizes_in ? (float)out[i] : (float)x->dims[i] * scale[i];
+        rc = build_taps(c, &taps[i], x->dims[i], out[i], out_f, scale[i], ctm, identity ? 0 : mode, identity ? NEAR_FLOOR : near,
                         cubic_a, excl, roi ? roi[i] : 0, roi ? roi[i + r] : 1);
     }
     if (rc == ODRT_OK) {

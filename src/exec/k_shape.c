@@ -799,7 +799,7 @@ static odrt_status_t depth_space(ex_node_ctx *c, int to_space) {
         float *o = c->out[0]->t.data;
         for (int64_t n = 0; n < N; n++) for (int64_t ci = 0; ci < C; ci++) for (int64_t h = 0; h < H; h++)
             for (int64_t w = 0; w < W; w++) {
-                int64_t co = ((h % b) * b + (w % b)) * C + ci;
+                int64_t co = crd ? ci * b * b + (h % b) * b + (w % b) : ((h % b) * b + (w % b)) * C + ci;
                 o[((n * d[1] + co) * d[2] + h / b) * d[3] + w / b] = in[((n * C + ci) * H + h) * W + w];
             }
     }
