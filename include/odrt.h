@@ -124,6 +124,13 @@ odrt_status_t odrt_model_output_info(const odrt_model_t *m, int i, odrt_dtype_t 
 odrt_status_t odrt_model_inspect_json(const odrt_model_t *m, char **json);
 /* Human-readable report. Caller owns *text (free()). */
 odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text);
+/* Infer value types and shapes (constant-propagating through shape computations with the
+ * reference kernels); declared types are only refined. *n_updated (may be NULL) counts values
+ * that gained information. */
+odrt_status_t odrt_model_infer_shapes(odrt_model_t *m, int *n_updated);
+/* Every value of the main graph with its dtype and shape as JSON: {"values": [{"name", "dtype",
+ * "shape"}]} (shape null when the rank is unknown, dims null when unknown). Caller frees. */
+odrt_status_t odrt_model_values_json(const odrt_model_t *m, char **json);
 /* Graphviz dot of the main graph. Caller owns *dot (free()). */
 odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
 

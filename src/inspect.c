@@ -341,6 +341,25 @@ odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
     return *text ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
 }
 
+odrt_status_t odrt_model_infer_shapes(odrt_model_t *m, int *n_updated) {
+    int n = ir_infer_shapes(m->ir);
+    if (n_updated) *n_updated = n;
+    return ODRT_OK;
+}
+
+odrt_status_t odrt_model_values_json(const odrt_model_t *m, char **json) {
+    cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "values");
+    const ir_graph *g = m->ir->graph;
+    for (size_t i = 0; i < g->n_values; i++) {
+        const ir_value *v = g->values[i];
+        if (!v->init && !v->producer && !(v->flags & IR_VAL_INPUT)) continue; /* removed by surgery */
+        cJSON_AddItemToArray(arr, value_json(v));
+    }
+    *json = cJSON_Print(r);
+    cJSON_Delete(r);
+    return *json ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
+}
+
 static void dot_id(odrt_sb_t *sb, const char *s) {
     odrt_sb_puts(sb, "\"");
     for (; *s; s++) odrt_sb_printf(sb, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);

@@ -16,3 +16,20 @@ else()
   add_test(NAME node/missing COMMAND ${CMAKE_COMMAND} -E echo "node tests not materialised: run tools/setup.sh")
   set_tests_properties(node/missing PROPERTIES WILL_FAIL ON)
 endif()
+
+# Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
+set(ODRT_PYTESTS test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes)
+foreach(t IN LISTS ODRT_PYTESTS)
+  add_test(NAME py/${t}
+           COMMAND ${ODRT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/python/${t}.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/python)
+  set_tests_properties(py/${t} PROPERTIES LABELS py TIMEOUT 900
+    ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR}")
+endforeach()
+
+# C unit tests of the IR surgery API
+add_executable(test_ir tests/test_ir.c)
+target_include_directories(test_ir PRIVATE src)
+target_compile_options(test_ir PRIVATE ${ODRT_WARN})
+target_link_libraries(test_ir PRIVATE odrt)
+add_test(NAME unit/ir COMMAND test_ir ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx)

@@ -12,11 +12,12 @@ static void usage(FILE *f) {
             "usage: odrt <verb> [options]\n"
             "\n"
             "verbs:\n"
-            "  inspect MODEL [--json] [--dot FILE] [--resave FILE]\n"
+            "  inspect MODEL [--json] [--dot FILE] [--resave FILE] [--shapes FILE]\n"
             "      Summarise an ONNX model: opsets, inputs/outputs, node and op counts (sub-graphs\n"
             "      included), initializer bytes, sub-graphs, and what is recognised of a TF OD API\n"
             "      export. --json prints the stable JSON report (docs/inspect-json.md); --dot writes\n"
-            "      Graphviz of the main graph; --resave writes the model back out through odrt's IR.\n"
+            "      Graphviz of the main graph; --resave writes the model back out through odrt's IR;\n"
+            "      --shapes runs shape inference and writes every value's dtype and shape as JSON.\n"
             "  run MODEL [--input NAME=FILE.npy]... [--image NAME=FILE.jpg|png] [--output-dir DIR]\n"
             "      Run the model on the CPU reference executor; writes one .npy per output and\n"
             "      outputs.json into DIR (default: .).\n"
@@ -65,12 +66,13 @@ int write_text_file(const char *path, const char *text) {
 }
 
 int cmd_inspect(int argc, char **argv) {
-    const char *model = NULL, *dot = NULL, *resave = NULL;
+    const char *model = NULL, *dot = NULL, *resave = NULL, *shapes = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--dot") && i + 1 < argc) dot = argv[++i];
         else if (!strcmp(argv[i], "--resave") && i + 1 < argc) resave = argv[++i];
+        else if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes = argv[++i];
         else if (!strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -100,6 +102,12 @@ int cmd_inspect(int argc, char **argv) {
         free(d);
     }
     if (!rc && resave && odrt_model_save(m, resave) != ODRT_OK) rc = cli_error("resave");
+    if (!rc && shapes) {
+        char *j = NULL;
+        if (odrt_model_infer_shapes(m, NULL) != ODRT_OK || odrt_model_values_json(m, &j) != ODRT_OK) rc = cli_error("shapes");
+        else rc = write_text_file(shapes, j);
+        free(j);
+    }
     odrt_model_free(m);
     return rc;
 }

@@ -1,0 +1,70 @@
+"""Malformed models: exit code 1 and one line naming the problem; never a crash, hang or
+sanitizer report (this runs against the ASan+UBSan build too)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_odrt
+
+CORPUS_SCRIPT = os.path.join(ROOT, "tests", "malformed", "make_corpus.py")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("malformed")
+    subprocess.run([sys.executable, CORPUS_SCRIPT, str(d)], check=True)
+    return d, json.loads((d / "cases.json").read_text())
+
+
+def one_line(stderr):
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    return len(lines) == 1 and lines[0].startswith("odrt: ")
+
+
+def test_corpus_cases(corpus):
+    d, cases = corpus
+    assert len(cases) >= 18
+    for name, expect in cases.items():
+        if expect.startswith("RUN:"):
+            continue
+        p = run_odrt("inspect", d / name, check=False, timeout=60)
+        if expect == "OK":
+            assert p.returncode == 0, (name, p.stderr)
+            continue
+        assert p.returncode == 1, (name, p.returncode, p.stderr)
+        assert one_line(p.stderr), (name, p.stderr)
+        assert expect in p.stderr, (name, expect, p.stderr)
+
+
+def test_unknown_op_fails_at_run(corpus, tmp_path):
+    d, cases = corpus
+    np.save(tmp_path / "x.npy", np.ones(2, np.float32))
+    for name, expect in cases.items():
+        if not expect.startswith("RUN:"):
+            continue
+        p = run_odrt("run", d / name, "--input", "x=%s" % (tmp_path / "x.npy"), "--output-dir", tmp_path, check=False)
+        assert p.returncode == 1 and one_line(p.stderr) and expect[4:] in p.stderr, (name, p.stderr)
+        assert "opset 13" in p.stderr and "node" in p.stderr
+
+
+def test_missing_file_and_bad_usage(tmp_path):
+    p = run_odrt("inspect", tmp_path / "nope.onnx", check=False)
+    assert p.returncode == 1 and one_line(p.stderr) and "cannot open" in p.stderr
+    p = run_odrt("frobnicate", check=False)
+    assert p.returncode == 2
+    p = run_odrt("run", check=False)
+    assert p.returncode == 2
+
+
+def test_bad_npy_inputs(tmp_path):
+    from conftest import MODEL
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'")
+    p = run_odrt("run", MODEL, "--input", "input_tensor=%s" % (tmp_path / "bad.npy"), check=False)
+    assert p.returncode == 1 and one_line(p.stderr)
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8, 3), np.uint8))
+    p = run_odrt("run", MODEL, "--input", "wrong_name=%s" % (tmp_path / "x.npy"), check=False)
+    assert p.returncode == 1 and one_line(p.stderr) and "input_tensor" in p.stderr

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Idempotent setup on Debian 12: system packages, the test/fixture Python venv, the ONNX node-test
+# fixtures, and a Release build in build/. Safe to run again; it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(build-essential cmake pkg-config git libprotobuf-c-dev protobuf-c-compiler libcjson-dev
+          libxxhash-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev graphviz python3 python3-venv)
+missing=()
+for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python: only for tests and fixture scripts (onnxruntime, onnx, tf2onnx, TensorFlow), never the runtime
+PY=.venv/bin/python
+REQ=tools/fixtures/requirements.txt
+if [ ! -x "$PY" ]; then python3 -m venv .venv; fi
+stamp=.venv/.requirements.sha256
+if ! sha256sum -c "$stamp" >/dev/null 2>&1; then
+  echo "setup: installing Python test requirements (first time takes a few minutes)"
+  "$PY" -m pip install -q --upgrade pip
+  "$PY" -m pip install -q -r "$REQ"
+  sha256sum "$REQ" > "$stamp"
+fi
+
+# ONNX backend node tests, materialised once per onnx version
+nstamp=.cache/node_tests/.onnx_version
+want=$("$PY" -c 'import onnx; print(onnx.__version__)')
+if [ ! -f .cache/node_tests/cases.txt ] || [ "$(cat "$nstamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: materialising ONNX node tests"
+  rm -rf .cache/node_tests
+  "$PY" tools/fixtures/make_node_tests.py --out .cache/node_tests
+  echo "$want" > "$nstamp"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DODRT_PYTHON="$PWD/$PY" >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: done (build/odrt)"
