@@ -219,7 +219,7 @@ static cJSON *report_json(const ir_model *m) {
     for (int i = 0; i < m->graph->n_outputs; i++) cJSON_AddItemToArray(outs, value_json(m->graph->outputs[i]));
     stats s = {0};
     count_ops(&s, m->graph, 0);
-    qsort(s.ops, (size_t)s.n_ops, sizeof *s.ops, cmp_ops);
+    if (s.n_ops) qsort(s.ops, (size_t)s.n_ops, sizeof *s.ops, cmp_ops);
     cJSON_AddNumberToObject(r, "nodes_main_graph", (double)m->graph->n_nodes);
     cJSON_AddNumberToObject(r, "nodes_total", (double)s.n_nodes);
     cJSON_AddNumberToObject(r, "initializers", (double)s.n_inits);
@@ -256,6 +256,12 @@ odrt_status_t odrt_model_inspect_json(const odrt_model_t *m, char **json) {
     return *json ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
 }
 
+/* JSON number as long long, clamped (values come from untrusted models) */
+static long long jint(const cJSON *x) {
+    double d = x ? x->valuedouble : 0;
+    return d >= 9.2e18 ? (long long)9.2e18 : d <= -9.2e18 ? (long long)-9.2e18 : (long long)d;
+}
+
 static void shape_text(odrt_sb_t *sb, const cJSON *shape) {
     if (cJSON_IsNull(shape)) {
         odrt_sb_puts(sb, "?");
@@ -267,7 +273,7 @@ static void shape_text(odrt_sb_t *sb, const cJSON *shape) {
     cJSON_ArrayForEach(d, shape) {
         odrt_sb_printf(sb, first ? "%s" : ",%s", "");
         first = 0;
-        if (cJSON_IsNumber(d)) odrt_sb_printf(sb, "%lld", (long long)d->valuedouble);
+        if (cJSON_IsNumber(d)) odrt_sb_printf(sb, "%lld", jint(d));
         else if (cJSON_IsString(d)) odrt_sb_puts(sb, d->valuestring);
         else odrt_sb_puts(sb, "?");
     }
@@ -278,14 +284,14 @@ odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
     cJSON *r = report_json(m->ir);
     if (!r) return odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
     odrt_sb_t sb = {0};
-    odrt_sb_printf(&sb, "producer: %s %s, ir_version %d\n", cJSON_GetObjectItem(r, "producer")->valuestring,
+    odrt_sb_printf(&sb, "producer: %s %s, ir_version %lld\n", cJSON_GetObjectItem(r, "producer")->valuestring,
                    cJSON_GetObjectItem(r, "producer_version")->valuestring,
-                   (int)cJSON_GetObjectItem(r, "ir_version")->valuedouble);
+                   jint(cJSON_GetObjectItem(r, "ir_version")));
     const cJSON *it;
     odrt_sb_puts(&sb, "opsets:");
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "opset_import")) {
         const char *d = cJSON_GetObjectItem(it, "domain")->valuestring;
-        odrt_sb_printf(&sb, " %s=%d", *d ? d : "ai.onnx", (int)cJSON_GetObjectItem(it, "version")->valuedouble);
+        odrt_sb_printf(&sb, " %s=%lld", *d ? d : "ai.onnx", jint(cJSON_GetObjectItem(it, "version")));
     }
     const char *sect[2] = {"inputs", "outputs"};
     for (int s = 0; s < 2; s++) {
@@ -297,23 +303,23 @@ odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
             odrt_sb_puts(&sb, "\n");
         }
     }
-    odrt_sb_printf(&sb, "nodes: %d in main graph, %d in total; initializers: %d (%.2f MiB)\nops:",
-                   (int)cJSON_GetObjectItem(r, "nodes_main_graph")->valuedouble,
-                   (int)cJSON_GetObjectItem(r, "nodes_total")->valuedouble,
-                   (int)cJSON_GetObjectItem(r, "initializers")->valuedouble,
+    odrt_sb_printf(&sb, "nodes: %lld in main graph, %lld in total; initializers: %lld (%.2f MiB)\nops:",
+                   jint(cJSON_GetObjectItem(r, "nodes_main_graph")),
+                   jint(cJSON_GetObjectItem(r, "nodes_total")),
+                   jint(cJSON_GetObjectItem(r, "initializers")),
                    cJSON_GetObjectItem(r, "initializer_bytes")->valuedouble / 1048576.0);
     int col = 0;
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "op_counts")) {
-        odrt_sb_printf(&sb, "%s %s=%d", col++ % 8 ? "" : "\n ", it->string, (int)it->valuedouble);
+        odrt_sb_printf(&sb, "%s %s=%lld", col++ % 8 ? "" : "\n ", it->string, jint(it));
     }
     odrt_sb_puts(&sb, "\nsub-graphs:\n");
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "subgraphs")) {
-        odrt_sb_printf(&sb, "  %s '%s' of %s: %d nodes, %d inputs, %d outputs, %d outer-scope reads\n",
+        odrt_sb_printf(&sb, "  %s '%s' of %s: %lld nodes, %lld inputs, %lld outputs, %lld outer-scope reads\n",
                        cJSON_GetObjectItem(it, "owner_op")->valuestring, cJSON_GetObjectItem(it, "name")->valuestring,
-                       cJSON_GetObjectItem(it, "owner")->valuestring, (int)cJSON_GetObjectItem(it, "nodes")->valuedouble,
-                       (int)cJSON_GetObjectItem(it, "inputs")->valuedouble,
-                       (int)cJSON_GetObjectItem(it, "outputs")->valuedouble,
-                       (int)cJSON_GetObjectItem(it, "outer_scope_reads")->valuedouble);
+                       cJSON_GetObjectItem(it, "owner")->valuestring, jint(cJSON_GetObjectItem(it, "nodes")),
+                       jint(cJSON_GetObjectItem(it, "inputs")),
+                       jint(cJSON_GetObjectItem(it, "outputs")),
+                       jint(cJSON_GetObjectItem(it, "outer_scope_reads")));
     }
     const cJSON *t = cJSON_GetObjectItem(r, "tf_od_api");
     odrt_sb_printf(&sb, "TF OD API: %s; family guess: %s; backbone: %s\n",
@@ -321,21 +327,21 @@ odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
                    cJSON_GetObjectItem(t, "family")->valuestring, cJSON_GetObjectItem(t, "backbone_hint")->valuestring);
     const cJSON *pre = cJSON_GetObjectItem(t, "preprocessing_loop");
     if (cJSON_IsTrue(cJSON_GetObjectItem(pre, "found")))
-        odrt_sb_printf(&sb, "  preprocessing Loop: %s (%d body nodes, resize %s/%s)\n",
+        odrt_sb_printf(&sb, "  preprocessing Loop: %s (%lld body nodes, resize %s/%s)\n",
                        cJSON_GetObjectItem(pre, "node")->valuestring,
-                       (int)cJSON_GetObjectItem(pre, "body_nodes")->valuedouble,
+                       jint(cJSON_GetObjectItem(pre, "body_nodes")),
                        cJSON_GetStringValue(cJSON_GetObjectItem(pre, "resize_mode")) ?: "?",
                        cJSON_GetStringValue(cJSON_GetObjectItem(pre, "coordinate_transformation_mode")) ?: "?");
     else
         odrt_sb_puts(&sb, "  preprocessing Loop: not found\n");
-    odrt_sb_printf(&sb, "  NonMaxSuppression nodes: %d\n",
-                   (int)cJSON_GetObjectItem(cJSON_GetObjectItem(t, "nms"), "non_max_suppression_nodes")->valuedouble);
+    odrt_sb_printf(&sb, "  NonMaxSuppression nodes: %lld\n",
+                   jint(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "nms"), "non_max_suppression_nodes")));
     odrt_sb_puts(&sb, "  detection outputs:");
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(t, "detection_outputs")) odrt_sb_printf(&sb, " %s", it->valuestring);
     odrt_sb_puts(&sb, "\n");
     if (cJSON_GetObjectItem(t, "anchors"))
-        odrt_sb_printf(&sb, "  anchors: %d, classes: %d\n", (int)cJSON_GetObjectItem(t, "anchors")->valuedouble,
-                       cJSON_GetObjectItem(t, "classes") ? (int)cJSON_GetObjectItem(t, "classes")->valuedouble : -1);
+        odrt_sb_printf(&sb, "  anchors: %lld, classes: %lld\n", jint(cJSON_GetObjectItem(t, "anchors")),
+                       cJSON_GetObjectItem(t, "classes") ? jint(cJSON_GetObjectItem(t, "classes")) : -1LL);
     cJSON_Delete(r);
     *text = odrt_sb_take(&sb);
     return *text ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");

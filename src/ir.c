@@ -382,7 +382,7 @@ static odrt_status_t toposort(ir_graph *g, int reorder) {
         }
         while (sp) free(st[--sp].deps);
     }
-    if (rc == ODRT_OK && reorder) {
+    if (rc == ODRT_OK && reorder && n_order) {
         memcpy(g->nodes, order, sizeof(ir_node *) * n_order);
         g->n_nodes = n_order;
     }

@@ -10,7 +10,7 @@ static _Thread_local char g_err[1024];
 
 const char *odrt_last_error(void) { return g_err; }
 
-static void vset(const char *fmt, va_list ap) {
+ODRT_PRINTF(1, 0) static void vset(const char *fmt, va_list ap) {
     vsnprintf(g_err, sizeof g_err, fmt, ap);
     for (char *p = g_err; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' '; /* errors are one line */
@@ -32,7 +32,15 @@ odrt_status_t odrt_fail_ctx(odrt_status_t s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
-    snprintf(g_err, sizeof g_err, "%s: %s", ctx, prev);
+    /* "ctx: prev", truncated to the buffer */
+    size_t a = strlen(ctx), b = strlen(prev), cap = sizeof g_err - 1;
+    if (a > cap) a = cap;
+    memcpy(g_err, ctx, a);
+    size_t n = a;
+    if (n + 2 <= cap) g_err[n++] = ':', g_err[n++] = ' ';
+    if (b > cap - n) b = cap - n;
+    memcpy(g_err + n, prev, b);
+    g_err[n + b] = 0;
     return s;
 }
 
