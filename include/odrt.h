@@ -139,6 +139,10 @@ odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
 
 typedef struct odrt_session odrt_session_t;
 
+/* Name of the i-th operator the CPU executor supports ("Conv", or "domain.Op" outside ai.onnx),
+ * or NULL when i is past the end. Static strings. */
+const char *odrt_supported_op(int i);
+
 /* The session borrows `m`, which must outlive it. Caller owns *out. */
 odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out);
 void odrt_session_free(odrt_session_t *s);

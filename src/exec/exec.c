@@ -44,6 +44,18 @@ ex_kernel_fn ex_find_kernel(const char *domain, const char *op) {
     return NULL;
 }
 
+const char *odrt_supported_op(int i) {
+    static char buf[128];
+    for (size_t t = 0; t < sizeof TABLES / sizeof *TABLES; t++)
+        for (const ex_kernel *k = TABLES[t]; k->op; k++)
+            if (i-- == 0) {
+                if (!*k->domain) return k->op;
+                snprintf(buf, sizeof buf, "%s.%s", k->domain, k->op);
+                return buf;
+            }
+    return NULL;
+}
+
 /* ---- values ---- */
 ex_val *ex_val_new_tensor(odrt_dtype_t dt, int rank, const int64_t *dims) {
     if (rank < 0 || rank > ODRT_MAX_RANK) {

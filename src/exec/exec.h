@@ -81,6 +81,14 @@ void ex_bcast_strides(int ri, const int64_t *di, int ro, const int64_t *dout, in
 /* run a sub-graph with the given inputs; outputs[k] receive new values (caller frees) */
 odrt_status_t ex_run_subgraph(ex_node_ctx *c, const ir_graph *g, ex_val **inputs, int n_inputs, ex_val **outputs);
 
+/* Hot float kernels get an AVX2+FMA clone chosen at run time on x86-64 (GCC/clang target_clones);
+ * other targets compile them once for the baseline ISA. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define EX_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define EX_HOT
+#endif
+
 /* float GEMM: C[M,N] = alpha*A[M,K]*B[K,N] + beta*C, row-major with leading dims */
 void ex_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc);

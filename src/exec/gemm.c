@@ -22,7 +22,7 @@ typedef struct {
 } gemm_job;
 
 /* C[m0:m1, :] += alpha * A[m0:m1, :] * B, A and B not transposed */
-static void gemm_rows(const gemm_job *j) {
+EX_HOT static void gemm_rows(const gemm_job *j) {
     const int64_t N = j->N, K = j->K;
     for (int64_t k0 = 0; k0 < K; k0 += KB) {
         int64_t k1 = k0 + KB < K ? k0 + KB : K;

@@ -389,6 +389,14 @@ static odrt_status_t k_cast(ex_node_ctx *c) {
     odrt_dtype_t from = x->t.dtype;
     if (from == to) {
         memcpy(o->data, x->t.data, o->nbytes);
+    } else if (from == ODRT_DT_UINT8 && to == ODRT_DT_FLOAT) {
+        const uint8_t *a = x->t.data;
+        float *d = o->data;
+        for (int64_t i = 0; i < n; i++) d[i] = (float)a[i];
+    } else if (from == ODRT_DT_FLOAT && to == ODRT_DT_INT32) {
+        const float *a = x->t.data;
+        int32_t *d = o->data;
+        for (int64_t i = 0; i < n; i++) d[i] = isfinite(a[i]) && fabsf(a[i]) < 2.1e9f ? (int32_t)a[i] : INT32_MIN;
     } else if (from == ODRT_DT_FLOAT16 || to == ODRT_DT_FLOAT16) {
         for (int64_t i = 0; i < n; i++) {
             if (from == ODRT_DT_FLOAT16) ex_set_f(o, i, ex_f16_to_f32(((const uint16_t *)x->t.data)[i]));

@@ -73,6 +73,42 @@ static void out_dims(const odrt_tensor_t *x, int64_t ch, const conv_geom *g, int
     else d[2] = g->out[1];
 }
 
+/* one channel of a depthwise conv; the interior (no padding taps) runs without bounds checks */
+EX_HOT static void depthwise_plane(const float *xi, const float *wk, float bias, float *yo, const conv_geom *g) {
+    const int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1], KH = g->k[0], KW = g->k[1];
+    const int64_t sh = g->s[0], sw = g->s[1], dh = g->d[0], dw = g->d[1], ph = g->pb[0], pw = g->pb[1];
+    /* output columns whose taps are all inside [0, W) */
+    int64_t ow0 = (pw + sw - 1) / sw, ow1 = OW;
+    while (ow1 > ow0 && (ow1 - 1) * sw - pw + (KW - 1) * dw >= W) ow1--;
+    if (ow0 > OW) ow0 = OW;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        float *yr = yo + oh * OW;
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = bias;
+        for (int64_t kh = 0; kh < KH; kh++) {
+            int64_t ih = oh * sh - ph + kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            const float *xr = xi + ih * W;
+            for (int64_t kw = 0; kw < KW; kw++) {
+                const float wv = wk[kh * KW + kw];
+                const int64_t off = kw * dw - pw;
+                int64_t ow = 0;
+                for (; ow < ow0 && ow < OW; ow++) {
+                    int64_t iw = ow * sw + off;
+                    if (iw >= 0 && iw < W) yr[ow] += xr[iw] * wv;
+                }
+                if (sw == 1)
+                    for (; ow < ow1; ow++) yr[ow] += xr[ow + off] * wv;
+                else
+                    for (; ow < ow1; ow++) yr[ow] += xr[ow * sw + off] * wv;
+                for (; ow < OW; ow++) {
+                    int64_t iw = ow * sw + off;
+                    if (iw >= 0 && iw < W) yr[ow] += xr[iw] * wv;
+                }
+            }
+        }
+    }
+}
+
 static odrt_status_t k_conv(ex_node_ctx *c) {
     ODRT_TRY(ex_need(c, 0));
     ODRT_TRY(ex_need(c, 1));
@@ -97,24 +133,8 @@ static odrt_status_t k_conv(ex_node_ctx *c) {
     float *Y = c->out[0]->t.data;
     if (group == C && Cg == 1 && Mg == 1) { /* depthwise */
         for (int64_t n = 0; n < N; n++)
-            for (int64_t ch = 0; ch < C; ch++) {
-                const float *xi = X + (n * C + ch) * H * W, *wk = Wt + ch * KH * KW;
-                float *yo = Y + (n * M + ch) * P;
-                float bias = B ? B[ch] : 0;
-                for (int64_t oh = 0; oh < OH; oh++)
-                    for (int64_t ow = 0; ow < OW; ow++) {
-                        float acc = 0;
-                        for (int64_t kh = 0; kh < KH; kh++) {
-                            int64_t ih = oh * g.s[0] - g.pb[0] + kh * g.d[0];
-                            if (ih < 0 || ih >= H) continue;
-                            for (int64_t kw = 0; kw < KW; kw++) {
-                                int64_t iw = ow * g.s[1] - g.pb[1] + kw * g.d[1];
-                                if (iw >= 0 && iw < W) acc += xi[ih * W + iw] * wk[kh * KW + kw];
-                            }
-                        }
-                        yo[oh * OW + ow] = acc + bias;
-                    }
-            }
+            for (int64_t ch = 0; ch < C; ch++)
+                depthwise_plane(X + (n * C + ch) * H * W, Wt + ch * KH * KW, B ? B[ch] : 0.0f, Y + (n * M + ch) * P, &g);
         return ODRT_OK;
     }
     int direct = KH == 1 && KW == 1 && g.s[0] == 1 && g.s[1] == 1 && !g.pb[0] && !g.pb[1] && !g.pe[0] && !g.pe[1];

@@ -22,7 +22,7 @@ static void usage(FILE *f) {
             "      Run the model on the CPU reference executor; writes one .npy per output and\n"
             "      outputs.json into DIR (default: .).\n"
             "\n"
-            "  odrt --help | --version\n"
+            "  odrt --help | --version | --ops   (--ops lists the operators the CPU executor runs)\n"
             "\n"
             "Exit status: 0 success, 1 error (one line on stderr naming the problem), 2 usage error.\n",
             odrt_version());
@@ -40,6 +40,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(verb, "--version")) {
         printf("odrt %s\n", odrt_version());
+        return 0;
+    }
+    if (!strcmp(verb, "--ops")) {
+        for (int i = 0; odrt_supported_op(i); i++) printf("%s\n", odrt_supported_op(i));
         return 0;
     }
     if (!strcmp(verb, "inspect")) return cmd_inspect(argc - 1, argv + 1);
