@@ -135,6 +135,32 @@ odrt_status_t odrt_model_values_json(const odrt_model_t *m, char **json);
 odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Conversion of a TF OD API export (tf2onnx) into a TensorRT-ready ONNX (docs/convert.md). */
+
+typedef struct odrt_convert_options {
+    const char *target;        /* "trt7", "trt8", "trt10" or "onnx"; NULL = "trt8" */
+    const char *nms;           /* "efficient", "batched", "onnx"; NULL = per target (trt7: batched,
+                                  trt8/trt10: efficient, onnx: onnx) */
+    int64_t input_shape[4];    /* B, H, W, C; all 0 = from the model (resize target size) */
+    odrt_dtype_t input_dtype;  /* ODRT_DT_UINT8 or ODRT_DT_FLOAT; 0 = uint8 (float32 for trt7) */
+    int nchw;                  /* 1: input layout NCHW, 0: NHWC like TF */
+    int64_t batch;             /* > 0 static batch, -1 dynamic, 0 = from input_shape or 1 */
+    float score_threshold;     /* used when has_score_threshold */
+    int has_score_threshold;
+    float iou_threshold;       /* used when has_iou_threshold */
+    int has_iou_threshold;
+    int64_t max_detections;    /* 0 = from the model */
+    int64_t class_offset;      /* added to detection_classes (1 keeps TF's 1-based ids) */
+    const char *const *debug_outputs; /* extra graph outputs kept by name (borrowed) */
+    int n_debug_outputs;
+} odrt_convert_options_t;
+
+/* Rewrite `m` in place. On failure the model is left unusable (reload it) and the error names the
+ * part that was not found and what to pass. *report_json receives the report (caller frees; may be
+ * NULL to skip), also on success only. */
+odrt_status_t odrt_convert(odrt_model_t *m, const odrt_convert_options_t *opts, char **report_json);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Sessions: the CPU reference executor. */
 
 typedef struct odrt_session odrt_session_t;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "tfod.h"
 
 typedef struct {
     const char *op;
@@ -81,79 +82,15 @@ static cJSON *value_json(const ir_value *v) {
     return o;
 }
 
-/* ---- TF OD API recognition (by structure; output names are the exporter's contract) ---- */
-static size_t count_op_deep(const ir_graph *g, const char *op) {
-    size_t c = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead) continue;
-        c += ir_op_is(n, op);
-        for (int a = 0; a < n->n_attrs; a++) {
-            if (n->attrs[a].type == IR_ATTR_GRAPH) c += count_op_deep(n->attrs[a].g, op);
-            if (n->attrs[a].type == IR_ATTR_GRAPHS)
-                for (int j = 0; j < n->attrs[a].n; j++) c += count_op_deep(n->attrs[a].graphs[j], op);
-        }
-    }
-    return c;
-}
-
-static const ir_graph *loop_body(const ir_node *n) {
-    const ir_attr *a = ir_node_attr(n, "body");
-    return a && a->type == IR_ATTR_GRAPH ? a->g : NULL;
-}
-
-/* the preprocessing map_fn: a Loop fed (directly or via casts) by a graph input whose body resizes */
-static const ir_node *find_preproc_loop(const ir_graph *g) {
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead || !ir_op_is(n, "Loop")) continue;
-        const ir_graph *body = loop_body(n);
-        if (!body || !count_op_deep(body, "Resize")) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] && (n->in[k]->flags & IR_VAL_INPUT) && !n->in[k]->init) return n;
-        /* or a body node reading a graph input from the outer scope */
-        for (size_t j = 0; j < body->n_nodes; j++)
-            for (int k = 0; k < body->nodes[j]->n_in; k++) {
-                const ir_value *v = body->nodes[j]->in[k];
-                if (v && v->graph == g && (v->flags & IR_VAL_INPUT) && !v->init) return n;
-            }
-    }
-    return NULL;
-}
-
-static const ir_value *find_output(const ir_graph *g, const char *name) {
-    for (int i = 0; i < g->n_outputs; i++)
-        if (!strcmp(g->outputs[i]->name, name)) return g->outputs[i];
-    return NULL;
-}
-
-static const char *TFOD_OUTPUTS[] = {"detection_boxes", "detection_scores", "detection_classes", "num_detections",
-                                     "raw_detection_boxes", "raw_detection_scores", "detection_multiclass_scores",
-                                     "detection_anchor_indices"};
-
-/* swish = x * sigmoid(x): EfficientNet backbones; relu6 = Clip(0, 6): MobileNet */
-static size_t count_swish(const ir_graph *g) {
-    size_t c = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead || !ir_op_is(n, "Mul") || n->n_in != 2 || !n->in[0] || !n->in[1]) continue;
-        for (int k = 0; k < 2; k++) {
-            const ir_node *p = n->in[k]->producer;
-            if (p && ir_op_is(p, "Sigmoid") && p->in[0] == n->in[1 - k]) c++;
-        }
-    }
-    return c;
-}
-
 static cJSON *tfod_json(const ir_model *m) {
     const ir_graph *g = m->graph;
     cJSON *o = cJSON_CreateObject();
-    const ir_node *loop = find_preproc_loop(g);
+    const ir_node *loop = tfod_find_preproc_loop(g);
     cJSON *pre = cJSON_AddObjectToObject(o, "preprocessing_loop");
     cJSON_AddBoolToObject(pre, "found", loop != NULL);
     if (loop) {
         cJSON_AddStringToObject(pre, "node", loop->name);
-        const ir_graph *body = loop_body(loop);
+        const ir_graph *body = tfod_loop_body(loop);
         cJSON_AddNumberToObject(pre, "body_nodes", (double)body->n_nodes);
         for (size_t j = 0; j < body->n_nodes; j++)
             if (ir_op_is(body->nodes[j], "Resize")) {
@@ -163,7 +100,7 @@ static cJSON *tfod_json(const ir_model *m) {
                 break;
             }
     }
-    size_t n_nms = count_op_deep(g, "NonMaxSuppression");
+    size_t n_nms = tfod_count_op(g, "NonMaxSuppression");
     cJSON *nms = cJSON_AddObjectToObject(o, "nms");
     cJSON_AddNumberToObject(nms, "non_max_suppression_nodes", (double)n_nms);
     cJSON *names = cJSON_AddArrayToObject(nms, "nodes");
@@ -172,28 +109,28 @@ static cJSON *tfod_json(const ir_model *m) {
             cJSON_AddItemToArray(names, cJSON_CreateString(g->nodes[i]->name));
     cJSON *outs = cJSON_AddArrayToObject(o, "detection_outputs");
     int n_found = 0;
-    for (size_t i = 0; i < sizeof TFOD_OUTPUTS / sizeof *TFOD_OUTPUTS; i++)
-        if (find_output(g, TFOD_OUTPUTS[i])) cJSON_AddItemToArray(outs, cJSON_CreateString(TFOD_OUTPUTS[i])), n_found++;
-    const ir_value *rb = find_output(g, "raw_detection_boxes"), *rs = find_output(g, "raw_detection_scores");
+    for (size_t i = 0; i < TFOD_N_OUTPUTS; i++)
+        if (tfod_find_output(g, TFOD_OUTPUT_NAMES[i])) cJSON_AddItemToArray(outs, cJSON_CreateString(TFOD_OUTPUT_NAMES[i])), n_found++;
+    const ir_value *rb = tfod_find_output(g, "raw_detection_boxes"), *rs = tfod_find_output(g, "raw_detection_scores");
     if (rb && rb->type.rank == 3 && rb->type.dims[1].value > 0)
         cJSON_AddNumberToObject(o, "anchors", (double)rb->type.dims[1].value);
     if (rs && rs->type.rank == 3 && rs->type.dims[2].value > 1)
         cJSON_AddNumberToObject(o, "classes", (double)(rs->type.dims[2].value - 1)); /* minus background */
     /* family guess */
     const char *family = "unknown";
-    size_t roi = count_op_deep(g, "RoiAlign") + count_op_deep(g, "CropAndResize");
+    size_t roi = tfod_count_op(g, "RoiAlign") + tfod_count_op(g, "CropAndResize");
     if (n_found >= 4 || n_nms) {
         if (roi) family = "faster_rcnn";
-        else if (count_swish(g) >= 8) family = "efficientdet";
+        else if (tfod_count_swish(g) >= 8) family = "efficientdet";
         else family = "ssd";
-    } else if (count_op_deep(g, "MaxPool") && n_found >= 3) {
+    } else if (tfod_count_op(g, "MaxPool") && n_found >= 3) {
         family = "centernet";
     }
     cJSON_AddStringToObject(o, "family", family);
-    size_t clips = count_op_deep(g, "Clip");
-    cJSON_AddStringToObject(o, "backbone_hint", count_swish(g) >= 8 ? "efficientnet (swish)"
+    size_t clips = tfod_count_op(g, "Clip");
+    cJSON_AddStringToObject(o, "backbone_hint", tfod_count_swish(g) >= 8 ? "efficientnet (swish)"
                                                 : clips >= 8          ? "mobilenet (relu6)"
-                                                : count_op_deep(g, "Relu") ? "relu backbone (resnet?)"
+                                                : tfod_count_op(g, "Relu") ? "relu backbone (resnet?)"
                                                                            : "unknown");
     cJSON_AddBoolToObject(o, "is_tf_od_api_export", n_found >= 4 && (loop || n_nms));
     return o;

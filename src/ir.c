@@ -163,6 +163,52 @@ ir_value *ir_graph_add_const(ir_graph *g, const char *name, ir_tensor *t) {
     return v;
 }
 
+int ir_node_add_attr(ir_node *n, const ir_attr *a) {
+    ir_attr *na = odrt_arena_alloc(n->graph->model->arena, sizeof(ir_attr) * (size_t)(n->n_attrs + 2));
+    if (!na) return 0;
+    int k = 0;
+    for (int i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, a->name)) na[k++] = n->attrs[i]; /* replaces a same-named one */
+    na[k++] = *a;
+    n->attrs = na;
+    n->n_attrs = k;
+    return 1;
+}
+
+static ir_attr mk_attr(ir_node *n, const char *name, ir_attr_type t) {
+    ir_attr a;
+    memset(&a, 0, sizeof a);
+    a.name = odrt_arena_strdup(n->graph->model->arena, name);
+    a.type = t;
+    return a;
+}
+
+int ir_set_attr_int(ir_node *n, const char *name, int64_t v) {
+    ir_attr a = mk_attr(n, name, IR_ATTR_INT);
+    a.i = v;
+    return a.name && ir_node_add_attr(n, &a);
+}
+
+int ir_set_attr_float(ir_node *n, const char *name, float v) {
+    ir_attr a = mk_attr(n, name, IR_ATTR_FLOAT);
+    a.f = v;
+    return a.name && ir_node_add_attr(n, &a);
+}
+
+int ir_set_attr_str(ir_node *n, const char *name, const char *v) {
+    ir_attr a = mk_attr(n, name, IR_ATTR_STRING);
+    a.s = odrt_arena_strdup(n->graph->model->arena, v);
+    a.s_len = strlen(v);
+    return a.name && a.s && ir_node_add_attr(n, &a);
+}
+
+int ir_set_attr_ints(ir_node *n, const char *name, const int64_t *v, int cnt) {
+    ir_attr a = mk_attr(n, name, IR_ATTR_INTS);
+    a.n = cnt;
+    a.ints = odrt_arena_memdup(n->graph->model->arena, v, sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+    return a.name && a.ints && ir_node_add_attr(n, &a);
+}
+
 /* ---- queries ---- */
 const ir_attr *ir_node_attr(const ir_node *n, const char *name) {
     for (int i = 0; i < n->n_attrs; i++)
@@ -213,14 +259,45 @@ size_t ir_graph_find_op(const ir_graph *g, const char *op, ir_node **out, size_t
     return c;
 }
 
-size_t ir_model_count_nodes(const ir_model *m) {
+static size_t count_live(const ir_graph *g) {
     size_t c = 0;
-    for (size_t i = 0; i < m->n_graphs; i++)
-        for (size_t k = 0; k < m->all_graphs[i]->n_nodes; k++) c += !m->all_graphs[i]->nodes[k]->dead;
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        const ir_node *n = g->nodes[k];
+        if (n->dead) continue;
+        c++;
+        for (int a = 0; a < n->n_attrs; a++) {
+            if (n->attrs[a].type == IR_ATTR_GRAPH) c += count_live(n->attrs[a].g);
+            if (n->attrs[a].type == IR_ATTR_GRAPHS)
+                for (int j = 0; j < n->attrs[a].n; j++) c += count_live(n->attrs[a].graphs[j]);
+        }
+    }
     return c;
 }
 
+size_t ir_model_count_nodes(const ir_model *m) { return count_live(m->graph); }
+
 /* ---- surgery ---- */
+odrt_status_t ir_value_rename(ir_value *v, const char *new_name) {
+    ir_graph *g = v->graph;
+    if (odrt_smap_get(&g->names, new_name)) return odrt_fail(ODRT_ERR_INVALID, "value '%s' already exists", new_name);
+    const char *nm = odrt_arena_strdup(g->model->arena, new_name);
+    if (!nm) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_smap_del(&g->names, v->name);
+    v->name = nm;
+    if (v->init) v->init->name = nm;
+    if (!odrt_smap_put(&g->names, nm, v)) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    return ODRT_OK;
+}
+
+void ir_graph_clear_types(ir_graph *g) {
+    for (size_t i = 0; i < g->n_values; i++) {
+        ir_value *v = g->values[i];
+        if (v->init || (v->flags & IR_VAL_INPUT)) continue;
+        memset(&v->type, 0, sizeof v->type);
+        v->type.rank = -1;
+    }
+    g->n_vinfo = 0;
+}
 odrt_status_t ir_value_replace_uses(ir_value *from, ir_value *to) {
     if (from == to) return ODRT_OK;
     while (from->n_uses) {

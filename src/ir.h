@@ -183,6 +183,14 @@ ir_tensor *ir_tensor_new(ir_model *m, int dtype, int rank, const int64_t *dims);
 /* Add an initializer holding t to g (name unique in scope). */
 ir_value *ir_graph_add_const(ir_graph *g, const char *name, ir_tensor *t);
 
+/* Append an attribute (copied; strings/arrays must live in the model arena). */
+int ir_node_add_attr(ir_node *n, const ir_attr *a);
+/* Attribute constructors; values copied into the model arena. 0 on OOM. */
+int ir_set_attr_int(ir_node *n, const char *name, int64_t v);
+int ir_set_attr_float(ir_node *n, const char *name, float v);
+int ir_set_attr_str(ir_node *n, const char *name, const char *v);
+int ir_set_attr_ints(ir_node *n, const char *name, const int64_t *v, int cnt);
+
 /* ---- queries ---- */
 const ir_attr *ir_node_attr(const ir_node *n, const char *name);
 int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
@@ -195,6 +203,10 @@ size_t ir_graph_find_op(const ir_graph *g, const char *op, ir_node **out, size_t
 int ir_op_is(const ir_node *n, const char *op); /* ONNX domain and op name */
 
 /* ---- surgery ---- */
+/* Rename v (its scope must not define new_name). */
+odrt_status_t ir_value_rename(ir_value *v, const char *new_name);
+/* Forget inferred types of every value that is neither a graph input nor an initializer. */
+void ir_graph_clear_types(ir_graph *g);
 /* Every use of `from` now uses `to` (graph outputs included). */
 odrt_status_t ir_value_replace_uses(ir_value *from, ir_value *to);
 /* Detach node: drop its input uses and mark it dead; outputs lose their producer. */

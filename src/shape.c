@@ -114,6 +114,16 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
     int64_t d[ODRT_MAX_RANK], e[ODRT_MAX_RANK];
     int r = dims_of(x, d), dt = x ? x->type.dtype : 0;
     const char *op = n->op;
+    if (y && (!strcmp(n->op, "EfficientNMS_TRT") || !strcmp(n->op, "BatchedNMS_TRT")) && n->n_out == 4) {
+        int eff = !strcmp(n->op, "EfficientNMS_TRT");
+        int64_t K = ir_attr_int(n, eff ? "max_output_boxes" : "keepTopK", -1), B = r >= 1 ? d[0] : -1;
+        int64_t d1[2] = {B, 1}, dk[2] = {B, K}, db[3] = {B, K, 4};
+        set_type(s, n->out[0], ODRT_DT_INT32, 2, d1);
+        set_type(s, n->out[1], ODRT_DT_FLOAT, 3, db);
+        set_type(s, n->out[2], ODRT_DT_FLOAT, 2, dk);
+        set_type(s, n->out[3], eff ? ODRT_DT_INT32 : ODRT_DT_FLOAT, 2, dk);
+        return;
+    }
     if (!y || (n->domain[0] && strcmp(n->domain, "ai.onnx"))) return;
     static const char *same[] = {"Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
                                  "Round", "Reciprocal", "Clip", "LeakyRelu", "Softmax", "LogSoftmax", "Identity",

@@ -43,6 +43,7 @@ extern const ex_kernel ex_kernels_reduce[];
 extern const ex_kernel ex_kernels_nms[];
 extern const ex_kernel ex_kernels_resize[];
 extern const ex_kernel ex_kernels_control[];
+extern const ex_kernel ex_kernels_trt_nms[];
 
 ex_kernel_fn ex_find_kernel(const char *domain, const char *op);
 

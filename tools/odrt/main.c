@@ -21,6 +21,15 @@ static void usage(FILE *f) {
             "  run MODEL [--input NAME=FILE.npy]... [--image NAME=FILE.jpg|png] [--output-dir DIR]\n"
             "      Run the model on the CPU reference executor; writes one .npy per output and\n"
             "      outputs.json into DIR (default: .).\n"
+            "  convert MODEL -o OUT.onnx [--target trt7|trt8|trt10|onnx] [--nms efficient|batched|onnx]\n"
+            "          [--input-shape BxHxWxC] [--input-dtype uint8|float32] [--input-layout nhwc|nchw]\n"
+            "          [--batch N|dynamic] [--score-threshold F] [--iou-threshold F] [--max-detections N]\n"
+            "          [--class-offset K] [--debug-output TENSOR]... [--report FILE.json]\n"
+            "      Rewrite a TF OD API export (tf2onnx) into a TensorRT-ready ONNX, found by structure:\n"
+            "      batched preprocessing instead of the map_fn Loop, box decode + NMS as EfficientNMS_TRT\n"
+            "      (default for trt8/trt10), BatchedNMS_TRT (trt7) or ONNX NonMaxSuppression (onnx).\n"
+            "      Outputs: num_detections, detection_boxes, detection_scores, detection_classes\n"
+            "      (0-based classes; --class-offset 1 keeps TF's ids). See docs/convert.md.\n"
             "\n"
             "  odrt --help | --version | --ops   (--ops lists the operators the CPU executor runs)\n"
             "\n"
@@ -48,6 +57,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(verb, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(verb, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(verb, "convert")) return cmd_convert(argc - 1, argv + 1);
     fprintf(stderr, "odrt: unknown verb '%s' (see odrt --help)\n", verb);
     return 2;
 }

@@ -1,0 +1,178 @@
+/* odrt convert: TF OD API export -> TensorRT-ready ONNX. Nothing is written on failure. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_DEBUG 32
+
+static int parse_i64(const char *s, int64_t *v) {
+    char *e;
+    errno = 0;
+    long long x = strtoll(s, &e, 10);
+    if (errno || e == s || *e) return 0;
+    *v = x;
+    return 1;
+}
+
+static int parse_f(const char *s, float *v) {
+    char *e;
+    errno = 0;
+    float x = strtof(s, &e);
+    if (errno || e == s || *e) return 0;
+    *v = x;
+    return 1;
+}
+
+static void print_summary(const char *json, const char *out) {
+    cJSON *r = cJSON_Parse(json);
+    if (!r) return;
+    const cJSON *in = cJSON_GetObjectItem(r, "input"), *pre = cJSON_GetObjectItem(r, "preprocessing"),
+                *bc = cJSON_GetObjectItem(r, "box_coder"), *nms = cJSON_GetObjectItem(r, "nms_params"),
+                *nodes = cJSON_GetObjectItem(r, "nodes"), *sh = cJSON_GetObjectItem(in, "shape");
+    printf("family: %s (backbone: %s)\n", cJSON_GetStringValue(cJSON_GetObjectItem(r, "family")),
+           cJSON_GetStringValue(cJSON_GetObjectItem(r, "backbone_hint")));
+    printf("input: %s %s %s [", cJSON_GetStringValue(cJSON_GetObjectItem(in, "name")),
+           cJSON_GetStringValue(cJSON_GetObjectItem(in, "dtype")), cJSON_GetStringValue(cJSON_GetObjectItem(in, "layout")));
+    const cJSON *d;
+    int first = 1;
+    cJSON_ArrayForEach(d, sh) {
+        if (cJSON_IsNumber(d)) printf("%s%lld", first ? "" : ",", (long long)d->valuedouble);
+        else printf("%s%s", first ? "" : ",", d->valuestring);
+        first = 0;
+    }
+    printf("]\n");
+    if (cJSON_IsTrue(cJSON_GetObjectItem(pre, "loop_replaced"))) {
+        printf("preprocessing: map_fn Loop replaced;");
+        const cJSON *s;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(pre, "normalization")) {
+            printf(" %s", cJSON_GetStringValue(cJSON_GetObjectItem(s, "op")));
+            const cJSON *v;
+            cJSON_ArrayForEach(v, cJSON_GetObjectItem(s, "value")) printf(" %g", v->valuedouble);
+        }
+        const cJSON *rs = cJSON_GetObjectItem(pre, "resize");
+        if (rs)
+            printf("; resize %s/%s to %dx%d (%s)", cJSON_GetStringValue(cJSON_GetObjectItem(rs, "mode")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(rs, "coordinate_transformation_mode")),
+                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 0)->valuedouble,
+                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 1)->valuedouble,
+                   cJSON_IsTrue(cJSON_GetObjectItem(rs, "kept")) ? "kept" : "removed: input is already that size");
+        printf("\n");
+    }
+    printf("anchors: %d, classes: %d (+%d background column), scores: %s\n",
+           (int)cJSON_GetObjectItem(r, "anchors")->valuedouble, (int)cJSON_GetObjectItem(r, "classes")->valuedouble,
+           (int)cJSON_GetObjectItem(r, "background_columns")->valuedouble,
+           cJSON_GetStringValue(cJSON_GetObjectItem(r, "score_activation")));
+    printf("box coder: center-size, scales");
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(bc, "scales")) printf(" %g", d->valuedouble);
+    printf("\nnms: %s, score > %g, iou %g, %d per class, %d total; class offset %d\n",
+           cJSON_GetStringValue(cJSON_GetObjectItem(r, "nms")), cJSON_GetObjectItem(nms, "score_threshold")->valuedouble,
+           cJSON_GetObjectItem(nms, "iou_threshold")->valuedouble, (int)cJSON_GetObjectItem(nms, "max_per_class")->valuedouble,
+           (int)cJSON_GetObjectItem(nms, "max_detections")->valuedouble, (int)cJSON_GetObjectItem(r, "class_offset")->valuedouble);
+    printf("nodes: %d -> %d; target %s, opset %d; wrote %s\n", (int)cJSON_GetObjectItem(nodes, "before")->valuedouble,
+           (int)cJSON_GetObjectItem(nodes, "after")->valuedouble, cJSON_GetStringValue(cJSON_GetObjectItem(r, "target")),
+           (int)cJSON_GetObjectItem(r, "opset")->valuedouble, out);
+    cJSON_Delete(r);
+}
+
+int cmd_convert(int argc, char **argv) {
+    const char *model = NULL, *out = NULL, *report = NULL, *debug[MAX_DEBUG];
+    odrt_convert_options_t o;
+    memset(&o, 0, sizeof o);
+    o.debug_outputs = debug;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int used = 1;
+        if (!strcmp(a, "-o") && v) out = v;
+        else if (!strcmp(a, "--target") && v) o.target = v;
+        else if (!strcmp(a, "--nms") && v) o.nms = v;
+        else if (!strcmp(a, "--report") && v) report = v;
+        else if (!strcmp(a, "--input-shape") && v) {
+            long long d[4];
+            char tail;
+            if (sscanf(v, "%lldx%lldx%lldx%lld%c", &d[0], &d[1], &d[2], &d[3], &tail) != 4) {
+                fprintf(stderr, "odrt convert: --input-shape wants BxHxWxC, got '%s'\n", v);
+                return 2;
+            }
+            for (int k = 0; k < 4; k++) o.input_shape[k] = d[k];
+        } else if (!strcmp(a, "--input-dtype") && v) {
+            if (!strcmp(v, "uint8")) o.input_dtype = ODRT_DT_UINT8;
+            else if (!strcmp(v, "float32")) o.input_dtype = ODRT_DT_FLOAT;
+            else {
+                fprintf(stderr, "odrt convert: --input-dtype is uint8 or float32, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--input-layout") && v) {
+            if (strcmp(v, "nhwc") && strcmp(v, "nchw")) {
+                fprintf(stderr, "odrt convert: --input-layout is nhwc or nchw, got '%s'\n", v);
+                return 2;
+            }
+            o.nchw = !strcmp(v, "nchw");
+        } else if (!strcmp(a, "--batch") && v) {
+            if (!strcmp(v, "dynamic")) o.batch = -1;
+            else if (!parse_i64(v, &o.batch) || o.batch <= 0) {
+                fprintf(stderr, "odrt convert: --batch is a positive number or 'dynamic', got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--score-threshold") && v) {
+            if (!parse_f(v, &o.score_threshold)) return fprintf(stderr, "odrt convert: bad --score-threshold '%s'\n", v), 2;
+            o.has_score_threshold = 1;
+        } else if (!strcmp(a, "--iou-threshold") && v) {
+            if (!parse_f(v, &o.iou_threshold) || o.iou_threshold < 0 || o.iou_threshold > 1)
+                return fprintf(stderr, "odrt convert: --iou-threshold must be in [0, 1], got '%s'\n", v), 2;
+            o.has_iou_threshold = 1;
+        } else if (!strcmp(a, "--max-detections") && v) {
+            if (!parse_i64(v, &o.max_detections) || o.max_detections <= 0)
+                return fprintf(stderr, "odrt convert: bad --max-detections '%s'\n", v), 2;
+        } else if (!strcmp(a, "--class-offset") && v) {
+            if (!parse_i64(v, &o.class_offset)) return fprintf(stderr, "odrt convert: bad --class-offset '%s'\n", v), 2;
+        } else if (!strcmp(a, "--debug-output") && v) {
+            if (o.n_debug_outputs >= MAX_DEBUG) return fprintf(stderr, "odrt convert: too many --debug-output\n"), 2;
+            debug[o.n_debug_outputs++] = v;
+        } else {
+            used = 0;
+            if (a[0] == '-' || model) {
+                fprintf(stderr, "odrt convert: unexpected argument '%s' (see odrt --help)\n", a);
+                return 2;
+            }
+            model = a;
+        }
+        i += used;
+    }
+    if (!model || !out) {
+        fprintf(stderr, "odrt convert: usage: odrt convert MODEL -o OUT.onnx [options] (see odrt --help)\n");
+        return 2;
+    }
+    odrt_model_t *m;
+    if (odrt_model_load(model, &m) != ODRT_OK) return cli_error("");
+    char *rep = NULL;
+    int rc = 0;
+    if (odrt_convert(m, &o, &rep) != ODRT_OK) rc = cli_error(model);
+    if (!rc) {
+        /* write to a temporary name, then rename: a failed write leaves nothing behind */
+        size_t n = strlen(out) + 16;
+        char *tmp = malloc(n);
+        if (!tmp) rc = 1;
+        else {
+            snprintf(tmp, n, "%s.odrt-tmp", out);
+            if (odrt_model_save(m, tmp) != ODRT_OK) rc = cli_error("");
+            else if (report && write_text_file(report, rep)) {
+                remove(tmp);
+                rc = 1;
+            } else if (rename(tmp, out) != 0) {
+                fprintf(stderr, "odrt convert: cannot write '%s': %s\n", out, strerror(errno));
+                remove(tmp);
+                if (report) remove(report);
+                rc = 1;
+            }
+            free(tmp);
+        }
+    }
+    if (!rc) print_summary(rep, out);
+    free(rep);
+    odrt_model_free(m);
+    return rc;
+}
