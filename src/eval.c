@@ -8,7 +8,7 @@
 const char *ir_unique_name(ir_graph *g, const char *base) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", base);
-    for (int i = 1; ir_graph_lookup(g, buf); i++) snprintf(buf, sizeof buf, "%s_%d", base, i);
+    for (int i = 1; ir_graph_lookup(g, buf) || ir_graph_find_node(g, buf); i++) snprintf(buf, sizeof buf, "%s_%d", base, i);
     return odrt_arena_strdup(g->model->arena, buf);
 }
 
@@ -133,10 +133,39 @@ done:
     return rc;
 }
 
+/* Shape of a value whose shape is fully known becomes a constant */
+static int fold_static_shape(ir_model *m, ir_graph *g, ir_node *n) {
+    const ir_type *t = n->in[0] ? &n->in[0]->type : NULL;
+    if (!t || t->kind != IR_TYPE_TENSOR || t->rank < 0 || t->rank > ODRT_MAX_RANK || n->n_out != 1 || !n->out[0]) return 0;
+    for (int d = 0; d < t->rank; d++)
+        if (t->dims[d].value < 0) return 0;
+    int64_t r = t->rank, st = ir_attr_int(n, "start", 0), en = ir_attr_int(n, "end", r);
+    if (st < 0) st += r;
+    if (en < 0) en += r;
+    st = st < 0 ? 0 : st > r ? r : st;
+    en = en < 0 ? 0 : en > r ? r : en;
+    int64_t len = en > st ? en - st : 0;
+    ir_tensor *c = ir_tensor_new(m, ODRT_DT_INT64, 1, &len);
+    if (!c || !odrt_grow((void **)&g->inits, sizeof(ir_value *), &g->cap_inits, g->n_inits + 1)) return 0;
+    for (int64_t k = 0; k < len; k++) ((int64_t *)c->data)[k] = t->dims[st + k].value;
+    ir_value *v = n->out[0];
+    c->name = v->name;
+    v->init = c;
+    v->producer = NULL;
+    g->inits[g->n_inits++] = v;
+    ir_value_remove_use(n->in[0], n, 0);
+    n->dead = 1;
+    return 1;
+}
+
 int ir_fold_constants(ir_model *m, ir_graph *g) {
     int folded = 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
+        if (!n->dead && ir_op_is(n, "Shape") && n->n_in == 1 && !(n->in[0] && n->in[0]->init)) {
+            folded += fold_static_shape(m, g, n);
+            continue;
+        }
         if (n->dead || !is_foldable_op(n) || !ex_find_kernel(n->domain, n->op)) continue;
         int all = 1;
         size_t in_bytes = 0;

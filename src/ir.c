@@ -311,6 +311,16 @@ odrt_status_t ir_value_replace_uses(ir_value *from, ir_value *to) {
 }
 
 void ir_node_remove(ir_node *n) {
+    /* sub-graph nodes go too: their outer-scope reads must stop counting as uses */
+    for (int a = 0; a < n->n_attrs; a++) {
+        ir_attr *at = &n->attrs[a];
+        int ng = at->type == IR_ATTR_GRAPH ? 1 : at->type == IR_ATTR_GRAPHS ? at->n : 0;
+        for (int k = 0; k < ng; k++) {
+            ir_graph *sg = at->type == IR_ATTR_GRAPH ? at->g : at->graphs[k];
+            for (size_t i = 0; i < sg->n_nodes; i++)
+                if (!sg->nodes[i]->dead) ir_node_remove(sg->nodes[i]);
+        }
+    }
     for (int k = 0; k < n->n_in; k++)
         if (n->in[k]) ir_value_remove_use(n->in[k], n, k);
     for (int k = 0; k < n->n_out; k++)

@@ -379,6 +379,9 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
         int64_t len[1];
         int rr = dims_of(x, len);
         set_type(s, y, a && a->t ? a->t->dtype : ODRT_DT_FLOAT, rr == 1 ? (int)len[0] : -1, NULL);
+    } else if (!strcmp(op, "GatherND") || !strcmp(op, "GatherElements") || !strcmp(op, "ScatterND") ||
+               !strcmp(op, "ScatterElements") || !strcmp(op, "Compress")) {
+        set_type(s, y, dt, !strcmp(op, "GatherElements") ? dims_of(n->in[1], e) : -1, !strcmp(op, "GatherElements") ? e : NULL);
     } else if (!strcmp(op, "Range")) {
         set_type(s, y, dt, 1, NULL);
     } else if (!strcmp(op, "Loop")) {

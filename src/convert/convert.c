@@ -159,7 +159,8 @@ static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t ba
     odrt_session_t *s;
     ODRT_TRY(odrt_session_create(om, &s));
     int64_t d[4] = {batch, p->nchw ? 3 : p->in_h, p->nchw ? p->in_h : p->in_w, p->nchw ? p->in_w : 3};
-    odrt_tensor_t *x, *out[4] = {0};
+    odrt_tensor_t *x, *out[4 + 64] = {0};
+    if (om->ir->graph->n_outputs > 4 + 64) return odrt_fail(ODRT_ERR_ARG, "convert: too many debug outputs");
     odrt_status_t rc = odrt_tensor_create((odrt_dtype_t)p->in_dtype, 4, d, &x);
     if (rc == ODRT_OK) {
         for (size_t i = 0; i < x->nbytes / odrt_dtype_size(x->dtype); i++) {
@@ -171,7 +172,13 @@ static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t ba
     }
     if (rc == ODRT_OK && (out[0]->rank != 2 || out[0]->dims[0] != batch || out[1]->rank != 3 || out[1]->dims[1] != p->max_detections))
         rc = odrt_fail(ODRT_ERR_SHAPE, "convert: converted model produced unexpected output shapes");
-    for (int i = 0; i < 4; i++) odrt_tensor_free(out[i]);
+    /* outputs whose dtype inference could not tell take the dtype they have when run */
+    for (int i = 0; rc == ODRT_OK && i < 4; i++) {
+        ir_value *v = om->ir->graph->outputs[i];
+        if (v->type.kind == IR_TYPE_NONE) v->type.kind = IR_TYPE_TENSOR, v->type.rank = -1;
+        if (!v->type.dtype) v->type.dtype = out[i]->dtype;
+    }
+    for (int i = 0; i < om->ir->graph->n_outputs; i++) odrt_tensor_free(out[i]);
     odrt_tensor_free(x);
     odrt_session_free(s);
     return rc == ODRT_OK ? ODRT_OK : odrt_fail_ctx(rc, "convert: the converted model does not run with batch %lld", (long long)batch);
@@ -231,26 +238,28 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
         tfod_found_free(&f);
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
     }
-    if ((rc = tfod_rewrite_preproc(m, &f, &p)) != ODRT_OK) goto fail;
-    if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
-    /* batch other than the export's: Reshapes that hard-code the batch follow the new one */
+    /* rewrite the preprocessing at the export's own batch, find the heads, then change the batch */
+    int64_t want_batch = p.batch;
+    p.final_batch = want_batch;
+    p.batch = f.model_batch;
+    rc = tfod_rewrite_preproc(m, &f, &p);
+    p.batch = want_batch;
+    if (rc != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    ir_graph_clear_types(g);
+    ir_infer_shapes(m);
+    if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
     if (p.batch != f.model_batch) {
+        /* Reshapes that hard-code the export's batch follow the new one (0 = copy, for dynamic) */
         int64_t probe = p.batch > 0 ? p.batch : f.model_batch + 1;
-        if (p.batch < 0) f.input->type.dims[0].value = probe;
+        f.input->type.dims[0].value = probe;
         ir_graph_clear_types(g);
         ir_infer_shapes(m);
         if ((rc = rewrite_batch_reshapes(g, f.model_batch, probe, p.batch > 0 ? p.batch : 0)) != ODRT_OK) goto fail;
-        if (p.batch < 0) f.input->type.dims[0].value = -1;
     }
-    ir_graph_clear_types(g);
-    /* analysis of heads and decoder needs static shapes: infer with a concrete batch */
-    if (p.batch < 0) f.input->type.dims[0].value = 1;
+    f.input->type.dims[0].value = p.batch > 0 ? p.batch : -1;
+    if (p.batch < 0) f.input->type.dims[0].param = "batch";
+    ir_graph_clear_types(g); /* types inferred at a probe batch must not be folded into constants */
     ir_infer_shapes(m);
-    if (p.batch < 0) f.input->type.dims[0].value = -1;
-    {
-        /* the TF outputs declared with the export's batch keep their declared (static) types */
-        if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
-    }
     p.score_threshold = o && o->has_score_threshold ? o->score_threshold : f.score_threshold;
     p.iou_threshold = o && o->has_iou_threshold ? o->iou_threshold : f.iou_threshold;
     p.max_detections = o && o->max_detections > 0 ? o->max_detections : f.max_total;

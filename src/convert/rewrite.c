@@ -36,17 +36,12 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
         x = s->kind == NORM_RSUB ? b_op2(&b, "Sub", "odrt/pre/norm_op", c, x) : b_op2(&b, ops[s->kind], "odrt/pre/norm_op", x, c);
     }
     if (f->has_resize && (p->in_h != f->target_h || p->in_w != f->target_w)) {
-        ir_value *sizes;
-        if (p->batch > 0) {
-            int64_t sz[4] = {p->batch, 3, f->target_h, f->target_w};
-            sizes = b_ints(&b, "odrt/pre/resize_sizes", 4, sz);
-        } else { /* dynamic batch: Concat(Shape(x)[0:2], [h, w]) */
-            int64_t hw[2] = {f->target_h, f->target_w};
-            ir_value *sh = b_op1(&b, "Shape", "odrt/pre/shape", x);
-            ir_value *nc = b_slice(&b, "odrt/pre/nc", sh, 0, 0, 2);
-            sizes = b_op2(&b, "Concat", "odrt/pre/resize_sizes", nc, b_ints(&b, "odrt/pre/hw", 2, hw));
-            b_attr_i(&b, sizes, "axis", 0);
-        }
+        /* Concat(Shape(x)[0:2], [h, w]): batch-agnostic; folded to a constant once shapes are static */
+        int64_t hw[2] = {f->target_h, f->target_w};
+        ir_value *sh = b_op1(&b, "Shape", "odrt/pre/shape", x);
+        ir_value *nc = b_slice(&b, "odrt/pre/nc", sh, 0, 0, 2);
+        ir_value *sizes = b_op2(&b, "Concat", "odrt/pre/resize_sizes", nc, b_ints(&b, "odrt/pre/hw", 2, hw));
+        b_attr_i(&b, sizes, "axis", 0);
         ir_value *empty = b_const(&b, "odrt/pre/empty", ODRT_DT_FLOAT, 1, (int64_t[]){0}, NULL);
         ir_value *rin[4] = {x, empty, empty, sizes};
         x = b_op(&b, "Resize", "odrt/pre/resize", 4, rin);
@@ -60,7 +55,7 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
     /* per-image constants of the Loop (true image shape) become constants of the batch */
     for (int i = 0; i < f->n_const_scan; i++) {
         const ex_val *v = f->const_scan_val[i];
-        int64_t B = p->batch > 0 ? p->batch : 1, d[ODRT_MAX_RANK];
+        int64_t B = p->batch > 0 ? p->batch : 1, d[ODRT_MAX_RANK]; /* the graph's batch at this point */
         if (v->t.rank + 1 > ODRT_MAX_RANK) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing output rank");
         d[0] = B;
         for (int k = 0; k < v->t.rank; k++) d[k + 1] = v->t.dims[k];

@@ -7,7 +7,8 @@
 typedef struct {
     const char *target, *nms;
     int in_dtype, nchw;
-    int64_t batch; /* > 0 static, -1 dynamic */
+    int64_t batch;       /* > 0 static, -1 dynamic: the input's batch while rewriting */
+    int64_t final_batch; /* the batch of the converted model */
     int64_t in_h, in_w;
     float score_threshold, iou_threshold;
     int64_t max_per_class, max_detections, class_offset;
