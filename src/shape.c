@@ -231,6 +231,10 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
         } else set_type(s, y, dt, -1, NULL);
     } else if (!strcmp(op, "Concat")) {
         int axis = (int)ir_attr_int(n, "axis", 0);
+        for (int k = 1; r < 0 && k < n->n_in; k++) {
+            r = dims_of(n->in[k], d);
+            for (int i = 0; i < r; i++) d[i] = -1;
+        }
         if (r < 0) return set_type(s, y, dt, -1, NULL);
         if (axis < 0) axis += r;
         if (axis < 0 || axis >= r) return;
@@ -379,6 +383,14 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
         int64_t len[1];
         int rr = dims_of(x, len);
         set_type(s, y, a && a->t ? a->t->dtype : ODRT_DT_FLOAT, rr == 1 ? (int)len[0] : -1, NULL);
+    } else if (!strcmp(op, "GatherND") && r >= 0 && dims_of(n->in[1], e) >= 1 && e[dims_of(n->in[1], e) - 1] >= 0) {
+        int ri = dims_of(n->in[1], e);
+        int64_t q = e[ri - 1], bd = ir_attr_int(n, "batch_dims", 0), o[ODRT_MAX_RANK];
+        int ro = (int)(ri - 1 + r - q - bd);
+        if (ro < 0 || ro > ODRT_MAX_RANK) return;
+        for (int i = 0; i < ri - 1; i++) o[i] = e[i];
+        for (int i = ri - 1; i < ro; i++) o[i] = d[bd + q + (i - (ri - 1))];
+        set_type(s, y, dt, ro, o);
     } else if (!strcmp(op, "GatherND") || !strcmp(op, "GatherElements") || !strcmp(op, "ScatterND") ||
                !strcmp(op, "ScatterElements") || !strcmp(op, "Compress")) {
         set_type(s, y, dt, !strcmp(op, "GatherElements") ? dims_of(n->in[1], e) : -1, !strcmp(op, "GatherElements") ? e : NULL);

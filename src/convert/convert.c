@@ -177,6 +177,13 @@ static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t ba
         ir_value *v = om->ir->graph->outputs[i];
         if (v->type.kind == IR_TYPE_NONE) v->type.kind = IR_TYPE_TENSOR, v->type.rank = -1;
         if (!v->type.dtype) v->type.dtype = out[i]->dtype;
+        if (v->type.rank < 0) { /* shape from the run; the batch stays symbolic for dynamic models */
+            v->type.dims = odrt_arena_alloc(om->ir->arena, sizeof(ir_dim) * (size_t)(out[i]->rank + 1));
+            if (!v->type.dims) continue;
+            v->type.rank = out[i]->rank;
+            for (int k = 0; k < out[i]->rank; k++) v->type.dims[k].value = k == 0 && p->batch < 0 ? -1 : out[i]->dims[k];
+            if (p->batch < 0 && out[i]->rank) v->type.dims[0].param = "batch";
+        }
     }
     for (int i = 0; i < om->ir->graph->n_outputs; i++) odrt_tensor_free(out[i]);
     odrt_tensor_free(x);

@@ -1,0 +1,213 @@
+"""`odrt convert` on handtrack: each NMS flavour, run by odrt (TensorRT plugins emulated), must give
+the detections of the original export run by onnxruntime; the report must agree with what the
+onnx package and onnxruntime read from the original graph."""
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+from PIL import Image
+
+from conftest import MODEL, load_rgb, run_odrt
+
+OUT = ["num_detections", "detection_boxes", "detection_scores", "detection_classes"]
+
+
+def iou(a, b):
+    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def unmatched(ref, got, b=0, min_score=0.05):
+    """Original detections (score >= min_score) with no converted detection of the same class,
+    IoU >= 0.99 and |score diff| <= 1e-4. handtrack's TF.js-quantised class-id table makes the
+    original's ids non-integers (1.988 for 2): they are compared rounded (docs/convert.md)."""
+    n = int(np.asarray(got["num_detections"]).reshape(-1)[b])
+    miss = []
+    for i in range(int(ref["num_detections"][0])):
+        s = ref["detection_scores"][0, i]
+        if s < min_score:
+            continue
+        cls, box = round(float(ref["detection_classes"][0, i])), ref["detection_boxes"][0, i]
+        if not any(int(round(float(got["detection_classes"][b, j]))) == cls and iou(box, got["detection_boxes"][b, j]) >= 0.99
+                   and abs(got["detection_scores"][b, j] - s) <= 1e-4 for j in range(n)):
+            miss.append((i, cls, float(s)))
+    return miss
+
+
+@pytest.fixture(scope="module")
+def original():
+    s = ort.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
+    names = [o.name for o in s.get_outputs()]
+    return lambda x: dict(zip(names, s.run(None, {"input_tensor": x})))
+
+
+def resized(img, w=320, h=320):
+    return np.array(Image.open(img).convert("RGB").resize((w, h), Image.BILINEAR))[None]
+
+
+def odrt_outputs(model, x, tmp, tag):
+    np.save(tmp / ("%s.npy" % tag), x)
+    run_odrt("run", model, "--input", "input_tensor=%s" % (tmp / ("%s.npy" % tag)), "--output-dir", tmp / tag)
+    return {k: np.load(tmp / tag / ("%s.npy" % k)) for k in OUT}
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("convert")
+    cache = {}
+
+    def get(*args):
+        key = " ".join(args)
+        if key not in cache:
+            out = d / ("m%d.onnx" % len(cache))
+            run_odrt("convert", MODEL, "-o", out, "--class-offset", "1", "--report", str(out) + ".json", *args)
+            cache[key] = (out, json.loads(open(str(out) + ".json").read()))
+        return cache[key]
+    return get
+
+
+@pytest.mark.parametrize("flavour", [["--nms", "efficient"], ["--nms", "batched"], ["--target", "onnx"]])
+def test_flavour_matches_original(flavour, converted, original, images, tmp_path):
+    model, rep = converted(*flavour)
+    m = onnx.load(str(model))
+    onnx.checker.check_model(m, full_check=True)
+    assert [o.name for o in m.graph.output] == OUT
+    for img in images:
+        x = resized(img)
+        miss = unmatched(original(x), odrt_outputs(model, x, tmp_path, "o"))
+        assert not miss, (img, flavour, miss)
+
+
+def test_onnx_flavour_runs_in_onnxruntime(converted, images, tmp_path):
+    model, _ = converted("--target", "onnx")
+    s = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for img in images:
+        x = resized(img)
+        ref = dict(zip(OUT, s.run(None, {"input_tensor": x})))
+        got = odrt_outputs(model, x, tmp_path, "o")
+        assert ref["num_detections"].dtype == got["num_detections"].dtype
+        np.testing.assert_array_equal(got["num_detections"], ref["num_detections"])
+        np.testing.assert_array_equal(got["detection_classes"], ref["detection_classes"])
+        np.testing.assert_allclose(got["detection_boxes"], ref["detection_boxes"], atol=1e-4)
+        np.testing.assert_allclose(got["detection_scores"], ref["detection_scores"], atol=1e-4)
+
+
+def test_full_size_input_keeps_the_resize(converted, original, images, tmp_path):
+    x = load_rgb(images[0])
+    model, rep = converted("--input-shape", "1x%dx%dx3" % (x.shape[1], x.shape[2]))
+    assert rep["preprocessing"]["resize"]["kept"] is True
+    assert not unmatched(original(x), odrt_outputs(model, x, tmp_path, "full"))
+
+
+def test_batch_and_layouts(converted, original, images, tmp_path):
+    xs = [resized(i) for i in images[:2]]
+    refs = [original(x) for x in xs]
+    batch = np.concatenate(xs)
+    for args in (["--batch", "2"], ["--batch", "dynamic"], ["--batch", "dynamic", "--nms", "batched"]):
+        model, rep = converted(*args)
+        got = odrt_outputs(model, batch, tmp_path, "b")
+        for b in range(2):
+            assert not unmatched(refs[b], got, b), (args, b)
+    model, _ = converted("--batch", "dynamic")
+    got = odrt_outputs(model, xs[1], tmp_path, "b1")  # the same file with batch 1
+    assert not unmatched(refs[1], got)
+    # NCHW float32 input for TensorRT 7 (opset 11, BatchedNMS)
+    model, rep = converted("--target", "trt7", "--input-layout", "nchw")
+    assert rep["opset"] == 11 and rep["nms"] == "batched" and rep["input"]["dtype"] == "float32"
+    assert onnx.load(str(model)).opset_import[0].version == 11
+    got = odrt_outputs(model, xs[0].transpose(0, 3, 1, 2).astype(np.float32), tmp_path, "nchw")
+    assert not unmatched(refs[0], got)
+
+
+def body_constants():
+    """What the onnx package reads from the original's preprocessing Loop body."""
+    g = onnx.load(MODEL).graph
+    loop = next(n for n in g.node if n.op_type == "Loop")
+    body = loop.attribute[0].g
+    consts = {t.name: numpy_helper.to_array(t) for t in list(g.initializer) + list(body.initializer)}
+    norm = []
+    for n in body.node:
+        if n.op_type in ("Mul", "Sub", "Add", "Div"):
+            c = [consts[i] for i in n.input if i in consts]
+            if c and c[0].dtype == np.float32:
+                norm.append((n.op_type.lower(), float(c[0].reshape(-1)[0])))
+    resize = next(n for n in body.node if n.op_type == "Resize")
+    concat = next(n for n in body.node if n.output[0] == resize.input[3])
+    size = [int(v) for i in concat.input if i in consts for v in consts[i]]
+    return norm, size, resize
+
+
+def test_report_for_handtrack(converted, tmp_path):
+    model, rep = converted()
+    g = onnx.load(MODEL).graph
+    out_shape = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in g.output}
+    assert rep["family"] == "ssd"
+    assert rep["anchors"] == out_shape["raw_detection_boxes"][1]
+    nms = [n for n in g.node if n.op_type == "NonMaxSuppression"]
+    assert rep["classes"] == out_shape["raw_detection_scores"][2] - rep["background_columns"] == len(nms)
+    norm, size, resize = body_constants()
+    assert [(s["op"], pytest.approx(s["value"][0])) for s in rep["preprocessing"]["normalization"]] == norm
+    assert rep["preprocessing"]["resize"]["size"] == size
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in resize.attribute}
+    assert rep["preprocessing"]["resize"]["mode"] == attrs["mode"].decode()
+    assert rep["input"]["shape"] == [1] + size + [3]
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    assert rep["nms_params"]["iou_threshold"] == pytest.approx(float(inits[nms[0].input[3]]))
+    assert rep["nms_params"]["score_threshold"] == pytest.approx(float(inits[nms[0].input[4]]))
+    assert rep["nodes"]["before"] > 3 * rep["nodes"]["after"]
+    # box-coder scales: probe the decoder sub-graph of the original with onnxruntime
+    sub = tmp_path / "decoder.onnx"
+    onnx.utils.extract_model(MODEL, str(sub), [rep["box_coder"]["encodings_tensor"]], ["raw_detection_boxes"])
+    s = ort.InferenceSession(str(sub), providers=["CPUExecutionProvider"])
+    n = rep["anchors"]
+    probe = np.zeros((1, n, 4), np.float32)
+    b0 = s.run(None, {rep["box_coder"]["encodings_tensor"]: probe})[0].reshape(n, 4)
+    ha, ya = b0[:, 2] - b0[:, 0], (b0[:, 0] + b0[:, 2]) / 2
+    probe[..., 0] = 1
+    b1 = s.run(None, {rep["box_coder"]["encodings_tensor"]: probe})[0].reshape(n, 4)
+    y_scale = np.median(ha / ((b1[:, 0] + b1[:, 2]) / 2 - ya))
+    probe[..., 0], probe[..., 2] = 0, 1
+    b2 = s.run(None, {rep["box_coder"]["encodings_tensor"]: probe})[0].reshape(n, 4)
+    h_scale = np.median(1 / np.log((b2[:, 2] - b2[:, 0]) / ha))
+    assert rep["box_coder"]["scales"][0] == pytest.approx(y_scale, rel=1e-3)
+    assert rep["box_coder"]["scales"][2] == pytest.approx(h_scale, rel=1e-3)
+
+
+def test_debug_output(converted, tmp_path):
+    _, rep = converted()
+    name = rep["box_coder"]["scores_tensor"]
+    out = tmp_path / "dbg.onnx"
+    run_odrt("convert", MODEL, "-o", out, "--debug-output", name)
+    assert [o.name for o in onnx.load(str(out)).graph.output] == OUT + [name]
+
+
+def test_unrecognised_models_fail_clearly_and_write_nothing(tmp_path):
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])
+    plain = tmp_path / "plain.onnx"
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+                                opset_imports=[helper.make_opsetid("", 13)]), plain)
+    out = tmp_path / "out.onnx"
+    p = run_odrt("convert", plain, "-o", out, check=False)
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "convert:" in p.stderr
+    assert not out.exists() and not os.path.exists(str(out) + ".odrt-tmp")
+    # an export without its NMS settings: say what to pass
+    m = onnx.load(MODEL)
+    for n in m.graph.node:
+        if n.op_type == "NonMaxSuppression":
+            n.op_type = "NonMaxSuppressionRenamed"
+    broken = tmp_path / "no_nms.onnx"
+    onnx.save(m, broken)
+    p = run_odrt("convert", broken, "-o", out, check=False)
+    assert p.returncode == 1 and "--score-threshold" in p.stderr and not out.exists()
+    p = run_odrt("convert", MODEL, "-o", out, "--target", "trt7", "--nms", "efficient", check=False)
+    assert p.returncode == 1 and "TensorRT >= 8" in p.stderr and not out.exists()
+    p = run_odrt("convert", MODEL, "-o", out, "--input-shape", "1x2x3", check=False)
+    assert p.returncode == 2 and not out.exists()
