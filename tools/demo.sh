@@ -7,6 +7,7 @@ MODEL=models/handtrack/handtrack.onnx
 IMAGE=${1:-../shared/images/sample1.jpg}
 build/odrt inspect "$MODEL"
 build/odrt run "$MODEL" --image input_tensor="$IMAGE" --output-dir out/demo
+build/odrt convert "$MODEL" -o out/handtrack_trt8.onnx --target trt8 --class-offset 1 --report out/handtrack_trt8.json
 .venv/bin/python - <<'PY'
 import numpy as np
 n = int(np.load("out/demo/num_detections.npy")[0])

@@ -26,8 +26,9 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
     if (!f->loop) return ODRT_OK;
     int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
     ir_value *x = in;
-    if (!p->nchw) x = b_transpose(&b, "odrt/pre/to_nchw", x, 4, to_nchw);
+    /* TensorRT takes uint8 only as a network input feeding a cast: cast first */
     if (p->in_dtype != ODRT_DT_FLOAT) x = b_cast(&b, "odrt/pre/cast", x, ODRT_DT_FLOAT);
+    if (!p->nchw) x = b_transpose(&b, "odrt/pre/to_nchw", x, 4, to_nchw);
     for (int i = 0; i < f->n_norm; i++) {
         const norm_step *s = &f->norm[i];
         int64_t d[4] = {1, 3, 1, 1};
