@@ -206,7 +206,7 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
         out[1] = !strcmp(op, "Conv") ? (rw == r ? w[0] : -1) : d[1];
         for (int i = 0; i < nsp; i++) {
             int64_t in = d[2 + i];
-            if (in < 0 || k[i] < 0) {
+            if (in < 0 || k[i] < 0 || st[i] <= 0 || dl[i] <= 0) {
                 out[2 + i] = -1;
                 continue;
             }
@@ -288,6 +288,7 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
         int axis = (int)ir_attr_int(n, "axis", 0);
         if (r < 0 || ri < 0 || r - 1 + ri > ODRT_MAX_RANK) return set_type(s, y, dt, -1, NULL);
         if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) return;
         int o = 0;
         for (int i = 0; i < axis; i++) e[o++] = d[i];
         for (int i = 0; i < ri; i++) e[o++] = id[i];
@@ -321,6 +322,7 @@ static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
         int64_t kv[1];
         if (r < 0) return;
         if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) return;
         d[axis] = attr_or_const_ints(s, n, "", 1, kv, 1) == 1 ? kv[0] : -1;
         set_type(s, y, dt, r, d);
         if (n->n_out > 1) set_type(s, n->out[1], ODRT_DT_INT64, r, d);

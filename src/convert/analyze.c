@@ -134,7 +134,10 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
             const ir_attr *p = ir_node_attr(n, "perm");
             if (!p || p->n != r) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: Transpose without perm in preprocessing");
             char nl[ODRT_MAX_RANK + 1] = {0};
-            for (int i = 0; i < r; i++) nl[i] = lab[p->ints[i]];
+            for (int i = 0; i < r; i++) {
+                if (p->ints[i] < 0 || p->ints[i] >= r) return odrt_fail(ODRT_ERR_INVALID, "convert: bad Transpose perm");
+                nl[i] = lab[p->ints[i]];
+            }
             memcpy(lab, nl, sizeof lab);
         } else if (ir_op_is(n, "Slice")) {
             int64_t st[ODRT_MAX_RANK], en[ODRT_MAX_RANK], sa[ODRT_MAX_RANK], sp[ODRT_MAX_RANK];

@@ -1,5 +1,5 @@
 /* libFuzzer target: the ONNX loader, then everything that walks a loaded model (inspect, dot,
- * export, session planning). Any crash, leak or sanitizer report is a bug. */
+ * session planning, convert). Any crash, leak or sanitizer report is a bug. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -14,6 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (odrt_model_to_dot(m, &s) == ODRT_OK) free(s);
     odrt_session_t *sess = NULL;
     if (odrt_session_create(m, &sess) == ODRT_OK) odrt_session_free(sess);
+    odrt_convert_options_t o = {0};
+    if (odrt_convert(m, &o, &s) == ODRT_OK) free(s); /* rewrites in place: last */
     odrt_model_free(m);
     return 0;
 }
