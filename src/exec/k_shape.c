@@ -7,6 +7,34 @@
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* Copy a strided view of src into dense dst: element (i0..ir-1) of the output (dims d) reads
+ * src[off + sum ik * str[k]] (element units). Shared by Transpose, Slice and Expand. */
+static void strided_copy(char *dst, const char *src, size_t es, int r, const int64_t *d, const int64_t *str, int64_t off) {
+    int64_t n = 1, cnt[ODRT_MAX_RANK] = {0};
+    for (int k = 0; k < r; k++) n *= d[k];
+    if (n == 0) return;
+    if (r == 0) {
+        memcpy(dst, src + (size_t)off * es, es);
+        return;
+    }
+    int64_t inner = d[r - 1], sin = str[r - 1];
+    for (int64_t o = 0; o < n; o += inner) {
+        if (sin == 1) memcpy(dst + (size_t)o * es, src + (size_t)off * es, (size_t)inner * es);
+        else if (es == 4) {
+            const uint32_t *s4 = (const uint32_t *)src + off;
+            uint32_t *d4 = (uint32_t *)dst + o;
+            for (int64_t j = 0; j < inner; j++) d4[j] = s4[j * sin];
+        } else
+            for (int64_t j = 0; j < inner; j++) memcpy(dst + (size_t)(o + j) * es, src + (size_t)(off + j * sin) * es, es);
+        for (int k = r - 2; k >= 0; k--) {
+            off += str[k];
+            if (++cnt[k] < d[k]) break;
+            off -= str[k] * d[k];
+            cnt[k] = 0;
+        }
+    }
+}
+
 static odrt_status_t k_shape(ex_node_ctx *c) {
     if (c->n_in < 1 || !c->in[0] || c->in[0]->is_seq) return ex_fail_node(c, ODRT_ERR_INVALID, "tensor input required");
     int r = c->in[0]->t.rank;
@@ -163,39 +191,17 @@ static odrt_status_t k_transpose(ex_node_ctx *c) {
     if (pa && pa->n != r) return ex_fail_node(c, ODRT_ERR_INVALID, "perm has %d entries for rank %d", pa->n, r);
     int seen[ODRT_MAX_RANK] = {0};
     for (int i = 0; i < r; i++) {
-        perm[i] = pa ? (int)pa->ints[i] : r - 1 - i;
-        if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]++) return ex_fail_node(c, ODRT_ERR_INVALID, "bad perm");
+        int64_t pv = pa ? pa->ints[i] : r - 1 - i;
+        if (pv < 0 || pv >= r || seen[pv]++) return ex_fail_node(c, ODRT_ERR_INVALID, "bad perm");
+        perm[i] = (int)pv;
     }
     int64_t d[ODRT_MAX_RANK], in_str[ODRT_MAX_RANK], s = 1;
     for (int i = r - 1; i >= 0; i--) in_str[i] = s, s *= x->dims[i];
     for (int i = 0; i < r; i++) d[i] = x->dims[perm[i]];
     ODRT_TRY(ex_out(c, 0, x->dtype, r, d));
-    size_t es = odrt_dtype_size(x->dtype);
-    int64_t n = ex_numel(c->in[0]);
-    if (r == 0 || n == 0) {
-        memcpy(c->out[0]->t.data, x->data, x->nbytes);
-        return ODRT_OK;
-    }
-    int64_t str[ODRT_MAX_RANK], cnt[ODRT_MAX_RANK] = {0}, off = 0;
+    int64_t str[ODRT_MAX_RANK];
     for (int i = 0; i < r; i++) str[i] = in_str[perm[i]];
-    const char *src = x->data;
-    char *dst = c->out[0]->t.data;
-    int64_t inner = d[r - 1], sin = str[r - 1];
-    for (int64_t o = 0; o < n; o += inner) {
-        if (es == 4) {
-            const uint32_t *s4 = (const uint32_t *)src + off;
-            uint32_t *d4 = (uint32_t *)dst + o;
-            for (int64_t j = 0; j < inner; j++) d4[j] = s4[j * sin];
-        } else {
-            for (int64_t j = 0; j < inner; j++) memcpy(dst + (size_t)(o + j) * es, src + (size_t)(off + j * sin) * es, es);
-        }
-        for (int k = r - 2; k >= 0; k--) {
-            off += str[k];
-            if (++cnt[k] < d[k]) break;
-            off -= str[k] * d[k];
-            cnt[k] = 0;
-        }
-    }
+    strided_copy(c->out[0]->t.data, x->data, odrt_dtype_size(x->dtype), r, d, str, 0);
     return ODRT_OK;
 }
 
@@ -344,31 +350,10 @@ static odrt_status_t k_slice(ex_node_ctx *c) {
     if (rc != ODRT_OK) goto done;
     if ((rc = ex_out(c, 0, x->dtype, x->rank, d)) != ODRT_OK) goto done;
     {
-        size_t es = odrt_dtype_size(x->dtype);
-        int64_t n = ex_numel(c->out[0]), str[ODRT_MAX_RANK], s = 1;
-        for (int i = x->rank - 1; i >= 0; i--) str[i] = s, s *= x->dims[i];
-        if (n == 0) goto done;
-        if (x->rank == 0) {
-            memcpy(c->out[0]->t.data, x->data, es);
-            goto done;
-        }
-        int64_t cnt[ODRT_MAX_RANK] = {0}, off = 0;
-        for (int i = 0; i < x->rank; i++) off += start[i] * str[i];
-        int r = x->rank;
-        int64_t inner = d[r - 1], sin = step[r - 1] * str[r - 1];
-        char *dst = c->out[0]->t.data;
-        const char *src = x->data;
-        for (int64_t o = 0; o < n; o += inner) {
-            if (sin == 1) memcpy(dst + (size_t)o * es, src + (size_t)off * es, (size_t)inner * es);
-            else
-                for (int64_t j = 0; j < inner; j++) memcpy(dst + (size_t)(o + j) * es, src + (size_t)(off + j * sin) * es, es);
-            for (int k = r - 2; k >= 0; k--) {
-                off += step[k] * str[k];
-                if (++cnt[k] < d[k]) break;
-                off -= step[k] * str[k] * d[k];
-                cnt[k] = 0;
-            }
-        }
+        int64_t str[ODRT_MAX_RANK], sstr[ODRT_MAX_RANK], sz = 1, off = 0;
+        for (int i = x->rank - 1; i >= 0; i--) str[i] = sz, sz *= x->dims[i];
+        for (int i = 0; i < x->rank; i++) off += start[i] * str[i], sstr[i] = step[i] * str[i];
+        strided_copy(c->out[0]->t.data, x->data, odrt_dtype_size(x->dtype), x->rank, d, sstr, off);
     }
 done:
     if (c->opset >= 10) free(st), free(en), free(ax), free(sp);
@@ -533,19 +518,9 @@ static odrt_status_t k_scatter_elements(ex_node_ctx *c) {
 static odrt_status_t broadcast_to(ex_node_ctx *c, int r, const int64_t *d) {
     const odrt_tensor_t *x = &c->in[0]->t;
     ODRT_TRY(ex_out(c, 0, x->dtype, r, d));
-    int64_t st[ODRT_MAX_RANK], cnt[ODRT_MAX_RANK] = {0}, off = 0, n = ex_numel(c->out[0]);
+    int64_t st[ODRT_MAX_RANK];
     ex_bcast_strides(x->rank, x->dims, r, d, st);
-    size_t es = odrt_dtype_size(x->dtype);
-    char *dst = c->out[0]->t.data;
-    for (int64_t o = 0; o < n; o++) {
-        memcpy(dst + (size_t)o * es, (const char *)x->data + (size_t)off * es, es);
-        for (int k = r - 1; k >= 0; k--) {
-            off += st[k];
-            if (++cnt[k] < d[k]) break;
-            off -= st[k] * d[k];
-            cnt[k] = 0;
-        }
-    }
+    strided_copy(c->out[0]->t.data, x->data, odrt_dtype_size(x->dtype), r, d, st, 0);
     return ODRT_OK;
 }
 
