@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 MODEL=models/handtrack/handtrack.onnx
 IMAGE=${1:-../shared/images/sample1.jpg}
+mkdir -p out
 build/odrt inspect "$MODEL"
 build/odrt run "$MODEL" --image input_tensor="$IMAGE" --output-dir out/demo
 build/odrt convert "$MODEL" -o out/handtrack_trt8.onnx --target trt8 --class-offset 1 --report out/handtrack_trt8.json

@@ -213,6 +213,12 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     f.family = tfod_count_op(g, "RoiAlign") ? "faster_rcnn" : tfod_count_swish(g) >= 8 ? "efficientdet" : "ssd";
     f.backbone = tfod_count_swish(g) >= 8 ? "efficientnet" : tfod_count_op(g, "Clip") >= 8 ? "mobilenet" : "resnet/other";
+    if (!tfod_find_output(g, "raw_detection_boxes") && tfod_count_op(g, "MaxPool") && !tfod_count_op(g, "NonMaxSuppression") &&
+        tfod_find_output(g, "detection_boxes")) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet-style export recognised (heatmap peaks by MaxPool, no anchors, "
+                         "no NMS); not converted yet");
+    }
     if (!strcmp(f.family, "faster_rcnn")) {
         tfod_found_free(&f);
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: Faster R-CNN (two-stage) exports are recognised but not converted yet");

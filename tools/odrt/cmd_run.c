@@ -21,6 +21,19 @@ static int split_arg(const char *arg, char *name, size_t cap, const char **file)
     return 1;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *path) {
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -103,7 +116,7 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     double t1 = now_s();
-    if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
+    if (make_dirs(outdir) != 0) {
         fprintf(stderr, "odrt run: cannot create '%s': %s\n", outdir, strerror(errno));
         rc = 1;
         goto done;
