@@ -314,7 +314,8 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
     /* opsets: trt7 parses opset <= 11 */
     p.opset = !strcmp(p.target, "trt7") ? 11 : (int)ir_model_opset(m, "");
     if (p.opset < 11) p.opset = 11;
-    if (!strcmp(p.target, "trt7") && (rc = downgrade_to_11(g)) != ODRT_OK) goto fail;
+    /* new nodes are built in opset-13 form; older graphs (and trt7) get the attribute forms */
+    if (p.opset < 13 && (rc = downgrade_to_11(g)) != ODRT_OK) goto fail;
     {
         ir_opset *ops = odrt_arena_alloc(m->arena, sizeof(ir_opset) * 3);
         if (!ops) {
