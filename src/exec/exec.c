@@ -291,6 +291,18 @@ void ex_bcast_strides(int ri, const int64_t *di, int ro, const int64_t *dout, in
     }
 }
 
+int ex_scored_desc(const void *a, const void *b) {
+    const ex_scored *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int ex_scored_asc(const void *a, const void *b) {
+    const ex_scored *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
 /* ---- planning ---- */
 static void count_use(ir_value *v, void *ctx) { ((int *)ctx)[v->id]++; }
 

@@ -79,6 +79,14 @@ odrt_status_t ex_broadcast(const ex_node_ctx *c, int ra, const int64_t *da, int 
 /* strides (in elements) of `in` broadcast to output shape (rank ro, dims do); 0 for broadcast dims */
 void ex_bcast_strides(int ri, const int64_t *di, int ro, const int64_t *dout, int64_t *strides);
 
+/* (value, index) pairs sorted by value, ties by lower index first: TopK and every NMS use it */
+typedef struct ex_scored {
+    double v;
+    int64_t i;
+} ex_scored;
+int ex_scored_desc(const void *a, const void *b);
+int ex_scored_asc(const void *a, const void *b);
+
 /* run a sub-graph with the given inputs; outputs[k] receive new values (caller frees) */
 odrt_status_t ex_run_subgraph(ex_node_ctx *c, const ir_graph *g, ex_val **inputs, int n_inputs, ex_val **outputs);
 

@@ -8,17 +8,6 @@
 
 #include "exec.h"
 
-typedef struct {
-    float s;
-    int64_t i;
-} cand;
-
-static int cand_cmp(const void *a, const void *b) {
-    const cand *x = a, *y = b;
-    if (x->s != y->s) return x->s > y->s ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
 static void minmax(float a, float b, float *lo, float *hi) {
     if (a >= b) *lo = b, *hi = a;
     else *lo = a, *hi = b;
@@ -63,7 +52,7 @@ static odrt_status_t k_nms(ex_node_ctx *c) {
     if (iou < 0 || iou > 1) return ex_fail_node(c, ODRT_ERR_INVALID, "iou_threshold %g outside [0, 1]", iou);
     int64_t B = bx->dims[0], N = bx->dims[1], C = sc->dims[1];
     int64_t cap = 0, n_sel = 0, *sel = NULL, *keep = NULL;
-    cand *cs = malloc(sizeof(cand) * (size_t)(N + 1));
+    ex_scored *cs = malloc(sizeof(ex_scored) * (size_t)(N + 1));
     keep = malloc(sizeof(int64_t) * (size_t)(N + 1));
     odrt_status_t rc = ODRT_OK;
     if (!cs || !keep) rc = ODRT_ERR_NOMEM;
@@ -72,8 +61,8 @@ static odrt_status_t k_nms(ex_node_ctx *c) {
             const float *s = (const float *)sc->data + (b * C + cl) * N, *boxes = (const float *)bx->data + b * N * 4;
             int64_t nc = 0, nk = 0;
             for (int64_t i = 0; i < N; i++)
-                if (!has_thr || s[i] > thr) cs[nc++] = (cand){s[i], i};
-            qsort(cs, (size_t)nc, sizeof *cs, cand_cmp);
+                if (!has_thr || s[i] > thr) cs[nc++] = (ex_scored){s[i], i};
+            qsort(cs, (size_t)nc, sizeof *cs, ex_scored_desc);
             for (int64_t j = 0; j < nc; j++) {
                 int ok = 1;
                 for (int64_t q = 0; q < nk && ok; q++) ok = !suppress(boxes + 4 * keep[q], boxes + 4 * cs[j].i, center, iou);

@@ -153,22 +153,6 @@ static odrt_status_t argext(ex_node_ctx *c, int is_max) {
 static odrt_status_t k_argmax(ex_node_ctx *c) { return argext(c, 1); }
 static odrt_status_t k_argmin(ex_node_ctx *c) { return argext(c, 0); }
 
-typedef struct {
-    double v;
-    int64_t i;
-} vi_pair;
-
-static int cmp_desc(const void *a, const void *b) {
-    const vi_pair *x = a, *y = b;
-    if (x->v != y->v) return x->v > y->v ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-static int cmp_asc(const void *a, const void *b) {
-    const vi_pair *x = a, *y = b;
-    if (x->v != y->v) return x->v < y->v ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
 /* TopK: ties keep the lower index first (onnxruntime's comparator) */
 static odrt_status_t k_topk(ex_node_ctx *c) {
     ODRT_TRY(ex_need(c, 0));
@@ -187,12 +171,12 @@ static odrt_status_t k_topk(ex_node_ctx *c) {
     for (int i = axis + 1; i < x->rank; i++) inner *= x->dims[i];
     ODRT_TRY(ex_out(c, 0, x->dtype, x->rank, d));
     ODRT_TRY(ex_out(c, 1, ODRT_DT_INT64, x->rank, d));
-    vi_pair *buf = malloc(sizeof(vi_pair) * (size_t)(n + 1));
+    ex_scored *buf = malloc(sizeof(ex_scored) * (size_t)(n + 1));
     if (!buf) return ODRT_ERR_NOMEM;
     for (int64_t a = 0; a < outer; a++)
         for (int64_t b = 0; b < inner; b++) {
-            for (int64_t j = 0; j < n; j++) buf[j] = (vi_pair){ex_get_f(x, (a * n + j) * inner + b), j};
-            qsort(buf, (size_t)n, sizeof *buf, largest ? cmp_desc : cmp_asc);
+            for (int64_t j = 0; j < n; j++) buf[j] = (ex_scored){ex_get_f(x, (a * n + j) * inner + b), j};
+            qsort(buf, (size_t)n, sizeof *buf, largest ? ex_scored_desc : ex_scored_asc);
             for (int64_t j = 0; j < k; j++) {
                 int64_t o = (a * k + j) * inner + b;
                 if (x->dtype == ODRT_DT_INT64) ((int64_t *)c->out[0]->t.data)[o] = ((const int64_t *)x->data)[(a * n + buf[j].i) * inner + b];

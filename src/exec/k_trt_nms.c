@@ -9,17 +9,6 @@
 #include "exec.h"
 
 typedef struct {
-    float s;
-    int64_t e; /* element index: anchor * C + class (Efficient) or rank key (Batched) */
-} scored;
-
-static int scored_desc(const void *a, const void *b) {
-    const scored *x = a, *y = b;
-    if (x->s != y->s) return x->s > y->s ? -1 : 1;
-    return x->e < y->e ? -1 : x->e > y->e; /* radix sort is stable: input order breaks ties */
-}
-
-typedef struct {
     float y1, x1, y2, x2;
 } corner;
 
@@ -93,7 +82,7 @@ static odrt_status_t k_efficient_nms(ex_node_ctx *c) {
     }
     int dense = thr < select;
     int64_t E = N * C;
-    scored *el = malloc(sizeof(scored) * (size_t)(E + 1));
+    ex_scored *el = malloc(sizeof(ex_scored) * (size_t)(E + 1));
     corner *boxes = malloc(sizeof(corner) * (EFF_MAX_SELECTED + 1));
     signed char *state = malloc(EFF_MAX_SELECTED + 1);
     if (!el || !boxes || !state) {
@@ -105,13 +94,13 @@ static odrt_status_t k_efficient_nms(ex_node_ctx *c) {
         int64_t n = 0;
         for (int64_t e = 0; e < E; e++) {
             int64_t cls = e % C;
-            if (dense) el[n++] = (scored){s[e] < thr || cls == bg ? -32768.0f : s[e], e};
-            else if (s[e] >= thr && cls != bg) el[n++] = (scored){s[e], e};
+            if (dense) el[n++] = (ex_scored){s[e] < thr || cls == bg ? -32768.0f : s[e], e};
+            else if (s[e] >= thr && cls != bg) el[n++] = (ex_scored){s[e], e};
         }
-        qsort(el, (size_t)n, sizeof *el, scored_desc);
+        qsort(el, (size_t)n, sizeof *el, ex_scored_desc);
         if (n > EFF_MAX_SELECTED) n = EFF_MAX_SELECTED;
         for (int64_t i = 0; i < n; i++) {
-            int64_t a = el[i].e / C;
+            int64_t a = el[i].i / C;
             const float *anc = an ? (const float *)an->data + ((an->dims[0] == 1 ? 0 : b * N) + a) * 4 : NULL;
             boxes[i] = eff_decode((const float *)bx->data + (b * N + a) * 4, anc, coding);
             state[i] = 0;
@@ -121,12 +110,12 @@ static odrt_status_t k_efficient_nms(ex_node_ctx *c) {
             if (state[i] == -1) continue;
             state[i] = 1;
             int64_t o = b * K + kept++;
-            float v = el[i].s;
+            float v = el[i].v;
             ((float *)c->out[2]->t.data)[o] = act ? 1.0f / (1.0f + expf(-v)) : v;
-            ((int32_t *)c->out[3]->t.data)[o] = (int32_t)(el[i].e % C);
+            ((int32_t *)c->out[3]->t.data)[o] = (int32_t)(el[i].i % C);
             memcpy((float *)c->out[1]->t.data + o * 4, &boxes[i], sizeof(corner));
             for (int64_t j = i + 1; j < n; j++)
-                if (state[j] == 0 && (agn || el[j].e % C == el[i].e % C) && el[j].s <= el[i].s &&
+                if (state[j] == 0 && (agn || el[j].i % C == el[i].i % C) && el[j].v <= el[i].v &&
                     eff_iou(boxes[j], boxes[i]) >= iou)
                     state[j] = -1;
         }
@@ -179,7 +168,7 @@ static odrt_status_t k_batched_nms(ex_node_ctx *c) {
     ODRT_TRY(ex_out(c, 1, ODRT_DT_FLOAT, 3, db));
     ODRT_TRY(ex_out(c, 2, ODRT_DT_FLOAT, 2, dk));
     ODRT_TRY(ex_out(c, 3, ODRT_DT_FLOAT, 2, dk));
-    scored *cand = malloc(sizeof(scored) * (size_t)(N + 1)), *all = malloc(sizeof(scored) * (size_t)(C * topK + 1));
+    ex_scored *cand = malloc(sizeof(ex_scored) * (size_t)(N + 1)), *all = malloc(sizeof(ex_scored) * (size_t)(C * topK + 1));
     unsigned char *kept = malloc((size_t)topK + 1);
     if (!cand || !all || !kept) {
         free(cand), free(all), free(kept);
@@ -192,27 +181,27 @@ static odrt_status_t k_batched_nms(ex_node_ctx *c) {
             int64_t n = 0;
             for (int64_t a = 0; a < N; a++) {
                 float s = ((const float *)sc->data)[(b * N + a) * C + cl];
-                if (s > thr) cand[n++] = (scored){s, a};
+                if (s > thr) cand[n++] = (ex_scored){s, a};
             }
-            qsort(cand, (size_t)n, sizeof *cand, scored_desc);
+            qsort(cand, (size_t)n, sizeof *cand, ex_scored_desc);
             if (n > topK) n = topK;
             for (int64_t i = 0; i < n; i++) kept[i] = 1;
             for (int64_t i = 0; i < n; i++) {
                 if (!kept[i]) continue;
-                const float *bi = (const float *)bx->data + ((b * N + cand[i].e) * (share ? 1 : C) + (share ? 0 : cl)) * 4;
+                const float *bi = (const float *)bx->data + ((b * N + cand[i].i) * (share ? 1 : C) + (share ? 0 : cl)) * 4;
                 corner ci = {bi[0], bi[1], bi[2], bi[3]};
                 for (int64_t j = i + 1; j < n; j++) {
                     if (!kept[j]) continue;
-                    const float *bj = (const float *)bx->data + ((b * N + cand[j].e) * (share ? 1 : C) + (share ? 0 : cl)) * 4;
+                    const float *bj = (const float *)bx->data + ((b * N + cand[j].i) * (share ? 1 : C) + (share ? 0 : cl)) * 4;
                     corner cj = {bj[0], bj[1], bj[2], bj[3]};
                     if (batched_iou(ci, cj, norm, caffe) > iou) kept[j] = 0;
                 }
             }
             /* rank key keeps the per-image sort stable in (class, rank) order, as the plugin's layout */
             for (int64_t i = 0; i < n; i++)
-                if (kept[i]) all[na++] = (scored){cand[i].s, (cl * topK + i) * N + cand[i].e};
+                if (kept[i]) all[na++] = (ex_scored){cand[i].v, (cl * topK + i) * N + cand[i].i};
         }
-        qsort(all, (size_t)na, sizeof *all, scored_desc);
+        qsort(all, (size_t)na, sizeof *all, ex_scored_desc);
         int64_t cnt = na < keep ? na : keep;
         for (int64_t k = 0; k < keep; k++) {
             int64_t o = b * keep + k;
@@ -221,10 +210,10 @@ static odrt_status_t k_batched_nms(ex_node_ctx *c) {
                 ((float *)c->out[3]->t.data)[o] = -1;
                 continue; /* score 0, box 0 from the zeroed allocation */
             }
-            int64_t a = all[k].e % N, cl = all[k].e / N / topK;
+            int64_t a = all[k].i % N, cl = all[k].i / N / topK;
             const float *bb = (const float *)bx->data + ((b * N + a) * (share ? 1 : C) + (share ? 0 : cl)) * 4;
             for (int q = 0; q < 4; q++) ob[q] = clip ? sat01(bb[q]) : bb[q];
-            ((float *)c->out[2]->t.data)[o] = all[k].s;
+            ((float *)c->out[2]->t.data)[o] = all[k].v;
             ((float *)c->out[3]->t.data)[o] = (float)cl;
         }
         ((int32_t *)c->out[0]->t.data)[b] = (int32_t)cnt;
