@@ -320,93 +320,92 @@ static odrt_status_t find_encodings(tfod_found *f, const ir_graph *g, const ir_v
     return ODRT_OK;
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Evaluate raw_detection_boxes for codes zero (-> anchors as corners), a unit code per coordinate
+ * (-> the box-coder scale of that coordinate), and random codes (-> check the centre-size formula). */
 static odrt_status_t probe_decoder(ir_model *m, tfod_found *f, ir_value *raw_boxes) {
+    enum { N_PROBES = 6, RANDOM = 5 };
     int64_t N = f->n_anchors, d[3] = {1, N, 4};
-    float *res[6] = {0};
-    odrt_status_t rc = ODRT_OK;
+    size_t bytes = sizeof(float) * (size_t)N * 4;
+    float *in[N_PROBES] = {0}, *res[N_PROBES] = {0}, *col = malloc(sizeof(float) * (size_t)(N + 1));
+    odrt_status_t rc = col ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     uint32_t seed = 2024;
-    for (int p = 0; p < 6 && rc == ODRT_OK; p++) {
+    for (int p = 0; p < N_PROBES && rc == ODRT_OK; p++) {
         ex_val *e = ex_val_new_tensor(ODRT_DT_FLOAT, 3, d), *out = NULL;
-        if (!e) return ODRT_ERR_NOMEM;
-        float *x = e->t.data;
-        for (int64_t i = 0; i < N; i++)
-            for (int c = 0; c < 4; c++) {
-                if (p == 5) seed = seed * 1664525u + 1013904223u, x[i * 4 + c] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 2;
-                else x[i * 4 + c] = p >= 1 && c == p - 1 ? 1.0f : 0.0f;
-            }
+        in[p] = malloc(bytes);
+        if (!e || !in[p]) {
+            ex_val_free(e);
+            rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (int64_t i = 0; i < N * 4; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            in[p][i] = p == RANDOM ? ((float)(seed >> 8) / 16777216.0f - 0.5f) * 2 : (p >= 1 && i % 4 == p - 1 ? 1.0f : 0.0f);
+        }
+        memcpy(e->t.data, in[p], bytes);
         rc = ir_eval(m, m->graph, 1, &f->encodings, &e, 1, &raw_boxes, &out);
         if (rc == ODRT_OK && (out->t.dtype != ODRT_DT_FLOAT || ex_numel(out) != N * 4))
             rc = odrt_fail(ODRT_ERR_SHAPE, "decoded boxes have %lld values, expected %lld", (long long)ex_numel(out), (long long)(N * 4));
-        if (rc == ODRT_OK) res[p] = malloc(sizeof(float) * (size_t)N * 4);
-        if (rc == ODRT_OK && res[p]) memcpy(res[p], out->t.data, sizeof(float) * (size_t)N * 4);
-        if (p == 5) {
-            /* keep the random probe input to verify the formula */
-            float *copy = malloc(sizeof(float) * (size_t)N * 4);
-            if (copy) memcpy(copy, x, sizeof(float) * (size_t)N * 4);
-            free(f->anchors);
-            f->anchors = copy; /* temporarily holds the probe; replaced below */
-        }
+        if (rc == ODRT_OK && !(res[p] = malloc(bytes))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        if (rc == ODRT_OK) memcpy(res[p], out->t.data, bytes);
         ex_val_free(e);
         ex_val_free(out);
     }
     if (rc != ODRT_OK) {
-        for (int p = 0; p < 6; p++) free(res[p]);
-        return odrt_fail_ctx(rc, "convert: the box decoder between '%s' and raw_detection_boxes could not be evaluated",
-                             f->encodings->name);
+        rc = odrt_fail_ctx(rc, "convert: the box decoder between '%s' and raw_detection_boxes could not be evaluated",
+                           f->encodings->name);
+        goto done;
     }
-    float *probe = f->anchors, *anc = malloc(sizeof(float) * (size_t)N * 4);
-    f->anchors = anc;
-    float *ys = malloc(sizeof(float) * (size_t)N * 4);
-    int64_t cnt = 0;
-    for (int64_t i = 0; anc && ys && i < N; i++) {
+    free(f->anchors);
+    if (!(f->anchors = malloc(bytes))) {
+        rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    float *anc = f->anchors;
+    for (int64_t i = 0; i < N; i++) { /* zero codes decode to the anchors themselves */
         const float *b0 = res[0] + i * 4;
-        float ya = (b0[0] + b0[2]) / 2, xa = (b0[1] + b0[3]) / 2, ha = b0[2] - b0[0], wa = b0[3] - b0[1];
-        anc[i * 4 + 0] = ya, anc[i * 4 + 1] = xa, anc[i * 4 + 2] = ha, anc[i * 4 + 3] = wa;
-        if (ha <= 1e-6f || wa <= 1e-6f) continue;
-        const float *b1 = res[1] + i * 4, *b2 = res[2] + i * 4, *b3 = res[3] + i * 4, *b4 = res[4] + i * 4;
-        ys[cnt * 4 + 0] = ha / ((b1[0] + b1[2]) / 2 - ya);
-        ys[cnt * 4 + 1] = wa / ((b2[1] + b2[3]) / 2 - xa);
-        ys[cnt * 4 + 2] = 1.0f / logf((b3[2] - b3[0]) / ha);
-        ys[cnt * 4 + 3] = 1.0f / logf((b4[3] - b4[1]) / wa);
-        cnt++;
+        anc[i * 4 + 0] = (b0[0] + b0[2]) / 2, anc[i * 4 + 1] = (b0[1] + b0[3]) / 2;
+        anc[i * 4 + 2] = b0[2] - b0[0], anc[i * 4 + 3] = b0[3] - b0[1];
     }
-    if (!anc || !ys || cnt == 0) {
-        free(ys), free(probe);
-        for (int p = 0; p < 6; p++) free(res[p]);
-        return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: no usable anchors found by probing the box decoder");
-    }
-    /* the scale is the median over anchors */
-    for (int c = 0; c < 4; c++) {
-        float *col = malloc(sizeof(float) * (size_t)cnt);
-        if (!col) break;
-        for (int64_t i = 0; i < cnt; i++) col[i] = ys[i * 4 + c];
-        for (int64_t i = 1; i < cnt; i++) /* insertion sort is fine for the ~1e4 anchors */
-            for (int64_t j = i; j > 0 && col[j - 1] > col[j]; j--) {
-                float t = col[j];
-                col[j] = col[j - 1], col[j - 1] = t;
-            }
+    for (int c = 0; c < 4; c++) { /* each scale: the median over anchors with a size */
+        int64_t cnt = 0;
+        for (int64_t i = 0; i < N; i++) {
+            const float *a = anc + i * 4, *b = res[1 + c] + i * 4;
+            if (a[2] <= 1e-6f || a[3] <= 1e-6f) continue;
+            col[cnt++] = c == 0 ? a[2] / ((b[0] + b[2]) / 2 - a[0])
+                       : c == 1 ? a[3] / ((b[1] + b[3]) / 2 - a[1])
+                       : c == 2 ? 1.0f / logf((b[2] - b[0]) / a[2])
+                                : 1.0f / logf((b[3] - b[1]) / a[3]);
+        }
+        if (!cnt) {
+            rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: no usable anchors found by probing the box decoder");
+            goto done;
+        }
+        qsort(col, (size_t)cnt, sizeof *col, cmp_float);
         f->scales[c] = col[cnt / 2];
-        free(col);
     }
-    free(ys);
-    /* verify: the center-size decode with these anchors and scales reproduces the graph */
     double worst = 0;
     for (int64_t i = 0; i < N; i++) {
-        const float *e = probe + i * 4, *a = anc + i * 4, *b = res[5] + i * 4;
+        const float *e = in[RANDOM] + i * 4, *a = anc + i * 4, *b = res[RANDOM] + i * 4;
         float yc = e[0] / f->scales[0] * a[2] + a[0], xc = e[1] / f->scales[1] * a[3] + a[1];
         float h = expf(e[2] / f->scales[2]) * a[2], w = expf(e[3] / f->scales[3]) * a[3];
         float want[4] = {yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2};
         for (int c = 0; c < 4; c++) {
             double err = fabs((double)want[c] - b[c]) / (1e-3 + fabs((double)b[c]));
-            if (err > worst) worst = err;
+            if (!(err <= worst)) worst = err;
         }
     }
-    free(probe);
-    for (int p = 0; p < 6; p++) free(res[p]);
     if (!(worst < 1e-3))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: the box decoder is not a center-size box coder (probe error %.3g); "
-                         "only SSD/EfficientDet-style (FasterRcnnBoxCoder) decoders are converted", worst);
-    return ODRT_OK;
+        rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: the box decoder is not a center-size box coder (probe error %.3g); "
+                       "only SSD/EfficientDet-style (FasterRcnnBoxCoder) decoders are converted", worst);
+done:
+    for (int p = 0; p < N_PROBES; p++) free(in[p]), free(res[p]);
+    free(col);
+    return rc;
 }
 
 static const ir_value *skip_identity(const ir_value *v) {
