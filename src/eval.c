@@ -34,18 +34,22 @@ static ex_val *view_of_init(const ir_tensor *t) {
     return e;
 }
 
-static int is_foldable_op(const ir_node *n) {
-    if (n->n_attrs)
-        for (int a = 0; a < n->n_attrs; a++)
-            if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) return 0;
-    return strncmp(n->op, "Random", 6) && strcmp(n->op, "Multinomial") && strcmp(n->op, "Bernoulli");
+int ir_node_foldable(const ir_node *n) {
+    for (int a = 0; a < n->n_attrs; a++)
+        if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) return 0;
+    return strncmp(n->op, "Random", 6) && strcmp(n->op, "Multinomial") && strcmp(n->op, "Bernoulli") &&
+           ex_find_kernel(n->domain, n->op) != NULL;
 }
 
-static odrt_status_t run_node(ir_model *m, const ir_node *n, ex_val **ins, ex_val **outs) {
+odrt_status_t ir_run_node(ir_model *m, const ir_node *n, ex_val **ins, ex_val **outs, int quiet) {
     ex_kernel_fn fn = ex_find_kernel(n->domain, n->op);
-    if (!fn) return odrt_fail(ODRT_ERR_UNSUPPORTED, "unsupported op '%s' (node '%s')", n->op, n->name);
+    if (!fn) return quiet ? ODRT_ERR_UNSUPPORTED : odrt_fail(ODRT_ERR_UNSUPPORTED, "unsupported op '%s' (node '%s')", n->op, n->name);
     ex_node_ctx c = {NULL, NULL, n, ir_model_opset(m, n->domain), ins, n->n_in, outs, n->n_out};
-    return fn(&c);
+    char saved[1024];
+    if (quiet) snprintf(saved, sizeof saved, "%s", odrt_last_error());
+    odrt_status_t rc = fn(&c);
+    if (quiet) odrt_fail(ODRT_OK, "%s", saved);
+    return rc;
 }
 
 static void mark_need(ir_value *v, void *ctx) {
@@ -80,7 +84,7 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
         if (n->dead || !n->mark) continue;
         ex_val *outer_views[64];
         int n_outer = 0;
-        if (!is_foldable_op(n)) {
+        if (!ir_node_foldable(n)) {
             rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "cannot evaluate node '%s' (%s) here", n->name, n->op);
             break;
         }
@@ -106,7 +110,7 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
             } else
                 rc = odrt_fail(ODRT_ERR_INVALID, "'%s' depends on '%s', which has no value here", n->name, v->name);
         }
-        if (rc == ODRT_OK) rc = run_node(m, n, ins, outs);
+        if (rc == ODRT_OK) rc = ir_run_node(m, n, ins, outs, 0);
         for (int k = 0; k < n_outer; k++) free(outer_views[k]);
         for (int k = 0; k < n->n_out; k++) {
             if (rc == ODRT_OK && n->out[k] && outs[k]) {
@@ -166,7 +170,7 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
             folded += fold_static_shape(m, g, n);
             continue;
         }
-        if (n->dead || !is_foldable_op(n) || !ex_find_kernel(n->domain, n->op)) continue;
+        if (n->dead || !ir_node_foldable(n)) continue;
         int all = 1;
         size_t in_bytes = 0;
         for (int k = 0; k < n->n_in && all; k++) {
@@ -180,10 +184,7 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
         int ok = 1;
         for (int k = 0; k < n->n_in && ok; k++)
             if (n->in[k]) ok = (ins[k] = view_of_init(n->in[k]->init)) != NULL;
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", odrt_last_error());
-        if (ok) ok = run_node(m, n, ins, outs) == ODRT_OK;
-        odrt_fail(ODRT_OK, "%s", saved);
+        if (ok) ok = ir_run_node(m, n, ins, outs, 1) == ODRT_OK;
         for (int k = 0; ok && k < n->n_out; k++)
             if (n->out[k] && (!outs[k] || outs[k]->is_seq ||
                               (ex_numel(outs[k]) > 65536 && outs[k]->t.nbytes > in_bytes)))

@@ -18,6 +18,12 @@ int ir_fold_constants(ir_model *m, ir_graph *g);
 /* Merge chains of Transpose nodes; drop identity Transposes. Returns nodes removed. */
 int ir_fold_transposes(ir_graph *g);
 
+/* Can n be evaluated on constant inputs (no sub-graphs, deterministic, has a kernel)? */
+int ir_node_foldable(const ir_node *n);
+/* Run n's kernel on ins (outs receive new values). With quiet, a failure leaves the caller's last
+ * error untouched (speculative evaluation during folding). */
+odrt_status_t ir_run_node(ir_model *m, const ir_node *n, ex_val **ins, ex_val **outs, int quiet);
+
 /* New initializer from an executor value (copied), with a unique name from `base`. */
 ir_value *ir_const_from_val(ir_graph *g, const char *base, const ex_val *v);
 /* Unique value name in g's scope: base, base_1, base_2, ... (arena string). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval.h"
 #include "exec/exec.h"
 #include "ir.h"
 
@@ -62,12 +63,8 @@ static int dims_of(const ir_value *v, int64_t *d) {
 }
 
 /* evaluate n if all inputs are constant and small */
-static int try_fold(shape_ctx *s, ir_node *n, int64_t opset) {
-    if (ir_op_is(n, "Loop") || ir_op_is(n, "If") || ir_op_is(n, "Scan") || !strncmp(n->op, "Random", 6) ||
-        (n->n_attrs > 0 && (ir_node_attr(n, "body") || ir_node_attr(n, "then_branch"))))
-        return 0;
-    ex_kernel_fn fn = ex_find_kernel(n->domain, n->op);
-    if (!fn) return 0;
+static int try_fold(shape_ctx *s, ir_node *n) {
+    if (!ir_node_foldable(n)) return 0;
     ex_val *ins[64] = {0};
     if (n->n_in > 64) return 0;
     for (int k = 0; k < n->n_in; k++) {
@@ -77,12 +74,7 @@ static int try_fold(shape_ctx *s, ir_node *n, int64_t opset) {
     }
     ex_val *outs[16] = {0};
     if (n->n_out > 16) return 0;
-    ex_node_ctx c = {NULL, NULL, n, opset, ins, n->n_in, outs, n->n_out};
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", odrt_last_error());
-    odrt_status_t rc = fn(&c);
-    odrt_fail(ODRT_OK, "%s", saved); /* folding failures are not errors of the caller */
-    int ok = rc == ODRT_OK;
+    int ok = ir_run_node(s->m, n, ins, outs, 1) == ODRT_OK; /* folding failures are not the caller's errors */
     for (int k = 0; k < n->n_out; k++) {
         if (ok && n->out[k] && outs[k] && !outs[k]->is_seq) {
             set_type(s, n->out[k], outs[k]->t.dtype, outs[k]->t.rank, outs[k]->t.dims);
@@ -108,8 +100,8 @@ static int64_t attr_or_const_ints(shape_ctx *s, const ir_node *n, const char *at
     return ex_numel(c);
 }
 
-static void infer_node(shape_ctx *s, ir_node *n, int64_t opset) {
-    if (try_fold(s, n, opset)) return;
+static void infer_node(shape_ctx *s, ir_node *n) {
+    if (try_fold(s, n)) return;
     ir_value *x = n->n_in ? n->in[0] : NULL, *y = n->n_out ? n->out[0] : NULL;
     int64_t d[ODRT_MAX_RANK], e[ODRT_MAX_RANK];
     int r = dims_of(x, d), dt = x ? x->type.dtype : 0;
@@ -413,8 +405,7 @@ static void infer_graph(shape_ctx *s, ir_graph *g, int fold) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead) continue;
-        int64_t opset = ir_model_opset(s->m, n->domain);
-        if (fold) infer_node(s, n, opset);
+        if (fold) infer_node(s, n);
         for (int a = 0; a < n->n_attrs; a++)
             if (n->attrs[a].type == IR_ATTR_GRAPH) infer_graph(s, n->attrs[a].g, 0);
     }
