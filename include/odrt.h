@@ -96,6 +96,9 @@ odrt_status_t odrt_npy_save(const char *path, const odrt_tensor_t *t);
  * for upscaling). Caller owns *out. */
 odrt_status_t odrt_image_load(const char *path, int out_h, int out_w, odrt_tensor_t **out);
 
+/* Write a uint8 [1,H,W,3] RGB image as PNG or JPEG (by the path's extension). */
+odrt_status_t odrt_image_save(const char *path, const odrt_tensor_t *img);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Models. */
 
@@ -178,6 +181,77 @@ void odrt_session_free(odrt_session_t *s);
  * output order; caller owns each (odrt_tensor_free). */
 odrt_status_t odrt_session_run(odrt_session_t *s, int n_inputs, const char *const *input_names,
                                const odrt_tensor_t *const *inputs, odrt_tensor_t **outputs);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Engines: a detector planned and pre-packed for one device, in one mmap-loadable file
+ * (docs/engine-format.md). Frames in, detections out. */
+
+typedef struct odrt_engine odrt_engine_t;
+
+typedef struct odrt_build_options {
+    const char *device;    /* "cpu" (default) or "cuda" */
+    const char *precision; /* "fp32" (default) or "fp16" */
+    int batch;             /* frames per run; 0 = 1 */
+    int frame_h, frame_w;  /* fixed frame size (--input-shape HxW); 0 = frames of any size */
+    int threads;           /* default CPU thread count stored in the engine; 0 = all CPUs */
+    const char *labels;    /* label_map.pbtxt or one-name-per-line file; NULL = none */
+    int class_offset;      /* added to 0-based class indices when has_class_offset (default 1, TF's ids) */
+    int has_class_offset;
+} odrt_build_options_t;
+
+typedef struct odrt_detection {
+    float ymin, xmin, ymax, xmax; /* normalised to the frame, [0, 1] */
+    float score;
+    int class_id; /* 0-based class + the engine's class offset */
+} odrt_detection_t;
+
+typedef struct odrt_detections {
+    int count;
+    odrt_detection_t *items; /* owned: odrt_detections_clear frees */
+} odrt_detections_t;
+void odrt_detections_clear(odrt_detections_t *d);
+
+/* Build an engine from a TF OD API export (tf2onnx). `m` is rewritten on the way (reload it to
+ * use it again). Caller owns *out. */
+odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, odrt_engine_t **out);
+/* Write the engine file. */
+odrt_status_t odrt_engine_save(const odrt_engine_t *e, const char *path);
+/* mmap an engine file and make it ready to run (weights used in place). threads: 0 = the count
+ * stored at build time. Caller owns *out. */
+odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **out);
+/* Same from bytes, copied. */
+odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, odrt_engine_t **out);
+void odrt_engine_free(odrt_engine_t *e);
+
+/* Frames per run (the build batch). */
+int odrt_engine_batch(const odrt_engine_t *e);
+/* Number of classes (without background), and the label of a class id (after the offset);
+ * NULL when the engine has no label for it. Borrowed. */
+int odrt_engine_num_classes(const odrt_engine_t *e);
+const char *odrt_engine_label(const odrt_engine_t *e, int class_id);
+/* Replace the engine's labels with a label file's (see odrt_labels_load). */
+odrt_status_t odrt_engine_set_labels(odrt_engine_t *e, const char *path);
+/* Metadata as JSON (input, preprocessing, NMS settings, labels, provenance). Caller frees. */
+odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json);
+
+/* Detect on n frames (1 <= n <= batch), each uint8 [1,H,W,3] RGB (any H, W unless the engine was
+ * built for a fixed frame size). out[i] receives frame i's detections (caller clears each). */
+odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
+/* After a detect: the raw network outputs of the last run, box codes [batch, anchors, 4] and class
+ * logits [batch, anchors, classes + background]. Borrowed until the next run. */
+odrt_status_t odrt_engine_raw_outputs(const odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits);
+
+/* Draw detections with score >= threshold on img (uint8 [1,H,W,3]) in place: a box in a colour
+ * per class and a tag "label score" (labels from e, which may be NULL). */
+odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, const odrt_engine_t *e,
+                                         float threshold);
+
+/* Label files: TF OD API label_map.pbtxt (item { id: N name: "..." display_name: "..." }; id N is
+ * 0-based class N - 1, display_name preferred) or one name per line (line i is class i).
+ * names[c] is the label of 0-based class c, NULL where the file has none. Caller frees with
+ * odrt_labels_free. */
+odrt_status_t odrt_labels_load(const char *path, char ***names, int *n);
+void odrt_labels_free(char **names, int n);
 
 #ifdef __cplusplus
 }

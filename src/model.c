@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sha2.h>
+
 #include "model.h"
 
 odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *dir, odrt_model_t **out) {
@@ -17,6 +19,7 @@ odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *di
         free(m);
         return rc;
     }
+    SHA256Data(buf, len, m->sha256);
     *out = m;
     return ODRT_OK;
 }

@@ -6,6 +6,7 @@
 
 struct odrt_model {
     ir_model *ir;
+    char sha256[65]; /* of the bytes it was loaded from (hex) */
 };
 
 /* Parse ONNX bytes. `dir`: folder for external data (NULL refuses external data). */

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential cmake pkg-config git libprotobuf-c-dev protobuf-c-compiler libcjson-dev
-          libxxhash-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev graphviz python3 python3-venv)
+          libxxhash-dev libmd-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev graphviz python3 python3-venv)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

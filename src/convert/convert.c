@@ -63,7 +63,7 @@ static odrt_status_t downgrade_to_11(ir_graph *g) {
     return ODRT_OK;
 }
 
-static odrt_status_t rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first) {
+odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead || !ir_op_is(n, "Reshape") || n->n_in < 2 || !n->in[1] || !n->in[1]->init) continue;
@@ -82,7 +82,7 @@ static odrt_status_t rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t 
     return ODRT_OK;
 }
 
-static void tidy(ir_model *m) {
+void tfod_tidy(ir_model *m) {
     ir_graph *g = m->graph;
     for (int pass = 0; pass < 4; pass++) {
         ir_graph_cleanup(g);
@@ -191,6 +191,11 @@ static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t ba
     return rc == ODRT_OK ? ODRT_OK : odrt_fail_ctx(rc, "convert: the converted model does not run with batch %lld", (long long)batch);
 }
 
+void tfod_guess_family(const ir_graph *g, tfod_found *f) {
+    f->family = tfod_count_op(g, "RoiAlign") ? "faster_rcnn" : tfod_count_swish(g) >= 8 ? "efficientdet" : "ssd";
+    f->backbone = tfod_count_swish(g) >= 8 ? "efficientnet" : tfod_count_op(g, "Clip") >= 8 ? "mobilenet" : "resnet/other";
+}
+
 odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, char **report_json) {
     ir_model *m = om->ir;
     ir_graph *g = m->graph;
@@ -211,8 +216,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
     size_t before = ir_model_count_nodes(m);
     ir_infer_shapes(m);
     ODRT_TRY(tfod_analyze_preproc(m, &f));
-    f.family = tfod_count_op(g, "RoiAlign") ? "faster_rcnn" : tfod_count_swish(g) >= 8 ? "efficientdet" : "ssd";
-    f.backbone = tfod_count_swish(g) >= 8 ? "efficientnet" : tfod_count_op(g, "Clip") >= 8 ? "mobilenet" : "resnet/other";
+    tfod_guess_family(g, &f);
     if (!tfod_find_output(g, "raw_detection_boxes") && tfod_count_op(g, "MaxPool") && !tfod_count_op(g, "NonMaxSuppression") &&
         tfod_find_output(g, "detection_boxes")) {
         tfod_found_free(&f);
@@ -267,7 +271,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
         f.input->type.dims[0].value = probe;
         ir_graph_clear_types(g);
         ir_infer_shapes(m);
-        if ((rc = rewrite_batch_reshapes(g, f.model_batch, probe, p.batch > 0 ? p.batch : 0)) != ODRT_OK) goto fail;
+        if ((rc = tfod_rewrite_batch_reshapes(g, f.model_batch, probe, p.batch > 0 ? p.batch : 0)) != ODRT_OK) goto fail;
     }
     f.input->type.dims[0].value = p.batch > 0 ? p.batch : -1;
     if (p.batch < 0) f.input->type.dims[0].param = "batch";
@@ -309,7 +313,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
         g->n_outputs = 4 + n_dbg;
     }
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
-    tidy(m);
+    tfod_tidy(m);
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     /* opsets: trt7 parses opset <= 11 */
     p.opset = !strcmp(p.target, "trt7") ? 11 : (int)ir_model_opset(m, "");

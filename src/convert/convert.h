@@ -52,5 +52,12 @@ typedef struct tfod_found {
 odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f);  /* input and map_fn */
 odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f); /* heads, decoder, NMS (after preprocessing is rewritten) */
 void tfod_found_free(tfod_found *f);
+/* Reshapes whose shape constant hard-codes the export's batch old_b (on inputs of batch probe_b)
+ * get new_first (the new batch, or 0 = copy for dynamic batch). */
+odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first);
+/* cleanup + constant folding + transpose folding to a fixed point */
+void tfod_tidy(ir_model *m);
+/* family and backbone guesses from structure */
+void tfod_guess_family(const ir_graph *g, tfod_found *f);
 
 #endif

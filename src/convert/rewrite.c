@@ -29,14 +29,14 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
     /* TensorRT takes uint8 only as a network input feeding a cast: cast first */
     if (p->in_dtype != ODRT_DT_FLOAT) x = b_cast(&b, "odrt/pre/cast", x, ODRT_DT_FLOAT);
     if (!p->nchw) x = b_transpose(&b, "odrt/pre/to_nchw", x, 4, to_nchw);
-    for (int i = 0; i < f->n_norm; i++) {
+    for (int i = 0; i < f->n_norm && !p->engine; i++) {
         const norm_step *s = &f->norm[i];
         int64_t d[4] = {1, 3, 1, 1};
         ir_value *c = s->n == 1 ? b_scalar_f(&b, "odrt/pre/norm", s->v[0]) : b_const(&b, "odrt/pre/norm", ODRT_DT_FLOAT, 4, d, s->v);
         static const char *ops[] = {"Mul", "Div", "Add", "Sub", "Sub"};
         x = s->kind == NORM_RSUB ? b_op2(&b, "Sub", "odrt/pre/norm_op", c, x) : b_op2(&b, ops[s->kind], "odrt/pre/norm_op", x, c);
     }
-    if (f->has_resize && (p->in_h != f->target_h || p->in_w != f->target_w)) {
+    if (f->has_resize && !p->engine && (p->in_h != f->target_h || p->in_w != f->target_w)) {
         /* Concat(Shape(x)[0:2], [h, w]): batch-agnostic; folded to a constant once shapes are static */
         int64_t hw[2] = {f->target_h, f->target_w};
         ir_value *sh = b_op1(&b, "Shape", "odrt/pre/shape", x);

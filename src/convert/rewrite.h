@@ -13,6 +13,7 @@ typedef struct {
     float score_threshold, iou_threshold;
     int64_t max_per_class, max_detections, class_offset;
     int opset;
+    int engine; /* leave normalisation and resize out: the engine's fused preprocessing does them */
 } conv_plan;
 
 odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *p);

@@ -4,6 +4,16 @@
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+/* monotonic seconds */
+double cli_now(void);
+/* a build flag at argv[*i] (with its value): 1 consumed (i advanced), 0 not a build flag, -1 bad value (printed) */
+int cli_build_flag(int argc, char **argv, int *i, odrt_build_options_t *o, const char *verb);
+int cli_is_engine_file(const char *path);
+/* an engine file is loaded; anything else is built in memory with o. 0 ok, else exit status (printed) */
+int cli_open_engine(const char *path, const odrt_build_options_t *o, int threads, odrt_engine_t **e, double *load_s, int *built);
 /* print "odrt: WHAT: <last error>" and return 1 */
 int cli_error(const char *what);
 int write_text_file(const char *path, const char *text);

@@ -7,7 +7,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "odrt %s - TF Object Detection API models: inspect and run\n"
+            "odrt %s - TF Object Detection API models: inspect, convert, build engines, detect\n"
             "\n"
             "usage: odrt <verb> [options]\n"
             "\n"
@@ -30,6 +30,20 @@ static void usage(FILE *f) {
             "      (default for trt8/trt10), BatchedNMS_TRT (trt7) or ONNX NonMaxSuppression (onnx).\n"
             "      Outputs: num_detections, detection_boxes, detection_scores, detection_classes\n"
             "      (0-based classes; --class-offset 1 keeps TF's ids). See docs/convert.md.\n"
+            "  build MODEL -o ENGINE.odrt [--device cpu|cuda] [--precision fp32|fp16] [--batch N]\n"
+            "          [--input-shape HxW] [--threads N] [--labels label_map.pbtxt|labels.txt] [--class-offset K]\n"
+            "      Build an odrt engine from a TF OD API export: the network planned, fused and pre-packed for\n"
+            "      the device, preprocessing (resize as the export, normalise) and TF-semantics post-processing\n"
+            "      (decode, per-class NMS, clip) built in, one mmap-loadable file (docs/engine.md). Classes are\n"
+            "      1-based like TF unless --class-offset says otherwise. --input-shape fixes the frame size.\n"
+            "  detect ENGINE|MODEL IMAGE_OR_DIR... [--threshold 0.3] [--labels FILE] [--json OUT.json]\n"
+            "          [--coco-results OUT.json] [--draw DIR] [--threads N] [build options for a MODEL]\n"
+            "      Detect on JPEG/PNG files or folders: labelled pixel boxes (table; --json for JSON;\n"
+            "      --coco-results writes every detection in COCO results format), annotated pictures with\n"
+            "      --draw. A MODEL is built in memory first.\n"
+            "  bench ENGINE|MODEL [--iterations N] [--warmup N] [--batch N] [--threads N] [--image FILE] [--json]\n"
+            "      Engine load time (file -> ready), first inference, latency min/mean/median/p90/p99,\n"
+            "      throughput and peak RSS.\n"
             "\n"
             "  odrt --help | --version | --ops   (--ops lists the operators the CPU executor runs)\n"
             "\n"
@@ -58,6 +72,9 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(verb, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(verb, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(verb, "build")) return cmd_build(argc - 1, argv + 1);
+    if (!strcmp(verb, "detect")) return cmd_detect(argc - 1, argv + 1);
+    if (!strcmp(verb, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "odrt: unknown verb '%s' (see odrt --help)\n", verb);
     return 2;
 }

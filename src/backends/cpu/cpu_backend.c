@@ -1,0 +1,379 @@
+/* The CPU backend: validates each op of a (possibly untrusted) plan, then runs the plan over one
+ * activation arena with a thread pool and the ISA-specific kernels of kernels.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../util.h"
+#include "../backend.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+#define MB 48 /* GEMM rows per task (8 micro-tiles) */
+
+typedef struct {
+    const cpu_kernels *k;
+    tp_pool *pool;
+    uint8_t *arena;
+    float **scratch; /* per thread, im2col tiles */
+    odrt_model_t **ref_models;
+    odrt_session_t **ref_sessions;
+    int n_ops;
+    double *prof; /* ODRT_PROFILE=1: seconds per op, summed over runs (printed at free) */
+    int prof_runs;
+    const eng_plan *plan;
+} cpu_ctx;
+
+#include <time.h>
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#define BADOP(...) (odrt_fail(ODRT_ERR_PARSE, "engine: op %d (%s): " __VA_ARGS__), 0)
+
+static int same_shape(const eng_tensor *a, const eng_tensor *b) {
+    if (a->rank != b->rank || a->layout != b->layout) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i]) return 0;
+    return 1;
+}
+
+static int64_t conv_k(const eng_op *o) { return (int64_t)o->kh * o->kw * (o->conv_kind == CONV_DW ? 1 : o->cin); }
+
+static int cpu_supports_op(const eng_plan *p, int k) {
+    const eng_op *o = &p->ops[k];
+    const eng_tensor *y = &p->tensors[o->out], *x = o->n_in > 0 ? &p->tensors[o->in[0]] : NULL;
+    if (o->act < EACT_ID || o->act > EACT_SWISH) return BADOP("activation %d", k, o->name, o->act);
+    switch (o->kind) {
+    case EOP_CONV: {
+        if (o->n_in != 1 || x->layout != ENG_NHWC || y->layout != ENG_NHWC) return BADOP("needs one NHWC input and output", k, o->name);
+        if (o->kh < 1 || o->kw < 1 || o->kh > 64 || o->kw > 64 || o->sh < 1 || o->sw < 1 || o->sh > 64 || o->sw > 64 ||
+            o->dh < 1 || o->dw < 1 || o->dh > 64 || o->dw > 64 || o->pt < 0 || o->pl < 0 || o->pb < 0 || o->pr < 0 ||
+            o->pt > 64 || o->pl > 64 || o->pb > 64 || o->pr > 64)
+            return BADOP("kernel/stride/dilation/pad out of range", k, o->name);
+        int64_t eh = (int64_t)(o->kh - 1) * o->dh + 1, ew = (int64_t)(o->kw - 1) * o->dw + 1;
+        int64_t H = x->dims[2] + o->pt + o->pb, W = x->dims[3] + o->pl + o->pr;
+        if (x->dims[0] != y->dims[0] || x->dims[1] != o->cin || y->dims[1] != o->cout || H < eh || W < ew ||
+            y->dims[2] != (H - eh) / o->sh + 1 || y->dims[3] != (W - ew) / o->sw + 1)
+            return BADOP("shapes do not agree", k, o->name);
+        if (o->conv_kind == CONV_GEMM && (o->kh != 1 || o->kw != 1 || o->sh != 1 || o->sw != 1 || o->pt || o->pl || o->pb || o->pr))
+            return BADOP("1x1 GEMM conv with a spatial kernel", k, o->name);
+        if (o->conv_kind == CONV_DW && o->cin != o->cout) return BADOP("depthwise conv with Cin != Cout", k, o->name);
+        if (o->conv_kind < CONV_GEMM || o->conv_kind > CONV_IM2COL) return BADOP("conv kind %d", k, o->name, o->conv_kind);
+        int64_t want = o->conv_kind == CONV_DW ? (int64_t)o->kh * o->kw * o->cout : (int64_t)(o->cout + 15) / 16 * 16 * conv_k(o);
+        if (o->w_len != want * 4 || o->b_len != (int64_t)o->cout * 4) return BADOP("packed weights have the wrong size", k, o->name);
+        if (o->residual >= 0 && !same_shape(&p->tensors[o->residual], y)) return BADOP("residual shape", k, o->name);
+        return 1;
+    }
+    case EOP_BINARY: {
+        if (o->n_in < 1 || o->n_in > 2 || !same_shape(x, y) || o->bin < BIN_ADD || o->bin > BIN_MIN || o->axis < 0 || o->axis > 1)
+            return BADOP("bad binary op", k, o->name);
+        int64_t pd[ODRT_MAX_RANK];
+        eng_phys_dims(y, pd);
+        int64_t last = y->rank ? pd[y->rank - 1] : 1;
+        switch (o->bcast) {
+        case BC_SAME: return o->n_in == 2 && same_shape(&p->tensors[o->in[1]], y) ? 1 : BADOP("operand shapes", k, o->name);
+        case BC_SCALAR: return o->n_in == 1 ? 1 : BADOP("scalar operand", k, o->name);
+        case BC_LASTDIM: return o->n_in == 1 && o->w_len == last * 4 ? 1 : BADOP("vector operand size", k, o->name);
+        case BC_FULLCONST: return o->n_in == 1 && o->w_len == y->numel * 4 ? 1 : BADOP("constant operand size", k, o->name);
+        default: return BADOP("broadcast kind %d", k, o->name, o->bcast);
+        }
+    }
+    case EOP_UNARY: return o->n_in == 1 && x->numel == y->numel ? 1 : BADOP("bad unary op", k, o->name);
+    case EOP_GATHER: {
+        if (o->n_in != 1 || o->w_len != y->numel * 4) return BADOP("index map size", k, o->name);
+        const int32_t *idx = (const int32_t *)(p->blob + o->w_off);
+        for (int64_t i = 0; i < y->numel; i++)
+            if (idx[i] < 0 || idx[i] >= x->numel) return BADOP("index %lld out of range", k, o->name, (long long)i);
+        return 1;
+    }
+    case EOP_CONCAT: {
+        if (o->n_in < 1 || o->axis < 0 || o->axis >= y->rank) return BADOP("bad concat", k, o->name);
+        int64_t py[ODRT_MAX_RANK], px[ODRT_MAX_RANK], sum = 0;
+        eng_phys_dims(y, py);
+        for (int i = 0; i < o->n_in; i++) {
+            const eng_tensor *t = &p->tensors[o->in[i]];
+            if (t->rank != y->rank || t->layout != y->layout) return BADOP("input %d rank/layout", k, o->name, i);
+            eng_phys_dims(t, px);
+            for (int a = 0; a < y->rank; a++)
+                if (a != o->axis && px[a] != py[a]) return BADOP("input %d shape", k, o->name, i);
+            sum += px[o->axis];
+        }
+        return sum == py[o->axis] ? 1 : BADOP("sizes do not add up", k, o->name);
+    }
+    case EOP_REF:
+        for (int i = 0; i < o->n_in; i++)
+            if (p->tensors[o->in[i]].layout != ENG_PLAIN) return BADOP("reference op on a non-plain tensor", k, o->name);
+        return y->layout == ENG_PLAIN ? 1 : BADOP("reference op output layout", k, o->name);
+    default: return BADOP("unknown kind %d", k, o->name, o->kind);
+    }
+}
+
+static const char *kind_name(const eng_op *o) {
+    static const char *conv[] = {"conv-gemm", "conv-dw", "conv-im2col"};
+    static const char *k[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref"};
+    return o->kind == EOP_CONV ? conv[o->conv_kind % 3] : k[o->kind % 7];
+}
+
+static void print_profile(const cpu_ctx *c, const eng_plan *p) {
+    double tot = 0, by[9] = {0};
+    for (int k = 0; k < c->n_ops; k++) tot += c->prof[k];
+    fprintf(stderr, "odrt profile: %d runs, network %.3f ms/run\n", c->prof_runs, tot * 1e3 / c->prof_runs);
+    for (int k = 0; k < c->n_ops; k++) {
+        const eng_op *o = &p->ops[k];
+        const eng_tensor *y = &p->tensors[o->out];
+        by[o->kind == EOP_CONV ? o->conv_kind : 2 + o->kind] += c->prof[k];
+        fprintf(stderr, "  %3d %-11s %8.3f ms  out %lldx%lldx%lldx%lld  %s\n", k, kind_name(o), c->prof[k] * 1e3 / c->prof_runs,
+                (long long)y->dims[0], (long long)(y->rank > 1 ? y->dims[1] : 1), (long long)(y->rank > 2 ? y->dims[2] : 1),
+                (long long)(y->rank > 3 ? y->dims[3] : 1), o->name);
+    }
+    static const char *names[] = {"conv-gemm", "conv-dw", "conv-im2col", "", "binary", "unary", "gather", "concat", "ref"};
+    for (int i = 0; i < 9; i++)
+        if (by[i] > 0) fprintf(stderr, "  total %-11s %8.3f ms\n", names[i], by[i] * 1e3 / c->prof_runs);
+}
+
+static void cpu_free(void *vc) {
+    cpu_ctx *c = vc;
+    if (!c) return;
+    if (c->prof && c->prof_runs) print_profile(c, c->plan);
+    free(c->prof);
+    tp_free(c->pool);
+    if (c->scratch)
+        for (int i = 0; i < 256; i++) free(c->scratch[i]);
+    free(c->scratch);
+    for (int i = 0; c->ref_sessions && i < c->n_ops; i++) odrt_session_free(c->ref_sessions[i]), odrt_model_free(c->ref_models[i]);
+    free(c->ref_sessions);
+    free(c->ref_models);
+    free(c->arena);
+    free(c);
+}
+
+static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    c->k = cpu_kernels_best();
+    c->n_ops = p->n_ops, c->plan = p;
+    const char *pe = getenv("ODRT_PROFILE");
+    if (pe && *pe == '1') c->prof = calloc((size_t)p->n_ops + 1, sizeof(double));
+    size_t ab = ((size_t)p->arena_bytes + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN + ENG_ALIGN;
+    c->arena = aligned_alloc(ENG_ALIGN, ab);
+    c->scratch = calloc(256, sizeof(float *));
+    c->ref_models = calloc((size_t)p->n_ops + 1, sizeof(odrt_model_t *));
+    c->ref_sessions = calloc((size_t)p->n_ops + 1, sizeof(odrt_session_t *));
+    if (threads < 1) threads = 1;
+    if (threads > 256) threads = 256;
+    c->pool = tp_create(threads);
+    if (!c->arena || !c->scratch || !c->ref_models || !c->ref_sessions || !c->pool) {
+        cpu_free(c);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory (activation arena %lld bytes)", (long long)p->arena_bytes);
+    }
+    int64_t kmax = 0;
+    for (int i = 0; i < p->n_ops; i++) {
+        const eng_op *o = &p->ops[i];
+        if (o->kind == EOP_CONV && o->conv_kind == CONV_IM2COL && conv_k(o) > kmax) kmax = conv_k(o);
+        if (o->kind != EOP_REF) continue;
+        odrt_status_t rc = odrt_model_load_buffer(p->blob + o->w_off, (size_t)o->w_len, NULL, &c->ref_models[i]);
+        if (rc == ODRT_OK) rc = odrt_session_create(c->ref_models[i], &c->ref_sessions[i]);
+        if (rc == ODRT_OK && (odrt_model_num_inputs(c->ref_models[i]) != o->n_in || odrt_model_num_outputs(c->ref_models[i]) != 1))
+            rc = odrt_fail(ODRT_ERR_PARSE, "inputs/outputs do not match the op");
+        if (rc != ODRT_OK) {
+            cpu_free(c);
+            return odrt_fail_ctx(ODRT_ERR_PARSE, "engine: reference op %d (%s)", i, o->name);
+        }
+    }
+    for (int t = 0; kmax && t < tp_threads(c->pool); t++)
+        if (!(c->scratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(MB * kmax + 16) * sizeof(float)))) {
+            cpu_free(c);
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+    *out = c;
+    return ODRT_OK;
+}
+
+/* ---- op runners ---- */
+typedef struct {
+    cpu_ctx *c;
+    const eng_plan *p;
+    const eng_op *o;
+    const float *x, *w, *b, *r;
+    float *y;
+    k_epi e;
+    int64_t m_blocks, n_groups, per_task;
+    k_dw dw;
+} job;
+
+static float *T(cpu_ctx *c, const eng_plan *p, int t) { return (float *)(c->arena + p->tensors[t].offset); }
+
+static void gemm_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    int64_t mb = t / j->n_groups, ng = t % j->n_groups, M = j->p->tensors[o->out].numel / o->cout;
+    int64_t m0 = mb * MB, m1 = m0 + MB < M ? m0 + MB : M;
+    int64_t panels = (o->cout + 15) / 16, per = (panels + j->n_groups - 1) / j->n_groups;
+    int64_t n0 = ng * per * 16, n1 = (ng + 1) * per * 16 < o->cout ? (ng + 1) * per * 16 : o->cout;
+    if (n0 >= n1) return;
+    (void)th;
+    j->c->k->gemm(m1 - m0, n0, n1, o->cin, j->x + m0 * o->cin, o->cin, j->w, j->b, j->y + m0 * o->cout, o->cout,
+                  j->r ? j->r + m0 * o->cout : NULL, &j->e);
+}
+
+static void im2col_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    const eng_tensor *xt = &j->p->tensors[o->in[0]], *yt = &j->p->tensors[o->out];
+    int64_t H = xt->dims[2], W = xt->dims[3], C = o->cin, OH = yt->dims[2], OW = yt->dims[3];
+    int64_t M = yt->numel / o->cout, m0 = t * MB, m1 = m0 + MB < M ? m0 + MB : M, K = conv_k(o);
+    float *s = j->c->scratch[th];
+    for (int64_t m = m0; m < m1; m++) {
+        int64_t n = m / (OH * OW), oy = m / OW % OH, ox = m % OW;
+        float *row = s + (m - m0) * K;
+        for (int ky = 0; ky < o->kh; ky++) {
+            int64_t iy = oy * o->sh - o->pt + (int64_t)ky * o->dh;
+            for (int kx = 0; kx < o->kw; kx++) {
+                int64_t ix = ox * o->sw - o->pl + (int64_t)kx * o->dw;
+                float *dst = row + ((int64_t)ky * o->kw + kx) * C;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(dst, 0, sizeof(float) * (size_t)C);
+                else memcpy(dst, j->x + ((n * H + iy) * W + ix) * C, sizeof(float) * (size_t)C);
+            }
+        }
+    }
+    j->c->k->gemm(m1 - m0, 0, o->cout, K, s, K, j->w, j->b, j->y + m0 * o->cout, o->cout, j->r ? j->r + m0 * o->cout : NULL,
+                  &j->e);
+}
+
+static void dw_task(void *a, int64_t t, int th) {
+    job *j = a;
+    int64_t rows = j->dw.OH * j->p->tensors[j->o->out].dims[0], r0 = t * j->per_task;
+    int64_t r1 = r0 + j->per_task < rows ? r0 + j->per_task : rows;
+    (void)th;
+    j->c->k->dw(&j->dw, r0, r1);
+}
+
+static void eltwise_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    int64_t n = j->p->tensors[o->out].numel, i0 = t * j->per_task, i1 = i0 + j->per_task < n ? i0 + j->per_task : n;
+    (void)th;
+    if (i0 >= i1) return;
+    if (o->kind == EOP_UNARY) {
+        j->c->k->act(j->x + i0, j->y + i0, i1 - i0, &j->e);
+    } else if (o->kind == EOP_GATHER) {
+        const int32_t *idx = (const int32_t *)j->w;
+        for (int64_t i = i0; i < i1; i++) j->y[i] = j->x[idx[i]];
+    } else { /* binary: per_task is a multiple of the operand period */
+        int64_t nb = o->bcast == BC_SCALAR ? 1 : o->bcast == BC_LASTDIM ? o->w_len / 4 : i1 - i0;
+        const float *b = o->bcast == BC_SAME ? j->r + i0 : o->bcast == BC_SCALAR ? &o->scalar
+                       : o->bcast == BC_LASTDIM ? j->w : j->w + i0;
+        j->c->k->binary(o->bin, o->axis, j->x + i0, b, nb, j->y + i0, i1 - i0, &j->e);
+    }
+}
+
+static int64_t split(int64_t n, int64_t unit, int threads) { /* elements per task, multiple of unit */
+    int64_t tasks = threads * 4, per = (n + tasks - 1) / tasks;
+    if (per < 4096) per = 4096;
+    per = (per + unit - 1) / unit * unit;
+    return per < 1 ? 1 : per;
+}
+
+static odrt_status_t run_ref(cpu_ctx *c, const eng_plan *p, int k) {
+    const eng_op *o = &p->ops[k];
+    odrt_tensor_t ins[ENG_MAX_IN];
+    const odrt_tensor_t *pin[ENG_MAX_IN];
+    const char *names[ENG_MAX_IN];
+    for (int i = 0; i < o->n_in; i++) {
+        const eng_tensor *t = &p->tensors[o->in[i]];
+        ins[i] = (odrt_tensor_t){ODRT_DT_FLOAT, t->rank, {0}, T(c, p, o->in[i]), (size_t)t->numel * 4};
+        memcpy(ins[i].dims, t->dims, sizeof t->dims);
+        pin[i] = &ins[i];
+        names[i] = odrt_model_input_name(c->ref_models[k], i);
+    }
+    odrt_tensor_t *out = NULL;
+    odrt_status_t rc = odrt_session_run(c->ref_sessions[k], o->n_in, names, pin, &out);
+    if (rc != ODRT_OK) return odrt_fail_ctx(rc, "engine: op %s", o->name);
+    const eng_tensor *y = &p->tensors[o->out];
+    if (out->dtype != ODRT_DT_FLOAT || odrt_tensor_numel(out) != y->numel) rc = odrt_fail(ODRT_ERR_SHAPE, "engine: op %s output shape", o->name);
+    else memcpy(T(c, p, o->out), out->data, (size_t)y->numel * 4);
+    odrt_tensor_free(out);
+    return rc;
+}
+
+static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
+    cpu_ctx *c = vc;
+    int threads = tp_threads(c->pool);
+    if (c->prof) c->prof_runs++;
+    for (int k = 0; k < p->n_ops; k++) {
+        const eng_op *o = &p->ops[k];
+        double t0 = c->prof ? now_s() : 0;
+        job j;
+        memset(&j, 0, sizeof j);
+        j.c = c, j.p = p, j.o = o, j.y = T(c, p, o->out), j.x = o->n_in ? T(c, p, o->in[0]) : NULL;
+        j.w = (const float *)(p->blob + o->w_off), j.b = (const float *)(p->blob + o->b_off);
+        j.e = (k_epi){o->act, o->act_lo, o->act_hi};
+        const eng_tensor *yt = &p->tensors[o->out];
+        switch (o->kind) {
+        case EOP_CONV: {
+            j.r = o->residual >= 0 ? T(c, p, o->residual) : NULL;
+            if (o->conv_kind == CONV_DW) {
+                const eng_tensor *xt = &p->tensors[o->in[0]];
+                j.dw = (k_dw){j.x, j.w, j.b, j.y, xt->dims[2], xt->dims[3], o->cin, yt->dims[2], yt->dims[3],
+                              o->kh, o->kw, o->sh, o->sw, o->dh, o->dw, o->pt, o->pl, j.e};
+                int64_t rows = yt->dims[0] * yt->dims[2];
+                j.per_task = (rows + threads * 2 - 1) / (threads * 2);
+                tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, dw_task, &j);
+            } else {
+                int64_t M = yt->numel / o->cout;
+                j.m_blocks = (M + MB - 1) / MB;
+                if (o->conv_kind == CONV_IM2COL) {
+                    tp_run(c->pool, j.m_blocks, im2col_task, &j);
+                } else {
+                    int64_t panels = (o->cout + 15) / 16;
+                    j.n_groups = j.m_blocks >= threads * 4 ? 1 : panels < threads * 4 ? panels : threads * 4;
+                    tp_run(c->pool, j.m_blocks * j.n_groups, gemm_task, &j);
+                }
+            }
+            break;
+        }
+        case EOP_BINARY:
+        case EOP_UNARY:
+        case EOP_GATHER: {
+            int64_t unit = 8;
+            if (o->kind == EOP_BINARY && o->bcast == BC_LASTDIM) unit = o->w_len / 4;
+            if (o->kind == EOP_BINARY && o->bcast == BC_SAME) j.r = T(c, p, o->in[1]);
+            j.per_task = split(yt->numel, unit, threads);
+            tp_run(c->pool, (yt->numel + j.per_task - 1) / j.per_task, eltwise_task, &j);
+            break;
+        }
+        case EOP_CONCAT: {
+            int64_t py[ODRT_MAX_RANK], px[ODRT_MAX_RANK], outer = 1, inner_y;
+            eng_phys_dims(yt, py);
+            for (int a = 0; a < o->axis; a++) outer *= py[a];
+            inner_y = yt->numel / outer;
+            int64_t at = 0;
+            for (int i = 0; i < o->n_in; i++) {
+                const eng_tensor *t = &p->tensors[o->in[i]];
+                eng_phys_dims(t, px);
+                int64_t inner = t->numel / outer;
+                const float *src = T(c, p, o->in[i]);
+                for (int64_t q = 0; q < outer; q++)
+                    memcpy(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner);
+                at += inner;
+            }
+            break;
+        }
+        case EOP_REF: ODRT_TRY(run_ref(c, p, k)); break;
+        default: return odrt_fail(ODRT_ERR_INVALID, "engine: op kind %d", o->kind);
+        }
+        if (c->prof) c->prof[k] += now_s() - t0;
+    }
+    return ODRT_OK;
+}
+
+static uint8_t *cpu_arena(void *vc) { return ((cpu_ctx *)vc)->arena; }
+
+static void cpu_parallel_for(void *vc, int64_t n, void (*fn)(void *, int64_t, int), void *arg) {
+    tp_run(((cpu_ctx *)vc)->pool, n, fn, arg);
+}
+
+const eng_backend_i eng_backend_cpu = {"cpu", cpu_supports_op, cpu_prepare, cpu_run, cpu_arena, cpu_parallel_for, cpu_free};

@@ -1,0 +1,237 @@
+/* Float kernels written once with GCC vector extensions. This file is compiled several times
+ * (CMake): KSUF names the variant and the compiler flags pick the ISA (-mavx2 -mfma for _avx2;
+ * the baseline for _generic; NEON is baseline on AArch64). -ffp-contract=fast turns a*b+c into FMA. */
+#include <math.h>
+#include <string.h>
+
+#include "../../engine/engine.h"
+#include "kernels.h"
+
+#ifndef KSUF
+#define KSUF generic
+#endif
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define K(name) CAT(name, KSUF)
+
+typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline v8 ld(const float *p) { return *(const v8 *)p; }
+static inline void st(float *p, v8 v) { *(v8 *)p = v; }
+static inline v8 splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+static inline v8 vmax(v8 a, v8 b) {
+    v8i m = a < b;
+    return (v8)(((v8i)a & ~m) | ((v8i)b & m));
+}
+static inline v8 vmin(v8 a, v8 b) {
+    v8i m = a > b;
+    return (v8)(((v8i)a & ~m) | ((v8i)b & m));
+}
+
+static inline float act1(float x, const k_epi *e) {
+    switch (e->act) {
+    case EACT_CLIP: return x < e->lo ? e->lo : x > e->hi ? e->hi : x;
+    case EACT_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)x)));
+    case EACT_SWISH: return x * (float)(1.0 / (1.0 + exp(-(double)x)));
+    default: return x;
+    }
+}
+
+static inline v8 actv(v8 x, const k_epi *e, v8 lo, v8 hi) {
+    if (e->act == EACT_CLIP) return vmin(vmax(x, lo), hi);
+    if (e->act == EACT_ID) return x;
+    float t[8];
+    memcpy(t, &x, sizeof t);
+    for (int i = 0; i < 8; i++) t[i] = act1(t[i], e);
+    memcpy(&x, t, sizeof t);
+    return x;
+}
+
+/* 6 x 16 micro-kernel: A rows a[0..5] (stride lda), packed B panel [K][16] */
+static inline void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
+                       int64_t ldc, int nr, const float *R, const k_epi *e) {
+    const float *a[6];
+    for (int i = 0; i < 6; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+    v8 bl = ld(bias), bh = ld(bias + 8);
+    v8 c00 = bl, c01 = bh, c10 = bl, c11 = bh, c20 = bl, c21 = bh, c30 = bl, c31 = bh, c40 = bl, c41 = bh, c50 = bl, c51 = bh;
+    for (int64_t k = 0; k < K; k++) {
+        v8 b0 = ld(B + 16 * k), b1 = ld(B + 16 * k + 8);
+        float x0 = a[0][k], x1 = a[1][k], x2 = a[2][k], x3 = a[3][k], x4 = a[4][k], x5 = a[5][k];
+        c00 += x0 * b0, c01 += x0 * b1;
+        c10 += x1 * b0, c11 += x1 * b1;
+        c20 += x2 * b0, c21 += x2 * b1;
+        c30 += x3 * b0, c31 += x3 * b1;
+        c40 += x4 * b0, c41 += x4 * b1;
+        c50 += x5 * b0, c51 += x5 * b1;
+    }
+    v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    v8 lo = splat(e->lo), hi = splat(e->hi);
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        const float *r = R ? R + i * ldc : NULL;
+        if (nr == 16) {
+            v8 y0 = acc[2 * i], y1 = acc[2 * i + 1];
+            if (r) y0 += ld(r), y1 += ld(r + 8);
+            st(c, actv(y0, e, lo, hi));
+            st(c + 8, actv(y1, e, lo, hi));
+        } else {
+            float t[16];
+            memcpy(t, &acc[2 * i], 32);
+            memcpy(t + 8, &acc[2 * i + 1], 32);
+            for (int j = 0; j < nr; j++) c[j] = act1(t[j] + (r ? r[j] : 0.0f), e);
+        }
+    }
+}
+
+static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+                    const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e) {
+    float bpad[16];
+    for (int64_t n = n0; n < n1; n += 16) {
+        int nr = (int)(n1 - n < 16 ? n1 - n : 16);
+        const float *bb = bias + n;
+        if (nr < 16) {
+            memset(bpad, 0, sizeof bpad);
+            memcpy(bpad, bias + n, sizeof(float) * (size_t)nr);
+            bb = bpad;
+        }
+        const float *Bp = B + (n / 16) * K * 16;
+        for (int64_t m = 0; m < M; m += 6) {
+            int mr = (int)(M - m < 6 ? M - m : 6);
+            ukr(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
+        }
+    }
+}
+
+/* one output pixel, any kernel, bounds-checked (borders, odd kernels, channel tails) */
+static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t ox, float *y, int64_t c0, v8 lo, v8 hi) {
+    const int64_t C = a->C, C8 = C / 8 * 8;
+    int64_t iy0 = oy * a->sh - a->pt, ix0 = ox * a->sw - a->pl;
+    int ky0 = 0, ky1 = a->kh, kx0 = 0, kx1 = a->kw;
+    while (ky0 < ky1 && iy0 + (int64_t)ky0 * a->dh < 0) ky0++;
+    while (ky1 > ky0 && iy0 + (int64_t)(ky1 - 1) * a->dh >= a->H) ky1--;
+    while (kx0 < kx1 && ix0 + (int64_t)kx0 * a->dw < 0) kx0++;
+    while (kx1 > kx0 && ix0 + (int64_t)(kx1 - 1) * a->dw >= a->W) kx1--;
+    int64_t c = c0;
+    for (; c < C8; c += 8) {
+        v8 acc = ld(a->bias + c);
+        for (int ky = ky0; ky < ky1; ky++) {
+            const float *xr = xim + ((iy0 + (int64_t)ky * a->dh) * a->W) * C + c;
+            const float *wr = a->w + (int64_t)ky * a->kw * C + c;
+            for (int kx = kx0; kx < kx1; kx++) acc += ld(xr + (ix0 + (int64_t)kx * a->dw) * C) * ld(wr + (int64_t)kx * C);
+        }
+        st(y + c, actv(acc, &a->e, lo, hi));
+    }
+    for (; c < C; c++) {
+        float acc = a->bias[c];
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++)
+                acc += xim[((iy0 + (int64_t)ky * a->dh) * a->W + ix0 + (int64_t)kx * a->dw) * C + c] *
+                       a->w[((int64_t)ky * a->kw + kx) * C + c];
+        y[c] = act1(acc, &a->e);
+    }
+}
+
+/* 3x3, dilation 1, interior of a row: weights of 8 channels in registers, 4 output pixels at a time */
+static void dw3x3_interior(const k_dw *a, const float *xim, int64_t iy0, int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo, v8 hi) {
+    const int64_t C = a->C, C8 = C / 8 * 8, WC = a->W * C, sx = a->sw * C;
+    for (int64_t c = 0; c < C8; c += 8) {
+        const float *wp = a->w + c;
+        v8 w0 = ld(wp), w1 = ld(wp + C), w2 = ld(wp + 2 * C), w3 = ld(wp + 3 * C), w4 = ld(wp + 4 * C), w5 = ld(wp + 5 * C);
+        v8 w6 = ld(wp + 6 * C), w7 = ld(wp + 7 * C), w8 = ld(wp + 8 * C), b = ld(a->bias + c);
+        const float *r0 = xim + iy0 * WC + c;
+        int64_t ox = ox_lo;
+        for (; ox + 4 <= ox_hi; ox += 4) {
+            const float *p = r0 + (ox * a->sw - a->pl) * C;
+            v8 s0 = b, s1 = b, s2 = b, s3 = b;
+            for (int ky = 0; ky < 3; ky++) {
+                const float *q = p + ky * WC;
+                v8 wa = ky == 0 ? w0 : ky == 1 ? w3 : w6, wb = ky == 0 ? w1 : ky == 1 ? w4 : w7, wc = ky == 0 ? w2 : ky == 1 ? w5 : w8;
+                s0 += ld(q) * wa, s1 += ld(q + sx) * wa, s2 += ld(q + 2 * sx) * wa, s3 += ld(q + 3 * sx) * wa;
+                s0 += ld(q + C) * wb, s1 += ld(q + sx + C) * wb, s2 += ld(q + 2 * sx + C) * wb, s3 += ld(q + 3 * sx + C) * wb;
+                s0 += ld(q + 2 * C) * wc, s1 += ld(q + sx + 2 * C) * wc, s2 += ld(q + 2 * sx + 2 * C) * wc;
+                s3 += ld(q + 3 * sx + 2 * C) * wc;
+            }
+            float *y = yrow + ox * C + c;
+            st(y, actv(s0, &a->e, lo, hi));
+            st(y + C, actv(s1, &a->e, lo, hi));
+            st(y + 2 * C, actv(s2, &a->e, lo, hi));
+            st(y + 3 * C, actv(s3, &a->e, lo, hi));
+        }
+        for (; ox < ox_hi; ox++) {
+            const float *p = r0 + (ox * a->sw - a->pl) * C;
+            v8 s0 = b;
+            s0 += ld(p) * w0, s0 += ld(p + C) * w1, s0 += ld(p + 2 * C) * w2;
+            s0 += ld(p + WC) * w3, s0 += ld(p + WC + C) * w4, s0 += ld(p + WC + 2 * C) * w5;
+            s0 += ld(p + 2 * WC) * w6, s0 += ld(p + 2 * WC + C) * w7, s0 += ld(p + 2 * WC + 2 * C) * w8;
+            st(yrow + ox * C + c, actv(s0, &a->e, lo, hi));
+        }
+    }
+}
+
+static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
+    const int64_t C = a->C, C8 = C / 8 * 8;
+    v8 lo = splat(a->e.lo), hi = splat(a->e.hi);
+    int fast = a->kh == 3 && a->kw == 3 && a->dh == 1 && a->dw == 1;
+    /* output columns whose 3 taps are all inside the row */
+    int64_t ox_lo = (a->pl + a->sw - 1) / a->sw, ox_hi = a->W - 3 + a->pl >= 0 ? (a->W - 3 + a->pl) / a->sw + 1 : 0;
+    if (ox_hi > a->OW) ox_hi = a->OW;
+    if (ox_lo > ox_hi) ox_lo = ox_hi;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t n = r / a->OH, oy = r % a->OH, iy0 = oy * a->sh - a->pt;
+        float *yrow = a->y + ((n * a->OH + oy) * a->OW) * C;
+        const float *xim = a->x + n * a->H * a->W * C;
+        if (fast && iy0 >= 0 && iy0 + 2 < a->H && C8) {
+            dw3x3_interior(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi);
+            for (int64_t ox = 0; ox < a->OW; ox++) {
+                if (ox >= ox_lo && ox < ox_hi) {
+                    if (C8 < C) dw_pixel(a, xim, oy, ox, yrow + ox * C, C8, lo, hi);
+                    continue;
+                }
+                dw_pixel(a, xim, oy, ox, yrow + ox * C, 0, lo, hi);
+            }
+        } else {
+            for (int64_t ox = 0; ox < a->OW; ox++) dw_pixel(a, xim, oy, ox, yrow + ox * C, 0, lo, hi);
+        }
+    }
+}
+
+static void K(act)(const float *x, float *y, int64_t n, const k_epi *e) {
+    v8 lo = splat(e->lo), hi = splat(e->hi);
+    int64_t i = 0;
+    if (e->act == EACT_CLIP)
+        for (; i + 8 <= n; i += 8) st(y + i, actv(ld(x + i), e, lo, hi));
+    for (; i < n; i++) y[i] = act1(x[i], e);
+}
+
+static inline float bin1(int op, float a, float b) {
+    switch (op) {
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    case BIN_DIV: return a / b;
+    case BIN_MAX: return a > b || isnan(a) ? a : b;
+    default: return a < b || isnan(a) ? a : b;
+    }
+}
+
+static void K(binary)(int op, int rev, const float *a, const float *b, int64_t nb, float *y, int64_t n, const k_epi *e) {
+    v8 lo = splat(e->lo), hi = splat(e->hi);
+    if ((op == BIN_ADD || op == BIN_MUL) && !rev && nb % 8 == 0 && n % nb == 0) {
+        for (int64_t i = 0; i < n; i += nb)
+            for (int64_t j = 0; j < nb; j += 8) {
+                v8 va = ld(a + i + j), vb = ld(b + j);
+                st(y + i + j, actv(op == BIN_ADD ? va + vb : va * vb, e, lo, hi));
+            }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float bv = b[nb == 1 ? 0 : i % nb];
+        y[i] = act1(rev ? bin1(op, bv, a[i]) : bin1(op, a[i], bv), e);
+    }
+}
+
+const cpu_kernels CAT(cpu_kernels, KSUF) = {
+#define STR2(x) #x
+#define STR(x) STR2(x)
+    STR(KSUF), K(gemm), K(dw), K(act), K(binary)};

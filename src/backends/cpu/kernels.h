@@ -1,0 +1,42 @@
+/* CPU float kernels, compiled once per ISA from kernels.c (GCC vector extensions: AVX2+FMA and
+ * the x86-64 baseline on x86-64, NEON on AArch64) and chosen at load by cpu_kernels_best(). */
+#ifndef ODRT_CPU_KERNELS_H
+#define ODRT_CPU_KERNELS_H
+
+#include <stdint.h>
+
+typedef struct k_epi {
+    int act; /* eng_act */
+    float lo, hi;
+} k_epi;
+
+typedef struct k_dw {
+    const float *x, *w, *bias; /* x NHWC [N][H][W][C], w [kh*kw][C] */
+    float *y;                  /* NHWC [N][OH][OW][C] */
+    int64_t H, W, C, OH, OW;
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    k_epi e;
+} k_dw;
+
+typedef struct cpu_kernels {
+    const char *isa;
+    /* C[m, n] = act(sum_k A[m, k] B[k, n] + bias[n] (+ R[m, n])) for rows [0, M), columns
+     * [n0, n1) (n0 multiple of 16); B packed in panels of 16 columns: [N/16][K][16] */
+    void (*gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+                 const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e);
+    /* depthwise conv, output rows [r0, r1) of all images (row index = n * OH + oy) */
+    void (*dw)(const k_dw *a, int64_t r0, int64_t r1);
+    /* y = act(x) */
+    void (*act)(const float *x, float *y, int64_t n, const k_epi *e);
+    /* y = act(a op b) with b a vector of length nb repeated (nb == n: same shape; nb == 1: scalar) */
+    void (*binary)(int op, int rev, const float *a, const float *b, int64_t nb, float *y, int64_t n, const k_epi *e);
+} cpu_kernels;
+
+extern const cpu_kernels cpu_kernels_generic;
+#if defined(__x86_64__)
+extern const cpu_kernels cpu_kernels_avx2;
+#endif
+/* the fastest set this CPU runs (ODRT_CPU_ISA=generic forces the baseline) */
+const cpu_kernels *cpu_kernels_best(void);
+
+#endif

@@ -1,0 +1,166 @@
+/* Engine build: a TF OD API export -> plan. The convert passes find the structure (preprocessing
+ * map_fn, heads, box decoder, NMS settings); the engine keeps the network between the
+ * preprocessed image and the heads, and does preprocessing and post-processing itself. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../convert/convert.h"
+#include "../convert/rewrite.h"
+#include "../model.h"
+#include "../tfod.h"
+#include "engine.h"
+#include "plan_util.h"
+
+static int ctm_code(const char *s) {
+    return !strcmp(s, "half_pixel") ? 0 : !strcmp(s, "asymmetric") ? 1 : !strcmp(s, "align_corners") ? 2
+         : !strcmp(s, "pytorch_half_pixel") ? 3 : -1;
+}
+
+static int nearest_code(const char *s) {
+    return !strcmp(s, "round_prefer_floor") ? 0 : !strcmp(s, "round_prefer_ceil") ? 1 : !strcmp(s, "floor") ? 2
+         : !strcmp(s, "ceil") ? 3 : -1;
+}
+
+static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {
+    mt->n_norm = f->n_norm;
+    for (int i = 0; i < f->n_norm; i++) {
+        mt->norm[i].kind = (int)f->norm[i].kind;
+        for (int c = 0; c < 3; c++) mt->norm[i].v[c] = f->norm[i].v[f->norm[i].n == 1 ? 0 : c];
+    }
+    mt->has_resize = f->has_resize;
+    if (f->has_resize) {
+        mt->resize_linear = !strcmp(f->resize_mode, "linear") || !strcmp(f->resize_mode, "bilinear");
+        if (!mt->resize_linear && strcmp(f->resize_mode, "nearest"))
+            return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: preprocessing resize mode '%s' (linear and nearest are built)",
+                             f->resize_mode);
+        mt->resize_ctm = ctm_code(f->resize_ctm);
+        mt->resize_nearest = nearest_code(f->resize_nearest);
+        if (mt->resize_ctm < 0 || mt->resize_nearest < 0)
+            return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: preprocessing resize '%s'/'%s' not built", f->resize_ctm,
+                             f->resize_nearest);
+    }
+    return ODRT_OK;
+}
+
+static odrt_status_t load_labels(const char *path, eng_meta *mt) {
+    if (!path) return ODRT_OK;
+    char **names;
+    int n;
+    ODRT_TRY(odrt_labels_load(path, &names, &n));
+    mt->labels = names;
+    mt->n_labels = n;
+    return ODRT_OK;
+}
+
+odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, eng_plan *p) {
+    ir_model *m = om->ir;
+    ir_graph *g = m->graph;
+    eng_meta *mt = &p->meta;
+    const char *device = o && o->device ? o->device : "cpu", *prec = o && o->precision ? o->precision : "fp32";
+    if (strcmp(device, "cpu") && strcmp(device, "cuda"))
+        return odrt_fail(ODRT_ERR_ARG, "build: unknown --device '%s' (cpu, cuda)", device);
+    if (strcmp(prec, "fp32") && strcmp(prec, "fp16"))
+        return odrt_fail(ODRT_ERR_ARG, "build: unknown --precision '%s' (fp32, fp16)", prec);
+    if (!strcmp(device, "cuda"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --device cuda: this odrt has no CUDA backend yet; use --device cpu");
+    if (!strcmp(prec, "fp16"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --precision fp16 is for CUDA engines; CPU engines are fp32");
+    int batch = o && o->batch > 0 ? o->batch : 1;
+    if (o && o->batch < 0) return odrt_fail(ODRT_ERR_ARG, "build: --batch must be positive");
+    if (batch > 256) return odrt_fail(ODRT_ERR_ARG, "build: --batch %d is more than 256", batch);
+    if (o && (o->frame_h < 0 || o->frame_w < 0 || o->frame_h > 16384 || o->frame_w > 16384))
+        return odrt_fail(ODRT_ERR_ARG, "build: --input-shape must be HxW with sizes in 1..16384");
+
+    tfod_found f;
+    memset(&f, 0, sizeof f);
+    odrt_status_t rc;
+    ir_infer_shapes(m);
+    ODRT_TRY(tfod_analyze_preproc(m, &f));
+    tfod_guess_family(g, &f);
+    if (!strcmp(f.family, "faster_rcnn")) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: Faster R-CNN (two-stage) exports are recognised but not built yet");
+    }
+    if (!f.loop) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: no preprocessing map_fn Loop found: build takes the tf2onnx export of a "
+                         "TF OD API model (input_tensor uint8 [1,H,W,3]); ONNX already converted by odrt is not built yet");
+    }
+    int64_t th = f.has_resize ? f.target_h : f.in_dims[1], tw = f.has_resize ? f.target_w : f.in_dims[2];
+    if (!f.has_resize && o && o->frame_h > 0) th = o->frame_h, tw = o->frame_w;
+    if (th <= 0 || tw <= 0) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_NOT_FOUND, "build: the network input size was not found (no fixed-size resize, dynamic "
+                         "input); pass --input-shape HxW");
+    }
+    conv_plan cp;
+    memset(&cp, 0, sizeof cp);
+    cp.target = "onnx", cp.nms = "onnx", cp.in_dtype = ODRT_DT_FLOAT, cp.batch = f.model_batch;
+    cp.final_batch = batch, cp.in_h = th, cp.in_w = tw, cp.engine = 1;
+    if ((rc = tfod_rewrite_preproc(m, &f, &cp)) != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    ir_graph_clear_types(g);
+    ir_infer_shapes(m);
+    if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
+    if (batch != f.model_batch) {
+        f.input->type.dims[0].value = batch;
+        ir_graph_clear_types(g);
+        ir_infer_shapes(m);
+        if ((rc = tfod_rewrite_batch_reshapes(g, f.model_batch, batch, batch)) != ODRT_OK) goto fail;
+    }
+    /* meta: preprocessing, post-processing */
+    snprintf(mt->input_name, sizeof mt->input_name, "%s", f.input->name);
+    mt->batch = batch, mt->net_h = (int)th, mt->net_w = (int)tw;
+    mt->frame_h = o ? o->frame_h : 0, mt->frame_w = o ? o->frame_w : 0;
+    if ((rc = fill_preproc(&f, mt)) != ODRT_OK) goto fail;
+    mt->n_anchors = f.n_anchors, mt->n_classes = (int)f.n_classes, mt->bg_offset = (int)f.bg_offset;
+    mt->score_act = f.act == ACT_SIGMOID ? 1 : f.act == ACT_SOFTMAX ? 2 : 0;
+    memcpy(mt->scales, f.scales, sizeof mt->scales);
+    mt->score_threshold = f.score_threshold, mt->iou_threshold = f.iou_threshold;
+    mt->max_total = (int)f.max_total;
+    mt->max_per_class = f.max_per_class > 0 ? (int)f.max_per_class : mt->max_total;
+    mt->class_offset = o && o->has_class_offset ? o->class_offset : 1;
+    if (isnan(mt->score_threshold) || isnan(mt->iou_threshold) || mt->max_total <= 0) {
+        rc = odrt_fail(ODRT_ERR_NOT_FOUND, "build: NMS settings not found in the graph (%d NonMaxSuppression nodes)",
+                       f.n_nms_nodes);
+        goto fail;
+    }
+    snprintf(mt->family, sizeof mt->family, "%s", f.family);
+    snprintf(mt->source_sha256, sizeof mt->source_sha256, "%s", om->sha256);
+    snprintf(mt->device, sizeof mt->device, "%s", device);
+    snprintf(mt->precision, sizeof mt->precision, "%s", prec);
+    mt->threads = o ? o->threads : 0;
+    snprintf(mt->build_options, sizeof mt->build_options, "--device %s --precision %s --batch %d --input-shape %dx%d "
+             "--threads %d --class-offset %d%s%s", device, prec, batch, mt->frame_h, mt->frame_w, mt->threads,
+             mt->class_offset, o && o->labels ? " --labels " : "", o && o->labels ? o->labels : "");
+    if ((rc = load_labels(o ? o->labels : NULL, mt)) != ODRT_OK) goto fail;
+    /* the network: input -> (box codes, class logits) */
+    {
+        ir_value *outs[2] = {f.encodings, f.logits};
+        ir_value **no = odrt_arena_alloc(m->arena, sizeof outs);
+        if (!no) {
+            rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < g->n_outputs; i++) g->outputs[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
+        for (int i = 0; i < 2; i++) no[i] = outs[i], outs[i]->flags |= IR_VAL_OUTPUT;
+        g->outputs = no, g->n_outputs = 2;
+    }
+    if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    tfod_tidy(m);
+    if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    ir_graph_clear_types(g);
+    ir_infer_shapes(m);
+    if ((rc = eng_lower_network(m, f.input, g->outputs[0], g->outputs[1], p)) != ODRT_OK) goto fail;
+    mt->anchors_off = eng_blob_append(p, f.anchors, sizeof(float) * (size_t)f.n_anchors * 4);
+    if (mt->anchors_off < 0) {
+        rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    tfod_found_free(&f);
+    return eng_plan_memory(p);
+fail:
+    tfod_found_free(&f);
+    return rc;
+}

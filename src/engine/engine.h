@@ -1,0 +1,167 @@
+/* odrt engine: a planned, pre-packed detector.
+ *
+ * An engine is three parts, built once (build.c, lower.c) and stored in one file (format.c,
+ * docs/engine-format.md):
+ *   - preprocessing: uint8 NHWC frames of any size -> resize as the export does -> normalise ->
+ *     float NHWC network input, in one pass (preproc.c);
+ *   - the network: a list of ops over float32 tensors in one activation arena (offsets planned
+ *     from liveness), weights pre-packed for the backend's kernels in one blob;
+ *   - detection post-processing with TF OD API semantics (postproc.c).
+ * A backend (backend.h) runs the network ops; the CPU backend is in src/backends/cpu/.
+ */
+#ifndef ODRT_ENGINE_H
+#define ODRT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "odrt.h"
+
+#define ENG_FORMAT_VERSION 1
+#define ENG_ALIGN 64
+
+/* physical layout of a tensor's bytes */
+enum { ENG_PLAIN = 0, /* row-major in its logical (ONNX) shape */
+       ENG_NHWC = 1   /* logical NCHW (rank 4), stored N,H,W,C */ };
+
+typedef struct eng_tensor {
+    int rank;
+    int64_t dims[ODRT_MAX_RANK]; /* logical (ONNX) shape */
+    int layout;
+    int alias;      /* -1, or the tensor whose bytes these are (same size) */
+    int64_t offset; /* byte offset in the activation arena (planned) */
+    int64_t numel;
+} eng_tensor;
+
+typedef enum { EOP_CONV = 1, EOP_BINARY, EOP_UNARY, EOP_GATHER, EOP_CONCAT, EOP_REF } eng_op_kind;
+typedef enum { EACT_ID = 0, EACT_CLIP, EACT_SIGMOID, EACT_SWISH } eng_act;
+typedef enum { BIN_ADD = 0, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN } eng_bin;
+/* conv kernel variants chosen at build time */
+typedef enum { CONV_GEMM = 0, /* 1x1 stride 1 no pad: GEMM on NHWC rows */
+               CONV_DW = 1,   /* depthwise (groups == Cin == Cout) direct */
+               CONV_IM2COL = 2 /* groups == 1, any kernel: im2col tiles + GEMM */ } eng_conv_kind;
+/* broadcast of a binary op's second operand */
+typedef enum { BC_SAME = 0, BC_SCALAR, BC_LASTDIM, BC_FULLCONST } eng_bcast;
+
+#define ENG_MAX_IN 16
+
+typedef struct eng_op {
+    int kind;
+    int n_in;
+    int in[ENG_MAX_IN];
+    int out;
+    /* activation (conv, binary, unary) */
+    int act;
+    float act_lo, act_hi;
+    /* conv */
+    int conv_kind;
+    int kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+    int cin, cout;
+    int residual; /* tensor added before the activation, or -1 */
+    /* blob parts: weights (packed), bias [cout], constants, index maps, ONNX bytes */
+    int64_t w_off, w_len, b_off, b_len;
+    /* binary */
+    int bin, bcast;
+    float scalar;
+    /* gather: out[i] = in0[idx[i]] (int32 idx at w_off) */
+    /* concat: physical axis */
+    int axis;
+    /* ref: a one-node ONNX model at w_off/w_len, run by the reference executor */
+    void *ref_model, *ref_session; /* loaded at engine load */
+    char name[96];
+} eng_op;
+
+typedef struct eng_norm {
+    int kind; /* 0 mul, 1 div, 2 add, 3 sub, 4 rsub (c - x) */
+    float v[3];
+} eng_norm;
+
+typedef struct eng_meta {
+    /* input */
+    char input_name[128];
+    int batch;
+    int net_h, net_w;     /* network input size */
+    int frame_h, frame_w; /* fixed frame size (--input-shape), 0 = any */
+    /* preprocessing */
+    int has_resize;
+    int resize_linear;    /* 1 linear, 0 nearest */
+    int resize_ctm;       /* 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel */
+    int resize_nearest;   /* 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil */
+    int n_norm;
+    eng_norm norm[8];
+    /* post-processing */
+    int64_t n_anchors;
+    int n_classes, bg_offset, score_act; /* 0 none, 1 sigmoid, 2 softmax */
+    float scales[4];
+    float score_threshold, iou_threshold;
+    int max_per_class, max_total;
+    int class_offset;
+    int64_t anchors_off; /* blob: float [n_anchors, 4] (ycenter, xcenter, h, w) */
+    /* network outputs */
+    int t_input, t_boxes, t_scores;
+    /* labels (n_classes names, may be empty) */
+    char **labels;
+    int n_labels;
+    /* provenance */
+    char family[32], source_sha256[65], device[16], precision[16], build_options[512];
+    int threads;
+} eng_meta;
+
+typedef struct eng_plan {
+    eng_meta meta;
+    eng_tensor *tensors;
+    int n_tensors;
+    eng_op *ops;
+    int n_ops;
+    int64_t arena_bytes;
+    uint8_t *blob; /* weights etc., ENG_ALIGN-aligned parts */
+    int64_t blob_len;
+    int owns_blob; /* blob malloc'ed (building) rather than inside a loaded file */
+} eng_plan;
+
+/* physical dims of a tensor (rank unchanged; NHWC permutes) */
+void eng_phys_dims(const eng_tensor *t, int64_t *out);
+
+/* build.c: TF OD API export -> plan (in memory; blob malloc'ed) */
+struct odrt_model;
+odrt_status_t eng_build_plan(struct odrt_model *m, const odrt_build_options_t *o, eng_plan *p);
+/* lower.c: the network graph (input -> boxes, scores) -> ops, packed weights, memory plan */
+struct ir_model;
+struct ir_value;
+odrt_status_t eng_lower_network(struct ir_model *m, struct ir_value *input, struct ir_value *boxes,
+                                struct ir_value *scores, eng_plan *p);
+/* plan.c: activation arena offsets from liveness */
+odrt_status_t eng_plan_memory(eng_plan *p);
+void eng_plan_free(eng_plan *p);
+
+/* format.c */
+odrt_status_t eng_serialize(const eng_plan *p, uint8_t **buf, size_t *len);
+/* Parses and validates `buf` (kept: the plan's blob points into it). */
+odrt_status_t eng_deserialize(const uint8_t *buf, size_t len, eng_plan *p);
+
+/* host parallel loop (a backend's thread pool) */
+typedef void (*eng_task)(void *arg, int64_t i, int thread);
+typedef void (*eng_parallel_fn)(void *ctx, int64_t n, eng_task fn, void *arg);
+
+/* preproc.c: a uint8 [H,W,3] frame -> float NHWC [net_h, net_w, 3], rows in parallel */
+typedef struct {
+    int64_t i0, i1;
+    float w0, w1;
+} eng_tap;
+typedef struct eng_prep {
+    const eng_meta *m;
+    const uint8_t *src;
+    int64_t fh, fw;
+    float *dst;
+    int identity;
+    eng_tap *ty, *tx;
+    float lut[3][256]; /* normalisation of each uint8 value per channel */
+} eng_prep;
+odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst);
+void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1);
+void eng_prep_free(eng_prep *p);
+/* postproc.c: B images' detections from the network outputs */
+odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
+                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx);
+
+#endif

@@ -1,0 +1,241 @@
+/* Public engine API: build (plan -> file bytes -> the same validated load path as a file), save,
+ * mmap load, detect. */
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../backends/backend.h"
+#include "../model.h"
+#include "../util.h"
+#include "engine.h"
+
+struct odrt_engine {
+    eng_plan plan;
+    const eng_backend_i *be;
+    void *ctx;
+    const uint8_t *bytes; /* the engine file: mapped or owned */
+    size_t len;
+    int mapped;
+    odrt_tensor_t raw[2]; /* views of the network outputs in the arena */
+};
+
+void odrt_detections_clear(odrt_detections_t *d) {
+    if (!d) return;
+    free(d->items);
+    d->items = NULL, d->count = 0;
+}
+
+static odrt_status_t check_io(const eng_plan *p) {
+    const eng_meta *m = &p->meta;
+    const eng_tensor *ti = &p->tensors[m->t_input], *tb = &p->tensors[m->t_boxes], *ts = &p->tensors[m->t_scores];
+    if (ti->layout != ENG_PLAIN || ti->rank != 4 || ti->dims[0] != m->batch || ti->dims[1] != m->net_h || ti->dims[2] != m->net_w ||
+        ti->dims[3] != 3)
+        return odrt_fail(ODRT_ERR_PARSE, "engine: network input tensor does not match the input metadata");
+    if (tb->layout != ENG_PLAIN || tb->rank != 3 || tb->dims[0] != m->batch || tb->dims[1] != m->n_anchors || tb->dims[2] != 4 ||
+        ts->layout != ENG_PLAIN || ts->rank != 3 || ts->dims[0] != m->batch || ts->dims[1] != m->n_anchors ||
+        ts->dims[2] != m->n_classes + m->bg_offset)
+        return odrt_fail(ODRT_ERR_PARSE, "engine: network output tensors do not match the post-processing metadata");
+    return ODRT_OK;
+}
+
+static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int threads, odrt_engine_t **out) {
+    odrt_engine_t *e = calloc(1, sizeof *e);
+    if (!e) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    e->bytes = b, e->len = len, e->mapped = mapped, e->be = &eng_backend_cpu;
+    odrt_status_t rc = eng_deserialize(b, len, &e->plan);
+    if (rc == ODRT_OK) rc = check_io(&e->plan);
+    for (int k = 0; rc == ODRT_OK && k < e->plan.n_ops; k++)
+        if (!e->be->supports_op(&e->plan, k)) rc = ODRT_ERR_PARSE;
+    if (threads <= 0) threads = e->plan.meta.threads;
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (rc == ODRT_OK) rc = e->be->prepare(&e->plan, threads, &e->ctx);
+    if (rc != ODRT_OK) {
+        e->bytes = NULL; /* the caller still owns the bytes on failure */
+        odrt_engine_free(e);
+        return rc;
+    }
+    uint8_t *arena = e->be->arena(e->ctx);
+    const eng_meta *m = &e->plan.meta;
+    int ts[2] = {m->t_boxes, m->t_scores};
+    for (int i = 0; i < 2; i++) {
+        const eng_tensor *t = &e->plan.tensors[ts[i]];
+        e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, arena + t->offset, (size_t)t->numel * 4};
+    }
+    *out = e;
+    return ODRT_OK;
+}
+
+odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, odrt_engine_t **out) {
+    if (!buf || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_load_buffer: NULL argument");
+    *out = NULL;
+    /* an aligned private copy: blob parts must be ENG_ALIGN-aligned in memory */
+    uint8_t *copy = aligned_alloc(ENG_ALIGN, (len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
+    if (!copy) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    memcpy(copy, buf, len);
+    odrt_status_t rc = open_bytes(copy, len, 0, threads, out);
+    if (rc != ODRT_OK) free(copy);
+    return rc;
+}
+
+odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **out) {
+    if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_load: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return odrt_fail(ODRT_ERR_IO, "cannot open '%s'", path);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return odrt_fail(ODRT_ERR_IO, "'%s' is not a regular file", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    if (len == 0) {
+        close(fd);
+        return odrt_fail(ODRT_ERR_PARSE, "%s: engine: file is empty", path);
+    }
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return odrt_fail(ODRT_ERR_IO, "cannot map '%s'", path);
+    odrt_status_t rc = open_bytes(map, len, 1, threads, out);
+    if (rc != ODRT_OK) {
+        munmap(map, len);
+        return odrt_fail_ctx(rc, "%s", path);
+    }
+    return ODRT_OK;
+}
+
+odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, odrt_engine_t **out) {
+    if (!m || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_build: NULL argument");
+    *out = NULL;
+    eng_plan p;
+    memset(&p, 0, sizeof p);
+    p.owns_blob = 1;
+    odrt_status_t rc = eng_build_plan(m, o, &p);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rc == ODRT_OK) rc = eng_serialize(&p, &buf, &len);
+    eng_plan_free(&p);
+    if (rc != ODRT_OK) return rc;
+    rc = odrt_engine_load_buffer(buf, len, o ? o->threads : 0, out);
+    free(buf);
+    return rc;
+}
+
+odrt_status_t odrt_engine_save(const odrt_engine_t *e, const char *path) {
+    if (!e || !path) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_save: NULL argument");
+    FILE *f = fopen(path, "wb");
+    if (!f) return odrt_fail(ODRT_ERR_IO, "cannot write '%s'", path);
+    size_t w = fwrite(e->bytes, 1, e->len, f);
+    if (fclose(f) != 0 || w != e->len) {
+        remove(path);
+        return odrt_fail(ODRT_ERR_IO, "short write on '%s'", path);
+    }
+    return ODRT_OK;
+}
+
+void odrt_engine_free(odrt_engine_t *e) {
+    if (!e) return;
+    if (e->ctx) e->be->free(e->ctx);
+    eng_plan_free(&e->plan);
+    if (e->bytes) {
+        if (e->mapped) munmap((void *)e->bytes, e->len);
+        else free((void *)e->bytes);
+    }
+    free(e);
+}
+
+int odrt_engine_batch(const odrt_engine_t *e) { return e ? e->plan.meta.batch : 0; }
+int odrt_engine_num_classes(const odrt_engine_t *e) { return e ? e->plan.meta.n_classes : 0; }
+
+const char *odrt_engine_label(const odrt_engine_t *e, int class_id) {
+    if (!e) return NULL;
+    int c = class_id - e->plan.meta.class_offset;
+    return c >= 0 && c < e->plan.meta.n_labels ? e->plan.meta.labels[c] : NULL;
+}
+
+odrt_status_t odrt_engine_set_labels(odrt_engine_t *e, const char *path) {
+    if (!e || !path) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_set_labels: NULL argument");
+    char **names;
+    int n;
+    ODRT_TRY(odrt_labels_load(path, &names, &n));
+    odrt_labels_free(e->plan.meta.labels, e->plan.meta.n_labels);
+    e->plan.meta.labels = names, e->plan.meta.n_labels = n;
+    return ODRT_OK;
+}
+
+odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json) {
+    if (!e || !json) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_info_json: NULL argument");
+    /* the metadata section as stored, without the network tables */
+    const uint8_t *meta = e->bytes + 64 + 64; /* the first section follows the header and table */
+    uint64_t ml;
+    memcpy(&ml, e->bytes + 64 + 16, 8);
+    cJSON *r = cJSON_ParseWithLength((const char *)meta, (size_t)ml);
+    if (!r) return odrt_fail(ODRT_ERR_PARSE, "engine: metadata");
+    cJSON *net = cJSON_GetObjectItemCaseSensitive(r, "network");
+    if (net) {
+        cJSON_AddNumberToObject(r, "network_ops", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(net, "ops")));
+        cJSON_AddNumberToObject(r, "network_tensors", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(net, "tensors")));
+        cJSON_AddNumberToObject(r, "arena_bytes", (double)e->plan.arena_bytes);
+        cJSON_DeleteItemFromObjectCaseSensitive(r, "network");
+    }
+    cJSON_AddNumberToObject(r, "weights_bytes", (double)e->plan.blob_len);
+    cJSON_AddNumberToObject(r, "file_bytes", (double)e->len);
+    *json = cJSON_Print(r);
+    cJSON_Delete(r);
+    return *json ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+}
+
+static void prep_task(void *arg, int64_t t, int th) {
+    const eng_prep *p = arg;
+    int64_t y1 = (t + 1) * 8 < p->m->net_h ? (t + 1) * 8 : p->m->net_h;
+    (void)th;
+    eng_prep_rows(p, t * 8, y1);
+}
+
+odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out) {
+    if (!e || !frames || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_detect: NULL argument");
+    const eng_meta *m = &e->plan.meta;
+    if (n < 1 || n > m->batch) return odrt_fail(ODRT_ERR_ARG, "detect: %d frames for an engine of batch %d", n, m->batch);
+    for (int i = 0; i < n; i++) {
+        const odrt_tensor_t *f = frames[i];
+        int64_t h = f && f->rank == 4 ? f->dims[1] : f && f->rank == 3 ? f->dims[0] : -1;
+        int64_t w = f && f->rank == 4 ? f->dims[2] : f && f->rank == 3 ? f->dims[1] : -1;
+        if (!f || f->dtype != ODRT_DT_UINT8 || (f->rank == 4 && f->dims[0] != 1) || (f->rank != 3 && f->rank != 4) ||
+            f->dims[f->rank - 1] != 3 || h < 1 || w < 1 || (size_t)(h * w * 3) > f->nbytes)
+            return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is not a uint8 [1,H,W,3] RGB image", i);
+        if (m->frame_h && (h != m->frame_h || w != m->frame_w))
+            return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is %lldx%lld; this engine was built for %dx%d frames", i,
+                             (long long)h, (long long)w, m->frame_h, m->frame_w);
+        if (!m->has_resize && (h != m->net_h || w != m->net_w))
+            return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is %lldx%lld; the model takes exactly %dx%d", i, (long long)h,
+                             (long long)w, m->net_h, m->net_w);
+    }
+    uint8_t *arena = e->be->arena(e->ctx);
+    float *in = (float *)(arena + e->plan.tensors[m->t_input].offset);
+    size_t per = (size_t)m->net_h * m->net_w * 3;
+    for (int i = 0; i < m->batch; i++) {
+        if (i >= n) {
+            memset(in + per * i, 0, per * sizeof(float));
+            continue;
+        }
+        const odrt_tensor_t *f = frames[i];
+        int64_t h = f->rank == 4 ? f->dims[1] : f->dims[0], w = f->rank == 4 ? f->dims[2] : f->dims[1];
+        eng_prep pp;
+        ODRT_TRY(eng_prep_init(&pp, m, f->data, h, w, in + per * i));
+        e->be->parallel_for(e->ctx, (m->net_h + 7) / 8, prep_task, &pp);
+        eng_prep_free(&pp);
+    }
+    ODRT_TRY(e->be->run(e->ctx, &e->plan));
+    return eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n, out,
+                           e->be->parallel_for, e->ctx);
+}
+
+odrt_status_t odrt_engine_raw_outputs(const odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits) {
+    if (!e || !codes || !logits) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_raw_outputs: NULL argument");
+    *codes = &e->raw[0], *logits = &e->raw[1];
+    return ODRT_OK;
+}

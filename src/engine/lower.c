@@ -1,0 +1,572 @@
+/* Lowering the network graph (preprocessed image -> box codes, class logits) to engine ops.
+ *
+ * Layout: every rank-4 value a convolution touches lives in NHWC; other values are stored as
+ * their logical (ONNX) shape. Data movement (Transpose, Reshape, Concat of one source, Slice,
+ * Unsqueeze, ...) is not executed op by op: a chain of such ops from one source is evaluated once
+ * at build time on an index tensor, and the value it makes is either an alias of the source (the
+ * index map is the identity, e.g. NCHW->NHWC transposes of NHWC data, Reshapes) or one GATHER
+ * with a precomputed index map (e.g. TF's nearest-neighbour upsampling by stack + reshape).
+ * Convolutions absorb their activation (Relu, Relu6/Clip, Sigmoid, swish) and a residual Add.
+ * Any other op runs through the reference executor's kernel (EOP_REF) on plain tensors.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../eval.h"
+#include "../model.h"
+#include "engine.h"
+#include "plan_util.h"
+
+typedef struct {
+    ir_model *m;
+    ir_graph *g;
+    eng_plan *p;
+    int *tid[2];           /* per value id: tensor in PLAIN / NHWC layout, -1 none */
+    ir_value **root;       /* per value id: the value it is moved from (itself for computed values) */
+    unsigned char *fused;  /* per node index: consumed by a fusion */
+    int *node_index;       /* per value id of a node output: index of its producer in g->nodes */
+} lw;
+
+static int is_const(const ir_value *v) { return v && v->init; }
+
+static int only_use(const ir_value *v, ir_node **u) {
+    if (v->n_uses != 1 || (v->flags & IR_VAL_OUTPUT)) return 0;
+    *u = v->uses[0].node;
+    return 1;
+}
+
+static int static_float(const ir_value *v) {
+    if (v->type.kind != IR_TYPE_TENSOR || v->type.dtype != ODRT_DT_FLOAT || v->type.rank < 0) return 0;
+    for (int i = 0; i < v->type.rank; i++)
+        if (v->type.dims[i].value < 0) return 0;
+    return 1;
+}
+
+static void dims_of(const ir_value *v, int64_t *d) {
+    for (int i = 0; i < v->type.rank; i++) d[i] = v->type.dims[i].value;
+}
+
+static int is_movement(const ir_node *n) {
+    static const char *ops[] = {"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Concat",
+                                "Slice", "Expand", "Tile", "Gather", "DepthToSpace", "SpaceToDepth", NULL};
+    if (strcmp(n->domain, "") && strcmp(n->domain, "ai.onnx")) return 0;
+    for (int i = 0; ops[i]; i++)
+        if (!strcmp(n->op, ops[i])) return n->n_out == 1;
+    return 0;
+}
+
+/* the tensor of v in a given layout, if made */
+static int have(lw *L, const ir_value *v, int layout) { return L->tid[layout][v->id]; }
+
+/* index map evaluation: out logical -> source physical offset */
+static odrt_status_t eval_map(lw *L, ir_value *src, int src_t, ir_value *v, double **map) {
+    const eng_tensor *st = &L->p->tensors[src_t];
+    int64_t d[ODRT_MAX_RANK], pd[ODRT_MAX_RANK];
+    dims_of(src, d);
+    eng_phys_dims(st, pd);
+    ex_val *seed = ex_val_new_tensor(ODRT_DT_DOUBLE, src->type.rank, d), *res = NULL;
+    if (!seed) return ODRT_ERR_NOMEM;
+    double *sv = seed->t.data;
+    int r = st->rank;
+    for (int64_t i = 0; i < st->numel; i++) { /* logical index i -> physical offset */
+        int64_t rem = i, c[ODRT_MAX_RANK] = {0};
+        for (int k = r - 1; k >= 0; k--) c[k] = rem % d[k], rem /= d[k];
+        int64_t pc[ODRT_MAX_RANK];
+        for (int k = 0; k < r; k++) pc[k] = c[k];
+        if (st->layout == ENG_NHWC) pc[1] = c[2], pc[2] = c[3], pc[3] = c[1];
+        int64_t off = 0;
+        for (int k = 0; k < r; k++) off = off * pd[k] + pc[k];
+        sv[i] = (double)off;
+    }
+    odrt_status_t rc = v == src ? ODRT_OK : ir_eval(L->m, L->g, 1, &src, &seed, 1, &v, &res);
+    if (rc == ODRT_OK) {
+        ex_val *m = v == src ? seed : res;
+        *map = malloc(sizeof(double) * (size_t)(ex_numel(m) + 1));
+        if (!*map) rc = ODRT_ERR_NOMEM;
+        else memcpy(*map, m->t.data, sizeof(double) * (size_t)ex_numel(m));
+        if (rc == ODRT_OK && m->t.dtype != ODRT_DT_DOUBLE) rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: index map dtype");
+    }
+    ex_val_free(seed);
+    ex_val_free(res);
+    return rc;
+}
+
+static int want_layout(const ir_value *v, int layout) { return v->type.rank == 4 ? layout : ENG_PLAIN; }
+
+/* make v available in `layout` (alias or gather from its source) */
+static odrt_status_t materialize(lw *L, ir_value *v, int layout, int *out) {
+    layout = want_layout(v, layout);
+    if (have(L, v, layout) >= 0) return *out = have(L, v, layout), ODRT_OK;
+    if (!static_float(v))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: value '%s' in the network is not a float32 tensor of static shape",
+                         v->name);
+    ir_value *src = L->root[v->id];
+    if (!src) return odrt_fail(ODRT_ERR_INVALID, "build: value '%s' is used before it is computed", v->name);
+    int st = have(L, src, ENG_NHWC) >= 0 ? have(L, src, ENG_NHWC) : have(L, src, ENG_PLAIN);
+    if (st < 0) return odrt_fail(ODRT_ERR_INVALID, "build: source '%s' of '%s' has no tensor", src->name, v->name);
+    double *map = NULL;
+    odrt_status_t rc = eval_map(L, src, st, v, &map);
+    if (rc != ODRT_OK) return rc == ODRT_ERR_NOMEM ? odrt_fail(rc, "out of memory") : odrt_fail_ctx(rc, "build: moving '%s'", v->name);
+    int64_t d[ODRT_MAX_RANK];
+    dims_of(v, d);
+    int t = eng_add_tensor(L->p, v->type.rank, d, layout);
+    if (t < 0) {
+        free(map);
+        return ODRT_ERR_NOMEM;
+    }
+    eng_tensor *tt = &L->p->tensors[t];
+    int64_t n = tt->numel, pd[ODRT_MAX_RANK];
+    eng_phys_dims(tt, pd);
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(n + 1));
+    int identity = n == L->p->tensors[st].numel;
+    for (int64_t q = 0; idx && q < n; q++) { /* physical q -> logical i */
+        int64_t rem = q, c[ODRT_MAX_RANK] = {0}, lc[ODRT_MAX_RANK];
+        for (int k = tt->rank - 1; k >= 0; k--) c[k] = rem % pd[k], rem /= pd[k];
+        for (int k = 0; k < tt->rank; k++) lc[k] = c[k];
+        if (tt->layout == ENG_NHWC) lc[1] = c[3], lc[2] = c[1], lc[3] = c[2];
+        int64_t i = 0;
+        for (int k = 0; k < tt->rank; k++) i = i * d[k] + lc[k];
+        idx[q] = (int32_t)map[i];
+        if (idx[q] != q) identity = 0;
+    }
+    free(map);
+    if (!idx) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    if (identity) {
+        L->p->tensors[t].alias = st;
+    } else {
+        if (n > INT32_MAX || L->p->tensors[st].numel > INT32_MAX) {
+            free(idx);
+            return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: '%s' too large to move", v->name);
+        }
+        eng_op *op = eng_add_op(L->p, EOP_GATHER);
+        int64_t off = op ? eng_blob_append(L->p, idx, sizeof(int32_t) * (size_t)n) : -1;
+        if (!op || off < 0) {
+            free(idx);
+            return ODRT_ERR_NOMEM;
+        }
+        op->n_in = 1, op->in[0] = st, op->out = t, op->w_off = off, op->w_len = (int64_t)sizeof(int32_t) * n;
+        snprintf(op->name, sizeof op->name, "%.95s", v->name);
+    }
+    free(idx);
+    L->tid[layout][v->id] = t;
+    return *out = t, ODRT_OK;
+}
+
+/* a new tensor for computed value v in layout */
+static int define(lw *L, ir_value *v, int layout) {
+    if (!static_float(v)) {
+        odrt_fail(ODRT_ERR_UNSUPPORTED, "build: value '%s' in the network is not a float32 tensor of static shape", v->name);
+        return -1;
+    }
+    int64_t d[ODRT_MAX_RANK];
+    dims_of(v, d);
+    layout = want_layout(v, layout);
+    int t = eng_add_tensor(L->p, v->type.rank, d, layout);
+    if (t >= 0) L->tid[layout][v->id] = t, L->root[v->id] = v;
+    return t;
+}
+
+/* activation consumer of v: Relu, Clip with constant bounds, Sigmoid, or swish (v * Sigmoid(v)) */
+static int match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_value **y) {
+    ir_node *u;
+    if (v->n_uses == 2 && !(v->flags & IR_VAL_OUTPUT)) { /* swish */
+        ir_node *a = v->uses[0].node, *b = v->uses[1].node;
+        if (ir_op_is(b, "Sigmoid")) { ir_node *t = a; a = b, b = t; }
+        if (ir_op_is(a, "Sigmoid") && ir_op_is(b, "Mul") && a->out[0]->n_uses == 1 && !(a->out[0]->flags & IR_VAL_OUTPUT) &&
+            ((b->in[0] == v && b->in[1] == a->out[0]) || (b->in[1] == v && b->in[0] == a->out[0]))) {
+            *act = EACT_SWISH, *y = b->out[0];
+            L->fused[L->node_index[a->out[0]->id]] = 1, L->fused[L->node_index[b->out[0]->id]] = 1;
+            return 1;
+        }
+        return 0;
+    }
+    if (!only_use(v, &u)) return 0;
+    if (ir_op_is(u, "Relu")) *act = EACT_CLIP, *lo = 0, *hi = INFINITY;
+    else if (ir_op_is(u, "Sigmoid")) *act = EACT_SIGMOID;
+    else if (ir_op_is(u, "Clip")) {
+        *lo = -INFINITY, *hi = INFINITY;
+        if (u->n_in > 1 && u->in[1]) {
+            if (!is_const(u->in[1]) || u->in[1]->init->numel != 1 || u->in[1]->init->dtype != ODRT_DT_FLOAT) return 0;
+            *lo = ((float *)u->in[1]->init->data)[0];
+        }
+        if (u->n_in > 2 && u->in[2]) {
+            if (!is_const(u->in[2]) || u->in[2]->init->numel != 1 || u->in[2]->init->dtype != ODRT_DT_FLOAT) return 0;
+            *hi = ((float *)u->in[2]->init->data)[0];
+        }
+        if (u->n_in <= 1) *lo = ir_attr_float(u, "min", -INFINITY), *hi = ir_attr_float(u, "max", INFINITY);
+        *act = EACT_CLIP;
+    } else return 0;
+    L->fused[L->node_index[u->out[0]->id]] = 1;
+    *y = u->out[0];
+    return 1;
+}
+
+static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_tensor *b) {
+    int cout = op->cout, kh = op->kh, kw = op->kw, cin_g = op->conv_kind == CONV_DW ? 1 : op->cin;
+    const float *W = w->data;
+    float *pk;
+    size_t n;
+    if (op->conv_kind == CONV_DW) { /* [tap][C] */
+        n = (size_t)kh * kw * cout;
+        if (!(pk = calloc(n + 1, sizeof(float)))) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        for (int c = 0; c < cout; c++)
+            for (int t = 0; t < kh * kw; t++) pk[(size_t)t * cout + c] = W[(size_t)c * kh * kw + t];
+    } else { /* panels of 16 output channels: [panel][k = (ky, kx, ci)][16] */
+        int K = kh * kw * cin_g, np = (cout + 15) / 16;
+        n = (size_t)np * K * 16;
+        if (!(pk = calloc(n + 1, sizeof(float)))) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin_g; ci++)
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++) {
+                        int k = (ky * kw + kx) * cin_g + ci;
+                        pk[((size_t)(co / 16) * K + k) * 16 + co % 16] = W[(((size_t)co * cin_g + ci) * kh + ky) * kw + kx];
+                    }
+    }
+    op->w_off = eng_blob_append(L->p, pk, n * sizeof(float));
+    op->w_len = (int64_t)(n * sizeof(float));
+    free(pk);
+    op->b_off = eng_blob_append(L->p, b ? b->data : NULL, sizeof(float) * (size_t)cout);
+    op->b_len = (int64_t)sizeof(float) * cout;
+    if (op->w_off < 0 || op->b_off < 0) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    return ODRT_OK;
+}
+
+static odrt_status_t lower_ref(lw *L, ir_node *n);
+
+static odrt_status_t lower_conv(lw *L, ir_node *n) {
+    const ir_value *x = n->in[0];
+    const ir_tensor *w = n->n_in > 1 && is_const(n->in[1]) ? n->in[1]->init : NULL;
+    const ir_tensor *b = n->n_in > 2 && n->in[2] ? (is_const(n->in[2]) ? n->in[2]->init : NULL) : NULL;
+    if (!w || w->dtype != ODRT_DT_FLOAT || w->rank != 4 || x->type.rank != 4 || (n->n_in > 2 && n->in[2] && !b) ||
+        (b && (b->dtype != ODRT_DT_FLOAT || b->numel != w->dims[0])) || !static_float(x) || !static_float(n->out[0]))
+        return lower_ref(L, n);
+    int64_t group = ir_attr_int(n, "group", 1), cin = x->type.dims[1].value, cout = w->dims[0];
+    int64_t ih = x->type.dims[2].value, iw = x->type.dims[3].value;
+    const ir_attr *st = ir_node_attr(n, "strides"), *dl = ir_node_attr(n, "dilations"), *pd = ir_node_attr(n, "pads");
+    eng_op tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.kh = (int)w->dims[2], tmp.kw = (int)w->dims[3];
+    tmp.sh = st && st->n == 2 ? (int)st->ints[0] : 1, tmp.sw = st && st->n == 2 ? (int)st->ints[1] : 1;
+    tmp.dh = dl && dl->n == 2 ? (int)dl->ints[0] : 1, tmp.dw = dl && dl->n == 2 ? (int)dl->ints[1] : 1;
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    int64_t oh = n->out[0]->type.dims[2].value, ow = n->out[0]->type.dims[3].value;
+    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+        int64_t ph = (oh - 1) * tmp.sh + (tmp.kh - 1) * tmp.dh + 1 - ih, pw = (ow - 1) * tmp.sw + (tmp.kw - 1) * tmp.dw + 1 - iw;
+        if (ph < 0) ph = 0;
+        if (pw < 0) pw = 0;
+        int up = !strcmp(ap, "SAME_UPPER");
+        tmp.pt = (int)(up ? ph / 2 : ph - ph / 2), tmp.pb = (int)(ph - tmp.pt);
+        tmp.pl = (int)(up ? pw / 2 : pw - pw / 2), tmp.pr = (int)(pw - tmp.pl);
+    } else if (pd && pd->n == 4) {
+        tmp.pt = (int)pd->ints[0], tmp.pl = (int)pd->ints[1], tmp.pb = (int)pd->ints[2], tmp.pr = (int)pd->ints[3];
+    } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return lower_ref(L, n);
+    int ok_sizes = tmp.sh > 0 && tmp.sw > 0 && tmp.dh > 0 && tmp.dw > 0 && tmp.pt >= 0 && tmp.pl >= 0 && tmp.pb >= 0 &&
+                   tmp.pr >= 0 && oh == (ih + tmp.pt + tmp.pb - ((tmp.kh - 1) * tmp.dh + 1)) / tmp.sh + 1 &&
+                   ow == (iw + tmp.pl + tmp.pr - ((tmp.kw - 1) * tmp.dw + 1)) / tmp.sw + 1;
+    if (!ok_sizes) return lower_ref(L, n);
+    if (group == 1 && w->dims[1] == cin)
+        tmp.conv_kind = tmp.kh == 1 && tmp.kw == 1 && tmp.sh == 1 && tmp.sw == 1 && !tmp.pt && !tmp.pl && !tmp.pb && !tmp.pr
+                            ? CONV_GEMM : CONV_IM2COL;
+    else if (group == cin && cout == cin && w->dims[1] == 1) tmp.conv_kind = CONV_DW;
+    else return lower_ref(L, n); /* grouped or channel-multiplier convolutions */
+    tmp.cin = (int)cin, tmp.cout = (int)cout;
+    int tin;
+    ODRT_TRY(materialize(L, n->in[0], ENG_NHWC, &tin));
+    /* fusions: activation, residual Add, activation after the Add */
+    ir_value *y = n->out[0], *ny;
+    int act = EACT_ID, residual = -1;
+    float lo = 0, hi = 0;
+    if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+    ir_node *u;
+    if (act == EACT_ID && only_use(y, &u) && ir_op_is(u, "Add") && u->in[0] && u->in[1] && u->in[0] != u->in[1]) {
+        ir_value *r = u->in[0] == y ? u->in[1] : u->in[0];
+        if (!is_const(r) && L->root[r->id] && static_float(r) && r->type.rank == 4 && static_float(u->out[0]) && u->out[0]->type.rank == 4) {
+            int same = 1;
+            for (int k = 0; k < 4; k++) same &= r->type.dims[k].value == y->type.dims[k].value &&
+                                               u->out[0]->type.dims[k].value == y->type.dims[k].value;
+            if (same) {
+                ODRT_TRY(materialize(L, r, ENG_NHWC, &residual));
+                L->fused[L->node_index[u->out[0]->id]] = 1;
+                y = u->out[0];
+                if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+            }
+        }
+    }
+    int tout = define(L, y, ENG_NHWC);
+    if (tout < 0) return ODRT_ERR_UNSUPPORTED;
+    eng_op *op = eng_add_op(L->p, EOP_CONV);
+    if (!op) return ODRT_ERR_NOMEM;
+    int keep_kind = op->kind;
+    *op = tmp;
+    op->kind = keep_kind, op->n_in = 1, op->in[0] = tin, op->out = tout, op->residual = residual;
+    op->act = act, op->act_lo = lo, op->act_hi = hi;
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return pack_conv(L, op, w, b);
+}
+
+/* one-node ONNX model run by the reference executor */
+static odrt_status_t lower_ref(lw *L, ir_node *n) {
+    for (int a = 0; a < n->n_attrs; a++)
+        if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS)
+            return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op %s ('%s') with a sub-graph inside the network", n->op, n->name);
+    ir_model *mm = ir_model_new();
+    if (!mm) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_status_t rc = ODRT_OK;
+    mm->ir_version = L->m->ir_version, mm->opsets = L->m->opsets, mm->n_opsets = L->m->n_opsets;
+    ir_graph *g = ir_graph_new(mm, NULL, NULL);
+    eng_op tmp;
+    memset(&tmp, 0, sizeof tmp);
+    ir_node *c = g ? ir_node_new(g, n->op, n->domain, n->name, n->n_in, n->n_out) : NULL;
+    if (g) mm->graph = g;
+    if (!c || !(g->inputs = odrt_arena_alloc(mm->arena, sizeof(ir_value *) * (size_t)(n->n_in + 1))) ||
+        !(g->outputs = odrt_arena_alloc(mm->arena, sizeof(ir_value *) * (size_t)(n->n_out + 1)))) {
+        ir_model_free(mm);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    for (int a = 0; a < n->n_attrs && rc == ODRT_OK; a++)
+        if (!ir_node_add_attr(c, &n->attrs[a])) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < n->n_in && rc == ODRT_OK; k++) {
+        ir_value *v = n->in[k];
+        if (!v) continue;
+        char nm[32];
+        snprintf(nm, sizeof nm, "in%d", k);
+        ir_value *nv;
+        if (is_const(v)) {
+            nv = ir_graph_add_const(g, nm, v->init);
+        } else {
+            int t;
+            if (tmp.n_in >= ENG_MAX_IN) rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op %s has too many inputs", n->op);
+            else rc = materialize(L, v, ENG_PLAIN, &t);
+            if (rc != ODRT_OK) break;
+            tmp.in[tmp.n_in++] = t;
+            nv = ir_value_new(g, nm);
+            if (nv) {
+                nv->type = v->type;
+                nv->flags |= IR_VAL_INPUT;
+                g->inputs[g->n_inputs++] = nv;
+            }
+        }
+        if (!nv) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        else ir_node_set_input(c, k, nv);
+    }
+    if (n->n_out != 1 && rc == ODRT_OK) rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op %s with %d outputs in the network", n->op, n->n_out);
+    if (rc == ODRT_OK) {
+        ir_value *ov = ir_value_new(g, "out0");
+        if (!ov) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        else {
+            ir_node_set_output(c, 0, ov);
+            ov->flags |= IR_VAL_OUTPUT;
+            g->outputs[g->n_outputs++] = ov;
+            if ((tmp.out = define(L, n->out[0], ENG_PLAIN)) < 0) rc = ODRT_ERR_UNSUPPORTED;
+        }
+    }
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (rc == ODRT_OK) rc = ir_export_onnx(mm, &bytes, &len);
+    ir_model_free(mm);
+    if (rc != ODRT_OK) return rc;
+    eng_op *op = eng_add_op(L->p, EOP_REF);
+    int64_t off = op ? eng_blob_append(L->p, bytes, len) : -1;
+    free(bytes);
+    if (!op || off < 0) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    op->n_in = tmp.n_in, op->out = tmp.out, op->w_off = off, op->w_len = (int64_t)len;
+    memcpy(op->in, tmp.in, sizeof op->in);
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return ODRT_OK;
+}
+
+/* elementwise activation standalone */
+static odrt_status_t lower_unary(lw *L, ir_node *n, ir_value *x, int act, float lo, float hi) {
+    int lay = have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && have(L, L->root[x->id], ENG_NHWC) >= 0) ? ENG_NHWC : ENG_PLAIN;
+    int tin, tout;
+    ODRT_TRY(materialize(L, x, lay, &tin));
+    if ((tout = define(L, n->out[0], L->p->tensors[tin].layout)) < 0) return ODRT_ERR_UNSUPPORTED;
+    eng_op *op = eng_add_op(L->p, EOP_UNARY);
+    if (!op) return ODRT_ERR_NOMEM;
+    op->n_in = 1, op->in[0] = tin, op->out = tout, op->act = act, op->act_lo = lo, op->act_hi = hi;
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return ODRT_OK;
+}
+
+static odrt_status_t lower_binary(lw *L, ir_node *n, int bin) {
+    ir_value *a = n->in[0], *b = n->in[1], *y = n->out[0];
+    if (!a || !b || !static_float(y) || (is_const(a) && is_const(b))) return lower_ref(L, n);
+    int rev = is_const(a);
+    ir_value *x = rev ? b : a, *o = rev ? a : b;
+    if (!static_float(x) || x->type.rank != y->type.rank) return lower_ref(L, n);
+    for (int k = 0; k < y->type.rank; k++)
+        if (x->type.dims[k].value != y->type.dims[k].value) return lower_ref(L, n);
+    int lay = have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && have(L, L->root[x->id], ENG_NHWC) >= 0) ? ENG_NHWC : ENG_PLAIN;
+    int tx, to = -1, bc;
+    float scalar = 0;
+    float *cvec = NULL;
+    int64_t clen = 0;
+    ODRT_TRY(materialize(L, x, lay, &tx));
+    lay = L->p->tensors[tx].layout;
+    if (!is_const(o)) {
+        if (!static_float(o) || o->type.rank != y->type.rank) return lower_ref(L, n);
+        for (int k = 0; k < y->type.rank; k++)
+            if (o->type.dims[k].value != y->type.dims[k].value) return lower_ref(L, n);
+        ODRT_TRY(materialize(L, o, lay, &to));
+        bc = BC_SAME;
+    } else {
+        const ir_tensor *c = o->init;
+        if (c->dtype != ODRT_DT_FLOAT || c->rank > y->type.rank) return lower_ref(L, n);
+        if (c->numel == 1) bc = BC_SCALAR, scalar = ((float *)c->data)[0];
+        else { /* expand to y's shape, physical layout */
+            const eng_tensor *tt = &L->p->tensors[tx];
+            int r = tt->rank, off = r - c->rank;
+            int64_t pd[ODRT_MAX_RANK];
+            eng_phys_dims(tt, pd);
+            for (int k = 0; k < c->rank; k++)
+                if (c->dims[k] != 1 && c->dims[k] != tt->dims[off + k]) return lower_ref(L, n);
+            /* varies only along the physical last axis? */
+            int last_only = 1;
+            for (int k = 0; k < c->rank; k++) {
+                int lk = off + k; /* logical axis */
+                int pk = tt->layout == ENG_NHWC ? (lk == 1 ? 3 : lk == 0 ? 0 : lk + 1) : lk;
+                if (c->dims[k] != 1 && pk != r - 1) last_only = 0;
+            }
+            clen = last_only ? pd[r - 1] : tt->numel;
+            bc = last_only ? BC_LASTDIM : BC_FULLCONST;
+            if (!(cvec = malloc(sizeof(float) * (size_t)(clen + 1)))) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            for (int64_t q = 0; q < clen; q++) {
+                int64_t rem = q, pc[ODRT_MAX_RANK] = {0}, lc[ODRT_MAX_RANK];
+                if (last_only) pc[r - 1] = q;
+                else for (int k = r - 1; k >= 0; k--) pc[k] = rem % pd[k], rem /= pd[k];
+                for (int k = 0; k < r; k++) lc[k] = pc[k];
+                if (tt->layout == ENG_NHWC) lc[1] = pc[3], lc[2] = pc[1], lc[3] = pc[2];
+                int64_t ci = 0;
+                for (int k = 0; k < c->rank; k++) ci = ci * c->dims[k] + (c->dims[k] == 1 ? 0 : lc[off + k]);
+                cvec[q] = ((float *)c->data)[ci];
+            }
+        }
+    }
+    int act = EACT_ID;
+    float lo = 0, hi = 0;
+    ir_value *ny;
+    if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+    int tout = define(L, y, lay);
+    if (tout < 0) {
+        free(cvec);
+        return ODRT_ERR_UNSUPPORTED;
+    }
+    eng_op *op = eng_add_op(L->p, EOP_BINARY);
+    if (!op) {
+        free(cvec);
+        return ODRT_ERR_NOMEM;
+    }
+    op->n_in = to >= 0 ? 2 : 1, op->in[0] = tx, op->in[1] = to, op->out = tout, op->bin = bin, op->bcast = bc;
+    op->scalar = scalar, op->act = act, op->act_lo = lo, op->act_hi = hi, op->axis = rev; /* axis: operands swapped */
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    if (cvec) {
+        op->w_off = eng_blob_append(L->p, cvec, sizeof(float) * (size_t)clen);
+        op->w_len = (int64_t)sizeof(float) * clen;
+        free(cvec);
+        if (op->w_off < 0) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    return ODRT_OK;
+}
+
+static odrt_status_t lower_concat(lw *L, ir_node *n) {
+    ir_value *y = n->out[0];
+    if (!static_float(y) || n->n_in > ENG_MAX_IN || n->n_in < 1) return lower_ref(L, n);
+    int r = y->type.rank;
+    int64_t axis = ir_attr_int(n, "axis", 0);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return lower_ref(L, n);
+    int all_nhwc = r == 4 && axis == 1;
+    for (int k = 0; k < n->n_in; k++) {
+        ir_value *x = n->in[k];
+        if (!x || is_const(x)) return lower_ref(L, n);
+        all_nhwc &= have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && have(L, L->root[x->id], ENG_NHWC) >= 0);
+    }
+    int lay = all_nhwc ? ENG_NHWC : ENG_PLAIN, tin[ENG_MAX_IN];
+    for (int k = 0; k < n->n_in; k++) ODRT_TRY(materialize(L, n->in[k], lay, &tin[k]));
+    int tout = define(L, y, lay);
+    if (tout < 0) return ODRT_ERR_UNSUPPORTED;
+    eng_op *op = eng_add_op(L->p, EOP_CONCAT);
+    if (!op) return ODRT_ERR_NOMEM;
+    op->n_in = n->n_in, op->out = tout, op->axis = lay == ENG_NHWC ? 3 : (int)axis;
+    memcpy(op->in, tin, sizeof(int) * (size_t)n->n_in);
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return ODRT_OK;
+}
+
+static odrt_status_t lower_node(lw *L, ir_node *n) {
+    /* data movement from one source: no op, the value is made on demand */
+    if (is_movement(n)) {
+        ir_value *src = NULL;
+        int ok = 1;
+        for (int k = 0; k < n->n_in && ok; k++) {
+            ir_value *v = n->in[k];
+            if (!v || is_const(v)) continue;
+            ir_value *r = L->root[v->id];
+            if (!r || (src && r != src)) ok = 0;
+            src = r;
+        }
+        if (ok && src && n->out[0]) {
+            L->root[n->out[0]->id] = src;
+            return ODRT_OK;
+        }
+    }
+    if (ir_op_is(n, "Conv")) return lower_conv(L, n);
+    if (ir_op_is(n, "Relu")) return lower_unary(L, n, n->in[0], EACT_CLIP, 0, INFINITY);
+    if (ir_op_is(n, "Sigmoid")) return lower_unary(L, n, n->in[0], EACT_SIGMOID, 0, 0);
+    if (ir_op_is(n, "Clip")) {
+        float lo = -INFINITY, hi = INFINITY;
+        for (int k = 1; k < 3 && k < n->n_in; k++) {
+            if (!n->in[k]) continue;
+            const ir_tensor *c = is_const(n->in[k]) ? n->in[k]->init : NULL;
+            if (!c || c->numel != 1 || c->dtype != ODRT_DT_FLOAT) return lower_ref(L, n);
+            if (k == 1) lo = ((float *)c->data)[0];
+            else hi = ((float *)c->data)[0];
+        }
+        if (n->n_in <= 1) lo = ir_attr_float(n, "min", -INFINITY), hi = ir_attr_float(n, "max", INFINITY);
+        return lower_unary(L, n, n->in[0], EACT_CLIP, lo, hi);
+    }
+    if (ir_op_is(n, "Mul") && n->in[0] && n->in[1]) { /* swish whose Sigmoid was not fused into a producer */
+        for (int k = 0; k < 2; k++) {
+            const ir_node *s = n->in[1 - k]->producer;
+            if (s && ir_op_is(s, "Sigmoid") && s->in[0] == n->in[k] && !is_const(n->in[k]))
+                return lower_unary(L, n, n->in[k], EACT_SWISH, 0, 0);
+        }
+    }
+    static const char *bins[] = {"Add", "Sub", "Mul", "Div", "Max", "Min"};
+    for (int b = 0; b < 6; b++)
+        if (ir_op_is(n, bins[b]) && n->n_in == 2) return lower_binary(L, n, b);
+    if (ir_op_is(n, "Concat")) return lower_concat(L, n);
+    return lower_ref(L, n);
+}
+
+odrt_status_t eng_lower_network(ir_model *m, ir_value *input, ir_value *boxes, ir_value *scores, eng_plan *p) {
+    ir_graph *g = m->graph;
+    size_t nv = g->n_values + 1;
+    lw L = {m, g, p, {malloc(sizeof(int) * nv), malloc(sizeof(int) * nv)}, calloc(nv, sizeof(ir_value *)),
+            calloc(g->n_nodes + 1, 1), malloc(sizeof(int) * nv)};
+    odrt_status_t rc = ODRT_OK;
+    if (!L.tid[0] || !L.tid[1] || !L.root || !L.fused || !L.node_index) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == ODRT_OK && i < nv; i++) L.tid[0][i] = L.tid[1][i] = -1, L.node_index[i] = -1;
+    for (size_t i = 0; rc == ODRT_OK && i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_out; k++)
+            if (g->nodes[i]->out[k]) L.node_index[g->nodes[i]->out[k]->id] = (int)i;
+    if (rc == ODRT_OK && (p->meta.t_input = define(&L, input, ENG_PLAIN)) < 0) rc = ODRT_ERR_UNSUPPORTED;
+    for (size_t i = 0; rc == ODRT_OK && i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        if (n->dead || L.fused[i]) continue;
+        rc = lower_node(&L, n);
+    }
+    if (rc == ODRT_OK) rc = materialize(&L, boxes, ENG_PLAIN, &p->meta.t_boxes);
+    if (rc == ODRT_OK) rc = materialize(&L, scores, ENG_PLAIN, &p->meta.t_scores);
+    if (rc == ODRT_OK) {
+        const eng_tensor *tb = &p->tensors[p->meta.t_boxes], *ts = &p->tensors[p->meta.t_scores];
+        if (tb->rank != 3 || tb->dims[2] != 4 || ts->rank != 3 || tb->dims[1] != ts->dims[1] || tb->dims[0] != p->meta.batch ||
+            ts->dims[2] != p->meta.n_classes + p->meta.bg_offset)
+            rc = odrt_fail(ODRT_ERR_SHAPE, "build: network outputs have unexpected shapes");
+    }
+    free(L.tid[0]), free(L.tid[1]), free(L.root), free(L.fused), free(L.node_index);
+    return rc;
+}

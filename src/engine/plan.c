@@ -1,0 +1,122 @@
+/* Plan bookkeeping: tensors, ops, blob, and the activation memory plan from liveness. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util.h"
+#include "engine.h"
+#include "plan_util.h"
+
+void eng_phys_dims(const eng_tensor *t, int64_t *out) {
+    for (int i = 0; i < t->rank; i++) out[i] = t->dims[i];
+    if (t->layout == ENG_NHWC && t->rank == 4) out[1] = t->dims[2], out[2] = t->dims[3], out[3] = t->dims[1];
+}
+
+int64_t eng_blob_append(eng_plan *p, const void *data, size_t len) {
+    int64_t off = (p->blob_len + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN;
+    int64_t end = off + (int64_t)len;
+    uint8_t *nb = realloc(p->blob, (size_t)end + 1);
+    if (!nb) return -1;
+    memset(nb + p->blob_len, 0, (size_t)(off - p->blob_len));
+    if (data) memcpy(nb + off, data, len);
+    else memset(nb + off, 0, len);
+    p->blob = nb, p->blob_len = end;
+    return off;
+}
+
+int eng_add_tensor(eng_plan *p, int rank, const int64_t *dims, int layout) {
+    if (rank < 0 || rank > ODRT_MAX_RANK) return odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: tensor rank %d", rank), -1;
+    eng_tensor *nt = realloc(p->tensors, sizeof *nt * (size_t)(p->n_tensors + 1));
+    if (!nt) return odrt_fail(ODRT_ERR_NOMEM, "out of memory"), -1;
+    p->tensors = nt;
+    eng_tensor *t = &nt[p->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->rank = rank, t->layout = rank == 4 ? layout : ENG_PLAIN, t->alias = -1, t->numel = 1;
+    for (int i = 0; i < rank; i++) t->dims[i] = dims[i], t->numel *= dims[i];
+    return p->n_tensors++;
+}
+
+eng_op *eng_add_op(eng_plan *p, int kind) {
+    eng_op *no = realloc(p->ops, sizeof *no * (size_t)(p->n_ops + 1));
+    if (!no) return odrt_fail(ODRT_ERR_NOMEM, "out of memory"), NULL;
+    p->ops = no;
+    eng_op *op = &no[p->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind, op->residual = -1, op->out = -1;
+    return op;
+}
+
+int eng_root(const eng_plan *p, int t) {
+    for (int guard = 0; t >= 0 && p->tensors[t].alias >= 0 && guard < p->n_tensors; guard++) t = p->tensors[t].alias;
+    return t;
+}
+
+/* First-fit placement of each root buffer in one arena, from the op range over which it (or any
+ * alias of it) is alive. The network input is written before op 0; the two outputs are read after
+ * the last op. */
+odrt_status_t eng_plan_memory(eng_plan *p) {
+    int nt = p->n_tensors;
+    int *first = malloc(sizeof(int) * (size_t)(nt + 1)), *last = malloc(sizeof(int) * (size_t)(nt + 1));
+    int *order = malloc(sizeof(int) * (size_t)(nt + 1));
+    if (!first || !last || !order) {
+        free(first), free(last), free(order);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < nt; i++) first[i] = p->n_ops + 1, last[i] = -2;
+    int ti = eng_root(p, p->meta.t_input), tb = eng_root(p, p->meta.t_boxes), ts = eng_root(p, p->meta.t_scores);
+    first[ti] = -1, last[ti] = last[ti] > -1 ? last[ti] : -1;
+    for (int k = 0; k < p->n_ops; k++) {
+        const eng_op *op = &p->ops[k];
+        int r = eng_root(p, op->out);
+        if (k < first[r]) first[r] = k;
+        if (k > last[r]) last[r] = k;
+        for (int j = 0; j <= op->n_in; j++) {
+            int t = j < op->n_in ? op->in[j] : op->residual;
+            if (t < 0) continue;
+            r = eng_root(p, t);
+            if (k > last[r]) last[r] = k;
+            if (k < first[r]) first[r] = k;
+        }
+    }
+    last[tb] = last[ts] = p->n_ops;
+    if (first[tb] > p->n_ops) first[tb] = p->n_ops;
+    if (first[ts] > p->n_ops) first[ts] = p->n_ops;
+    int n = 0;
+    for (int i = 0; i < nt; i++)
+        if (p->tensors[i].alias < 0 && last[i] >= -1) order[n++] = i;
+    /* place in order of first use; a buffer may reuse bytes of buffers dead before it starts */
+    int64_t arena = 0;
+    for (int a = 0; a < n; a++) {
+        int i = order[a];
+        int64_t size = (p->tensors[i].numel * 4 + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN;
+        int64_t off = 0;
+        for (int moved = 1; moved;) { /* lowest offset not overlapping a live placed buffer */
+            moved = 0;
+            for (int b = 0; b < a; b++) {
+                int j = order[b];
+                int64_t js = (p->tensors[j].numel * 4 + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN;
+                int overlap_time = !(last[j] < first[i] || last[i] < first[j]);
+                if (overlap_time && off < p->tensors[j].offset + js && p->tensors[j].offset < off + size) {
+                    off = p->tensors[j].offset + js;
+                    moved = 1;
+                }
+            }
+        }
+        p->tensors[i].offset = off;
+        if (off + size > arena) arena = off + size;
+    }
+    for (int i = 0; i < nt; i++)
+        if (p->tensors[i].alias >= 0) p->tensors[i].offset = p->tensors[eng_root(p, i)].offset;
+    p->arena_bytes = arena;
+    free(first), free(last), free(order);
+    return ODRT_OK;
+}
+
+void eng_plan_free(eng_plan *p) {
+    if (!p) return;
+    for (int i = 0; i < p->meta.n_labels; i++) free(p->meta.labels[i]);
+    free(p->meta.labels);
+    free(p->tensors);
+    free(p->ops);
+    if (p->owns_blob) free(p->blob);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,109 @@
+/* Fused preprocessing: a uint8 RGB frame of any size -> resized the way the export's Resize does
+ * it (same tap and weight formulas as the reference executor's Resize, in float) -> normalised
+ * (the map_fn's own steps, in order) -> float NHWC at the network size. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util.h"
+#include "engine.h"
+
+
+static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {
+    float scale = (float)out / (float)in;
+    for (int64_t o = 0; o < out; o++) {
+        float fo = (float)o, x;
+        switch (m->resize_ctm) {
+        case 0: x = (fo + 0.5f) / scale - 0.5f; break;
+        case 1: x = fo / scale; break;
+        case 2: x = out == 1 ? 0 : fo * (float)(in - 1) / ((float)out - 1); break;
+        default: x = out > 1 ? (fo + 0.5f) / scale - 0.5f : 0; break;
+        }
+        if (!m->resize_linear) {
+            float r;
+            switch (m->resize_nearest) {
+            case 0: r = (x == floorf(x) + 0.5f) ? floorf(x) : roundf(x); break;
+            case 1: r = roundf(x); break;
+            case 2: r = floorf(x); break;
+            default: r = ceilf(x); break;
+            }
+            int64_t i = (int64_t)r;
+            t[o].i0 = t[o].i1 = i < 0 ? 0 : i >= in ? in - 1 : i;
+            t[o].w0 = 1, t[o].w1 = 0;
+            continue;
+        }
+        float xc = x < 0 ? 0 : x > (float)(in - 1) ? (float)(in - 1) : x;
+        int64_t i0 = (int64_t)xc;
+        if (i0 > in - 1) i0 = in - 1;
+        int64_t i1 = i0 + 1 < in ? i0 + 1 : in - 1;
+        float d0 = fabsf(xc - (float)i0), d1 = fabsf(xc - (float)i1);
+        if (i0 == i1) d0 = d1 = 0.5f;
+        t[o].i0 = i0, t[o].i1 = i1, t[o].w0 = d1, t[o].w1 = d0;
+    }
+}
+
+static inline float norm(const eng_meta *m, float v, int c) {
+    for (int s = 0; s < m->n_norm; s++) {
+        float k = m->norm[s].v[c];
+        switch (m->norm[s].kind) {
+        case 0: v = v * k; break;
+        case 1: v = v / k; break;
+        case 2: v = v + k; break;
+        case 3: v = v - k; break;
+        default: v = k - v; break;
+        }
+    }
+    return v;
+}
+
+odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst) {
+    memset(p, 0, sizeof *p);
+    p->m = m, p->src = src, p->fh = fh, p->fw = fw, p->dst = dst;
+    int64_t H = m->net_h, W = m->net_w;
+    /* same size: every resize formula above is the identity (weights 1 and 0) */
+    p->identity = fh == H && fw == W && (!m->has_resize || m->resize_ctm != 3 || (H > 1 && W > 1));
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) p->lut[c][v] = norm(m, (float)v, c);
+    if (p->identity) return ODRT_OK;
+    p->ty = malloc(sizeof(eng_tap) * (size_t)H), p->tx = malloc(sizeof(eng_tap) * (size_t)W);
+    if (!p->ty || !p->tx) {
+        eng_prep_free(p);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    taps(m, fh, H, p->ty);
+    taps(m, fw, W, p->tx);
+    return ODRT_OK;
+}
+
+void eng_prep_free(eng_prep *p) {
+    free(p->ty), free(p->tx);
+    p->ty = p->tx = NULL;
+}
+
+void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1) {
+    const eng_meta *m = p->m;
+    int64_t W = m->net_w, fw = p->fw;
+    if (p->identity) {
+        for (int64_t i = y0 * W; i < y1 * W; i++)
+            for (int c = 0; c < 3; c++) p->dst[i * 3 + c] = p->lut[c][p->src[i * 3 + c]];
+        return;
+    }
+    for (int64_t y = y0; y < y1; y++) {
+        const eng_tap *ty = &p->ty[y];
+        const uint8_t *r0 = p->src + ty->i0 * fw * 3, *r1 = p->src + ty->i1 * fw * 3;
+        float *d = p->dst + y * W * 3;
+        for (int64_t x = 0; x < W; x++) {
+            const eng_tap *t = &p->tx[x];
+            if (!m->resize_linear) {
+                for (int c = 0; c < 3; c++) d[x * 3 + c] = p->lut[c][r0[t->i0 * 3 + c]];
+                continue;
+            }
+            for (int c = 0; c < 3; c++) {
+                /* separable as the reference: along W first, then H */
+                float a = (float)r0[t->i0 * 3 + c] * t->w0 + (float)r0[t->i1 * 3 + c] * t->w1;
+                float b = (float)r1[t->i0 * 3 + c] * t->w0 + (float)r1[t->i1 * 3 + c] * t->w1;
+                d[x * 3 + c] = norm(m, a * ty->w0 + b * ty->w1, c);
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+/* odrt bench: load time, first inference, latency percentiles, throughput and peak RSS, in the
+ * spirit of trtexec's performance summary. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(const double *s, int n, double p) { /* nearest rank */
+    int k = (int)(p / 100.0 * n + 0.999999) - 1;
+    return s[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *target = NULL, *image = NULL;
+    int iters = 50, warmup = 5, json = 0, threads = 0;
+    odrt_build_options_t o;
+    memset(&o, 0, sizeof o);
+    for (int i = 1; i < argc; i++) {
+        int r = cli_build_flag(argc, argv, &i, &o, "bench");
+        if (r < 0) return 2;
+        if (r) {
+            if (!strcmp(argv[i - 1], "--threads")) threads = o.threads;
+            continue;
+        }
+        if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "odrt bench: unexpected argument '%s' (see odrt --help)\n", argv[i]);
+            return 2;
+        } else target = argv[i];
+    }
+    if (!target || iters < 1 || iters > 1000000 || warmup < 0 || warmup > 100000) {
+        fprintf(stderr, "odrt bench: usage: odrt bench MODEL|ENGINE [--iterations N>=1] [--warmup N] [--batch N] [--threads N] [--image FILE] [--json]\n");
+        return 2;
+    }
+    odrt_engine_t *e;
+    int built;
+    double open_s, load_ms[7];
+    int n_load = 0;
+    if (cli_open_engine(target, &o, threads, &e, &open_s, &built)) return 1;
+    if (!built) { /* file -> ready, page cache warm: the median of several loads */
+        for (; n_load < 7; n_load++) {
+            odrt_engine_t *e2;
+            double t0 = cli_now();
+            if (odrt_engine_load(target, threads, &e2) != ODRT_OK) return cli_error("");
+            load_ms[n_load] = (cli_now() - t0) * 1e3;
+            odrt_engine_free(e2);
+        }
+        qsort(load_ms, (size_t)n_load, sizeof(double), cmp_d);
+    }
+    int B = odrt_engine_batch(e);
+    odrt_tensor_t *frame = NULL;
+    if (image) {
+        if (odrt_image_load(image, 0, 0, &frame) != ODRT_OK) return cli_error("");
+    } else { /* synthetic frame at the network size, from the engine's metadata */
+        char *js;
+        int h = 320, w = 320;
+        if (odrt_engine_info_json(e, &js) == ODRT_OK) {
+            cJSON *j = cJSON_Parse(js), *in = cJSON_GetObjectItem(j, "input");
+            cJSON *fs = cJSON_GetObjectItem(in, "frame_size"), *ns = cJSON_GetObjectItem(in, "network_size");
+            cJSON *use = cJSON_GetArrayItem(fs, 0) && cJSON_GetArrayItem(fs, 0)->valuedouble > 0 ? fs : ns;
+            h = (int)cJSON_GetArrayItem(use, 0)->valuedouble, w = (int)cJSON_GetArrayItem(use, 1)->valuedouble;
+            cJSON_Delete(j);
+            free(js);
+        }
+        int64_t d[4] = {1, h, w, 3};
+        if (odrt_tensor_create(ODRT_DT_UINT8, 4, d, &frame) != ODRT_OK) return cli_error("");
+        uint32_t s = 12345;
+        for (size_t i = 0; i < frame->nbytes; i++) s = s * 1664525u + 1013904223u, ((uint8_t *)frame->data)[i] = (uint8_t)(s >> 24);
+    }
+    const odrt_tensor_t **frames = malloc(sizeof(*frames) * (size_t)B);
+    odrt_detections_t *dets = calloc((size_t)B, sizeof *dets);
+    double *lat = malloc(sizeof(double) * (size_t)iters);
+    if (!frames || !dets || !lat) return fprintf(stderr, "odrt bench: out of memory\n"), 1;
+    for (int i = 0; i < B; i++) frames[i] = frame;
+    int rc = 0;
+    double first = 0;
+    for (int it = -1 - warmup; it < iters && !rc; it++) {
+        double t0 = cli_now();
+        if (odrt_engine_detect(e, B, frames, dets) != ODRT_OK) rc = cli_error("detect");
+        double dt = (cli_now() - t0) * 1e3;
+        for (int i = 0; i < B; i++) odrt_detections_clear(&dets[i]);
+        if (it == -1 - warmup) first = dt;
+        if (it >= 0) lat[it] = dt;
+    }
+    if (!rc) {
+        double mean = 0;
+        for (int i = 0; i < iters; i++) mean += lat[i];
+        mean /= iters;
+        qsort(lat, (size_t)iters, sizeof(double), cmp_d);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double rss = (double)ru.ru_maxrss / 1024.0;
+        int th = threads ? threads : o.threads;
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "target", target);
+            cJSON_AddBoolToObject(j, "built_in_memory", built);
+            cJSON_AddNumberToObject(j, built ? "build_ms" : "open_ms", open_s * 1e3);
+            if (!built) cJSON_AddNumberToObject(j, "load_ms", load_ms[n_load / 2]), cJSON_AddNumberToObject(j, "load_min_ms", load_ms[0]);
+            cJSON_AddNumberToObject(j, "batch", B);
+            cJSON_AddNumberToObject(j, "threads", th);
+            cJSON_AddNumberToObject(j, "first_ms", first);
+            cJSON_AddNumberToObject(j, "min_ms", lat[0]);
+            cJSON_AddNumberToObject(j, "mean_ms", mean);
+            cJSON_AddNumberToObject(j, "median_ms", pct(lat, iters, 50));
+            cJSON_AddNumberToObject(j, "p90_ms", pct(lat, iters, 90));
+            cJSON_AddNumberToObject(j, "p99_ms", pct(lat, iters, 99));
+            cJSON_AddNumberToObject(j, "max_ms", lat[iters - 1]);
+            cJSON_AddNumberToObject(j, "throughput_ips", B * 1e3 / mean);
+            cJSON_AddNumberToObject(j, "peak_rss_mib", rss);
+            char *s = cJSON_Print(j);
+            puts(s);
+            free(s);
+            cJSON_Delete(j);
+        } else {
+            printf("=== Performance summary: %s ===\n", target);
+            if (built) printf("Build (model -> engine in memory): %.1f ms\n", open_s * 1e3);
+            else printf("Engine load (file -> ready, page cache warm): median %.2f ms, min %.2f ms over %d loads\n",
+                        load_ms[n_load / 2], load_ms[0], n_load);
+            printf("Frames: batch %d, %s; threads %s\n", B, image ? image : "synthetic at the network size",
+                   th ? "as given" : "engine default");
+            printf("First inference: %.2f ms\n", first);
+            printf("Latency: min = %.2f ms, max = %.2f ms, mean = %.2f ms, median = %.2f ms, percentile(90%%) = %.2f ms, "
+                   "percentile(99%%) = %.2f ms (%d iterations after %d warm-up)\n",
+                   lat[0], lat[iters - 1], mean, pct(lat, iters, 50), pct(lat, iters, 90), pct(lat, iters, 99), iters, warmup);
+            printf("Throughput: %.1f images/s\n", B * 1e3 / mean);
+            printf("Peak RSS: %.1f MiB\n", rss);
+        }
+    }
+    free(frames), free(dets), free(lat);
+    odrt_tensor_free(frame);
+    odrt_engine_free(e);
+    return rc;
+}
