@@ -509,3 +509,13 @@ odrt_status_t ir_graph_validate(ir_graph *g) {
     }
     return toposort(g, 0);
 }
+
+odrt_status_t ir_model_check_runnable(const ir_model *m) {
+    if (!m->graph || m->graph->n_outputs == 0)
+        return odrt_fail(ODRT_ERR_INVALID, "the model has no graph outputs: nothing to compute");
+    int64_t v = ir_model_opset(m, "");
+    if (v > ODRT_MAX_OPSET)
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "the model uses ai.onnx opset %lld; this odrt knows opsets up to %d",
+                         (long long)v, ODRT_MAX_OPSET);
+    return ODRT_OK;
+}

@@ -224,6 +224,12 @@ void ir_node_reads(const ir_node *n, const ir_graph *g, void (*fn)(ir_value *v, 
 /* Every graph in the model (main first), and every node count including sub-graphs. */
 size_t ir_model_count_nodes(const ir_model *m);
 
+/* Newest ai.onnx opset odrt knows (that of the ONNX release its node tests come from). */
+#define ODRT_MAX_OPSET 28
+/* Refuse, with a message, what no executor can run: no graph outputs, an ai.onnx opset newer than
+ * ODRT_MAX_OPSET. (inspect still reports such models.) */
+odrt_status_t ir_model_check_runnable(const ir_model *m);
+
 /* ---- shapes ---- */
 /* Infer tensor types/shapes of node outputs where missing or less precise. Returns count of
  * values whose type became more precise. */

@@ -37,6 +37,16 @@ if [ ! -f .cache/node_tests/cases.txt ] || [ "$(cat "$nstamp" 2>/dev/null)" != "
   echo "$want" > "$nstamp"
 fi
 
+# handtrack640 (shared TF.js model) as the ONNX a tf2onnx user gets, for the engine tests
+m640=.cache/models/handtrack640.onnx
+if [ ! -f "$m640" ] || [ "$(cat "$m640.stamp" 2>/dev/null)" != "$(sha256sum "$REQ" tools/fixtures/make_handtrack_onnx.py | sha256sum)" ]; then
+  if [ -f ../shared/models/handtrack640/model.json ]; then
+    echo "setup: converting handtrack640 to ONNX (tf2onnx)"
+    "$PY" tools/fixtures/make_handtrack_onnx.py --src ../shared/models/handtrack640/model.json --output "$m640" >/dev/null 2>&1
+    sha256sum "$REQ" tools/fixtures/make_handtrack_onnx.py | sha256sum > "$m640.stamp"
+  fi
+fi
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DODRT_PYTHON="$PWD/$PY" >/dev/null
 cmake --build build -j"$(nproc)"
 echo "setup: done (build/odrt)"

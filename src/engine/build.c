@@ -76,6 +76,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     tfod_found f;
     memset(&f, 0, sizeof f);
     odrt_status_t rc;
+    ODRT_TRY(ir_model_check_runnable(m));
     ir_infer_shapes(m);
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);

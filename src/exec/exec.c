@@ -485,6 +485,7 @@ odrt_status_t ex_run_subgraph(ex_node_ctx *c, const ir_graph *g, ex_val **inputs
 odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out) {
     if (!m || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_session_create: NULL argument");
     *out = NULL;
+    ODRT_TRY(ir_model_check_runnable(m->ir));
     ex_session *s = calloc(1, sizeof *s);
     if (!s) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     s->m = m->ir;

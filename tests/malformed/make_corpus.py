@@ -104,6 +104,10 @@ def main(out):
     put("nested_10000.onnx", nested_loop(10000), "deeper than")
     put("unknown_op.onnx", raw(model([helper.make_node("FrobnicateTensor", ["x"], ["y"])], [vi("x")], [vi("y")])),
         "RUN:unsupported op 'FrobnicateTensor'")
+    put("no_outputs.onnx", raw(model([helper.make_node("Relu", ["x"], ["y"])], [vi("x")], [])),
+        "RUN:the model has no graph outputs")
+    put("opset_too_new.onnx", raw(model([helper.make_node("Relu", ["x"], ["y"])], [vi("x")], [vi("y")], opset=99)),
+        "RUN:ai.onnx opset 99; this odrt knows opsets up to")
     # external data
     ext = os.path.join(out, "ext")
     os.makedirs(ext, exist_ok=True)

@@ -46,10 +46,12 @@ int cli_build_flag(int argc, char **argv, int *i, odrt_build_options_t *o, const
 }
 
 int cli_is_engine_file(const char *path) {
+    size_t n = strlen(path);
+    if (n > 5 && !strcmp(path + n - 5, ".odrt")) return 1; /* an engine by name: load errors say what is wrong */
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     char magic[8] = {0};
-    size_t n = fread(magic, 1, 8, f);
+    n = fread(magic, 1, 8, f);
     fclose(f);
     return n == 8 && !memcmp(magic, "ODRTENG", 8);
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Write a tiny synthetic odrt engine (docs/engine-format.md) that uses every network op kind but
+the reference fallback: the seed of the engine-loader fuzzer, and a format check in the tests.
+`write_engine(meta, blob)` is the format's writer in Python (XXH3 checksums as odrt computes them).
+Usage: make_engine_seed.py OUT.odrt"""
+import json
+import struct
+import sys
+
+import numpy as np
+import xxhash
+
+HDR = 64
+
+
+def fbits(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def write_engine(meta, blob, device=b"cpu", version=1):
+    meta_b = json.dumps(meta).encode()
+    meta_off = HDR + 64
+    blob_off = (meta_off + len(meta_b) + 63) // 64 * 64
+    total = blob_off + len(blob)
+    out = bytearray(total)
+    out[:8] = b"ODRTENG\0"
+    struct.pack_into("<IIQIIQ", out, 8, version, 0x01020304, total, 2, 0, HDR)
+    out[48:64] = device.ljust(16, b"\0")
+    struct.pack_into("<IIQQQ", out, HDR, 1, 0, meta_off, len(meta_b), xxhash.xxh3_64_intdigest(meta_b))
+    struct.pack_into("<IIQQQ", out, HDR + 32, 2, 0, blob_off, len(blob), xxhash.xxh3_64_intdigest(bytes(blob)))
+    out[meta_off:meta_off + len(meta_b)] = meta_b
+    out[blob_off:] = blob
+    h = xxhash.xxh3_64_intdigest(bytes(out[:40]) + bytes(out[48:64]) + bytes(out[HDR:HDR + 64]))
+    struct.pack_into("<Q", out, 40, h)
+    return bytes(out)
+
+
+def seed():
+    rng = np.random.default_rng(7)
+    blob = bytearray()
+
+    def put(a):
+        nonlocal blob
+        off = (len(blob) + 63) // 64 * 64
+        blob += b"\0" * (off - len(blob)) + np.ascontiguousarray(a).tobytes()
+        return [off, int(np.asarray(a).nbytes)]
+
+    tensors, offset = [], 0
+
+    def tensor(dims, layout=0, alias=-1):
+        nonlocal offset
+        n = int(np.prod(dims))
+        if alias >= 0:
+            off = tensors[alias][3]
+        else:
+            off, offset = offset, offset + (n * 4 + 63) // 64 * 64
+        tensors.append([len(dims), layout, alias, off] + list(dims))
+        return len(tensors) - 1
+
+    def op(kind, ins, out, p=None, f=(0.0, 0.0, 0.0), w=(0, 0), b=(0, 0), name=""):
+        p = p or {}
+        keys = ["act", "conv_kind", "kh", "kw", "sh", "sw", "dh", "dw", "pt", "pl", "pb", "pr", "cin", "cout", "residual",
+                "bin", "bcast", "axis"]
+        defaults = {"residual": -1, "kh": 1, "kw": 1, "sh": 1, "sw": 1, "dh": 1, "dw": 1}
+        return {"kind": kind, "name": name, "in": ins, "out": out, "p": [p.get(k, defaults.get(k, 0)) for k in keys],
+                "f": [fbits(v) for v in f], "w": list(w), "b": list(b)}
+
+    t0 = tensor([1, 8, 8, 3])
+    t1 = tensor([1, 3, 8, 8], 1, t0)
+    t2, t3, t4, t5, t6, t7 = (tensor([1, 8, 4, 4], 1) for _ in range(6))
+    t8 = tensor([1, 4, 4, 8])
+    t9 = tensor([1, 4, 4, 16])
+    t10 = tensor([1, 32, 4], 0, t8)
+    t11 = tensor([1, 32, 8], 0, t9)
+    conv = dict(act=0, cin=3, cout=8)
+    ops = [
+        op(1, [t1], t2, dict(conv_kind=2, kh=3, kw=3, sh=2, sw=2, pt=1, pl=1, pb=1, pr=1, cin=3, cout=8),
+           w=put(rng.normal(0, 0.1, 16 * 27).astype(np.float32)), b=put(rng.normal(0, 0.1, 8).astype(np.float32)), name="conv_im2col"),
+        op(1, [t2], t3, dict(act=1, conv_kind=1, kh=3, kw=3, pt=1, pl=1, pb=1, pr=1, cin=8, cout=8), f=(0.0, 6.0, 0.0),
+           w=put(rng.normal(0, 0.3, 9 * 8).astype(np.float32)), b=put(np.zeros(8, np.float32)), name="conv_dw"),
+        op(1, [t3], t4, dict(conv_kind=0, cin=8, cout=8, residual=t2),
+           w=put(rng.normal(0, 0.3, 16 * 8).astype(np.float32)), b=put(np.zeros(8, np.float32)), name="conv_gemm"),
+        op(3, [t4], t5, dict(act=2), name="sigmoid"),
+        op(2, [t5], t6, dict(bin=0, bcast=2), w=put(rng.normal(0, 1, 8).astype(np.float32)), name="add_channel"),
+        op(2, [t6, t5], t7, dict(bin=2, bcast=0), name="mul"),
+        op(4, [t7], t8, w=put(np.arange(127, -1, -1, dtype=np.int32)), name="gather"),
+        op(5, [t8, t8], t9, dict(axis=3), name="concat"),
+    ]
+    del conv
+    anchors = np.stack(np.meshgrid((np.arange(4) + 0.5) / 4, (np.arange(4) + 0.5) / 4, indexing="ij"), -1).reshape(-1, 2)
+    anchors = np.concatenate([np.repeat(anchors, 2, 0), np.tile([[0.2, 0.2], [0.4, 0.3]], (16, 1))], 1).astype(np.float32)
+    a_off = put(anchors)[0]
+    meta = {
+        "format_version": 1, "odrt_version": "seed", "device": "cpu", "precision": "fp32", "family": "ssd",
+        "source_sha256": "0" * 64, "build_options": "synthetic seed", "threads": 1,
+        "input": {"name": "input_tensor", "dtype": "uint8", "layout": "nhwc", "batch": 1, "network_size": [8, 8],
+                  "frame_size": [0, 0]},
+        "preprocessing": {"resize": {"mode": "linear", "coordinate_transformation_mode": "asymmetric",
+                                     "nearest_mode": "round_prefer_floor"},
+                          "normalization": [{"op": "mul", "bits": [fbits(1 / 127.5)] * 3},
+                                            {"op": "sub", "bits": [fbits(1.0)] * 3}]},
+        "postprocessing": {"anchors": 32, "anchors_offset": a_off, "classes": 7, "background_columns": 1,
+                           "score_activation": "sigmoid", "box_coder_scales_bits": [fbits(v) for v in (10, 10, 5, 5)],
+                           "score_threshold_bits": fbits(0.01), "iou_threshold_bits": fbits(0.5), "max_per_class": 10,
+                           "max_detections": 10, "class_offset": 1},
+        "labels": ["a", "b", None, "d"],
+        "network": {"arena_bytes": offset, "input": t0, "boxes": t10, "scores": t11, "tensors": tensors, "ops": ops},
+    }
+    return write_engine(meta, bytes(blob))
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "wb") as f:
+        f.write(seed())

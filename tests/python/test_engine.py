@@ -1,0 +1,164 @@
+"""odrt engines (build / detect / bench) against the reference executor running the original
+export: every detection with score >= 0.05 must be matched both ways (same class, IoU >= 0.99,
+|score diff| <= 1e-4), for handtrack and handtrack640, at batch 1 and batch 4, on every shared
+photo fed at its own size (the engine's fused preprocessing must reproduce the export's resize)."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import MODEL, ROOT, SHARED, run_odrt
+
+M640 = os.path.join(ROOT, ".cache", "models", "handtrack640.onnx")
+MODELS = {"handtrack": (MODEL, os.path.join(SHARED, "models", "handtrack", "label_map.pbtxt")),
+          "handtrack640": (M640, os.path.join(SHARED, "models", "handtrack640", "label_map.pbtxt"))}
+
+
+def iou(a, b):
+    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def unmatched(a, b, min_score=0.05):
+    """detections (class, score, [ymin, xmin, ymax, xmax]) of a with score >= min_score that b lacks"""
+    return [d for d in a if d[1] >= min_score and not any(
+        e[0] == d[0] and iou(d[2], e[2]) >= 0.99 and abs(e[1] - d[1]) <= 1e-4 for e in b)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """the original export on the reference executor (`odrt run`), per model and photo"""
+    d = tmp_path_factory.mktemp("ref")
+    cache = {}
+
+    def get(name, img):
+        key = (name, img)
+        if key not in cache:
+            out = d / ("%s_%d" % (name, len(cache)))
+            run_odrt("run", MODELS[name][0], "--image", "input_tensor=%s" % img, "--output-dir", out, timeout=300)
+            n = int(np.load(out / "num_detections.npy")[0])
+            s, b, c = (np.load(out / ("detection_%s.npy" % k))[0] for k in ("scores", "boxes", "classes"))
+            # the TF.js-quantised class table makes ids like 1.988: compared rounded (docs/convert.md)
+            cache[key] = [(int(round(float(c[i]))), float(s[i]), [float(v) for v in b[i]]) for i in range(n)]
+        return cache[key]
+    return get
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    d = tmp_path_factory.mktemp("engines")
+    cache = {}
+
+    def get(name, *args):
+        key = (name,) + args
+        if key not in cache:
+            if not os.path.exists(MODELS[name][0]):
+                pytest.fail("%s missing: run tools/setup.sh" % MODELS[name][0])
+            out = d / ("e%d.odrt" % len(cache))
+            run_odrt("build", MODELS[name][0], "-o", out, "--labels", MODELS[name][1], *args, timeout=300)
+            cache[key] = out
+        return cache[key]
+    return get
+
+
+def detect_json(target, imgs, tmp_path, *args):
+    out = tmp_path / "det.json"
+    run_odrt("detect", target, *imgs, "--json", out, "--threshold", "0", *args, timeout=300)
+    res = json.loads(out.read_text())
+    assert [r["file"] for r in res["images"]] == [str(i) for i in imgs]
+    return [[(d["class_id"], d["score"], d["box_normalized"]) for d in r["detections"]] for r in res["images"]], res
+
+
+@pytest.mark.parametrize("name", ["handtrack", "handtrack640"])
+@pytest.mark.parametrize("batch", [1, 4])
+def test_engine_matches_reference(name, batch, engine, reference, images, tmp_path):
+    e = engine(name, "--batch", str(batch))
+    got, res = detect_json(e, images, tmp_path)  # 6 photos: batches of 4 and 2 at batch 4
+    n_checked = 0
+    for img, dets in zip(images, got):
+        ref = reference(name, img)
+        assert not unmatched(ref, dets), (img, unmatched(ref, dets)[:5])
+        assert not unmatched(dets, ref), (img, unmatched(dets, ref)[:5])
+        n_checked += sum(d[1] >= 0.05 for d in ref)
+    assert n_checked >= 20  # the photos do have detections to compare
+
+
+def test_detect_pixels_labels_and_model_argument(engine, images, tmp_path):
+    e = engine("handtrack")
+    got, res = detect_json(e, images[:2], tmp_path)
+    names = {1: "hand", 2: "fist", 3: "pinch", 4: "point", 5: "face", 6: "tip", 7: "pinchtip"}
+    for r in res["images"]:
+        w, h = Image.open(r["file"]).size
+        assert (r["width"], r["height"]) == (w, h)
+        for d in r["detections"]:
+            assert d["label"] == names[d["class_id"]]
+            ymin, xmin, ymax, xmax = d["box_normalized"]
+            assert np.allclose(d["box"], [xmin * w, ymin * h, xmax * w, ymax * h], atol=1e-3)
+    # a MODEL argument is built in memory: the same detections as the engine file
+    got2, _ = detect_json(MODEL, images[:2], tmp_path)
+    assert got2 == got
+
+
+def test_detect_text_draw_and_coco(engine, images, tmp_path):
+    e = engine("handtrack")
+    p = run_odrt("detect", e, images[0], "--draw", tmp_path / "draw")
+    assert "face" in p.stdout and "detections with score >= 0.30" in p.stdout
+    drawn = np.asarray(Image.open(tmp_path / "draw" / (os.path.splitext(os.path.basename(images[0]))[0] + ".jpg")).convert("RGB"))
+    orig = np.asarray(Image.open(images[0]).convert("RGB"))
+    assert drawn.shape == orig.shape
+    diff = np.abs(drawn.astype(int) - orig.astype(int)).max(axis=2) > 60
+    assert 0.001 < diff.mean() < 0.2  # boxes and tags drawn, the photo otherwise kept
+    run_odrt("detect", e, os.path.dirname(images[0]), "--coco-results", tmp_path / "coco.json")
+    coco = json.loads((tmp_path / "coco.json").read_text())
+    assert coco and all(set(c) == {"image_id", "category_id", "bbox", "score"} for c in coco)
+    assert {c["image_id"] for c in coco} <= set(range(len(images)))
+
+
+def test_fixed_frame_size(engine, images, tmp_path):
+    w, h = Image.open(images[0]).size
+    e = engine("handtrack", "--input-shape", "%dx%d" % (h, w))
+    got, _ = detect_json(e, images[:1], tmp_path)
+    ref, _ = detect_json(engine("handtrack"), images[:1], tmp_path)
+    assert got == ref
+    Image.open(images[0]).resize((w // 2, h // 2)).save(tmp_path / "small.png")
+    p = run_odrt("detect", e, tmp_path / "small.png", check=False)
+    assert p.returncode == 1 and "built for %dx%d frames" % (h, w) in p.stderr
+
+
+def test_bench_json(engine):
+    p = run_odrt("bench", engine("handtrack"), "--iterations", "5", "--warmup", "1", "--json", timeout=300)
+    b = json.loads(p.stdout)
+    assert 0 < b["load_min_ms"] <= b["load_ms"] < 2000
+    assert 0 < b["min_ms"] <= b["median_ms"] <= b["p90_ms"] <= b["p99_ms"] <= b["max_ms"]
+    assert b["throughput_ips"] > 0 and b["peak_rss_mib"] > 0 and b["batch"] == 1
+    p = run_odrt("bench", engine("handtrack"), "--iterations", "3", "--warmup", "0", timeout=300)
+    assert "Engine load (file -> ready" in p.stdout and "percentile(99%)" in p.stdout
+
+
+def test_build_errors(tmp_path):
+    for args, msg in ((["--device", "cuda"], "no CUDA backend"), (["--precision", "fp16"], "fp16"),
+                      (["--device", "tpu"], "unknown --device")):
+        p = run_odrt("build", MODEL, "-o", tmp_path / "x.odrt", *args, check=False)
+        assert p.returncode == 1 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "x.odrt").exists()
+    p = run_odrt("build", MODEL, "-o", tmp_path / "x.odrt", "--batch", "0", check=False)
+    assert p.returncode == 2
+    p = run_odrt("build", tmp_path / "nope.onnx", "-o", tmp_path / "x.odrt", check=False)
+    assert p.returncode == 1 and "cannot open" in p.stderr
+    p = run_odrt("detect", MODEL, tmp_path / "nope.jpg", check=False)
+    assert p.returncode == 1 and "no such file" in p.stderr
+    (tmp_path / "text.jpg").write_text("not a picture")
+    p = run_odrt("detect", MODEL, tmp_path / "text.jpg", check=False)
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_labels_plain_text(engine, images, tmp_path):
+    (tmp_path / "labels.txt").write_text("\n".join("name%d" % i for i in range(7)) + "\n")
+    out = tmp_path / "d.json"
+    run_odrt("detect", engine("handtrack"), images[0], "--labels", tmp_path / "labels.txt", "--json", out)
+    dets = json.loads(out.read_text())["images"][0]["detections"]
+    assert dets and all(d["label"] == "name%d" % (d["class_id"] - 1) for d in dets)
