@@ -16,6 +16,7 @@ typedef struct {
     tp_pool *pool;
     uint8_t *arena;
     float **scratch; /* per thread, im2col tiles */
+    float *zeros;    /* read-only zero row for depthwise borders */
     odrt_model_t **ref_models;
     odrt_session_t **ref_sessions;
     int n_ops;
@@ -146,6 +147,7 @@ static void cpu_free(void *vc) {
     for (int i = 0; c->ref_sessions && i < c->n_ops; i++) odrt_session_free(c->ref_sessions[i]), odrt_model_free(c->ref_models[i]);
     free(c->ref_sessions);
     free(c->ref_models);
+    free(c->zeros);
     free(c->arena);
     free(c);
 }
@@ -169,10 +171,14 @@ static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
         cpu_free(c);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory (activation arena %lld bytes)", (long long)p->arena_bytes);
     }
-    int64_t kmax = 0;
+    int64_t kmax = 0, zmax = 8;
     for (int i = 0; i < p->n_ops; i++) {
         const eng_op *o = &p->ops[i];
         if (o->kind == EOP_CONV && o->conv_kind == CONV_IM2COL && conv_k(o) > kmax) kmax = conv_k(o);
+        if (o->kind == EOP_CONV && o->conv_kind == CONV_DW) {
+            int64_t wc = p->tensors[o->in[0]].dims[3] * o->cin;
+            if (wc > zmax) zmax = wc;
+        }
         if (o->kind != EOP_REF) continue;
         odrt_status_t rc = odrt_model_load_buffer(p->blob + o->w_off, (size_t)o->w_len, NULL, &c->ref_models[i]);
         if (rc == ODRT_OK) rc = odrt_session_create(c->ref_models[i], &c->ref_sessions[i]);
@@ -182,6 +188,10 @@ static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
             cpu_free(c);
             return odrt_fail_ctx(ODRT_ERR_PARSE, "engine: reference op %d (%s)", i, o->name);
         }
+    }
+    if (!(c->zeros = calloc((size_t)zmax + 16, sizeof(float)))) {
+        cpu_free(c);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     for (int t = 0; kmax && t < tp_threads(c->pool); t++)
         if (!(c->scratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(MB * kmax + 16) * sizeof(float)))) {
@@ -229,13 +239,20 @@ static void im2col_task(void *a, int64_t t, int th) {
     for (int64_t m = m0; m < m1; m++) {
         int64_t n = m / (OH * OW), oy = m / OW % OH, ox = m % OW;
         float *row = s + (m - m0) * K;
+        int64_t ix0 = ox * o->sw - o->pl, ix1 = ix0 + (int64_t)(o->kw - 1) * o->dw;
         for (int ky = 0; ky < o->kh; ky++) {
             int64_t iy = oy * o->sh - o->pt + (int64_t)ky * o->dh;
-            for (int kx = 0; kx < o->kw; kx++) {
-                int64_t ix = ox * o->sw - o->pl + (int64_t)kx * o->dw;
-                float *dst = row + ((int64_t)ky * o->kw + kx) * C;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(dst, 0, sizeof(float) * (size_t)C);
-                else memcpy(dst, j->x + ((n * H + iy) * W + ix) * C, sizeof(float) * (size_t)C);
+            float *dst = row + (int64_t)ky * o->kw * C;
+            if (iy < 0 || iy >= H) {
+                memset(dst, 0, sizeof(float) * (size_t)(o->kw * C));
+            } else if (o->dw == 1 && ix0 >= 0 && ix1 < W) { /* the kernel row is contiguous in NHWC */
+                memcpy(dst, j->x + ((n * H + iy) * W + ix0) * C, sizeof(float) * (size_t)(o->kw * C));
+            } else {
+                for (int kx = 0; kx < o->kw; kx++) {
+                    int64_t ix = ix0 + (int64_t)kx * o->dw;
+                    if (ix < 0 || ix >= W) memset(dst + kx * C, 0, sizeof(float) * (size_t)C);
+                    else memcpy(dst + kx * C, j->x + ((n * H + iy) * W + ix) * C, sizeof(float) * (size_t)C);
+                }
             }
         }
     }
@@ -318,7 +335,7 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
             if (o->conv_kind == CONV_DW) {
                 const eng_tensor *xt = &p->tensors[o->in[0]];
                 j.dw = (k_dw){j.x, j.w, j.b, j.y, xt->dims[2], xt->dims[3], o->cin, yt->dims[2], yt->dims[3],
-                              o->kh, o->kw, o->sh, o->sw, o->dh, o->dw, o->pt, o->pl, j.e};
+                              o->kh, o->kw, o->sh, o->sw, o->dh, o->dw, o->pt, o->pl, j.e, c->zeros};
                 int64_t rows = yt->dims[0] * yt->dims[2];
                 j.per_task = (rows + threads * 2 - 1) / (threads * 2);
                 tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, dw_task, &j);

@@ -20,14 +20,39 @@ typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
 static inline v8 ld(const float *p) { return *(const v8 *)p; }
 static inline void st(float *p, v8 v) { *(v8 *)p = v; }
 static inline v8 splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
-static inline v8 vmax(v8 a, v8 b) {
-    v8i m = a < b;
-    return (v8)(((v8i)a & ~m) | ((v8i)b & m));
+/* vmax(x, lo) / vmin(x, hi) for Clip: x when x is NaN, as the reference's comparisons give */
+#if defined(__AVX__)
+#include <immintrin.h>
+static inline v8 vmax(v8 x, v8 lo) { return (v8)_mm256_max_ps((__m256)lo, (__m256)x); }
+static inline v8 vmin(v8 x, v8 hi) { return (v8)_mm256_min_ps((__m256)hi, (__m256)x); }
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+typedef float v4 __attribute__((vector_size(16)));
+static inline v8 vhalves(__m128 a, __m128 b) {
+    v8 r;
+    memcpy(&r, &a, 16), memcpy((char *)&r + 16, &b, 16);
+    return r;
 }
-static inline v8 vmin(v8 a, v8 b) {
-    v8i m = a > b;
-    return (v8)(((v8i)a & ~m) | ((v8i)b & m));
+static inline v8 vmax(v8 x, v8 lo) {
+    __m128 xa, xb, la, lb;
+    memcpy(&xa, &x, 16), memcpy(&xb, (char *)&x + 16, 16), memcpy(&la, &lo, 16), memcpy(&lb, (char *)&lo + 16, 16);
+    return vhalves(_mm_max_ps(la, xa), _mm_max_ps(lb, xb));
 }
+static inline v8 vmin(v8 x, v8 hi) {
+    __m128 xa, xb, ha, hb;
+    memcpy(&xa, &x, 16), memcpy(&xb, (char *)&x + 16, 16), memcpy(&ha, &hi, 16), memcpy(&hb, (char *)&hi + 16, 16);
+    return vhalves(_mm_min_ps(ha, xa), _mm_min_ps(hb, xb));
+}
+#else /* NEON and others: lanes where x < lo (x > hi) take lo (hi); NaN compares false and stays */
+static inline v8 vmax(v8 x, v8 lo) {
+    v8i m = x < lo;
+    return (v8)(((v8i)x & ~m) | ((v8i)lo & m));
+}
+static inline v8 vmin(v8 x, v8 hi) {
+    v8i m = x > hi;
+    return (v8)(((v8i)x & ~m) | ((v8i)hi & m));
+}
+#endif
 
 static inline float act1(float x, const k_epi *e) {
     switch (e->act) {
@@ -38,19 +63,19 @@ static inline float act1(float x, const k_epi *e) {
     }
 }
 
-static inline v8 actv(v8 x, const k_epi *e, v8 lo, v8 hi) {
-    if (e->act == EACT_CLIP) return vmin(vmax(x, lo), hi);
-    if (e->act == EACT_ID) return x;
-    float t[8];
-    memcpy(t, &x, sizeof t);
-    for (int i = 0; i < 8; i++) t[i] = act1(t[i], e);
-    memcpy(&x, t, sizeof t);
-    return x;
+/* in hot loops the activation is a compile-time choice: clip (Relu, Relu6, Clip) or identity;
+ * sigmoid and swish run as a second pass over the freshly written (cache-hot) output */
+#define FORCE_INLINE inline __attribute__((always_inline))
+static FORCE_INLINE v8 actv(v8 x, const int clip, v8 lo, v8 hi) { return clip ? vmin(vmax(x, lo), hi) : x; }
+static void act_pass(float *y, int64_t n, const k_epi *e) {
+    if (e->act == EACT_SIGMOID || e->act == EACT_SWISH)
+        for (int64_t i = 0; i < n; i++) y[i] = act1(y[i], e);
 }
+static FORCE_INLINE int is_clip(const k_epi *e) { return e->act == EACT_CLIP; }
 
 /* 6 x 16 micro-kernel: A rows a[0..5] (stride lda), packed B panel [K][16] */
-static inline void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
-                       int64_t ldc, int nr, const float *R, const k_epi *e) {
+static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
+                             int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
     const float *a[6];
     for (int i = 0; i < 6; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
     v8 bl = ld(bias), bh = ld(bias + 8);
@@ -73,15 +98,28 @@ static inline void ukr(int64_t K, const float *a0, int64_t lda, int mr, const fl
         if (nr == 16) {
             v8 y0 = acc[2 * i], y1 = acc[2 * i + 1];
             if (r) y0 += ld(r), y1 += ld(r + 8);
-            st(c, actv(y0, e, lo, hi));
-            st(c + 8, actv(y1, e, lo, hi));
+            st(c, actv(y0, clip, lo, hi));
+            st(c + 8, actv(y1, clip, lo, hi));
         } else {
             float t[16];
             memcpy(t, &acc[2 * i], 32);
             memcpy(t + 8, &acc[2 * i + 1], 32);
-            for (int j = 0; j < nr; j++) c[j] = act1(t[j] + (r ? r[j] : 0.0f), e);
+            for (int j = 0; j < nr; j++) {
+                float v = t[j] + (r ? r[j] : 0.0f);
+                c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
+            }
         }
+        if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
     }
+}
+
+static void ukr_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
+                     int nr, const float *R, const k_epi *e) {
+    ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
+}
+static void ukr_other(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
+                      int nr, const float *R, const k_epi *e) {
+    ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
 }
 
 static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
@@ -98,7 +136,7 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
         const float *Bp = B + (n / 16) * K * 16;
         for (int64_t m = 0; m < M; m += 6) {
             int mr = (int)(M - m < 6 ? M - m : 6);
-            ukr(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
+            (is_clip(e) ? ukr_clip : ukr_other)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
         }
     }
 }
@@ -120,7 +158,7 @@ static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t
             const float *wr = a->w + (int64_t)ky * a->kw * C + c;
             for (int kx = kx0; kx < kx1; kx++) acc += ld(xr + (ix0 + (int64_t)kx * a->dw) * C) * ld(wr + (int64_t)kx * C);
         }
-        st(y + c, actv(acc, &a->e, lo, hi));
+        st(y + c, actv(acc, is_clip(&a->e), lo, hi));
     }
     for (; c < C; c++) {
         float acc = a->bias[c];
@@ -130,43 +168,58 @@ static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t
                        a->w[((int64_t)ky * a->kw + kx) * C + c];
         y[c] = act1(acc, &a->e);
     }
+    if (!is_clip(&a->e)) act_pass(y + c0, C8 - c0 > 0 ? C8 - c0 : 0, &a->e);
 }
 
-/* 3x3, dilation 1, interior of a row: weights of 8 channels in registers, 4 output pixels at a time */
-static void dw3x3_interior(const k_dw *a, const float *xim, int64_t iy0, int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo, v8 hi) {
-    const int64_t C = a->C, C8 = C / 8 * 8, WC = a->W * C, sx = a->sw * C;
-    for (int64_t c = 0; c < C8; c += 8) {
-        const float *wp = a->w + c;
-        v8 w0 = ld(wp), w1 = ld(wp + C), w2 = ld(wp + 2 * C), w3 = ld(wp + 3 * C), w4 = ld(wp + 4 * C), w5 = ld(wp + 5 * C);
-        v8 w6 = ld(wp + 6 * C), w7 = ld(wp + 7 * C), w8 = ld(wp + 8 * C), b = ld(a->bias + c);
-        const float *r0 = xim + iy0 * WC + c;
-        int64_t ox = ox_lo;
-        for (; ox + 4 <= ox_hi; ox += 4) {
-            const float *p = r0 + (ox * a->sw - a->pl) * C;
+/* 3x3, dilation 1, interior of a row, stride S (1 or 2, a constant): 4 output pixels per step
+ * (outer), all channels 8 at a time (inner), so the 3 x (3S+3) pixel input window stays in L1. */
+static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *xim, int64_t iy0, int64_t ox_lo, int64_t ox_hi, float *yrow,
+                                   v8 lo, v8 hi, const int S, const int clip) {
+    const int64_t C = a->C, C8 = C / 8 * 8, WC = a->W * C;
+    const float *rows[3]; /* the 3 input rows; outside the image: zeros */
+    for (int ky = 0; ky < 3; ky++) rows[ky] = iy0 + ky >= 0 && iy0 + ky < a->H ? xim + (iy0 + ky) * WC : a->zeros;
+    int64_t ox = ox_lo;
+    for (; ox + 4 <= ox_hi; ox += 4) {
+        const int64_t off = (ox * S - a->pl) * C;
+        float *y = yrow + ox * C;
+        for (int64_t c = 0; c < C8; c += 8) {
+            v8 b = ld(a->bias + c);
             v8 s0 = b, s1 = b, s2 = b, s3 = b;
-            for (int ky = 0; ky < 3; ky++) {
-                const float *q = p + ky * WC;
-                v8 wa = ky == 0 ? w0 : ky == 1 ? w3 : w6, wb = ky == 0 ? w1 : ky == 1 ? w4 : w7, wc = ky == 0 ? w2 : ky == 1 ? w5 : w8;
-                s0 += ld(q) * wa, s1 += ld(q + sx) * wa, s2 += ld(q + 2 * sx) * wa, s3 += ld(q + 3 * sx) * wa;
-                s0 += ld(q + C) * wb, s1 += ld(q + sx + C) * wb, s2 += ld(q + 2 * sx + C) * wb, s3 += ld(q + 3 * sx + C) * wb;
-                s0 += ld(q + 2 * C) * wc, s1 += ld(q + sx + 2 * C) * wc, s2 += ld(q + 2 * sx + 2 * C) * wc;
-                s3 += ld(q + 3 * sx + 2 * C) * wc;
+            const float *wr = a->w + c;
+            for (int ky = 0; ky < 3; ky++, wr += 3 * C) {
+                const float *p = rows[ky] + off + c;
+                v8 wa = ld(wr), wb = ld(wr + C), wc = ld(wr + 2 * C);
+                const float *p1 = p + S * C, *p2 = p + 2 * S * C, *p3 = p + 3 * S * C;
+                s0 += ld(p) * wa, s1 += ld(p1) * wa, s2 += ld(p2) * wa, s3 += ld(p3) * wa;
+                s0 += ld(p + C) * wb, s1 += ld(p1 + C) * wb, s2 += ld(p2 + C) * wb, s3 += ld(p3 + C) * wb;
+                s0 += ld(p + 2 * C) * wc, s1 += ld(p1 + 2 * C) * wc, s2 += ld(p2 + 2 * C) * wc, s3 += ld(p3 + 2 * C) * wc;
             }
-            float *y = yrow + ox * C + c;
-            st(y, actv(s0, &a->e, lo, hi));
-            st(y + C, actv(s1, &a->e, lo, hi));
-            st(y + 2 * C, actv(s2, &a->e, lo, hi));
-            st(y + 3 * C, actv(s3, &a->e, lo, hi));
-        }
-        for (; ox < ox_hi; ox++) {
-            const float *p = r0 + (ox * a->sw - a->pl) * C;
-            v8 s0 = b;
-            s0 += ld(p) * w0, s0 += ld(p + C) * w1, s0 += ld(p + 2 * C) * w2;
-            s0 += ld(p + WC) * w3, s0 += ld(p + WC + C) * w4, s0 += ld(p + WC + 2 * C) * w5;
-            s0 += ld(p + 2 * WC) * w6, s0 += ld(p + 2 * WC + C) * w7, s0 += ld(p + 2 * WC + 2 * C) * w8;
-            st(yrow + ox * C + c, actv(s0, &a->e, lo, hi));
+            st(y + c, actv(s0, clip, lo, hi)), st(y + C + c, actv(s1, clip, lo, hi));
+            st(y + 2 * C + c, actv(s2, clip, lo, hi)), st(y + 3 * C + c, actv(s3, clip, lo, hi));
         }
     }
+    for (; ox < ox_hi; ox++) {
+        const int64_t off = (ox * S - a->pl) * C;
+        for (int64_t c = 0; c < C8; c += 8) {
+            v8 s0 = ld(a->bias + c);
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) s0 += ld(rows[ky] + off + c + kx * C) * ld(a->w + c + (ky * 3 + kx) * C);
+            st(yrow + ox * C + c, actv(s0, clip, lo, hi));
+        }
+    }
+    if (!clip && a->e.act != EACT_ID)
+        for (int64_t o = ox_lo; o < ox_hi; o++) act_pass(yrow + o * C, C8, &a->e);
+}
+
+static void dw3x3_interior(const k_dw *a, const float *xim, int64_t oy, int64_t iy0, int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo,
+                           v8 hi) {
+    int clip = is_clip(&a->e);
+    if (a->sw == 1 && clip) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 1, 1);
+    else if (a->sw == 1) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 1, 0);
+    else if (a->sw == 2 && clip) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 2, 1);
+    else if (a->sw == 2) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 2, 0);
+    else
+        for (int64_t ox = ox_lo; ox < ox_hi; ox++) dw_pixel(a, xim, oy, ox, yrow + ox * a->C, 0, lo, hi);
 }
 
 static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
@@ -181,8 +234,8 @@ static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
         int64_t n = r / a->OH, oy = r % a->OH, iy0 = oy * a->sh - a->pt;
         float *yrow = a->y + ((n * a->OH + oy) * a->OW) * C;
         const float *xim = a->x + n * a->H * a->W * C;
-        if (fast && iy0 >= 0 && iy0 + 2 < a->H && C8) {
-            dw3x3_interior(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi);
+        if (fast && C8) { /* rows outside the image read a->zeros */
+            dw3x3_interior(a, xim, oy, iy0, ox_lo, ox_hi, yrow, lo, hi);
             for (int64_t ox = 0; ox < a->OW; ox++) {
                 if (ox >= ox_lo && ox < ox_hi) {
                     if (C8 < C) dw_pixel(a, xim, oy, ox, yrow + ox * C, C8, lo, hi);
@@ -200,7 +253,7 @@ static void K(act)(const float *x, float *y, int64_t n, const k_epi *e) {
     v8 lo = splat(e->lo), hi = splat(e->hi);
     int64_t i = 0;
     if (e->act == EACT_CLIP)
-        for (; i + 8 <= n; i += 8) st(y + i, actv(ld(x + i), e, lo, hi));
+        for (; i + 8 <= n; i += 8) st(y + i, actv(ld(x + i), 1, lo, hi));
     for (; i < n; i++) y[i] = act1(x[i], e);
 }
 
@@ -221,7 +274,8 @@ static void K(binary)(int op, int rev, const float *a, const float *b, int64_t n
         for (int64_t i = 0; i < n; i += nb)
             for (int64_t j = 0; j < nb; j += 8) {
                 v8 va = ld(a + i + j), vb = ld(b + j);
-                st(y + i + j, actv(op == BIN_ADD ? va + vb : va * vb, e, lo, hi));
+                st(y + i + j, actv(op == BIN_ADD ? va + vb : va * vb, is_clip(e), lo, hi));
+                if (!is_clip(e)) act_pass(y + i + j, 8, e);
             }
         return;
     }

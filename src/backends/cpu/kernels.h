@@ -16,6 +16,7 @@ typedef struct k_dw {
     int64_t H, W, C, OH, OW;
     int kh, kw, sh, sw, dh, dw, pt, pl;
     k_epi e;
+    const float *zeros; /* >= W * C zero floats: the rows above and below the image */
 } k_dw;
 
 typedef struct cpu_kernels {
