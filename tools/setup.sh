@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent setup on Debian 12: system packages, the test/fixture Python venv, the ONNX node-test
 # fixtures, and a Release build in build/. Safe to run again; it only does what is missing.
+# --runtime: system packages and the odrt build only (no Python), for tools/demo.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential cmake pkg-config git libprotobuf-c-dev protobuf-c-compiler libcjson-dev
           libxxhash-dev libmd-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev graphviz python3 python3-venv)
+[ "${1:-}" = "--runtime" ] && APT_PKGS=(build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libcjson-dev
+                                         libxxhash-dev libmd-dev libjpeg62-turbo-dev libpng-dev)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -13,6 +16,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--runtime" ]; then # the runtime alone: no Python, no test fixtures
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$(nproc)" --target odrt_cli
+  echo "setup: done (build/odrt)"
+  exit 0
 fi
 
 # Python: only for tests and fixture scripts (onnxruntime, onnx, tf2onnx, TensorFlow), never the runtime

@@ -48,7 +48,8 @@ static int collect(const char *arg, strlist *l, int *from_dir) {
     char path[PATH_MAX];
     while ((de = readdir(d)))
         if (de->d_name[0] != '.' && is_image_name(de->d_name)) {
-            snprintf(path, sizeof path, "%s/%s", arg, de->d_name);
+            size_t al = strlen(arg);
+            snprintf(path, sizeof path, "%s%s%s", arg, al && arg[al - 1] == '/' ? "" : "/", de->d_name);
             if (!push(&tmp, path)) break;
         }
     closedir(d);
