@@ -25,6 +25,17 @@ if [ "${1:-}" = "--runtime" ]; then # the runtime alone: no Python, no test fixt
   exit 0
 fi
 
+# AArch64: cross compiler, arm64 libraries and qemu-user for the AArch64 engine test
+if ! dpkg -s gcc-aarch64-linux-gnu qemu-user libprotobuf-c-dev:arm64 libcjson-dev:arm64 libxxhash-dev:arm64 libmd-dev:arm64 \
+     libjpeg62-turbo-dev:arm64 libpng-dev:arm64 >/dev/null 2>&1; then
+  echo "setup: installing the AArch64 cross toolchain and qemu-user"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO dpkg --add-architecture arm64
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user libprotobuf-c-dev:arm64 \
+    libcjson-dev:arm64 libxxhash-dev:arm64 libmd-dev:arm64 libjpeg62-turbo-dev:arm64 libpng-dev:arm64 >/dev/null
+fi
+
 # Python: only for tests and fixture scripts (onnxruntime, onnx, tf2onnx, TensorFlow), never the runtime
 PY=.venv/bin/python
 REQ=tools/fixtures/requirements.txt

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test, both build flavours: Release and Debug+ASan+UBSan (ctest each), then a bounded
+# Every test, both build flavours: Release and Debug+ASan+UBSan (ctest each), the AArch64 cross
+# build's engine test under qemu-user, then a bounded
 # libFuzzer run of the ONNX loader and of the engine loader. FUZZ_SECONDS (default 60) bounds each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,12 @@ JOBS=$(nproc)
 
 echo "== Release"
 (cd build && ctest --output-on-failure -j"$JOBS")
+
+echo "== AArch64: cross build, engine test under qemu-user"
+cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-aarch64 -j"$JOBS" --target odrt_cli
+(cd tests/python && ODRT_BIN="$PWD/../../build/odrt" ODRT_BIN_AARCH64="$PWD/../../build-aarch64/odrt" \
+  "$PY" -m pytest -q -p no:cacheprovider test_engine_aarch64.py)
 
 echo "== Debug + ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DODRT_SANITIZE=ON -DODRT_PYTHON="$PY" >/dev/null

@@ -41,12 +41,17 @@ static void *worker(void *a) {
     for (;;) {
         int spins = 0;
         while (atomic_load(&p->gen) == seen) {
-            if (++spins < 200000) {
 #if defined(__x86_64__) || defined(__i386__)
+            if (++spins < 200000) {
                 __builtin_ia32_pause();
-#endif
                 continue;
             }
+#else /* a syscall in the spin: emulators (qemu-user) need it to make progress on other threads */
+            if (++spins < 2000) {
+                sched_yield();
+                continue;
+            }
+#endif
             pthread_mutex_lock(&p->mu);
             while (atomic_load(&p->gen) == seen) pthread_cond_wait(&p->cv, &p->mu);
             pthread_mutex_unlock(&p->mu);

@@ -1,0 +1,43 @@
+"""The AArch64 build (cross-compiled, run under qemu-user) against the x86-64 build: it writes the
+same engine file from the same export, and its detections on every shared photo equal the x86-64
+engine's (every detection with score >= 0.05 matched both ways: same class, IoU >= 0.99,
+|score diff| <= 1e-4). Runs when ODRT_BIN_AARCH64 names the cross-built odrt (tools/test.sh)."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import MODEL, SHARED, run_odrt
+from test_engine import unmatched
+
+ARM = os.environ.get("ODRT_BIN_AARCH64")
+pytestmark = pytest.mark.skipif(not ARM, reason="ODRT_BIN_AARCH64 not set (tools/test.sh sets it)")
+
+
+def run_arm(*args):
+    assert os.path.exists(ARM), ARM
+    qemu = shutil.which("qemu-aarch64")
+    assert qemu, "qemu-aarch64 missing (tools/setup.sh installs qemu-user)"
+    p = subprocess.run([qemu, ARM, *map(str, args)], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def dets(path):
+    return [[(d["class_id"], d["score"], d["box_normalized"]) for d in r["detections"]] for r in json.load(open(path))["images"]]
+
+
+def test_aarch64_engine_matches_x86(tmp_path, images):
+    labels = os.path.join(SHARED, "models", "handtrack", "label_map.pbtxt")
+    run_odrt("build", MODEL, "-o", tmp_path / "x86.odrt", "--labels", labels)
+    run_arm("build", MODEL, "-o", tmp_path / "arm.odrt", "--labels", labels)
+    assert (tmp_path / "x86.odrt").read_bytes() == (tmp_path / "arm.odrt").read_bytes()
+    run_odrt("detect", tmp_path / "x86.odrt", *images, "--json", tmp_path / "x86.json", "--threshold", "0")
+    run_arm("detect", tmp_path / "x86.odrt", *images, "--json", tmp_path / "arm.json", "--threshold", "0", "--threads", "2")
+    n = 0
+    for a, b in zip(dets(tmp_path / "x86.json"), dets(tmp_path / "arm.json")):
+        assert not unmatched(a, b) and not unmatched(b, a)
+        n += sum(d[1] >= 0.05 for d in a)
+    assert n >= 20
