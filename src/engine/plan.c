@@ -77,6 +77,14 @@ odrt_status_t eng_plan_memory(eng_plan *p) {
             if (k < first[r]) first[r] = k;
         }
     }
+    /* a convolution's input stays live over the next two ops when they are convolutions too, so
+     * that a backend may run such a chain fused (its output then never overlays its input) */
+    for (int k = 0; k < p->n_ops; k++) {
+        const eng_op *op = &p->ops[k];
+        if (op->kind != EOP_CONV || k + 1 >= p->n_ops || p->ops[k + 1].kind != EOP_CONV) continue;
+        int r = eng_root(p, op->in[0]), until = k + 2 < p->n_ops && p->ops[k + 2].kind == EOP_CONV ? k + 2 : k + 1;
+        if (until > last[r]) last[r] = until;
+    }
     last[tb] = last[ts] = p->n_ops;
     if (first[tb] > p->n_ops) first[tb] = p->n_ops;
     if (first[ts] > p->n_ops) first[ts] = p->n_ops;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../util.h"
+#include "../../engine/plan_util.h"
 #include "../backend.h"
 #include "kernels.h"
 #include "threadpool.h"
@@ -20,6 +21,8 @@ typedef struct {
     odrt_model_t **ref_models;
     odrt_session_t **ref_sessions;
     int n_ops;
+    int *chain;      /* per op: length of a fused chain starting here (2 or 3), 0 none, -1 inside one */
+    float **fscratch; /* per thread: ring of 3 expanded rows + one depthwise row (fused chains) */
     double *prof; /* ODRT_PROFILE=1: seconds per op, summed over runs (printed at free) */
     int prof_runs;
     const eng_plan *plan;
@@ -140,6 +143,10 @@ static void cpu_free(void *vc) {
     if (!c) return;
     if (c->prof && c->prof_runs) print_profile(c, c->plan);
     free(c->prof);
+    free(c->chain);
+    if (c->fscratch)
+        for (int i = 0; i < 256; i++) free(c->fscratch[i]);
+    free(c->fscratch);
     tp_free(c->pool);
     if (c->scratch)
         for (int i = 0; i < 256; i++) free(c->scratch[i]);
@@ -150,6 +157,61 @@ static void cpu_free(void *vc) {
     free(c->zeros);
     free(c->arena);
     free(c);
+}
+
+/* ---- fused chains: [1x1 expand ->] depthwise 3x3 [-> 1x1 project (+ residual)] ----
+ * run in bands of output rows: expanded rows live in a 3-slot ring and the depthwise row goes
+ * straight into the project GEMM, so the intermediates never reach memory. */
+static int is_dw3(const eng_op *o) {
+    return o->kind == EOP_CONV && o->conv_kind == CONV_DW && o->kh == 3 && o->kw == 3 && o->dh == 1 && o->dw == 1 &&
+           o->sh == o->sw && (o->sw == 1 || o->sw == 2);
+}
+static int is_pw(const eng_op *o) { return o->kind == EOP_CONV && o->conv_kind == CONV_GEMM; }
+
+static int overlap(const eng_plan *p, int a, int b) {
+    const eng_tensor *x = &p->tensors[a], *y = &p->tensors[b];
+    return x->offset < y->offset + y->numel * 4 && y->offset < x->offset + x->numel * 4;
+}
+
+#define FUSE_MIN 65536 /* intermediates smaller than this (floats) stay in cache anyway */
+#define FUSE_MIN_W 32   /* input row width */
+#define FUSE_MIN_H 16   /* output rows */
+
+static void find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *row_max) {
+    int *reads = calloc((size_t)p->n_tensors + 1, sizeof(int));
+    if (!reads) return;
+    for (int k = 0; k < p->n_ops; k++) {
+        for (int i = 0; i < p->ops[k].n_in; i++) reads[eng_root(p, p->ops[k].in[i])]++;
+        if (p->ops[k].residual >= 0) reads[eng_root(p, p->ops[k].residual)]++;
+    }
+    reads[eng_root(p, p->meta.t_boxes)]++, reads[eng_root(p, p->meta.t_scores)]++;
+    for (int k = 0; k + 1 < p->n_ops; k++) {
+        if (c->chain[k]) continue;
+        const eng_op *a = &p->ops[k], *d = NULL, *e = NULL;
+        int start = k, len = 0;
+        if (is_pw(a) && a->residual < 0 && is_dw3(&p->ops[k + 1]) && eng_root(p, p->ops[k + 1].in[0]) == eng_root(p, a->out) &&
+            reads[eng_root(p, a->out)] == 1 && p->tensors[a->out].numel >= FUSE_MIN) {
+            d = &p->ops[k + 1], len = 2;
+        } else if (is_dw3(a)) {
+            d = a, a = NULL, len = 1;
+        } else continue;
+        int kd = start + len - 1;
+        if (kd + 1 < p->n_ops && is_pw(&p->ops[kd + 1]) && eng_root(p, p->ops[kd + 1].in[0]) == eng_root(p, d->out) &&
+            reads[eng_root(p, d->out)] == 1 && (a || p->tensors[d->out].numel >= FUSE_MIN))
+            e = &p->ops[kd + 1], len++;
+        if (len < 2) continue;
+        /* per-row GEMMs need wide rows, bands need rows: small maps run unfused (in cache anyway) */
+        if (p->tensors[d->in[0]].dims[3] < FUSE_MIN_W || p->tensors[d->out].dims[2] < FUSE_MIN_H) continue;
+        int x = a ? a->in[0] : d->in[0], y = e ? e->out : d->out;
+        if (overlap(p, x, y) || (e && e->residual >= 0 && overlap(p, e->residual, y))) continue; /* would clobber input */
+        c->chain[start] = len;
+        for (int i = 1; i < len; i++) c->chain[start + i] = -1;
+        const eng_tensor *din = &p->tensors[d->in[0]];
+        int64_t ring = a ? 3 * din->dims[3] * d->cin : 0, row = e ? p->tensors[d->out].dims[3] * d->cout : 0;
+        if (ring > *ring_max) *ring_max = ring;
+        if (row > *row_max) *row_max = row;
+    }
+    free(reads);
 }
 
 static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
@@ -189,7 +251,17 @@ static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
             return odrt_fail_ctx(ODRT_ERR_PARSE, "engine: reference op %d (%s)", i, o->name);
         }
     }
-    if (!(c->zeros = calloc((size_t)zmax + 16, sizeof(float)))) {
+    int64_t ring_max = 0, row_max = 0;
+    c->chain = calloc((size_t)p->n_ops + 1, sizeof(int));
+    c->fscratch = calloc(256, sizeof(float *));
+    const char *nofuse = getenv("ODRT_NO_FUSE");
+    if (c->chain && c->fscratch && !(nofuse && *nofuse == '1')) find_chains(c, p, &ring_max, &row_max);
+    for (int t = 0; c->fscratch && (ring_max || row_max) && t < tp_threads(c->pool); t++)
+        if (!(c->fscratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(ring_max + row_max + 64) * sizeof(float)))) {
+            cpu_free(c);
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+    if (!c->chain || !c->fscratch || !(c->zeros = calloc((size_t)zmax + 16, sizeof(float)))) {
         cpu_free(c);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
@@ -287,6 +359,78 @@ static void eltwise_task(void *a, int64_t t, int th) {
     }
 }
 
+typedef struct {
+    cpu_ctx *c;
+    const eng_plan *p;
+    const eng_op *a, *d, *e; /* expand (or NULL), depthwise, project (or NULL) */
+    int64_t bands;           /* per image */
+    k_dw kd;
+} chain_job;
+
+static void chain_task(void *arg, int64_t t, int th) {
+    chain_job *j = arg;
+    cpu_ctx *c = j->c;
+    const eng_plan *p = j->p;
+    const eng_op *a = j->a, *d = j->d, *e = j->e;
+    const eng_tensor *xt = &p->tensors[d->in[0]], *dt = &p->tensors[d->out];
+    int64_t H = xt->dims[2], W = xt->dims[3], Ce = d->cin, OH = dt->dims[2], OW = dt->dims[3];
+    int64_t n = t / j->bands, b = t % j->bands, per = (OH + j->bands - 1) / j->bands;
+    int64_t oy0 = b * per, oy1 = oy0 + per < OH ? oy0 + per : OH;
+    float *ring = c->fscratch[th], *drow = ring + (a ? 3 * W * Ce : 0);
+    const float *X = T(c, p, a ? a->in[0] : d->in[0]);
+    const float *wa = a ? (const float *)(p->blob + a->w_off) : NULL, *ba = a ? (const float *)(p->blob + a->b_off) : NULL;
+    const float *we = e ? (const float *)(p->blob + e->w_off) : NULL, *be = e ? (const float *)(p->blob + e->b_off) : NULL;
+    float *Y = T(c, p, e ? e->out : d->out);
+    const float *R = e && e->residual >= 0 ? T(c, p, e->residual) : NULL;
+    k_epi ea = a ? (k_epi){a->act, a->act_lo, a->act_hi} : (k_epi){0, 0, 0}, ee = e ? (k_epi){e->act, e->act_lo, e->act_hi} : ea;
+    int64_t slot_row[3] = {-1, -1, -1};
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+        const float *rows[3];
+        for (int ky = 0; ky < 3; ky++) {
+            int64_t iy = oy * d->sh - d->pt + ky;
+            rows[ky] = NULL;
+            if (iy < 0 || iy >= H) continue;
+            if (!a) {
+                rows[ky] = X + (n * H + iy) * W * Ce;
+                continue;
+            }
+            int slot = (int)(iy % 3);
+            float *r = ring + slot * W * Ce;
+            if (slot_row[slot] != iy) { /* expand this input row */
+                c->k->gemm(W, 0, Ce, a->cin, X + (n * H + iy) * W * a->cin, a->cin, wa, ba, r, Ce, NULL, &ea);
+                slot_row[slot] = iy;
+            }
+            rows[ky] = r;
+        }
+        if (e) {
+            c->k->dw_row(&j->kd, rows, drow);
+            int64_t off = (n * OH + oy) * OW * e->cout;
+            c->k->gemm(OW, 0, e->cout, Ce, drow, Ce, we, be, Y + off, e->cout, R ? R + off : NULL, &ee);
+        } else {
+            c->k->dw_row(&j->kd, rows, Y + (n * OH + oy) * OW * Ce);
+        }
+    }
+}
+
+static void run_chain(cpu_ctx *c, const eng_plan *p, int k) {
+    chain_job j;
+    memset(&j, 0, sizeof j);
+    j.c = c, j.p = p;
+    int len = c->chain[k];
+    if (p->ops[k].conv_kind == CONV_DW) j.d = &p->ops[k], j.e = len > 1 ? &p->ops[k + 1] : NULL;
+    else j.a = &p->ops[k], j.d = &p->ops[k + 1], j.e = len > 2 ? &p->ops[k + 2] : NULL;
+    const eng_op *d = j.d;
+    const eng_tensor *xt = &p->tensors[d->in[0]], *dt = &p->tensors[d->out];
+    j.kd = (k_dw){NULL, (const float *)(p->blob + d->w_off), (const float *)(p->blob + d->b_off), NULL, xt->dims[2], xt->dims[3],
+                  d->cin, dt->dims[2], dt->dims[3], 3, 3, d->sh, d->sw, 1, 1, d->pt, d->pl,
+                  (k_epi){d->act, d->act_lo, d->act_hi}, c->zeros};
+    int threads = tp_threads(c->pool);
+    int64_t OH = dt->dims[2], bands = threads * 2;
+    if (bands > OH / 4) bands = OH / 4 > 0 ? OH / 4 : 1;
+    j.bands = bands;
+    tp_run(c->pool, dt->dims[0] * bands, chain_task, &j);
+}
+
 static int64_t split(int64_t n, int64_t unit, int threads) { /* elements per task, multiple of unit */
     int64_t tasks = threads * 4, per = (n + tasks - 1) / tasks;
     if (per < 4096) per = 4096;
@@ -329,6 +473,12 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
         j.w = (const float *)(p->blob + o->w_off), j.b = (const float *)(p->blob + o->b_off);
         j.e = (k_epi){o->act, o->act_lo, o->act_hi};
         const eng_tensor *yt = &p->tensors[o->out];
+        if (c->chain[k] < 0) continue; /* ran inside a fused chain */
+        if (c->chain[k] > 0) {
+            run_chain(c, p, k);
+            if (c->prof) c->prof[k] += now_s() - t0;
+            continue;
+        }
         switch (o->kind) {
         case EOP_CONV: {
             j.r = o->residual >= 0 ? T(c, p, o->residual) : NULL;

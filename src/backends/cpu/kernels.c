@@ -173,11 +173,9 @@ static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t
 
 /* 3x3, dilation 1, interior of a row, stride S (1 or 2, a constant): 4 output pixels per step
  * (outer), all channels 8 at a time (inner), so the 3 x (3S+3) pixel input window stays in L1. */
-static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *xim, int64_t iy0, int64_t ox_lo, int64_t ox_hi, float *yrow,
+static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow,
                                    v8 lo, v8 hi, const int S, const int clip) {
-    const int64_t C = a->C, C8 = C / 8 * 8, WC = a->W * C;
-    const float *rows[3]; /* the 3 input rows; outside the image: zeros */
-    for (int ky = 0; ky < 3; ky++) rows[ky] = iy0 + ky >= 0 && iy0 + ky < a->H ? xim + (iy0 + ky) * WC : a->zeros;
+    const int64_t C = a->C, C8 = C / 8 * 8;
     int64_t ox = ox_lo;
     for (; ox + 4 <= ox_hi; ox += 4) {
         const int64_t off = (ox * S - a->pl) * C;
@@ -211,38 +209,67 @@ static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *xim, int64_t iy0,
         for (int64_t o = ox_lo; o < ox_hi; o++) act_pass(yrow + o * C, C8, &a->e);
 }
 
-static void dw3x3_interior(const k_dw *a, const float *xim, int64_t oy, int64_t iy0, int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo,
-                           v8 hi) {
+static void dw3x3_interior(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo, v8 hi) {
     int clip = is_clip(&a->e);
-    if (a->sw == 1 && clip) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 1, 1);
-    else if (a->sw == 1) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 1, 0);
-    else if (a->sw == 2 && clip) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 2, 1);
-    else if (a->sw == 2) dw3x3_run(a, xim, iy0, ox_lo, ox_hi, yrow, lo, hi, 2, 0);
-    else
-        for (int64_t ox = ox_lo; ox < ox_hi; ox++) dw_pixel(a, xim, oy, ox, yrow + ox * a->C, 0, lo, hi);
+    if (a->sw == 1 && clip) dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 1, 1);
+    else if (a->sw == 1) dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 1, 0);
+    else if (a->sw == 2 && clip) dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 2, 1);
+    else dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 2, 0);
 }
 
-static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
-    const int64_t C = a->C, C8 = C / 8 * 8;
-    v8 lo = splat(a->e.lo), hi = splat(a->e.hi);
-    int fast = a->kh == 3 && a->kw == 3 && a->dh == 1 && a->dw == 1;
-    /* output columns whose 3 taps are all inside the row */
+/* one output pixel of a 3x3 dilation-1 depthwise conv from 3 row pointers (columns bounds-checked) */
+static void dw3x3_pixel_rows(const k_dw *a, const float *const rows[3], int64_t ox, float *y, v8 lo, v8 hi) {
+    const int64_t C = a->C, C8 = C / 8 * 8, ix0 = ox * a->sw - a->pl;
+    int kx0 = ix0 < 0 ? (int)-ix0 : 0, kx1 = ix0 + 3 > a->W ? (int)(a->W - ix0) : 3;
+    int64_t c = 0;
+    for (; c < C8; c += 8) {
+        v8 acc = ld(a->bias + c);
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = kx0; kx < kx1; kx++) acc += ld(rows[ky] + (ix0 + kx) * C + c) * ld(a->w + (ky * 3 + kx) * C + c);
+        st(y + c, actv(acc, is_clip(&a->e), lo, hi));
+    }
+    for (; c < C; c++) {
+        float acc = a->bias[c];
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = kx0; kx < kx1; kx++) acc += rows[ky][(ix0 + kx) * C + c] * a->w[(ky * 3 + kx) * C + c];
+        y[c] = act1(acc, &a->e);
+    }
+    if (!is_clip(&a->e)) act_pass(y, C8, &a->e);
+}
+
+/* output columns whose 3 taps are all inside the row */
+static void dw3x3_cols(const k_dw *a, int64_t *lo_, int64_t *hi_) {
     int64_t ox_lo = (a->pl + a->sw - 1) / a->sw, ox_hi = a->W - 3 + a->pl >= 0 ? (a->W - 3 + a->pl) / a->sw + 1 : 0;
     if (ox_hi > a->OW) ox_hi = a->OW;
     if (ox_lo > ox_hi) ox_lo = ox_hi;
+    *lo_ = ox_lo, *hi_ = ox_hi;
+}
+
+/* one output row of a 3x3 dilation-1 depthwise conv (stride 1 or 2) from its 3 input rows
+ * (NULL: outside the image, zeros) */
+static void K(dw_row)(const k_dw *a, const float *const in_rows[3], float *yrow) {
+    v8 lo = splat(a->e.lo), hi = splat(a->e.hi);
+    const float *rows[3];
+    for (int k = 0; k < 3; k++) rows[k] = in_rows[k] ? in_rows[k] : a->zeros;
+    int64_t ox_lo, ox_hi;
+    dw3x3_cols(a, &ox_lo, &ox_hi);
+    if (a->C >= 8) dw3x3_interior(a, rows, ox_lo, ox_hi, yrow, lo, hi);
+    for (int64_t ox = 0; ox < a->OW; ox++)
+        if (ox < ox_lo || ox >= ox_hi || a->C % 8) dw3x3_pixel_rows(a, rows, ox, yrow + ox * a->C, lo, hi);
+}
+
+static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
+    const int64_t C = a->C;
+    v8 lo = splat(a->e.lo), hi = splat(a->e.hi);
+    int fast = a->kh == 3 && a->kw == 3 && a->dh == 1 && a->dw == 1 && (a->sw == 1 || a->sw == 2);
     for (int64_t r = r0; r < r1; r++) {
         int64_t n = r / a->OH, oy = r % a->OH, iy0 = oy * a->sh - a->pt;
         float *yrow = a->y + ((n * a->OH + oy) * a->OW) * C;
         const float *xim = a->x + n * a->H * a->W * C;
-        if (fast && C8) { /* rows outside the image read a->zeros */
-            dw3x3_interior(a, xim, oy, iy0, ox_lo, ox_hi, yrow, lo, hi);
-            for (int64_t ox = 0; ox < a->OW; ox++) {
-                if (ox >= ox_lo && ox < ox_hi) {
-                    if (C8 < C) dw_pixel(a, xim, oy, ox, yrow + ox * C, C8, lo, hi);
-                    continue;
-                }
-                dw_pixel(a, xim, oy, ox, yrow + ox * C, 0, lo, hi);
-            }
+        if (fast) {
+            const float *rows[3];
+            for (int ky = 0; ky < 3; ky++) rows[ky] = iy0 + ky >= 0 && iy0 + ky < a->H ? xim + (iy0 + ky) * a->W * C : NULL;
+            K(dw_row)(a, rows, yrow);
         } else {
             for (int64_t ox = 0; ox < a->OW; ox++) dw_pixel(a, xim, oy, ox, yrow + ox * C, 0, lo, hi);
         }
@@ -288,4 +315,4 @@ static void K(binary)(int op, int rev, const float *a, const float *b, int64_t n
 const cpu_kernels CAT(cpu_kernels, KSUF) = {
 #define STR2(x) #x
 #define STR(x) STR2(x)
-    STR(KSUF), K(gemm), K(dw), K(act), K(binary)};
+    STR(KSUF), K(gemm), K(dw), K(dw_row), K(act), K(binary)};

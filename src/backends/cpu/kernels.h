@@ -27,6 +27,9 @@ typedef struct cpu_kernels {
                  const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e);
     /* depthwise conv, output rows [r0, r1) of all images (row index = n * OH + oy) */
     void (*dw)(const k_dw *a, int64_t r0, int64_t r1);
+    /* one output row of a 3x3, dilation-1, stride 1 or 2 depthwise conv from its 3 input rows
+     * (NULL = outside the image); a->x, a->y and a->OH are not used */
+    void (*dw_row)(const k_dw *a, const float *const rows[3], float *yrow);
     /* y = act(x) */
     void (*act)(const float *x, float *y, int64_t n, const k_epi *e);
     /* y = act(a op b) with b a vector of length nb repeated (nb == n: same shape; nb == 1: scalar) */
