@@ -160,8 +160,11 @@ typedef struct eng_prep {
 odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst);
 void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1);
 void eng_prep_free(eng_prep *p);
-/* postproc.c: B images' detections from the network outputs */
+/* postproc.c: B images' detections from the network outputs; *ws is the caller's workspace
+ * (NULL at first; grown as needed; eng_post_ws_free) */
+typedef struct eng_post_ws eng_post_ws;
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx);
+                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx, eng_post_ws **ws);
+void eng_post_ws_free(eng_post_ws *ws);
 
 #endif

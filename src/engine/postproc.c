@@ -16,42 +16,38 @@ typedef struct {
     int32_t i;
 } cand;
 
-/* heap ordered by score desc, then index asc */
+/* candidates ordered by score desc, then anchor asc (the reference's order) */
 static int before(const cand *a, const cand *b) { return a->s > b->s || (a->s == b->s && a->i < b->i); }
+static int cmp_cand(const void *a, const void *b) { return before(a, b) ? -1 : before(b, a) ? 1 : 0; }
 
-static void sift(cand *h, int64_t n, int64_t i) {
-    for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && before(&h[l], &h[m])) m = l;
-        if (r < n && before(&h[r], &h[m])) m = r;
-        if (m == i) return;
-        cand t = h[i];
-        h[i] = h[m], h[m] = t;
-        i = m;
+/* move the k best of c[0..n) to c[0..k) (in any order): quickselect, median of three */
+static void select_top(cand *c, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (before(&c[mid], &c[lo])) { cand t = c[mid]; c[mid] = c[lo], c[lo] = t; }
+        if (before(&c[hi], &c[lo])) { cand t = c[hi]; c[hi] = c[lo], c[lo] = t; }
+        if (before(&c[hi], &c[mid])) { cand t = c[hi]; c[hi] = c[mid], c[mid] = t; }
+        cand piv = c[mid];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (before(&c[i], &piv)) i++;
+            while (before(&piv, &c[j])) j--;
+            if (i <= j) { cand t = c[i]; c[i] = c[j], c[j] = t; i++, j--; }
+        }
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else return;
     }
 }
+
+/* fmaxf / fminf semantics (a NaN operand yields the other), inlined */
+static inline float max_(float a, float b) { return a > b || b != b ? a : b; }
+static inline float min_(float a, float b) { return a < b || b != b ? a : b; }
 
 static void minmax(float a, float b, float *lo, float *hi) {
     if (a >= b) *lo = b, *hi = a;
     else *lo = a, *hi = b;
-}
-
-/* IoU > thr with the same degenerate-box rules as the reference NonMaxSuppression */
-static int suppress(const float *b1, const float *b2, float thr) {
-    float x1a, x1b, y1a, y1b, x2a, x2b, y2a, y2b;
-    minmax(b1[1], b1[3], &x1a, &x1b);
-    minmax(b2[1], b2[3], &x2a, &x2b);
-    minmax(b1[0], b1[2], &y1a, &y1b);
-    minmax(b2[0], b2[2], &y2a, &y2b);
-    float ixa = fmaxf(x1a, x2a), ixb = fminf(x1b, x2b);
-    if (ixb <= ixa) return 0;
-    float iya = fmaxf(y1a, y2a), iyb = fminf(y1b, y2b);
-    if (iyb <= iya) return 0;
-    float inter = (ixb - ixa) * (iyb - iya);
-    if (inter <= 0) return 0;
-    float a1 = (x1b - x1a) * (y1b - y1a), a2 = (x2b - x2a) * (y2b - y2a), uni = a1 + a2 - inter;
-    if (a1 <= 0 || a2 <= 0 || uni <= 0) return 0;
-    return inter / uni > thr;
 }
 
 static int cmp_det(const void *a, const void *b) {
@@ -71,6 +67,7 @@ typedef struct {
     odrt_detection_t *kept;    /* [B][C][max_per_class] */
     int *n_kept;               /* [B][C] */
     int32_t *keep;             /* [B][C][max_per_class] anchor ids */
+    float *soa;                /* per thread: kept boxes as 5 arrays of max_per_class */
 } post_job;
 
 /* decode and score conversion for a chunk of anchors of one image */
@@ -102,6 +99,21 @@ static void decode_task(void *arg, int64_t t, int th) {
     }
 }
 
+/* is candidate box b suppressed by any of the nk kept boxes (structure of arrays, corners min/max
+ * ordered, areas precomputed)? The reference's rule: IoU > thr, no overlap or a degenerate box
+ * never suppresses. Branch-free so that it vectorises. */
+static int suppressed(const float *ky1, const float *kx1, const float *ky2, const float *kx2, const float *ka, int nk,
+                      const float b[5], float thr) {
+    int hit = 0;
+    for (int q = 0; q < nk; q++) {
+        float ixa = max_(kx1[q], b[1]), ixb = min_(kx2[q], b[3]), iya = max_(ky1[q], b[0]), iyb = min_(ky2[q], b[2]);
+        float inter = (ixb - ixa) * (iyb - iya), uni = ka[q] + b[4] - inter;
+        int ok = ixb > ixa && iyb > iya && inter > 0 && ka[q] > 0 && b[4] > 0 && uni > 0;
+        hit |= ok & (inter / (ok ? uni : 1.0f) > thr);
+    }
+    return hit;
+}
+
 /* greedy NMS of one class of one image */
 static void nms_task(void *arg, int64_t t, int th) {
     post_job *j = arg;
@@ -112,42 +124,85 @@ static void nms_task(void *arg, int64_t t, int th) {
     cand *heap = j->heap + t * N;
     int32_t *keep = j->keep + t * K;
     odrt_detection_t *out = j->kept + t * K;
-    (void)th;
+    float *soa = j->soa + (int64_t)th * 5 * K, *ky1 = soa, *kx1 = soa + K, *ky2 = soa + 2 * K, *kx2 = soa + 3 * K, *ka = soa + 4 * K;
     int64_t n = 0;
     for (int64_t i = 0; i < N; i++)
         if (s[i] > m->score_threshold) heap[n++] = (cand){s[i], (int32_t)i};
-    for (int64_t i = n / 2; i-- > 0;) sift(heap, n, i);
+    /* visit in order: sort only the best 4 K (rarely are more needed), the rest when they are */
+    int64_t sorted = n < 4 * (int64_t)K ? n : 4 * (int64_t)K;
+    if (sorted < n) select_top(heap, n, sorted);
+    qsort(heap, (size_t)sorted, sizeof(cand), cmp_cand);
     int nk = 0;
-    while (n > 0 && nk < K) {
-        cand top = heap[0];
-        heap[0] = heap[--n];
-        sift(heap, n, 0);
-        int ok = 1;
-        for (int q = 0; q < nk && ok; q++) ok = !suppress(boxes + 4 * (int64_t)keep[q], boxes + 4 * (int64_t)top.i, m->iou_threshold);
-        if (!ok) continue;
-        keep[nk] = top.i;
+    for (int64_t p = 0; p < n && nk < K; p++) {
+        if (p == sorted) {
+            qsort(heap + sorted, (size_t)(n - sorted), sizeof(cand), cmp_cand);
+            sorted = n;
+        }
+        cand top = heap[p];
         const float *bx = boxes + 4 * (int64_t)top.i;
+        float q[5];
+        minmax(bx[0], bx[2], &q[0], &q[2]);
+        minmax(bx[1], bx[3], &q[1], &q[3]);
+        q[4] = (q[3] - q[1]) * (q[2] - q[0]);
+        if (suppressed(ky1, kx1, ky2, kx2, ka, nk, q, m->iou_threshold)) continue;
+        ky1[nk] = q[0], kx1[nk] = q[1], ky2[nk] = q[2], kx2[nk] = q[3], ka[nk] = q[4];
+        keep[nk] = top.i;
         out[nk++] = (odrt_detection_t){bx[0], bx[1], bx[2], bx[3], top.s, c};
     }
     j->n_kept[t] = nk;
 }
 
+struct eng_post_ws {
+    int B;
+    float *boxes, *sc;
+    cand *heap;
+    odrt_detection_t *kept;
+    int *n_kept;
+    int32_t *keep;
+    float *soa;
+};
+
+void eng_post_ws_free(eng_post_ws *w) {
+    if (!w) return;
+    free(w->boxes), free(w->sc), free(w->heap), free(w->kept), free(w->n_kept), free(w->keep), free(w->soa);
+    free(w);
+}
+
+/* buffers for B images, kept by the engine across runs (no allocation, no page faults per run) */
+static eng_post_ws *ws_get(eng_post_ws **pw, const eng_meta *m, int B) {
+    if (*pw && (*pw)->B >= B) return *pw;
+    eng_post_ws_free(*pw);
+    *pw = NULL;
+    eng_post_ws *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    size_t N = (size_t)m->n_anchors, BC = (size_t)B * (size_t)m->n_classes, K = (size_t)m->max_per_class;
+    w->B = B;
+    w->boxes = malloc(sizeof(float) * (size_t)B * N * 4);
+    w->sc = malloc(sizeof(float) * BC * N);
+    w->heap = malloc(sizeof(cand) * BC * N);
+    w->kept = malloc(sizeof(odrt_detection_t) * BC * K);
+    w->n_kept = calloc(BC, sizeof(int));
+    w->keep = malloc(sizeof(int32_t) * BC * K);
+    w->soa = malloc(sizeof(float) * 256 * 5 * K); /* up to 256 threads */
+    if (!w->boxes || !w->sc || !w->heap || !w->kept || !w->n_kept || !w->keep || !w->soa) {
+        eng_post_ws_free(w);
+        return NULL;
+    }
+    return *pw = w;
+}
+
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx) {
+                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx, eng_post_ws **pw) {
     post_job j;
     memset(&j, 0, sizeof j);
     j.m = m, j.anchors = anchors, j.codes = codes, j.logits = logits, j.N = m->n_anchors, j.chunk = 2048;
     j.C = m->n_classes, j.CT = m->n_classes + m->bg_offset;
     size_t BC = (size_t)B * (size_t)j.C, K = (size_t)m->max_per_class;
-    j.boxes = malloc(sizeof(float) * (size_t)B * (size_t)j.N * 4);
-    j.sc = malloc(sizeof(float) * BC * (size_t)j.N);
-    j.heap = malloc(sizeof(cand) * BC * (size_t)j.N);
-    j.kept = malloc(sizeof(odrt_detection_t) * BC * K);
-    j.n_kept = calloc(BC, sizeof(int));
-    j.keep = malloc(sizeof(int32_t) * BC * K);
+    eng_post_ws *w = ws_get(pw, m, B);
     odrt_status_t rc = ODRT_OK;
+    if (w) j.boxes = w->boxes, j.sc = w->sc, j.heap = w->heap, j.kept = w->kept, j.n_kept = w->n_kept, j.keep = w->keep, j.soa = w->soa;
     for (int b = 0; b < B; b++) memset(&out[b], 0, sizeof out[b]);
-    if (!j.boxes || !j.sc || !j.heap || !j.kept || !j.n_kept || !j.keep) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    if (!w) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc == ODRT_OK) {
         par(par_ctx, B * ((j.N + j.chunk - 1) / j.chunk), decode_task, &j);
         par(par_ctx, (int64_t)BC, nms_task, &j);
@@ -170,14 +225,13 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
         int k = n_all < m->max_total ? (int)n_all : m->max_total;
         for (int i = 0; i < k; i++) {
             odrt_detection_t *d = &all[i];
-            d->ymin = fminf(fmaxf(d->ymin, 0), 1), d->xmin = fminf(fmaxf(d->xmin, 0), 1);
-            d->ymax = fminf(fmaxf(d->ymax, 0), 1), d->xmax = fminf(fmaxf(d->xmax, 0), 1);
+            d->ymin = min_(max_(d->ymin, 0), 1), d->xmin = min_(max_(d->xmin, 0), 1);
+            d->ymax = min_(max_(d->ymax, 0), 1), d->xmax = min_(max_(d->xmax, 0), 1);
             d->class_id += m->class_offset;
         }
         out[b].count = k, out[b].items = all;
     }
     if (rc != ODRT_OK)
         for (int b = 0; b < B; b++) odrt_detections_clear(&out[b]);
-    free(j.boxes), free(j.sc), free(j.heap), free(j.kept), free(j.n_kept), free(j.keep);
     return rc;
 }
