@@ -22,7 +22,8 @@ typedef struct {
     odrt_session_t **ref_sessions;
     int n_ops;
     int *chain;      /* per op: length of a fused chain starting here (2 or 3), 0 none, -1 inside one */
-    float **fscratch; /* per thread: ring of 3 expanded rows + one depthwise row (fused chains) */
+    float **fscratch; /* per thread: ring of 3 expanded rows, one depthwise row, one row of im2col patches */
+    int64_t ring_max, row_max;
     double *prof; /* ODRT_PROFILE=1: seconds per op, summed over runs (printed at free) */
     int prof_runs;
     const eng_plan *plan;
@@ -167,6 +168,7 @@ static int is_dw3(const eng_op *o) {
            o->sh == o->sw && (o->sw == 1 || o->sw == 2);
 }
 static int is_pw(const eng_op *o) { return o->kind == EOP_CONV && o->conv_kind == CONV_GEMM; }
+static int is_producer(const eng_op *o) { return o->kind == EOP_CONV && (o->conv_kind == CONV_GEMM || o->conv_kind == CONV_IM2COL); }
 
 static int overlap(const eng_plan *p, int a, int b) {
     const eng_tensor *x = &p->tensors[a], *y = &p->tensors[b];
@@ -177,7 +179,7 @@ static int overlap(const eng_plan *p, int a, int b) {
 #define FUSE_MIN_W 32   /* input row width */
 #define FUSE_MIN_H 16   /* output rows */
 
-static void find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *row_max) {
+static void find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *row_max, int64_t *patch_max) {
     int *reads = calloc((size_t)p->n_tensors + 1, sizeof(int));
     if (!reads) return;
     for (int k = 0; k < p->n_ops; k++) {
@@ -189,7 +191,7 @@ static void find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_
         if (c->chain[k]) continue;
         const eng_op *a = &p->ops[k], *d = NULL, *e = NULL;
         int start = k, len = 0;
-        if (is_pw(a) && a->residual < 0 && is_dw3(&p->ops[k + 1]) && eng_root(p, p->ops[k + 1].in[0]) == eng_root(p, a->out) &&
+        if (is_producer(a) && a->residual < 0 && is_dw3(&p->ops[k + 1]) && eng_root(p, p->ops[k + 1].in[0]) == eng_root(p, a->out) &&
             reads[eng_root(p, a->out)] == 1 && p->tensors[a->out].numel >= FUSE_MIN) {
             d = &p->ops[k + 1], len = 2;
         } else if (is_dw3(a)) {
@@ -209,6 +211,8 @@ static void find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_
         const eng_tensor *din = &p->tensors[d->in[0]];
         int64_t ring = a ? 3 * din->dims[3] * d->cin : 0, row = e ? p->tensors[d->out].dims[3] * d->cout : 0;
         if (ring > *ring_max) *ring_max = ring;
+        int64_t patch = a && a->conv_kind == CONV_IM2COL ? din->dims[3] * conv_k(a) : 0; /* one row of im2col patches */
+        if (patch > *patch_max) *patch_max = patch;
         if (row > *row_max) *row_max = row;
     }
     free(reads);
@@ -251,13 +255,14 @@ static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
             return odrt_fail_ctx(ODRT_ERR_PARSE, "engine: reference op %d (%s)", i, o->name);
         }
     }
-    int64_t ring_max = 0, row_max = 0;
+    int64_t ring_max = 0, row_max = 0, patch_max = 0;
     c->chain = calloc((size_t)p->n_ops + 1, sizeof(int));
     c->fscratch = calloc(256, sizeof(float *));
     const char *nofuse = getenv("ODRT_NO_FUSE");
-    if (c->chain && c->fscratch && !(nofuse && *nofuse == '1')) find_chains(c, p, &ring_max, &row_max);
+    if (c->chain && c->fscratch && !(nofuse && *nofuse == '1')) find_chains(c, p, &ring_max, &row_max, &patch_max);
+    c->ring_max = ring_max, c->row_max = row_max;
     for (int t = 0; c->fscratch && (ring_max || row_max) && t < tp_threads(c->pool); t++)
-        if (!(c->fscratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(ring_max + row_max + 64) * sizeof(float)))) {
+        if (!(c->fscratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(ring_max + row_max + patch_max + 64) * sizeof(float)))) {
             cpu_free(c);
             return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
@@ -301,33 +306,39 @@ static void gemm_task(void *a, int64_t t, int th) {
                   j->r ? j->r + m0 * o->cout : NULL, &j->e);
 }
 
-static void im2col_task(void *a, int64_t t, int th) {
-    job *j = a;
-    const eng_op *o = j->o;
-    const eng_tensor *xt = &j->p->tensors[o->in[0]], *yt = &j->p->tensors[o->out];
-    int64_t H = xt->dims[2], W = xt->dims[3], C = o->cin, OH = yt->dims[2], OW = yt->dims[3];
-    int64_t M = yt->numel / o->cout, m0 = t * MB, m1 = m0 + MB < M ? m0 + MB : M, K = conv_k(o);
-    float *s = j->c->scratch[th];
+/* im2col rows of conv o for output pixels [m0, m1) (m = (n * OH + oy) * OW + ox) into dst [m1 - m0][K] */
+static void im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
+                        float *dst) {
+    int64_t H = xt->dims[2], W = xt->dims[3], C = o->cin, OH = yt->dims[2], OW = yt->dims[3], K = conv_k(o);
     for (int64_t m = m0; m < m1; m++) {
         int64_t n = m / (OH * OW), oy = m / OW % OH, ox = m % OW;
-        float *row = s + (m - m0) * K;
+        float *row = dst + (m - m0) * K;
         int64_t ix0 = ox * o->sw - o->pl, ix1 = ix0 + (int64_t)(o->kw - 1) * o->dw;
         for (int ky = 0; ky < o->kh; ky++) {
             int64_t iy = oy * o->sh - o->pt + (int64_t)ky * o->dh;
-            float *dst = row + (int64_t)ky * o->kw * C;
+            float *d = row + (int64_t)ky * o->kw * C;
             if (iy < 0 || iy >= H) {
-                memset(dst, 0, sizeof(float) * (size_t)(o->kw * C));
+                memset(d, 0, sizeof(float) * (size_t)(o->kw * C));
             } else if (o->dw == 1 && ix0 >= 0 && ix1 < W) { /* the kernel row is contiguous in NHWC */
-                memcpy(dst, j->x + ((n * H + iy) * W + ix0) * C, sizeof(float) * (size_t)(o->kw * C));
+                memcpy(d, x + ((n * H + iy) * W + ix0) * C, sizeof(float) * (size_t)(o->kw * C));
             } else {
                 for (int kx = 0; kx < o->kw; kx++) {
                     int64_t ix = ix0 + (int64_t)kx * o->dw;
-                    if (ix < 0 || ix >= W) memset(dst + kx * C, 0, sizeof(float) * (size_t)C);
-                    else memcpy(dst + kx * C, j->x + ((n * H + iy) * W + ix) * C, sizeof(float) * (size_t)C);
+                    if (ix < 0 || ix >= W) memset(d + kx * C, 0, sizeof(float) * (size_t)C);
+                    else memcpy(d + kx * C, x + ((n * H + iy) * W + ix) * C, sizeof(float) * (size_t)C);
                 }
             }
         }
     }
+}
+
+static void im2col_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    const eng_tensor *xt = &j->p->tensors[o->in[0]], *yt = &j->p->tensors[o->out];
+    int64_t M = yt->numel / o->cout, m0 = t * MB, m1 = m0 + MB < M ? m0 + MB : M, K = conv_k(o);
+    float *s = j->c->scratch[th];
+    im2col_rows(o, j->x, xt, yt, m0, m1, s);
     j->c->k->gemm(m1 - m0, 0, o->cout, K, s, K, j->w, j->b, j->y + m0 * o->cout, o->cout, j->r ? j->r + m0 * o->cout : NULL,
                   &j->e);
 }
@@ -376,7 +387,8 @@ static void chain_task(void *arg, int64_t t, int th) {
     int64_t H = xt->dims[2], W = xt->dims[3], Ce = d->cin, OH = dt->dims[2], OW = dt->dims[3];
     int64_t n = t / j->bands, b = t % j->bands, per = (OH + j->bands - 1) / j->bands;
     int64_t oy0 = b * per, oy1 = oy0 + per < OH ? oy0 + per : OH;
-    float *ring = c->fscratch[th], *drow = ring + (a ? 3 * W * Ce : 0);
+    float *ring = c->fscratch[th], *drow = ring + c->ring_max, *patch = drow + c->row_max;
+    const eng_tensor *at = a ? &p->tensors[a->in[0]] : NULL;
     const float *X = T(c, p, a ? a->in[0] : d->in[0]);
     const float *wa = a ? (const float *)(p->blob + a->w_off) : NULL, *ba = a ? (const float *)(p->blob + a->b_off) : NULL;
     const float *we = e ? (const float *)(p->blob + e->w_off) : NULL, *be = e ? (const float *)(p->blob + e->b_off) : NULL;
@@ -396,8 +408,14 @@ static void chain_task(void *arg, int64_t t, int th) {
             }
             int slot = (int)(iy % 3);
             float *r = ring + slot * W * Ce;
-            if (slot_row[slot] != iy) { /* expand this input row */
-                c->k->gemm(W, 0, Ce, a->cin, X + (n * H + iy) * W * a->cin, a->cin, wa, ba, r, Ce, NULL, &ea);
+            if (slot_row[slot] != iy) { /* compute this row of the producer's output */
+                if (a->conv_kind == CONV_GEMM) {
+                    c->k->gemm(W, 0, Ce, a->cin, X + (n * H + iy) * W * a->cin, a->cin, wa, ba, r, Ce, NULL, &ea);
+                } else {
+                    int64_t K = conv_k(a), m0 = (n * H + iy) * W;
+                    im2col_rows(a, X, at, xt, m0, m0 + W, patch);
+                    c->k->gemm(W, 0, Ce, K, patch, K, wa, ba, r, Ce, NULL, &ea);
+                }
                 slot_row[slot] = iy;
             }
             rows[ky] = r;
