@@ -133,10 +133,14 @@ static void nms_task(void *arg, int64_t t, int th) {
     if (sorted < n) select_top(heap, n, sorted);
     qsort(heap, (size_t)sorted, sizeof(cand), cmp_cand);
     int nk = 0;
+    int64_t chunk = sorted;
     for (int64_t p = 0; p < n && nk < K; p++) {
-        if (p == sorted) {
-            qsort(heap + sorted, (size_t)(n - sorted), sizeof(cand), cmp_cand);
-            sorted = n;
+        if (p == sorted) { /* more needed: the next best chunk (doubling), not all the rest */
+            chunk *= 2;
+            int64_t take = n - sorted < chunk ? n - sorted : chunk;
+            if (take < n - sorted) select_top(heap + sorted, n - sorted, take);
+            qsort(heap + sorted, (size_t)take, sizeof(cand), cmp_cand);
+            sorted += take;
         }
         cand top = heap[p];
         const float *bx = boxes + 4 * (int64_t)top.i;
