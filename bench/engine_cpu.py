@@ -124,19 +124,20 @@ def main():
                 s = session(path, a.threads)
                 loads.append((time.perf_counter() - t0) * 1e3)
             peers[label] = (s, statistics.median(loads), [], [])
-        o_load = None
+        o_load, o_lat = None, []
         for _ in range(a.rounds):
             b = json.loads(odrt(a, "bench", engine, "--image", frame, "--iterations", a.iters, "--warmup", 3,
                                 "--threads", a.threads, "--json").stdout)
             o_load = b["load_ms"]
+            o_lat.append(b["median_ms"])
             for label, (s, _, lat, ratio) in peers.items():
                 m = ort_median(s, x, a.iters)
                 lat.append(m)
                 ratio.append(m / b["median_ms"])
-            peers_odrt = b["median_ms"]
         ok, ref = parity(a, engine, model, tmp)
         for label, (s, load, lat, ratio) in peers.items():
-            rows.append((name, label, statistics.median(lat), peers_odrt, statistics.median(ratio), load, o_load, ok, ref))
+            rows.append((name, label, statistics.median(lat), statistics.median(o_lat), statistics.median(ratio), load, o_load,
+                         ok, ref))
     print("%-16s %-42s %9s %9s %8s %10s %10s %8s %s" % ("model", "peer", "peer ms", "odrt ms", "speedup", "peer load",
                                                          "odrt load", "load x", "parity (score>=0.05)"))
     for r in rows:
