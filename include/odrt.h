@@ -225,6 +225,8 @@ void odrt_engine_free(odrt_engine_t *e);
 
 /* Frames per run (the build batch). */
 int odrt_engine_batch(const odrt_engine_t *e);
+/* The offset added to 0-based classes in this engine's detections. */
+int odrt_engine_class_offset(const odrt_engine_t *e);
 /* Number of classes (without background), and the label of a class id (after the offset);
  * NULL when the engine has no label for it. Borrowed. */
 int odrt_engine_num_classes(const odrt_engine_t *e);
@@ -252,6 +254,34 @@ odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detectio
  * odrt_labels_free. */
 odrt_status_t odrt_labels_load(const char *path, char ***names, int *n);
 void odrt_labels_free(char **names, int n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* COCO bbox evaluation, with pycocotools' COCOeval results (docs/eval.md). */
+
+typedef struct odrt_coco odrt_coco_t;
+
+typedef struct odrt_coco_det {
+    int64_t image_id, category_id;
+    double bbox[4]; /* x, y, width, height in pixels */
+    double score;
+} odrt_coco_det_t;
+
+/* COCO instances json (images, categories, annotations with bbox, area, iscrowd). Caller owns *out. */
+odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out);
+void odrt_coco_free(odrt_coco_t *c);
+int odrt_coco_num_images(const odrt_coco_t *c);
+int odrt_coco_num_categories(const odrt_coco_t *c);
+/* i-th image / category in id order; strings borrowed (NULL when absent). */
+odrt_status_t odrt_coco_image(const odrt_coco_t *c, int i, int64_t *id, const char **file_name, double *w, double *h);
+odrt_status_t odrt_coco_category(const odrt_coco_t *c, int i, int64_t *id, const char **name);
+/* A COCO results file ([{image_id, category_id, bbox, score}]), every id checked against gt.
+ * Caller frees *dets (free()). */
+odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n);
+/* The 12 COCOeval stats (AP .50:.95, AP .50, AP .75, AP small/medium/large, AR 1/10/100, AR
+ * small/medium/large; -1 where undefined). per_class_ap (may be NULL): AP .50:.95 per category in
+ * id order, -1 for a category without ground truth. */
+odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *dets, size_t n, double stats[12],
+                                 double *per_class_ap);
 
 #ifdef __cplusplus
 }

@@ -167,6 +167,7 @@ void odrt_engine_free(odrt_engine_t *e) {
 
 int odrt_engine_batch(const odrt_engine_t *e) { return e ? e->plan.meta.batch : 0; }
 int odrt_engine_num_classes(const odrt_engine_t *e) { return e ? e->plan.meta.n_classes : 0; }
+int odrt_engine_class_offset(const odrt_engine_t *e) { return e ? e->plan.meta.class_offset : 0; }
 
 const char *odrt_engine_label(const odrt_engine_t *e, int class_id) {
     if (!e) return NULL;

@@ -44,6 +44,12 @@ static void usage(FILE *f) {
             "  bench ENGINE|MODEL [--iterations N] [--warmup N] [--batch N] [--threads N] [--image FILE] [--json]\n"
             "      Engine load time (file -> ready), first inference, latency min/mean/median/p90/p99,\n"
             "      throughput and peak RSS.\n"
+            "  eval ENGINE|MODEL --images DIR --annotations instances.json [--threshold F] [--labels FILE]\n"
+            "          [--class-offset K] [--per-class] [--json OUT.json]\n"
+            "  eval --detections results.json --annotations instances.json [--per-class] [--json OUT.json]\n"
+            "      COCO bbox evaluation in C with pycocotools' results: the 12 standard stats (AP .50:.95,\n"
+            "      .50, .75, small/medium/large; AR 1/10/100, small/medium/large), per-class AP. Classes map\n"
+            "      to category ids through the labels (a label naming a category) or the class id.\n"
             "\n"
             "  odrt --help | --version | --ops   (--ops lists the operators the CPU executor runs)\n"
             "\n"
@@ -75,6 +81,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "build")) return cmd_build(argc - 1, argv + 1);
     if (!strcmp(verb, "detect")) return cmd_detect(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(verb, "eval")) return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "odrt: unknown verb '%s' (see odrt --help)\n", verb);
     return 2;
 }
