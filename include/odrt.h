@@ -274,6 +274,11 @@ int odrt_coco_num_categories(const odrt_coco_t *c);
 /* i-th image / category in id order; strings borrowed (NULL when absent). */
 odrt_status_t odrt_coco_image(const odrt_coco_t *c, int i, int64_t *id, const char **file_name, double *w, double *h);
 odrt_status_t odrt_coco_category(const odrt_coco_t *c, int i, int64_t *id, const char **name);
+/* Ground truth from boxes (odrt compare: one model's detections): images with their sizes,
+ * categories by id, annotations as detections (area = w * h, not crowd, ids 1..n; score unused).
+ * Caller owns *out. */
+odrt_status_t odrt_coco_create(int n_images, const int64_t *image_ids, const double *sizes_wh, int n_cats, const int64_t *cat_ids,
+                               const odrt_coco_det_t *anns, size_t n_anns, odrt_coco_t **out);
 /* A COCO results file ([{image_id, category_id, bbox, score}]), every id checked against gt.
  * Caller frees *dets (free()). */
 odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n);

@@ -18,7 +18,7 @@ else()
 endif()
 
 # Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
-set(ODRT_PYTESTS test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval)
+set(ODRT_PYTESTS test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_compare)
 foreach(t IN LISTS ODRT_PYTESTS)
   add_test(NAME py/${t}
            COMMAND ${ODRT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/python/${t}.py

@@ -218,3 +218,48 @@ odrt_status_t odrt_coco_category(const odrt_coco_t *c, int i, int64_t *id, const
     if (name) *name = c->cats[i].name;
     return ODRT_OK;
 }
+
+odrt_status_t odrt_coco_create(int n_images, const int64_t *image_ids, const double *sizes_wh, int n_cats, const int64_t *cat_ids,
+                               const odrt_coco_det_t *anns, size_t n_anns, odrt_coco_t **out) {
+    if (!out || n_images < 0 || n_cats < 0 || (n_images && !image_ids) || (n_cats && !cat_ids) || (n_anns && !anns))
+        return odrt_fail(ODRT_ERR_ARG, "odrt_coco_create: bad arguments");
+    *out = NULL;
+    odrt_coco_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->images = calloc((size_t)n_images + 1, sizeof(coco_image))) ||
+        !(c->cats = calloc((size_t)n_cats + 1, sizeof(coco_category))) || !(c->anns = calloc(n_anns + 1, sizeof(coco_ann)))) {
+        odrt_coco_free(c);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n_images; i++)
+        c->images[i] = (coco_image){image_ids[i], NULL, sizes_wh ? sizes_wh[2 * i] : 0, sizes_wh ? sizes_wh[2 * i + 1] : 0};
+    for (int i = 0; i < n_cats; i++) c->cats[i] = (coco_category){cat_ids[i], NULL};
+    c->n_images = n_images, c->n_cats = n_cats;
+    qsort(c->images, (size_t)n_images, sizeof(coco_image), cmp_img);
+    qsort(c->cats, (size_t)n_cats, sizeof(coco_category), cmp_cat);
+    for (int i = 1; i < n_images; i++)
+        if (c->images[i].id == c->images[i - 1].id) {
+            long long id = (long long)c->images[i].id;
+            odrt_coco_free(c);
+            return odrt_fail(ODRT_ERR_ARG, "odrt_coco_create: image id %lld twice", id);
+        }
+    for (int i = 1; i < n_cats; i++)
+        if (c->cats[i].id == c->cats[i - 1].id) {
+            long long id = (long long)c->cats[i].id;
+            odrt_coco_free(c);
+            return odrt_fail(ODRT_ERR_ARG, "odrt_coco_create: category id %lld twice", id);
+        }
+    for (size_t k = 0; k < n_anns; k++) {
+        coco_ann *a = &c->anns[k];
+        a->id = (int64_t)k + 1, a->image_id = anns[k].image_id, a->category_id = anns[k].category_id;
+        memcpy(a->bbox, anns[k].bbox, sizeof a->bbox);
+        a->area = a->bbox[2] * a->bbox[3];
+        a->img = coco_image_index(c, a->image_id), a->cat = coco_cat_index(c, a->category_id);
+        if (a->img < 0 || a->cat < 0 || a->bbox[2] < 0 || a->bbox[3] < 0) {
+            odrt_coco_free(c);
+            return odrt_fail(ODRT_ERR_ARG, "odrt_coco_create: annotation %zu: unknown image/category or negative size", k);
+        }
+    }
+    c->n_anns = (int64_t)n_anns;
+    *out = c;
+    return ODRT_OK;
+}

@@ -8,6 +8,7 @@ int cmd_build(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 /* monotonic seconds */
 double cli_now(void);
 /* a build flag at argv[*i] (with its value): 1 consumed (i advanced), 0 not a build flag, -1 bad value (printed) */

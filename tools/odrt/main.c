@@ -50,6 +50,12 @@ static void usage(FILE *f) {
             "      COCO bbox evaluation in C with pycocotools' results: the 12 standard stats (AP .50:.95,\n"
             "      .50, .75, small/medium/large; AR 1/10/100, small/medium/large), per-class AP. Classes map\n"
             "      to category ids through the labels (a label naming a category) or the class id.\n"
+            "  compare A B --images DIR|FILE... | --input NAME=FILE.npy... [--atol 1e-5] [--rtol 1e-5]\n"
+            "          [--min-score 0.05] [--a-class-offset K] [--b-class-offset K] [--json OUT.json]\n"
+            "      Run two models/engines (original or converted ONNX on the reference executor, engines) on\n"
+            "      the same frames: per output max/mean/median abs and rel error (an element fails where\n"
+            "      abs > atol and rel > rtol), detection parity (matched/missed/extra at IoU 0.5 and 0.9,\n"
+            "      score deltas) and the COCO mAP of B against A's detections. Exit 0 only if all pass.\n"
             "\n"
             "  odrt --help | --version | --ops   (--ops lists the operators the CPU executor runs)\n"
             "\n"
@@ -82,6 +88,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "detect")) return cmd_detect(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(verb, "compare")) return cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "odrt: unknown verb '%s' (see odrt --help)\n", verb);
     return 2;
 }
