@@ -13,5 +13,5 @@ def test_executor_doc_lists_exactly_the_supported_ops():
 
 def test_help_lists_every_verb():
     out = run_odrt("--help").stdout
-    for verb in ("inspect", "run", "convert", "build", "detect", "bench"):
+    for verb in ("inspect", "run", "convert", "build", "detect", "bench", "eval", "compare"):
         assert "\n  %s " % verb in out
