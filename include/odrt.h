@@ -268,6 +268,8 @@ typedef struct odrt_coco_det {
 
 /* COCO instances json (images, categories, annotations with bbox, area, iscrowd). Caller owns *out. */
 odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out);
+/* Same from JSON text; `name` names it in errors. */
+odrt_status_t odrt_coco_load_buffer(const char *json, size_t len, const char *name, odrt_coco_t **out);
 void odrt_coco_free(odrt_coco_t *c);
 int odrt_coco_num_images(const odrt_coco_t *c);
 int odrt_coco_num_categories(const odrt_coco_t *c);

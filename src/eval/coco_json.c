@@ -153,13 +153,9 @@ static odrt_status_t read_json(const char *path, cJSON **out) {
     return ODRT_OK;
 }
 
-odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out) {
-    if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_load: NULL argument");
-    *out = NULL;
-    cJSON *r;
-    ODRT_TRY(read_json(path, &r));
+static odrt_status_t load_parsed(const char *name, cJSON *r, odrt_coco_t **out) {
     odrt_coco_t *c = calloc(1, sizeof *c);
-    odrt_status_t rc = c ? parse_gt(path, r, c) : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_status_t rc = c ? parse_gt(name, r, c) : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     cJSON_Delete(r);
     if (rc != ODRT_OK) {
         odrt_coco_free(c);
@@ -167,6 +163,23 @@ odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out) {
     }
     *out = c;
     return ODRT_OK;
+}
+
+odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out) {
+    if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_load: NULL argument");
+    *out = NULL;
+    cJSON *r;
+    ODRT_TRY(read_json(path, &r));
+    return load_parsed(path, r, out);
+}
+
+odrt_status_t odrt_coco_load_buffer(const char *json, size_t len, const char *name, odrt_coco_t **out) {
+    if (!json || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_load_buffer: NULL argument");
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *r = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!r) return BAD("%s: not valid JSON (truncated or malformed near byte %zu)", name ? name : "json", end ? (size_t)(end - json) : 0);
+    return load_parsed(name ? name : "json", r, out);
 }
 
 odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n) {
