@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
-#include "model.h"
+#include "ir/ir.h"
+#include "frontend/model.h"
 
 static int failures;
 #define CHECK(cond, ...)                                                                           \

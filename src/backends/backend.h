@@ -5,7 +5,7 @@
 #ifndef ODRT_BACKEND_H
 #define ODRT_BACKEND_H
 
-#include "../engine/engine.h"
+#include "engine/engine.h"
 
 typedef struct eng_backend_i {
     const char *name;

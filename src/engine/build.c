@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../convert/convert.h"
-#include "../convert/rewrite.h"
-#include "../model.h"
-#include "../tfod.h"
-#include "engine.h"
-#include "plan_util.h"
+#include "passes/convert.h"
+#include "passes/rewrite.h"
+#include "frontend/model.h"
+#include "passes/tfod.h"
+#include "engine/engine.h"
+#include "engine/plan_util.h"
 
 static int ctm_code(const char *s) {
     return !strcmp(s, "half_pixel") ? 0 : !strcmp(s, "asymmetric") ? 1 : !strcmp(s, "align_corners") ? 2

@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../backends/backend.h"
-#include "../model.h"
-#include "../util.h"
-#include "engine.h"
+#include "backends/backend.h"
+#include "frontend/model.h"
+#include "util.h"
+#include "engine/engine.h"
 
 struct odrt_engine {
     eng_plan plan;

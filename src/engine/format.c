@@ -8,8 +8,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "../util.h"
-#include "engine.h"
+#include "util.h"
+#include "engine/engine.h"
 
 #define MAGIC "ODRTENG"
 #define HDR 64

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../eval.h"
-#include "../model.h"
-#include "engine.h"
-#include "plan_util.h"
+#include "ir/fold.h"
+#include "frontend/model.h"
+#include "engine/engine.h"
+#include "engine/plan_util.h"
 
 typedef struct {
     ir_model *m;

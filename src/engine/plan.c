@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util.h"
-#include "engine.h"
-#include "plan_util.h"
+#include "util.h"
+#include "engine/engine.h"
+#include "engine/plan_util.h"
 
 void eng_phys_dims(const eng_tensor *t, int64_t *out) {
     for (int i = 0; i < t->rank; i++) out[i] = t->dims[i];

@@ -2,7 +2,7 @@
 #ifndef ODRT_ENGINE_PLAN_UTIL_H
 #define ODRT_ENGINE_PLAN_UTIL_H
 
-#include "engine.h"
+#include "engine/engine.h"
 
 /* Append len bytes (zeros when data is NULL) at an ENG_ALIGN-aligned offset; -1 on OOM. */
 int64_t eng_blob_append(eng_plan *p, const void *data, size_t len);

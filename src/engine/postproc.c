@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util.h"
-#include "engine.h"
+#include "util.h"
+#include "engine/engine.h"
 
 typedef struct {
     float s;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util.h"
-#include "engine.h"
+#include "util.h"
+#include "engine/engine.h"
 
 
 static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util.h"
-#include "coco.h"
+#include "util.h"
+#include "eval/coco.h"
 
 enum { T = 10, R = 101, A = 4, M = 3, MAXDET = 100 };
 static const int MAXDETS[M] = {1, 10, 100};

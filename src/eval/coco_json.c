@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util.h"
-#include "coco.h"
+#include "util.h"
+#include "eval/coco.h"
 
 #define BAD(...) odrt_fail(ODRT_ERR_PARSE, __VA_ARGS__)
 

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../util.h"
-#include "../../engine/plan_util.h"
-#include "../backend.h"
-#include "kernels.h"
-#include "threadpool.h"
+#include "util.h"
+#include "engine/plan_util.h"
+#include "backends/backend.h"
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/threadpool.h"
 
 #define MB 48 /* GEMM rows per task (8 micro-tiles) */
 

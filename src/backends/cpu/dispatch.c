@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "backends/cpu/kernels.h"
 
 const cpu_kernels *cpu_kernels_best(void) {
     const char *force = getenv("ODRT_CPU_ISA");

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../engine/engine.h"
-#include "kernels.h"
+#include "engine/engine.h"
+#include "backends/cpu/kernels.h"
 
 #ifndef KSUF
 #define KSUF generic

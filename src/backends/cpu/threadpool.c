@@ -1,4 +1,4 @@
-#include "threadpool.h"
+#include "backends/cpu/threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,0 +1,365 @@
+/* odrt_convert: TF OD API export -> TensorRT-ready ONNX. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/model.h"
+#include "passes/tfod.h"
+#include "passes/convert.h"
+#include "passes/rewrite.h"
+
+extern const char odrt_trt_ops_data[];
+
+/* is op in the list for target? (parses the compiled-in data file) */
+static int target_has_op(const char *target, const char *op, int *opset_min, int *opset_max) {
+    const char *p = odrt_trt_ops_data;
+    int in = 0, found = 0;
+    char tok[64];
+    while (*p) {
+        const char *line = p, *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        p = nl ? nl + 1 : p + len;
+        if (!len || line[0] == '#') continue;
+        char name[32];
+        int mn, mx;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < 255 ? len : 255), line);
+        if (sscanf(buf, "target %31s opset %d %d", name, &mn, &mx) == 3) {
+            in = !strcmp(name, target);
+            if (in && opset_min) *opset_min = mn, *opset_max = mx;
+            continue;
+        }
+        if (!in) continue;
+        for (const char *q = line; q < line + len;) {
+            while (q < line + len && (*q == ' ' || *q == '\t')) q++;
+            size_t k = 0;
+            while (q < line + len && *q != ' ' && *q != '\t' && k < sizeof tok - 1) tok[k++] = *q++;
+            tok[k] = 0;
+            if (k && op && !strcmp(tok, op)) found = 1;
+        }
+    }
+    return found;
+}
+
+/* opset 11 forms for TensorRT 7: axes/split inputs become attributes */
+static odrt_status_t downgrade_to_11(ir_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        int sq = ir_op_is(n, "Squeeze") || ir_op_is(n, "Unsqueeze") || ir_op_is(n, "ReduceSum");
+        int sp = ir_op_is(n, "Split");
+        if (!(sq || sp) || n->n_in < 2 || !n->in[1]) continue;
+        const ir_value *c = n->in[1];
+        if (!c->init || c->init->dtype != ODRT_DT_INT64)
+            return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: %s '%s' has non-constant %s; opset 11 (trt7) needs constants",
+                             n->op, n->name, sp ? "split" : "axes");
+        if (!ir_set_attr_ints(n, sp ? "split" : "axes", c->init->data, (int)c->init->numel))
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        ir_node_set_input(n, 1, NULL);
+        n->n_in = 1;
+    }
+    return ODRT_OK;
+}
+
+odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        if (n->dead || !ir_op_is(n, "Reshape") || n->n_in < 2 || !n->in[1] || !n->in[1]->init) continue;
+        const ir_tensor *t = n->in[1]->init;
+        const ir_type *xt = &n->in[0]->type;
+        if (t->dtype != ODRT_DT_INT64 || t->numel < 1 || ((int64_t *)t->data)[0] != old_b) continue;
+        if (xt->rank < 1 || xt->dims[0].value != probe_b) continue;
+        ir_tensor *nt = ir_tensor_new(g->model, ODRT_DT_INT64, t->rank, t->dims);
+        if (!nt) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        memcpy(nt->data, t->data, t->nbytes);
+        ((int64_t *)nt->data)[0] = new_first;
+        ir_value *c = ir_graph_add_const(g, ir_unique_name(g, "odrt/batch_shape"), nt);
+        if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        ir_node_set_input(n, 1, c);
+    }
+    return ODRT_OK;
+}
+
+void tfod_tidy(ir_model *m) {
+    ir_graph *g = m->graph;
+    for (int pass = 0; pass < 4; pass++) {
+        ir_graph_cleanup(g);
+        int changed = ir_fold_constants(m, g) + ir_fold_transposes(g);
+        if (!changed) break;
+    }
+    ir_graph_cleanup(g);
+}
+
+static const char *norm_name(norm_kind k) {
+    static const char *n[] = {"mul", "div", "add", "sub", "rsub"};
+    return n[k];
+}
+
+static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, size_t after) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "family", f->family);
+    cJSON_AddStringToObject(r, "backbone_hint", f->backbone);
+    cJSON_AddStringToObject(r, "target", p->target);
+    cJSON_AddStringToObject(r, "nms", p->nms);
+    cJSON_AddNumberToObject(r, "opset", p->opset);
+    cJSON *in = cJSON_AddObjectToObject(r, "input");
+    cJSON_AddStringToObject(in, "name", f->input->name);
+    cJSON_AddStringToObject(in, "dtype", odrt_dtype_name((odrt_dtype_t)p->in_dtype));
+    cJSON_AddStringToObject(in, "layout", p->nchw ? "nchw" : "nhwc");
+    cJSON *sh = cJSON_AddArrayToObject(in, "shape");
+    int64_t dims[4] = {p->batch, p->nchw ? 3 : p->in_h, p->nchw ? p->in_h : p->in_w, p->nchw ? p->in_w : 3};
+    for (int i = 0; i < 4; i++)
+        cJSON_AddItemToArray(sh, i == 0 && p->batch < 0 ? cJSON_CreateString("batch") : cJSON_CreateNumber((double)dims[i]));
+    cJSON *pre = cJSON_AddObjectToObject(r, "preprocessing");
+    cJSON_AddBoolToObject(pre, "loop_replaced", f->loop != NULL);
+    if (f->loop) {
+        cJSON_AddBoolToObject(pre, "cast_to_float", f->cast_float);
+        cJSON *nm = cJSON_AddArrayToObject(pre, "normalization");
+        for (int i = 0; i < f->n_norm; i++) {
+            cJSON *s = cJSON_CreateObject();
+            cJSON_AddStringToObject(s, "op", norm_name(f->norm[i].kind));
+            cJSON_AddItemToObject(s, "value", cJSON_CreateFloatArray(f->norm[i].v, f->norm[i].n));
+            cJSON_AddItemToArray(nm, s);
+        }
+        if (f->has_resize) {
+            cJSON *rs = cJSON_AddObjectToObject(pre, "resize");
+            cJSON_AddStringToObject(rs, "mode", f->resize_mode);
+            cJSON_AddStringToObject(rs, "coordinate_transformation_mode", f->resize_ctm);
+            cJSON *ts = cJSON_AddArrayToObject(rs, "size");
+            cJSON_AddItemToArray(ts, cJSON_CreateNumber((double)f->target_h));
+            cJSON_AddItemToArray(ts, cJSON_CreateNumber((double)f->target_w));
+            cJSON_AddBoolToObject(rs, "kept", p->in_h != f->target_h || p->in_w != f->target_w);
+        }
+    }
+    cJSON_AddNumberToObject(r, "anchors", (double)f->n_anchors);
+    cJSON_AddNumberToObject(r, "classes", (double)f->n_classes);
+    cJSON_AddNumberToObject(r, "background_columns", (double)f->bg_offset);
+    cJSON_AddStringToObject(r, "score_activation", f->act == ACT_SIGMOID ? "sigmoid" : f->act == ACT_SOFTMAX ? "softmax" : "none");
+    cJSON *bc = cJSON_AddObjectToObject(r, "box_coder");
+    cJSON_AddStringToObject(bc, "type", "center_size");
+    cJSON_AddItemToObject(bc, "scales", cJSON_CreateFloatArray(f->scales, 4));
+    cJSON_AddStringToObject(bc, "encodings_tensor", f->encodings->name);
+    cJSON_AddStringToObject(bc, "scores_tensor", f->logits->name);
+    cJSON *nms = cJSON_AddObjectToObject(r, "nms_params");
+    cJSON_AddNumberToObject(nms, "score_threshold", p->score_threshold);
+    cJSON_AddNumberToObject(nms, "iou_threshold", p->iou_threshold);
+    cJSON_AddNumberToObject(nms, "max_per_class", (double)p->max_per_class);
+    cJSON_AddNumberToObject(nms, "max_detections", (double)p->max_detections);
+    cJSON_AddNumberToObject(nms, "original_nms_nodes", f->n_nms_nodes);
+    cJSON_AddNumberToObject(r, "class_offset", (double)p->class_offset);
+    cJSON *nc = cJSON_AddObjectToObject(r, "nodes");
+    cJSON_AddNumberToObject(nc, "before", (double)before);
+    cJSON_AddNumberToObject(nc, "after", (double)after);
+    return r;
+}
+
+static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t batch) {
+    odrt_session_t *s;
+    ODRT_TRY(odrt_session_create(om, &s));
+    int64_t d[4] = {batch, p->nchw ? 3 : p->in_h, p->nchw ? p->in_h : p->in_w, p->nchw ? p->in_w : 3};
+    odrt_tensor_t *x, *out[4 + 64] = {0};
+    if (om->ir->graph->n_outputs > 4 + 64) return odrt_fail(ODRT_ERR_ARG, "convert: too many debug outputs");
+    odrt_status_t rc = odrt_tensor_create((odrt_dtype_t)p->in_dtype, 4, d, &x);
+    if (rc == ODRT_OK) {
+        for (size_t i = 0; i < x->nbytes / odrt_dtype_size(x->dtype); i++) {
+            if (x->dtype == ODRT_DT_UINT8) ((uint8_t *)x->data)[i] = (uint8_t)(i * 37 % 251);
+            else ((float *)x->data)[i] = (float)(i * 37 % 251);
+        }
+        const char *name = odrt_model_input_name(om, 0);
+        rc = odrt_session_run(s, 1, &name, (const odrt_tensor_t *const *)&x, out);
+    }
+    if (rc == ODRT_OK && (out[0]->rank != 2 || out[0]->dims[0] != batch || out[1]->rank != 3 || out[1]->dims[1] != p->max_detections))
+        rc = odrt_fail(ODRT_ERR_SHAPE, "convert: converted model produced unexpected output shapes");
+    /* outputs whose dtype inference could not tell take the dtype they have when run */
+    for (int i = 0; rc == ODRT_OK && i < 4; i++) {
+        ir_value *v = om->ir->graph->outputs[i];
+        if (v->type.kind == IR_TYPE_NONE) v->type.kind = IR_TYPE_TENSOR, v->type.rank = -1;
+        if (!v->type.dtype) v->type.dtype = out[i]->dtype;
+        if (v->type.rank < 0) { /* shape from the run; the batch stays symbolic for dynamic models */
+            v->type.dims = odrt_arena_alloc(om->ir->arena, sizeof(ir_dim) * (size_t)(out[i]->rank + 1));
+            if (!v->type.dims) continue;
+            v->type.rank = out[i]->rank;
+            for (int k = 0; k < out[i]->rank; k++) v->type.dims[k].value = k == 0 && p->batch < 0 ? -1 : out[i]->dims[k];
+            if (p->batch < 0 && out[i]->rank) v->type.dims[0].param = "batch";
+        }
+    }
+    for (int i = 0; i < om->ir->graph->n_outputs; i++) odrt_tensor_free(out[i]);
+    odrt_tensor_free(x);
+    odrt_session_free(s);
+    return rc == ODRT_OK ? ODRT_OK : odrt_fail_ctx(rc, "convert: the converted model does not run with batch %lld", (long long)batch);
+}
+
+void tfod_guess_family(const ir_graph *g, tfod_found *f) {
+    f->family = tfod_count_op(g, "RoiAlign") ? "faster_rcnn" : tfod_count_swish(g) >= 8 ? "efficientdet" : "ssd";
+    f->backbone = tfod_count_swish(g) >= 8 ? "efficientnet" : tfod_count_op(g, "Clip") >= 8 ? "mobilenet" : "resnet/other";
+}
+
+odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, char **report_json) {
+    ir_model *m = om->ir;
+    ir_graph *g = m->graph;
+    tfod_found f;
+    memset(&f, 0, sizeof f);
+    conv_plan p;
+    memset(&p, 0, sizeof p);
+    odrt_status_t rc = ODRT_OK;
+    if (report_json) *report_json = NULL;
+    p.target = o && o->target ? o->target : "trt8";
+    if (strcmp(p.target, "trt7") && strcmp(p.target, "trt8") && strcmp(p.target, "trt10") && strcmp(p.target, "onnx"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --target '%s' (trt7, trt8, trt10, onnx)", p.target);
+    p.nms = o && o->nms ? o->nms : !strcmp(p.target, "trt7") ? "batched" : !strcmp(p.target, "onnx") ? "onnx" : "efficient";
+    if (strcmp(p.nms, "efficient") && strcmp(p.nms, "batched") && strcmp(p.nms, "onnx"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --nms '%s' (efficient, batched, onnx)", p.nms);
+    if (!strcmp(p.target, "trt7") && !strcmp(p.nms, "efficient"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: EfficientNMS_TRT needs TensorRT >= 8; use --nms batched for trt7");
+    size_t before = ir_model_count_nodes(m);
+    ir_infer_shapes(m);
+    ODRT_TRY(tfod_analyze_preproc(m, &f));
+    tfod_guess_family(g, &f);
+    if (!tfod_find_output(g, "raw_detection_boxes") && tfod_count_op(g, "MaxPool") && !tfod_count_op(g, "NonMaxSuppression") &&
+        tfod_find_output(g, "detection_boxes")) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet-style export recognised (heatmap peaks by MaxPool, no anchors, "
+                         "no NMS); not converted yet");
+    }
+    if (!strcmp(f.family, "faster_rcnn")) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: Faster R-CNN (two-stage) exports are recognised but not converted yet");
+    }
+    /* input settings */
+    const int64_t *is = o ? o->input_shape : NULL;
+    int has_shape = is && (is[0] || is[1] || is[2] || is[3]);
+    if (has_shape && (is[1] <= 0 || is[2] <= 0 || is[3] != 3)) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_ARG, "convert: --input-shape must be BxHxWx3 with positive sizes");
+    }
+    p.in_h = has_shape ? is[1] : f.in_dims[1] > 0 ? f.in_dims[1] : f.target_h;
+    p.in_w = has_shape ? is[2] : f.in_dims[2] > 0 ? f.in_dims[2] : f.target_w;
+    if (p.in_h <= 0 || p.in_w <= 0) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: input size not found (dynamic input and no fixed-size resize); pass --input-shape BxHxWx3");
+    }
+    p.batch = o && o->batch ? o->batch : has_shape && is[0] > 0 ? is[0] : 1;
+    p.in_dtype = o && o->input_dtype ? o->input_dtype : !strcmp(p.target, "trt7") ? ODRT_DT_FLOAT : ODRT_DT_UINT8;
+    if (p.in_dtype != ODRT_DT_UINT8 && p.in_dtype != ODRT_DT_FLOAT) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_ARG, "convert: --input-dtype must be uint8 or float32");
+    }
+    if (!strcmp(p.target, "trt7") && p.in_dtype == ODRT_DT_UINT8) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_ARG, "convert: TensorRT 7 has no uint8 inputs; use --input-dtype float32 (0-255 values)");
+    }
+    p.nchw = o ? o->nchw : 0;
+    if (!strcmp(p.nms, "onnx") && p.batch != 1) {
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
+    }
+    /* rewrite the preprocessing at the export's own batch, find the heads, then change the batch */
+    int64_t want_batch = p.batch;
+    p.final_batch = want_batch;
+    p.batch = f.model_batch;
+    rc = tfod_rewrite_preproc(m, &f, &p);
+    p.batch = want_batch;
+    if (rc != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    ir_graph_clear_types(g);
+    ir_infer_shapes(m);
+    if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
+    if (p.batch != f.model_batch) {
+        /* Reshapes that hard-code the export's batch follow the new one (0 = copy, for dynamic) */
+        int64_t probe = p.batch > 0 ? p.batch : f.model_batch + 1;
+        f.input->type.dims[0].value = probe;
+        ir_graph_clear_types(g);
+        ir_infer_shapes(m);
+        if ((rc = tfod_rewrite_batch_reshapes(g, f.model_batch, probe, p.batch > 0 ? p.batch : 0)) != ODRT_OK) goto fail;
+    }
+    f.input->type.dims[0].value = p.batch > 0 ? p.batch : -1;
+    if (p.batch < 0) f.input->type.dims[0].param = "batch";
+    ir_graph_clear_types(g); /* types inferred at a probe batch must not be folded into constants */
+    ir_infer_shapes(m);
+    p.score_threshold = o && o->has_score_threshold ? o->score_threshold : f.score_threshold;
+    p.iou_threshold = o && o->has_iou_threshold ? o->iou_threshold : f.iou_threshold;
+    p.max_detections = o && o->max_detections > 0 ? o->max_detections : f.max_total;
+    p.max_per_class = f.max_per_class > 0 ? f.max_per_class : p.max_detections;
+    p.class_offset = o ? o->class_offset : 0;
+    if (isnan(p.score_threshold) || isnan(p.iou_threshold) || p.max_detections <= 0) {
+        rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: NMS settings not found in the graph (%d NonMaxSuppression nodes); pass "
+                       "--score-threshold, --iou-threshold and --max-detections", f.n_nms_nodes);
+        goto fail;
+    }
+    ir_value *outs[4];
+    if ((rc = tfod_rewrite_postproc(m, &f, &p, outs)) != ODRT_OK) goto fail;
+    /* graph outputs: the four detections, then --debug-output tensors */
+    {
+        int n_dbg = o ? o->n_debug_outputs : 0;
+        ir_value **no = odrt_arena_alloc(m->arena, sizeof(ir_value *) * (size_t)(4 + n_dbg + 1));
+        if (!no) {
+            rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < g->n_outputs; i++) g->outputs[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
+        for (int i = 0; i < 4; i++) no[i] = outs[i], outs[i]->flags |= IR_VAL_OUTPUT;
+        for (int i = 0; i < n_dbg; i++) {
+            ir_value *v = odrt_smap_get(&g->names, o->debug_outputs[i]);
+            if (!v || (!v->producer && !v->init && !(v->flags & IR_VAL_INPUT))) {
+                rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: --debug-output '%s': no such tensor in the main graph",
+                               o->debug_outputs[i]);
+                goto fail;
+            }
+            v->flags |= IR_VAL_OUTPUT;
+            no[4 + i] = v;
+        }
+        g->outputs = no;
+        g->n_outputs = 4 + n_dbg;
+    }
+    if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    tfod_tidy(m);
+    if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    /* opsets: trt7 parses opset <= 11 */
+    p.opset = !strcmp(p.target, "trt7") ? 11 : (int)ir_model_opset(m, "");
+    if (p.opset < 11) p.opset = 11;
+    /* new nodes are built in opset-13 form; older graphs (and trt7) get the attribute forms */
+    if (p.opset < 13 && (rc = downgrade_to_11(g)) != ODRT_OK) goto fail;
+    {
+        ir_opset *ops = odrt_arena_alloc(m->arena, sizeof(ir_opset) * 3);
+        if (!ops) {
+            rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        ops[0] = (ir_opset){"", p.opset};
+        int n_ops = 1;
+        if (strcmp(p.nms, "onnx")) ops[n_ops++] = (ir_opset){"trt.plugins", 1};
+        m->opsets = ops;
+        m->n_opsets = n_ops;
+    }
+    /* every op must be one the target's ONNX parser knows (plugins aside) */
+    if (strcmp(p.target, "onnx")) {
+        char bad[512] = "";
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const ir_node *n = g->nodes[i];
+            if (n->dead || !strcmp(n->domain, "trt.plugins") || target_has_op(p.target, n->op, NULL, NULL)) continue;
+            if (!strstr(bad, n->op) && strlen(bad) + strlen(n->op) + 2 < sizeof bad) strcat(strcat(bad, " "), n->op);
+        }
+        if (*bad) {
+            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: ops not supported by the %s ONNX parser remain:%s", p.target, bad);
+            goto fail;
+        }
+    }
+    /* final types: infer from scratch, then run the result once per batch size as a check */
+    ir_graph_clear_types(g);
+    if (p.batch < 0) f.input->type.dims[0].value = -1;
+    ir_infer_shapes(m);
+    if ((rc = ir_graph_validate(g)) != ODRT_OK) goto fail;
+    if ((rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1)) != ODRT_OK) goto fail;
+    if (p.batch < 0 && (rc = verify_run(om, &p, 2)) != ODRT_OK) goto fail;
+    if (report_json) {
+        cJSON *r = report(&f, &p, before, ir_model_count_nodes(m));
+        *report_json = r ? cJSON_Print(r) : NULL;
+        cJSON_Delete(r);
+    }
+    tfod_found_free(&f);
+    return ODRT_OK;
+fail:
+    tfod_found_free(&f);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/* odrt convert internals: what was found in a TF OD API export, and the rewrite. */
+#ifndef ODRT_CONVERT_H
+#define ODRT_CONVERT_H
+
+#include "ir/fold.h"
+#include "ir/ir.h"
+
+typedef enum { NORM_MUL, NORM_DIV, NORM_ADD, NORM_SUB, NORM_RSUB } norm_kind; /* RSUB: c - x */
+
+typedef struct {
+    norm_kind kind;
+    int n;           /* 1 (scalar) or C (per channel) */
+    float v[4];
+} norm_step;
+
+typedef enum { ACT_NONE, ACT_SIGMOID, ACT_SOFTMAX } score_act;
+
+typedef struct tfod_found {
+    /* input */
+    ir_value *input;
+    int in_dtype;
+    int64_t in_dims[4]; /* NHWC, -1 unknown */
+    /* preprocessing map_fn */
+    ir_node *loop;
+    ir_value *loop_image_out; /* the Loop output holding the preprocessed batch (NHWC) */
+    int cast_float;
+    norm_step norm[8];
+    int n_norm;
+    int has_resize;
+    const char *resize_mode, *resize_ctm, *resize_nearest;
+    int64_t target_h, target_w; /* model input size the resize produces */
+    ir_value *const_scan_out[8]; /* other Loop outputs and their per-image constant values */
+    ex_val *const_scan_val[8];
+    int n_const_scan;
+    /* detection heads and box decoder */
+    ir_value *encodings;     /* [B, N, 4] box regressions (ty, tx, th, tw) */
+    ir_value *logits;        /* [B, N, C + bg] class scores before the activation */
+    score_act act;
+    int64_t n_anchors, n_classes, bg_offset;
+    float *anchors;          /* [N, 4] as (ycenter, xcenter, h, w) */
+    float scales[4];         /* box coder scales (y, x, h, w) */
+    /* NMS parameters of the original graph */
+    int n_nms_nodes;
+    int64_t max_per_class, max_total;
+    float score_threshold, iou_threshold;
+    /* family */
+    const char *family, *backbone;
+    int64_t model_batch; /* batch baked into the export (1 for TF.js-derived graphs) */
+} tfod_found;
+
+/* Find everything; on failure the error says which part and what to pass. */
+odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f);  /* input and map_fn */
+odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f); /* heads, decoder, NMS (after preprocessing is rewritten) */
+void tfod_found_free(tfod_found *f);
+/* Reshapes whose shape constant hard-codes the export's batch old_b (on inputs of batch probe_b)
+ * get new_first (the new batch, or 0 = copy for dynamic batch). */
+odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first);
+/* cleanup + constant folding + transpose folding to a fixed point */
+void tfod_tidy(ir_model *m);
+/* family and backbone guesses from structure */
+void tfod_guess_family(const ir_graph *g, tfod_found *f);
+
+#endif

@@ -1,0 +1,232 @@
+/* The TF OD API rewrites: batched preprocessing instead of the map_fn Loop, and decode + NMS as
+ * EfficientNMS_TRT, BatchedNMS_TRT or standard ONNX NonMaxSuppression. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/fold.h"
+#include "passes/build.h"
+#include "passes/convert.h"
+#include "passes/rewrite.h"
+
+/* ---- preprocessing ---- */
+odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *p) {
+    bld b = {m, m->graph, ODRT_OK};
+    ir_value *in = f->input;
+    /* the input becomes a static (or batch-dynamic) image batch */
+    ir_type *t = &in->type;
+    t->dtype = p->in_dtype;
+    t->rank = 4;
+    t->dims = odrt_arena_alloc(m->arena, sizeof(ir_dim) * 5);
+    if (!t->dims) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    int64_t shp[4] = {p->batch, p->nchw ? 3 : p->in_h, p->nchw ? p->in_h : p->in_w, p->nchw ? p->in_w : 3};
+    for (int i = 0; i < 4; i++) t->dims[i].value = shp[i];
+    if (p->batch < 0) t->dims[0].value = -1, t->dims[0].param = "batch";
+    if (!f->loop) return ODRT_OK;
+    int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
+    ir_value *x = in;
+    /* TensorRT takes uint8 only as a network input feeding a cast: cast first */
+    if (p->in_dtype != ODRT_DT_FLOAT) x = b_cast(&b, "odrt/pre/cast", x, ODRT_DT_FLOAT);
+    if (!p->nchw) x = b_transpose(&b, "odrt/pre/to_nchw", x, 4, to_nchw);
+    for (int i = 0; i < f->n_norm && !p->engine; i++) {
+        const norm_step *s = &f->norm[i];
+        int64_t d[4] = {1, 3, 1, 1};
+        ir_value *c = s->n == 1 ? b_scalar_f(&b, "odrt/pre/norm", s->v[0]) : b_const(&b, "odrt/pre/norm", ODRT_DT_FLOAT, 4, d, s->v);
+        static const char *ops[] = {"Mul", "Div", "Add", "Sub", "Sub"};
+        x = s->kind == NORM_RSUB ? b_op2(&b, "Sub", "odrt/pre/norm_op", c, x) : b_op2(&b, ops[s->kind], "odrt/pre/norm_op", x, c);
+    }
+    if (f->has_resize && !p->engine && (p->in_h != f->target_h || p->in_w != f->target_w)) {
+        /* Concat(Shape(x)[0:2], [h, w]): batch-agnostic; folded to a constant once shapes are static */
+        int64_t hw[2] = {f->target_h, f->target_w};
+        ir_value *sh = b_op1(&b, "Shape", "odrt/pre/shape", x);
+        ir_value *nc = b_slice(&b, "odrt/pre/nc", sh, 0, 0, 2);
+        ir_value *sizes = b_op2(&b, "Concat", "odrt/pre/resize_sizes", nc, b_ints(&b, "odrt/pre/hw", 2, hw));
+        b_attr_i(&b, sizes, "axis", 0);
+        ir_value *empty = b_const(&b, "odrt/pre/empty", ODRT_DT_FLOAT, 1, (int64_t[]){0}, NULL);
+        ir_value *rin[4] = {x, empty, empty, sizes};
+        x = b_op(&b, "Resize", "odrt/pre/resize", 4, rin);
+        b_attr_s(&b, x, "mode", f->resize_mode);
+        b_attr_s(&b, x, "coordinate_transformation_mode", f->resize_ctm);
+        if (!strcmp(f->resize_mode, "nearest")) b_attr_s(&b, x, "nearest_mode", f->resize_nearest);
+    }
+    x = b_transpose(&b, "odrt/pre/to_nhwc", x, 4, to_nhwc);
+    ODRT_TRY(b.rc);
+    ODRT_TRY(ir_value_replace_uses(f->loop_image_out, x));
+    /* per-image constants of the Loop (true image shape) become constants of the batch */
+    for (int i = 0; i < f->n_const_scan; i++) {
+        const ex_val *v = f->const_scan_val[i];
+        int64_t B = p->batch > 0 ? p->batch : 1, d[ODRT_MAX_RANK]; /* the graph's batch at this point */
+        if (v->t.rank + 1 > ODRT_MAX_RANK) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing output rank");
+        d[0] = B;
+        for (int k = 0; k < v->t.rank; k++) d[k + 1] = v->t.dims[k];
+        ir_value *c = b_const(&b, "odrt/pre/per_image_const", v->t.dtype, v->t.rank + 1, d, NULL);
+        ODRT_TRY(b.rc);
+        for (int64_t k = 0; k < B; k++) memcpy((char *)c->init->data + (size_t)k * v->t.nbytes, v->t.data, v->t.nbytes);
+        ODRT_TRY(ir_value_replace_uses(f->const_scan_out[i], c));
+    }
+    ir_node_remove(f->loop);
+    return b.rc;
+}
+
+/* ---- postprocessing ---- */
+static ir_value *scaled_codes(bld *b, const tfod_found *f) {
+    int64_t d[3] = {1, 1, 4};
+    float r[4];
+    for (int c = 0; c < 4; c++) r[c] = 1.0f / f->scales[c];
+    return b_op2(b, "Mul", "odrt/post/scaled_codes", f->encodings, b_const(b, "odrt/post/inv_box_scales", ODRT_DT_FLOAT, 3, d, r));
+}
+
+/* boxes = decode(codes, anchors) as TF's FasterRcnnBoxCoder (TF runs NMS on these unclipped boxes
+ * and clips the survivors to the [0, 1] window afterwards) */
+static ir_value *decoded_boxes(bld *b, const tfod_found *f) {
+    int64_t N = f->n_anchors, d2[3] = {1, N, 2};
+    float *yx = malloc(sizeof(float) * (size_t)N * 2), *hw = malloc(sizeof(float) * (size_t)N * 2);
+    if (!yx || !hw) {
+        free(yx), free(hw);
+        b->rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < N; i++) {
+        yx[i * 2] = f->anchors[i * 4], yx[i * 2 + 1] = f->anchors[i * 4 + 1];
+        hw[i * 2] = f->anchors[i * 4 + 2], hw[i * 2 + 1] = f->anchors[i * 4 + 3];
+    }
+    ir_value *a_yx = b_const(b, "odrt/post/anchor_yx", ODRT_DT_FLOAT, 3, d2, yx);
+    ir_value *a_hw = b_const(b, "odrt/post/anchor_hw", ODRT_DT_FLOAT, 3, d2, hw);
+    free(yx), free(hw);
+    ir_value *t = scaled_codes(b, f);
+    ir_value *t_yx = b_slice(b, "odrt/post/t_yx", t, 2, 0, 2), *t_hw = b_slice(b, "odrt/post/t_hw", t, 2, 2, 4);
+    ir_value *ctr = b_op2(b, "Add", "odrt/post/center", b_op2(b, "Mul", "odrt/post/center_off", t_yx, a_hw), a_yx);
+    ir_value *size = b_op2(b, "Mul", "odrt/post/size", b_op1(b, "Exp", "odrt/post/exp", t_hw), a_hw);
+    ir_value *half = b_op2(b, "Mul", "odrt/post/half", size, b_scalar_f(b, "odrt/post/c_half", 0.5f));
+    ir_value *mins = b_op2(b, "Sub", "odrt/post/mins", ctr, half), *maxs = b_op2(b, "Add", "odrt/post/maxs", ctr, half);
+    ir_value *boxes = b_op2(b, "Concat", "odrt/post/boxes", mins, maxs);
+    b_attr_i(b, boxes, "axis", 2);
+    return boxes;
+}
+
+static ir_value *clip01(bld *b, ir_value *x) {
+    ir_value *cin[3] = {x, b_scalar_f(b, "odrt/post/zero", 0), b_scalar_f(b, "odrt/post/one", 1)};
+    return b_op(b, "Clip", "odrt/post/clip_to_window", 3, cin);
+}
+
+static ir_value *class_scores(bld *b, const tfod_found *f, int apply_act) {
+    ir_value *s = f->logits;
+    if (apply_act && f->act == ACT_SIGMOID) s = b_op1(b, "Sigmoid", "odrt/post/sigmoid", s);
+    if (f->act == ACT_SOFTMAX) { /* EfficientNMS has no softmax activation: always in the graph */
+        s = b_op1(b, "Softmax", "odrt/post/softmax", s);
+        b_attr_i(b, s, "axis", -1);
+    }
+    if (f->bg_offset > 0) s = b_slice(b, "odrt/post/drop_background", s, 2, f->bg_offset, (int64_t)1 << 40);
+    return s;
+}
+
+static ir_value *out_value(bld *b, ir_value *v, const char *name) {
+    /* final outputs get their contract names through an Identity */
+    ir_value *y = b_op1(b, "Identity", name, v);
+    if (!y) return NULL;
+    /* the original graph's value of that name (TF's own output) steps aside */
+    ir_value *old = odrt_smap_get(&b->g->names, name);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tf", name);
+    if (old && old != y && b->rc == ODRT_OK) b->rc = ir_value_rename(old, ir_unique_name(b->g, tmp));
+    if (b->rc == ODRT_OK) b->rc = ir_value_rename(y, name);
+    return b->rc == ODRT_OK ? y : NULL;
+}
+
+static ir_value *add_offset(bld *b, ir_value *cls, int dtype, int64_t off) {
+    if (!off) return cls;
+    if (dtype == ODRT_DT_INT32) {
+        int32_t o = (int32_t)off;
+        return b_op2(b, "Add", "odrt/post/class_offset", cls, b_const(b, "odrt/post/c_offset", ODRT_DT_INT32, 0, NULL, &o));
+    }
+    return b_op2(b, "Add", "odrt/post/class_offset", cls, b_scalar_f(b, "odrt/post/c_offset", (float)off));
+}
+
+odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan *p, ir_value *outs[4]) {
+    bld b = {m, m->graph, ODRT_OK};
+    ir_value *num = NULL, *boxes = NULL, *scores = NULL, *classes = NULL;
+    int cls_dtype = ODRT_DT_INT32;
+    if (!strcmp(p->nms, "efficient")) {
+        int64_t N = f->n_anchors, d[3] = {1, N, 4};
+        ir_value *in[3] = {scaled_codes(&b, f), class_scores(&b, f, 0),
+                           b_const(&b, "odrt/post/anchors", ODRT_DT_FLOAT, 3, d, f->anchors)};
+        ir_node *n = b_node(&b, "EfficientNMS_TRT", "trt.plugins", "odrt/post/efficient_nms", 3, in, 4);
+        ODRT_TRY(b.rc);
+        ir_value *o0 = n->out[0];
+        b_attr_f(&b, o0, "score_threshold", p->score_threshold);
+        b_attr_f(&b, o0, "iou_threshold", p->iou_threshold);
+        b_attr_i(&b, o0, "max_output_boxes", p->max_detections);
+        b_attr_i(&b, o0, "background_class", -1);
+        b_attr_i(&b, o0, "score_activation", f->act == ACT_SIGMOID);
+        b_attr_i(&b, o0, "class_agnostic", 0);
+        b_attr_i(&b, o0, "box_coding", 1);
+        b_attr_s(&b, o0, "plugin_version", "1");
+        num = n->out[0], scores = n->out[2], classes = n->out[3];
+        /* TF clips the kept boxes to the image window; this plugin has no clip option */
+        boxes = clip01(&b, n->out[1]);
+    } else if (!strcmp(p->nms, "batched")) {
+        int64_t ax2 = 2;
+        ir_value *bx = b_op2(&b, "Unsqueeze", "odrt/post/boxes_per_class", decoded_boxes(&b, f), b_ints(&b, "odrt/post/axis2", 1, &ax2));
+        ir_value *in[2] = {bx, class_scores(&b, f, 1)};
+        ir_node *n = b_node(&b, "BatchedNMS_TRT", "trt.plugins", "odrt/post/batched_nms", 2, in, 4);
+        ODRT_TRY(b.rc);
+        ir_value *o0 = n->out[0];
+        b_attr_i(&b, o0, "shareLocation", 1);
+        b_attr_i(&b, o0, "backgroundLabelId", -1);
+        b_attr_i(&b, o0, "numClasses", f->n_classes);
+        b_attr_i(&b, o0, "topK", f->n_anchors < 4096 ? f->n_anchors : 4096);
+        b_attr_i(&b, o0, "keepTopK", p->max_detections);
+        b_attr_f(&b, o0, "scoreThreshold", p->score_threshold);
+        b_attr_f(&b, o0, "iouThreshold", p->iou_threshold);
+        b_attr_i(&b, o0, "isNormalized", 1);
+        b_attr_i(&b, o0, "clipBoxes", 1);
+        b_attr_s(&b, o0, "plugin_version", "1");
+        num = n->out[0], boxes = n->out[1], scores = n->out[2], classes = n->out[3];
+        cls_dtype = ODRT_DT_FLOAT;
+    } else { /* standard ONNX NonMaxSuppression, batch 1 */
+        int64_t K = p->max_detections, z0 = 0, one = 1, two = 2, kk = K, perm[3] = {0, 2, 1};
+        ir_value *bx = decoded_boxes(&b, f);
+        ir_value *sc = b_transpose(&b, "odrt/post/scores_cn", class_scores(&b, f, 1), 3, perm);
+        ir_value *nin[5] = {bx, sc, b_ints(&b, "odrt/post/max_per_class", 1, &(int64_t){p->max_per_class}),
+                            b_const(&b, "odrt/post/iou", ODRT_DT_FLOAT, 1, &one, &p->iou_threshold),
+                            b_const(&b, "odrt/post/score", ODRT_DT_FLOAT, 1, &one, &p->score_threshold)};
+        ir_value *sel = b_op(&b, "NonMaxSuppression", "odrt/post/nms", 5, nin);
+        ir_value *cls = b_op2(&b, "Gather", "odrt/post/sel_class", sel, b_scalar_i64(&b, "odrt/post/c1", one));
+        b_attr_i(&b, cls, "axis", 1);
+        ir_value *bidx = b_op2(&b, "Gather", "odrt/post/sel_box", sel, b_scalar_i64(&b, "odrt/post/c2", two));
+        b_attr_i(&b, bidx, "axis", 1);
+        ir_value *sel_scores = b_op2(&b, "GatherND", "odrt/post/sel_scores", sc, sel);
+        ir_value *bx0 = b_op2(&b, "Squeeze", "odrt/post/boxes0", bx, b_ints(&b, "odrt/post/axis0", 1, &z0));
+        ir_value *sel_boxes = clip01(&b, b_op2(&b, "Gather", "odrt/post/sel_boxes", bx0, bidx));
+        /* pad to K so TopK has a constant K */
+        float *negs = malloc(sizeof(float) * (size_t)K);
+        if (!negs) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < K; i++) negs[i] = -1.0f;
+        int64_t dk4[2] = {K, 4};
+        ir_value *sp = b_op2(&b, "Concat", "odrt/post/scores_pad", sel_scores, b_const(&b, "odrt/post/pad_scores", ODRT_DT_FLOAT, 1, &kk, negs));
+        free(negs);
+        b_attr_i(&b, sp, "axis", 0);
+        ir_value *bp = b_op2(&b, "Concat", "odrt/post/boxes_pad", sel_boxes, b_const(&b, "odrt/post/pad_boxes", ODRT_DT_FLOAT, 2, dk4, NULL));
+        b_attr_i(&b, bp, "axis", 0);
+        ir_value *cp = b_op2(&b, "Concat", "odrt/post/classes_pad", cls, b_const(&b, "odrt/post/pad_classes", ODRT_DT_INT64, 1, &kk, NULL));
+        b_attr_i(&b, cp, "axis", 0);
+        ir_node *tk = b_node(&b, "TopK", "", "odrt/post/topk", 2, (ir_value *[]){sp, b_ints(&b, "odrt/post/k", 1, &kk)}, 2);
+        ODRT_TRY(b.rc);
+        ir_value *ax0 = b_ints(&b, "odrt/post/axis0b", 1, &z0);
+        scores = b_op2(&b, "Unsqueeze", "odrt/post/scores", b_op1(&b, "Relu", "odrt/post/scores_nonneg", tk->out[0]), ax0);
+        boxes = b_op2(&b, "Unsqueeze", "odrt/post/boxes", b_op2(&b, "Gather", "odrt/post/top_boxes", bp, tk->out[1]), ax0);
+        classes = b_op2(&b, "Unsqueeze", "odrt/post/classes",
+                        b_cast(&b, "odrt/post/classes_i32", b_op2(&b, "Gather", "odrt/post/top_classes", cp, tk->out[1]), ODRT_DT_INT32), ax0);
+        ir_value *cnt = b_op1(&b, "Shape", "odrt/post/n_selected", sel);
+        ir_value *n1 = b_op2(&b, "Min", "odrt/post/n_kept", b_slice(&b, "odrt/post/n_sel", cnt, 0, 0, 1), b_ints(&b, "odrt/post/kmax", 1, &kk));
+        int64_t d11[2] = {1, 1};
+        num = b_op2(&b, "Reshape", "odrt/post/num", b_cast(&b, "odrt/post/num_i32", n1, ODRT_DT_INT32), b_ints(&b, "odrt/post/shape11", 2, d11));
+    }
+    classes = add_offset(&b, classes, cls_dtype, p->class_offset);
+    outs[0] = out_value(&b, num, "num_detections");
+    outs[1] = out_value(&b, boxes, "detection_boxes");
+    outs[2] = out_value(&b, scores, "detection_scores");
+    outs[3] = out_value(&b, classes, "detection_classes");
+    return b.rc;
+}

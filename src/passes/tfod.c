@@ -1,0 +1,69 @@
+/* TF OD API export recognition shared by inspect and convert: by structure; the output names
+ * are the TF OD API exporter's contract. */
+#include <string.h>
+
+#include "passes/tfod.h"
+
+size_t tfod_count_op(const ir_graph *g, const char *op) {
+    size_t c = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        c += ir_op_is(n, op);
+        for (int a = 0; a < n->n_attrs; a++) {
+            if (n->attrs[a].type == IR_ATTR_GRAPH) c += tfod_count_op(n->attrs[a].g, op);
+            if (n->attrs[a].type == IR_ATTR_GRAPHS)
+                for (int j = 0; j < n->attrs[a].n; j++) c += tfod_count_op(n->attrs[a].graphs[j], op);
+        }
+    }
+    return c;
+}
+
+const ir_graph *tfod_loop_body(const ir_node *n) {
+    const ir_attr *a = ir_node_attr(n, "body");
+    return a && a->type == IR_ATTR_GRAPH ? a->g : NULL;
+}
+
+/* the preprocessing map_fn: a Loop fed (directly or via casts) by a graph input whose body resizes */
+const ir_node *tfod_find_preproc_loop(const ir_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead || !ir_op_is(n, "Loop")) continue;
+        const ir_graph *body = tfod_loop_body(n);
+        if (!body || !tfod_count_op(body, "Resize")) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] && (n->in[k]->flags & IR_VAL_INPUT) && !n->in[k]->init) return n;
+        /* or a body node reading a graph input from the outer scope */
+        for (size_t j = 0; j < body->n_nodes; j++)
+            for (int k = 0; k < body->nodes[j]->n_in; k++) {
+                const ir_value *v = body->nodes[j]->in[k];
+                if (v && v->graph == g && (v->flags & IR_VAL_INPUT) && !v->init) return n;
+            }
+    }
+    return NULL;
+}
+
+const ir_value *tfod_find_output(const ir_graph *g, const char *name) {
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!strcmp(g->outputs[i]->name, name)) return g->outputs[i];
+    return NULL;
+}
+
+const char *const TFOD_OUTPUT_NAMES[TFOD_N_OUTPUTS] = {"detection_boxes", "detection_scores", "detection_classes", "num_detections",
+                                     "raw_detection_boxes", "raw_detection_scores", "detection_multiclass_scores",
+                                     "detection_anchor_indices"};
+
+/* swish = x * sigmoid(x): EfficientNet backbones; relu6 = Clip(0, 6): MobileNet */
+size_t tfod_count_swish(const ir_graph *g) {
+    size_t c = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead || !ir_op_is(n, "Mul") || n->n_in != 2 || !n->in[0] || !n->in[1]) continue;
+        for (int k = 0; k < 2; k++) {
+            const ir_node *p = n->in[k]->producer;
+            if (p && ir_op_is(p, "Sigmoid") && p->in[0] == n->in[1 - k]) c++;
+        }
+    }
+    return c;
+}
+

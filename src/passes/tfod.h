@@ -1,0 +1,22 @@
+/* TF OD API export recognition helpers (shared by inspect and convert). */
+#ifndef ODRT_TFOD_H
+#define ODRT_TFOD_H
+
+#include "ir/ir.h"
+
+#define TFOD_N_OUTPUTS 8
+/* The TF OD API exporter's output signature keys. */
+extern const char *const TFOD_OUTPUT_NAMES[TFOD_N_OUTPUTS];
+
+/* Nodes of op (ai.onnx) in g and all its sub-graphs. */
+size_t tfod_count_op(const ir_graph *g, const char *op);
+/* The body of a Loop node, or NULL. */
+const ir_graph *tfod_loop_body(const ir_node *loop);
+/* The preprocessing map_fn: a Loop fed by a graph input whose body resizes; NULL if none. */
+const ir_node *tfod_find_preproc_loop(const ir_graph *g);
+/* Graph output by name, or NULL. */
+const ir_value *tfod_find_output(const ir_graph *g, const char *name);
+/* Number of swish activations x * sigmoid(x) (EfficientNet backbones). */
+size_t tfod_count_swish(const ir_graph *g);
+
+#endif
