@@ -48,13 +48,15 @@ static void dims_of(const ir_value *v, int64_t *d) {
     for (int i = 0; i < v->type.rank; i++) d[i] = v->type.dims[i].value;
 }
 
+/* the engine lowering the op's registry row names (src/ops/k_*.c) */
+static ex_lower lowering(const ir_node *n) {
+    const ex_kernel *k = ex_find_op(n->domain, n->op);
+    return k ? k->lower : EX_LOWER_REF;
+}
+
 static int is_movement(const ir_node *n) {
-    static const char *ops[] = {"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Concat",
-                                "Slice", "Expand", "Tile", "Gather", "DepthToSpace", "SpaceToDepth", NULL};
-    if (strcmp(n->domain, "") && strcmp(n->domain, "ai.onnx")) return 0;
-    for (int i = 0; ops[i]; i++)
-        if (!strcmp(n->op, ops[i])) return n->n_out == 1;
-    return 0;
+    ex_lower l = lowering(n);
+    return (l == EX_LOWER_MOVE || l == EX_LOWER_CONCAT) && n->n_out == 1;
 }
 
 /* the tensor of v in a given layout, if made */
@@ -513,10 +515,11 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
             return ODRT_OK;
         }
     }
-    if (ir_op_is(n, "Conv")) return lower_conv(L, n);
-    if (ir_op_is(n, "Relu")) return lower_unary(L, n, n->in[0], EACT_CLIP, 0, INFINITY);
-    if (ir_op_is(n, "Sigmoid")) return lower_unary(L, n, n->in[0], EACT_SIGMOID, 0, 0);
-    if (ir_op_is(n, "Clip")) {
+    switch (lowering(n)) {
+    case EX_LOWER_CONV: return lower_conv(L, n);
+    case EX_LOWER_RELU: return lower_unary(L, n, n->in[0], EACT_CLIP, 0, INFINITY);
+    case EX_LOWER_SIGMOID: return lower_unary(L, n, n->in[0], EACT_SIGMOID, 0, 0);
+    case EX_LOWER_CLIP: {
         float lo = -INFINITY, hi = INFINITY;
         for (int k = 1; k < 3 && k < n->n_in; k++) {
             if (!n->in[k]) continue;
@@ -528,17 +531,22 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
         if (n->n_in <= 1) lo = ir_attr_float(n, "min", -INFINITY), hi = ir_attr_float(n, "max", INFINITY);
         return lower_unary(L, n, n->in[0], EACT_CLIP, lo, hi);
     }
-    if (ir_op_is(n, "Mul") && n->in[0] && n->in[1]) { /* swish whose Sigmoid was not fused into a producer */
-        for (int k = 0; k < 2; k++) {
-            const ir_node *s = n->in[1 - k]->producer;
-            if (s && ir_op_is(s, "Sigmoid") && s->in[0] == n->in[k] && !is_const(n->in[k]))
-                return lower_unary(L, n, n->in[k], EACT_SWISH, 0, 0);
-        }
+    case EX_LOWER_MUL:
+        if (n->in[0] && n->in[1]) /* swish whose Sigmoid was not fused into a producer */
+            for (int k = 0; k < 2; k++) {
+                const ir_node *sg = n->in[1 - k]->producer;
+                if (sg && ir_op_is(sg, "Sigmoid") && sg->in[0] == n->in[k] && !is_const(n->in[k]))
+                    return lower_unary(L, n, n->in[k], EACT_SWISH, 0, 0);
+            }
+        return n->n_in == 2 ? lower_binary(L, n, BIN_MUL) : lower_ref(L, n);
+    case EX_LOWER_ADD: return n->n_in == 2 ? lower_binary(L, n, BIN_ADD) : lower_ref(L, n);
+    case EX_LOWER_SUB: return n->n_in == 2 ? lower_binary(L, n, BIN_SUB) : lower_ref(L, n);
+    case EX_LOWER_DIV: return n->n_in == 2 ? lower_binary(L, n, BIN_DIV) : lower_ref(L, n);
+    case EX_LOWER_MAX: return n->n_in == 2 ? lower_binary(L, n, BIN_MAX) : lower_ref(L, n);
+    case EX_LOWER_MIN: return n->n_in == 2 ? lower_binary(L, n, BIN_MIN) : lower_ref(L, n);
+    case EX_LOWER_CONCAT: return lower_concat(L, n);
+    default: break;
     }
-    static const char *bins[] = {"Add", "Sub", "Mul", "Div", "Max", "Min"};
-    for (int b = 0; b < 6; b++)
-        if (ir_op_is(n, bins[b]) && n->n_in == 2) return lower_binary(L, n, b);
-    if (ir_op_is(n, "Concat")) return lower_concat(L, n);
     return lower_ref(L, n);
 }
 

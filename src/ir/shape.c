@@ -7,17 +7,18 @@
 #include <string.h>
 
 #include "ir/fold.h"
+#include "ir/shape_rules.h"
 #include "ops/exec.h"
 #include "ir/ir.h"
 
 #define FOLD_MAX_ELEMS 65536
 
-typedef struct {
+struct shape_ctx {
     ir_model *m;
     ex_val **cst; /* per value, indexed through cst_index */
     odrt_smap_t idx;
     int updated;
-} shape_ctx;
+};
 
 static ex_val *get_const(shape_ctx *s, const ir_value *v) {
     return v ? odrt_smap_get(&s->idx, v->name) : NULL;
@@ -100,305 +101,381 @@ static int64_t attr_or_const_ints(shape_ctx *s, const ir_node *n, const char *at
     return ex_numel(c);
 }
 
+/* ---- shape rules: one per kind of op, named in the op's kernel row (src/ops/k_*.c) ---- */
+#define SH_PRELUDE                                                                                 \
+    ir_value *x = n->n_in ? n->in[0] : NULL, *y = n->out[0];                                       \
+    int64_t d[ODRT_MAX_RANK], e[ODRT_MAX_RANK];                                                    \
+    int r = dims_of(x, d), dt = x ? x->type.dtype : 0;                                             \
+    (void)e, (void)r, (void)dt, (void)y, (void)x
+
+void sh_same(shape_ctx *s, ir_node *n) { /* elementwise unary: the input's type */
+    SH_PRELUDE;
+    set_type(s, y, dt, r, d);
+}
+
+static void broadcast(shape_ctx *s, ir_node *n, int odt) {
+    SH_PRELUDE;
+    int ro = 0;
+    int64_t od[ODRT_MAX_RANK];
+    for (int k = 0; k < n->n_in; k++) {
+        int rk = dims_of(n->in[k], e);
+        if (rk < 0) return set_type(s, y, odt, -1, NULL);
+        int rn = rk > ro ? rk : ro;
+        int64_t nd[ODRT_MAX_RANK];
+        for (int j = 0; j < rn; j++) {
+            int64_t a = j - (rn - ro) >= 0 ? od[j - (rn - ro)] : 1, b = j - (rn - rk) >= 0 ? e[j - (rn - rk)] : 1;
+            nd[j] = a == 1 ? b : b == 1 ? a : a < 0 ? b : a;
+        }
+        memcpy(od, nd, sizeof(int64_t) * (size_t)rn);
+        ro = rn;
+    }
+    set_type(s, y, odt, ro, od);
+}
+void sh_bcast(shape_ctx *s, ir_node *n) { broadcast(s, n, n->n_in && n->in[0] ? n->in[0]->type.dtype : 0); }
+void sh_compare(shape_ctx *s, ir_node *n) { broadcast(s, n, ODRT_DT_BOOL); }
+void sh_where(shape_ctx *s, ir_node *n) { broadcast(s, n, n->n_in > 1 && n->in[1] ? n->in[1]->type.dtype : 0); }
+
+void sh_cast(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    set_type(s, y, (int)ir_attr_int(n, "to", 0), r, d);
+}
+
+void sh_shape(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    if (r < 0) return set_type(s, y, ODRT_DT_INT64, 1, NULL);
+    int64_t st = ir_attr_int(n, "start", 0), en = ir_attr_int(n, "end", r);
+    if (st < 0) st += r;
+    if (en < 0) en += r;
+    st = st < 0 ? 0 : st > r ? r : st;
+    en = en < 0 ? 0 : en > r ? r : en;
+    int64_t len = en > st ? en - st : 0;
+    set_type(s, y, ODRT_DT_INT64, 1, &len);
+    int all = 1;
+    for (int64_t i = st; i < en; i++) all &= d[i] >= 0;
+    if (all) { /* a fully known shape is a constant */
+        ex_val *c = ex_val_new_tensor(ODRT_DT_INT64, 1, &len);
+        if (c) {
+            for (int64_t i = 0; i < len; i++) ((int64_t *)c->t.data)[i] = d[st + i];
+            put_const(s, y, c);
+        }
+    }
+}
+
+static void conv_pool(shape_ctx *s, ir_node *n, int conv) {
+    SH_PRELUDE;
+    int64_t w[ODRT_MAX_RANK];
+    int rw = conv && n->n_in > 1 ? dims_of(n->in[1], w) : -1;
+    if (r < 3) return set_type(s, y, dt, r, NULL);
+    int64_t k[4], st[4], dl[4], p[8], out[ODRT_MAX_RANK];
+    int nsp = r - 2;
+    if (nsp > 4) return;
+    int64_t nk = attr_or_const_ints(s, n, "kernel_shape", 99, k, 4);
+    for (int i = 0; i < nsp; i++) {
+        if (nk < 0) k[i] = rw == r ? w[2 + i] : -1;
+        st[i] = 1, dl[i] = 1, p[i] = p[i + nsp] = 0;
+    }
+    attr_or_const_ints(s, n, "strides", 99, st, 4);
+    attr_or_const_ints(s, n, "dilations", 99, dl, 4);
+    attr_or_const_ints(s, n, "pads", 99, p, 8);
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    int ceil_mode = (int)ir_attr_int(n, "ceil_mode", 0);
+    out[0] = d[0];
+    out[1] = conv ? (rw == r ? w[0] : -1) : d[1];
+    for (int i = 0; i < nsp; i++) {
+        int64_t in = d[2 + i];
+        if (in < 0 || k[i] < 0 || st[i] <= 0 || dl[i] <= 0) {
+            out[2 + i] = -1;
+            continue;
+        }
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) out[2 + i] = (in + st[i] - 1) / st[i];
+        else {
+            int64_t ek = (k[i] - 1) * dl[i] + 1, span = in + (strcmp(ap, "VALID") ? p[i] + p[i + nsp] : 0) - ek;
+            out[2 + i] = span < 0 ? -1 : (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+        }
+    }
+    set_type(s, y, dt, r, out);
+}
+void sh_conv(shape_ctx *s, ir_node *n) { conv_pool(s, n, 1); }
+void sh_pool(shape_ctx *s, ir_node *n) { conv_pool(s, n, 0); }
+
+void sh_global_pool(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    for (int i = 2; i < r; i++) d[i] = 1;
+    set_type(s, y, dt, r, d);
+}
+
+void sh_transpose(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    const ir_attr *pa = ir_node_attr(n, "perm");
+    if (r < 0 || (pa && pa->n != r)) return set_type(s, y, dt, -1, NULL);
+    for (int i = 0; i < r; i++) {
+        int64_t pi = pa ? pa->ints[i] : r - 1 - i;
+        e[i] = pi >= 0 && pi < r ? d[pi] : -1;
+    }
+    set_type(s, y, dt, r, e);
+}
+
+void sh_concat(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int axis = (int)ir_attr_int(n, "axis", 0);
+    for (int k = 1; r < 0 && k < n->n_in; k++) {
+        r = dims_of(n->in[k], d);
+        for (int i = 0; i < r; i++) d[i] = -1;
+    }
+    if (r < 0) return set_type(s, y, dt, -1, NULL);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return;
+    int64_t sum = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        int rk = dims_of(n->in[k], e);
+        if (rk != r || e[axis] < 0) sum = -1;
+        else if (sum >= 0) sum += e[axis];
+        for (int i = 0; rk == r && i < r; i++)
+            if (i != axis && d[i] < 0) d[i] = e[i];
+    }
+    d[axis] = sum;
+    set_type(s, y, dt, r, d);
+}
+
+void sh_reshape(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int64_t sh[ODRT_MAX_RANK];
+    int64_t ns = attr_or_const_ints(s, n, "shape", 1, sh, ODRT_MAX_RANK);
+    if (ns < 0) return set_type(s, y, dt, -1, NULL);
+    int64_t known = 1, total = 1;
+    int infer = -1, all = r >= 0;
+    for (int i = 0; i < r; i++) all &= d[i] >= 0, total *= d[i];
+    for (int i = 0; i < ns; i++) {
+        if (sh[i] == 0 && !ir_attr_int(n, "allowzero", 0)) sh[i] = i < r ? d[i] : -1;
+        if (sh[i] == -1 && infer < 0) infer = i;
+        else if (sh[i] >= 0) known *= sh[i];
+        else sh[i] = -1;
+    }
+    if (infer >= 0) sh[infer] = all && known > 0 && total % known == 0 ? total / known : -1;
+    set_type(s, y, dt, (int)ns, sh);
+}
+
+static void squeeze(shape_ctx *s, ir_node *n, int sq) {
+    SH_PRELUDE;
+    int64_t ax[ODRT_MAX_RANK];
+    int64_t na = attr_or_const_ints(s, n, "axes", 1, ax, ODRT_MAX_RANK);
+    if (r < 0 || na < 0) return set_type(s, y, dt, -1, NULL);
+    int ro = sq ? r - (int)na : r + (int)na;
+    if (ro < 0 || ro > ODRT_MAX_RANK) return;
+    int mark[ODRT_MAX_RANK] = {0};
+    for (int i = 0; i < na; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + (sq ? r : ro) : ax[i];
+        if (a < 0 || a >= (sq ? r : ro)) return;
+        mark[a] = 1;
+    }
+    for (int i = 0, k = 0, o = 0; i < (sq ? r : ro); i++) {
+        if (sq) {
+            if (!mark[i]) e[o++] = d[i];
+        } else e[i] = mark[i] ? 1 : d[k++];
+    }
+    set_type(s, y, dt, ro, e);
+}
+void sh_squeeze(shape_ctx *s, ir_node *n) { squeeze(s, n, 1); }
+void sh_unsqueeze(shape_ctx *s, ir_node *n) { squeeze(s, n, 0); }
+
+void sh_gather(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int64_t id[ODRT_MAX_RANK];
+    int ri = dims_of(n->n_in > 1 ? n->in[1] : NULL, id);
+    int axis = (int)ir_attr_int(n, "axis", 0);
+    if (r < 0 || ri < 0 || r - 1 + ri > ODRT_MAX_RANK) return set_type(s, y, dt, -1, NULL);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return;
+    int o = 0;
+    for (int i = 0; i < axis; i++) e[o++] = d[i];
+    for (int i = 0; i < ri; i++) e[o++] = id[i];
+    for (int i = axis + 1; i < r; i++) e[o++] = d[i];
+    set_type(s, y, dt, o, e);
+}
+
+void sh_matmul(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int rb = dims_of(n->n_in > 1 ? n->in[1] : NULL, e);
+    if (r < 2 || rb < 2 || r != rb) return set_type(s, y, dt, -1, NULL);
+    d[r - 1] = e[rb - 1];
+    set_type(s, y, dt, r, d);
+}
+
+void sh_gemm(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int rb = dims_of(n->n_in > 1 ? n->in[1] : NULL, e);
+    if (r != 2 || rb != 2) return;
+    int64_t o[2] = {ir_attr_int(n, "transA", 0) ? d[1] : d[0], ir_attr_int(n, "transB", 0) ? e[0] : e[1]};
+    set_type(s, y, dt, 2, o);
+}
+
+void sh_resize(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int64_t v[ODRT_MAX_RANK];
+    if (r < 0) return set_type(s, y, dt, -1, NULL);
+    if (n->n_in > 3 && n->in[3] && attr_or_const_ints(s, n, "", 3, v, ODRT_MAX_RANK) == r) set_type(s, y, dt, r, v);
+    else set_type(s, y, dt, r, NULL);
+}
+
+void sh_nms(shape_ctx *s, ir_node *n) {
+    int64_t o[2] = {-1, 3};
+    set_type(s, n->out[0], ODRT_DT_INT64, 2, o);
+}
+
+void sh_nonzero(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int64_t o[2] = {r, -1};
+    set_type(s, y, ODRT_DT_INT64, 2, o);
+}
+
+void sh_topk(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int axis = (int)ir_attr_int(n, "axis", -1);
+    int64_t kv[1];
+    if (r < 0) return;
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return;
+    d[axis] = attr_or_const_ints(s, n, "", 1, kv, 1) == 1 ? kv[0] : -1;
+    set_type(s, y, dt, r, d);
+    if (n->n_out > 1) set_type(s, n->out[1], ODRT_DT_INT64, r, d);
+}
+
+/* rank-preserving ops with data-dependent sizes: dtype and rank */
+void sh_keep_rank(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], dt, r, NULL);
+}
+
+void sh_dtype_only(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], dt, -1, NULL);
+}
+
+void sh_reduce(shape_ctx *s, ir_node *n) { /* Reduce*, ArgMax, ArgMin */
+    SH_PRELUDE;
+    int arg = !strncmp(n->op, "Arg", 3);
+    int keep = (int)ir_attr_int(n, "keepdims", 1);
+    for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], arg ? ODRT_DT_INT64 : dt, keep ? r : -1, NULL);
+}
+
+void sh_slice(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    if (r < 0) return sh_keep_rank(s, n);
+    int64_t st[ODRT_MAX_RANK], en[ODRT_MAX_RANK], ax[ODRT_MAX_RANK], sp[ODRT_MAX_RANK];
+    int64_t ns = attr_or_const_ints(s, n, "starts", 1, st, ODRT_MAX_RANK);
+    int64_t ne = attr_or_const_ints(s, n, "ends", 2, en, ODRT_MAX_RANK);
+    int64_t na = n->n_in > 3 && n->in[3] ? attr_or_const_ints(s, n, "", 3, ax, ODRT_MAX_RANK) : attr_or_const_ints(s, n, "axes", 99, ax, ODRT_MAX_RANK);
+    int64_t np = n->n_in > 4 && n->in[4] ? attr_or_const_ints(s, n, "", 4, sp, ODRT_MAX_RANK) : 0;
+    if (ns < 0 || ne != ns || (n->n_in > 3 && n->in[3] && na != ns) || (n->n_in > 4 && n->in[4] && np != ns))
+        return set_type(s, y, dt, r, NULL);
+    for (int64_t i = 0; i < ns; i++) {
+        int64_t a = na > 0 ? ax[i] : i, step = np > 0 ? sp[i] : 1;
+        if (a < 0) a += r;
+        if (a < 0 || a >= r || step == 0) return set_type(s, y, dt, r, NULL);
+        int64_t dim = d[a], b = st[i], e2 = en[i];
+        if (dim < 0) continue;
+        if (b < 0) b += dim;
+        if (e2 < 0) e2 += dim;
+        if (step > 0) {
+            b = b < 0 ? 0 : b > dim ? dim : b;
+            e2 = e2 < 0 ? 0 : e2 > dim ? dim : e2;
+            d[a] = e2 > b ? (e2 - b + step - 1) / step : 0;
+        } else {
+            b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
+            e2 = e2 < -1 ? -1 : e2 > dim - 1 ? dim - 1 : e2;
+            d[a] = b > e2 ? (b - e2 - step - 1) / (-step) : 0;
+        }
+    }
+    set_type(s, y, dt, r, d);
+}
+
+void sh_split(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    if (r < 0) return sh_keep_rank(s, n);
+    int axis = (int)ir_attr_int(n, "axis", 0);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return;
+    int64_t sp[64];
+    int64_t ns = n->n_out <= 64 ? attr_or_const_ints(s, n, "split", 1, sp, 64) : -1;
+    for (int k = 0; k < n->n_out; k++) {
+        memcpy(e, d, sizeof e);
+        if (ns == n->n_out) e[axis] = sp[k];
+        else if (d[axis] >= 0 && d[axis] % n->n_out == 0) e[axis] = d[axis] / n->n_out;
+        else e[axis] = -1;
+        set_type(s, n->out[k], dt, r, e);
+    }
+}
+
+void sh_flatten(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    if (r < 0) return;
+    int64_t axis = ir_attr_int(n, "axis", 1), o[2] = {1, 1};
+    if (axis < 0) axis += r;
+    for (int i = 0; i < r; i++) {
+        if (d[i] < 0) o[i >= axis] = -1;
+        else if (o[i >= axis] >= 0) o[i >= axis] *= d[i];
+    }
+    set_type(s, y, dt, 2, o);
+}
+
+void sh_constant_of_shape(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    const ir_attr *a = ir_node_attr(n, "value");
+    int64_t len[1];
+    int rr = dims_of(x, len);
+    set_type(s, y, a && a->t ? a->t->dtype : ODRT_DT_FLOAT, rr == 1 ? (int)len[0] : -1, NULL);
+}
+
+void sh_gather_nd(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int ri = n->n_in > 1 ? dims_of(n->in[1], e) : -1;
+    if (r < 0 || ri < 1 || e[ri - 1] < 0) return set_type(s, y, dt, -1, NULL);
+    int64_t q = e[ri - 1], bd = ir_attr_int(n, "batch_dims", 0), o[ODRT_MAX_RANK];
+    int ro = (int)(ri - 1 + r - q - bd);
+    if (ro < 0 || ro > ODRT_MAX_RANK) return;
+    for (int i = 0; i < ri - 1; i++) o[i] = e[i];
+    for (int i = ri - 1; i < ro; i++) o[i] = d[bd + q + (i - (ri - 1))];
+    set_type(s, y, dt, ro, o);
+}
+
+void sh_gather_elements(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    set_type(s, y, dt, n->n_in > 1 ? dims_of(n->in[1], e) : -1, e);
+}
+
+void sh_range(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    set_type(s, y, dt, 1, NULL);
+}
+
+void sh_loop(shape_ctx *s, ir_node *n) {
+    const ir_attr *b = ir_node_attr(n, "body");
+    if (!b || b->type != IR_ATTR_GRAPH) return;
+    for (int k = 0; k < n->n_out && k + 1 < b->g->n_outputs; k++) {
+        const ir_type *bt = &b->g->outputs[k + 1]->type;
+        int carried = k < n->n_in - 2;
+        if (bt->kind == IR_TYPE_TENSOR) set_type(s, n->out[k], bt->dtype, carried ? bt->rank : (bt->rank >= 0 ? bt->rank + 1 : -1), NULL);
+    }
+}
+
+void sh_trt_nms(shape_ctx *s, ir_node *n) { /* EfficientNMS_TRT, BatchedNMS_TRT */
+    SH_PRELUDE;
+    if (n->n_out != 4) return;
+    int eff = !strcmp(n->op, "EfficientNMS_TRT");
+    int64_t K = ir_attr_int(n, eff ? "max_output_boxes" : "keepTopK", -1), B = r >= 1 ? d[0] : -1;
+    int64_t d1[2] = {B, 1}, dk[2] = {B, K}, db[3] = {B, K, 4};
+    set_type(s, n->out[0], ODRT_DT_INT32, 2, d1);
+    set_type(s, n->out[1], ODRT_DT_FLOAT, 3, db);
+    set_type(s, n->out[2], ODRT_DT_FLOAT, 2, dk);
+    set_type(s, n->out[3], eff ? ODRT_DT_INT32 : ODRT_DT_FLOAT, 2, dk);
+}
+
+/* the op's registry row (src/ops/k_*.c) names its shape rule */
 static void infer_node(shape_ctx *s, ir_node *n) {
     if (try_fold(s, n)) return;
-    ir_value *x = n->n_in ? n->in[0] : NULL, *y = n->n_out ? n->out[0] : NULL;
-    int64_t d[ODRT_MAX_RANK], e[ODRT_MAX_RANK];
-    int r = dims_of(x, d), dt = x ? x->type.dtype : 0;
-    const char *op = n->op;
-    if (y && (!strcmp(n->op, "EfficientNMS_TRT") || !strcmp(n->op, "BatchedNMS_TRT")) && n->n_out == 4) {
-        int eff = !strcmp(n->op, "EfficientNMS_TRT");
-        int64_t K = ir_attr_int(n, eff ? "max_output_boxes" : "keepTopK", -1), B = r >= 1 ? d[0] : -1;
-        int64_t d1[2] = {B, 1}, dk[2] = {B, K}, db[3] = {B, K, 4};
-        set_type(s, n->out[0], ODRT_DT_INT32, 2, d1);
-        set_type(s, n->out[1], ODRT_DT_FLOAT, 3, db);
-        set_type(s, n->out[2], ODRT_DT_FLOAT, 2, dk);
-        set_type(s, n->out[3], eff ? ODRT_DT_INT32 : ODRT_DT_FLOAT, 2, dk);
-        return;
-    }
-    if (!y || (n->domain[0] && strcmp(n->domain, "ai.onnx"))) return;
-    static const char *same[] = {"Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
-                                 "Round", "Reciprocal", "Clip", "LeakyRelu", "Softmax", "LogSoftmax", "Identity",
-                                 "BatchNormalization", "Erf", "Sign", "Not", "Elu", "HardSigmoid", "Softplus",
-                                 "InstanceNormalization", "CumSum", "HardSwish", NULL};
-    for (int i = 0; same[i]; i++)
-        if (!strcmp(op, same[i])) {
-            set_type(s, y, dt, r, d);
-            return;
-        }
-    static const char *bin[] = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "Mod", "Equal",
-                                "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where",
-                                "PRelu", NULL};
-    for (int i = 0; bin[i]; i++)
-        if (!strcmp(op, bin[i])) {
-            int cmp = !strcmp(op, "Equal") || !strcmp(op, "Less") || !strcmp(op, "Greater") || !strcmp(op, "LessOrEqual") ||
-                      !strcmp(op, "GreaterOrEqual") || !strcmp(op, "And") || !strcmp(op, "Or") || !strcmp(op, "Xor");
-            int odt = cmp ? ODRT_DT_BOOL : !strcmp(op, "Where") && n->n_in > 1 && n->in[1] ? n->in[1]->type.dtype : dt;
-            int ro = 0;
-            int64_t od[ODRT_MAX_RANK];
-            for (int k = 0; k < n->n_in; k++) {
-                int rk = dims_of(n->in[k], e);
-                if (rk < 0) {
-                    set_type(s, y, odt, -1, NULL);
-                    return;
-                }
-                int rn = rk > ro ? rk : ro;
-                int64_t nd[ODRT_MAX_RANK];
-                for (int j = 0; j < rn; j++) {
-                    int64_t a = j - (rn - ro) >= 0 ? od[j - (rn - ro)] : 1, b = j - (rn - rk) >= 0 ? e[j - (rn - rk)] : 1;
-                    nd[j] = a == 1 ? b : b == 1 ? a : a < 0 ? b : a;
-                }
-                memcpy(od, nd, sizeof(int64_t) * (size_t)rn);
-                ro = rn;
-            }
-            set_type(s, y, odt, ro, od);
-            return;
-        }
-    if (!strcmp(op, "Cast")) set_type(s, y, (int)ir_attr_int(n, "to", 0), r, d);
-    else if (!strcmp(op, "Shape")) {
-        if (r >= 0) {
-            int64_t st = ir_attr_int(n, "start", 0), en = ir_attr_int(n, "end", r);
-            if (st < 0) st += r;
-            if (en < 0) en += r;
-            st = st < 0 ? 0 : st > r ? r : st;
-            en = en < 0 ? 0 : en > r ? r : en;
-            int64_t len = en > st ? en - st : 0;
-            set_type(s, y, ODRT_DT_INT64, 1, &len);
-            int all = 1;
-            for (int64_t i = st; i < en; i++) all &= d[i] >= 0;
-            if (all) { /* a fully known shape is a constant */
-                ex_val *c = ex_val_new_tensor(ODRT_DT_INT64, 1, &len);
-                if (c) {
-                    for (int64_t i = 0; i < len; i++) ((int64_t *)c->t.data)[i] = d[st + i];
-                    put_const(s, y, c);
-                }
-            }
-        } else set_type(s, y, ODRT_DT_INT64, 1, NULL);
-    } else if (!strcmp(op, "Conv") || !strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) {
-        int64_t w[ODRT_MAX_RANK];
-        int rw = !strcmp(op, "Conv") && n->n_in > 1 ? dims_of(n->in[1], w) : -1;
-        if (r < 3) {
-            set_type(s, y, dt, r, NULL);
-            return;
-        }
-        int64_t k[4], st[4], dl[4], p[8], out[ODRT_MAX_RANK];
-        int nsp = r - 2;
-        if (nsp > 4) return;
-        int64_t nk = attr_or_const_ints(s, n, "kernel_shape", 99, k, 4);
-        for (int i = 0; i < nsp; i++) {
-            if (nk < 0) k[i] = rw == r ? w[2 + i] : -1;
-            st[i] = 1, dl[i] = 1, p[i] = p[i + nsp] = 0;
-        }
-        attr_or_const_ints(s, n, "strides", 99, st, 4);
-        attr_or_const_ints(s, n, "dilations", 99, dl, 4);
-        attr_or_const_ints(s, n, "pads", 99, p, 8);
-        const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
-        int ceil_mode = (int)ir_attr_int(n, "ceil_mode", 0);
-        out[0] = d[0];
-        out[1] = !strcmp(op, "Conv") ? (rw == r ? w[0] : -1) : d[1];
-        for (int i = 0; i < nsp; i++) {
-            int64_t in = d[2 + i];
-            if (in < 0 || k[i] < 0 || st[i] <= 0 || dl[i] <= 0) {
-                out[2 + i] = -1;
-                continue;
-            }
-            if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) out[2 + i] = (in + st[i] - 1) / st[i];
-            else {
-                int64_t ek = (k[i] - 1) * dl[i] + 1, span = in + (strcmp(ap, "VALID") ? p[i] + p[i + nsp] : 0) - ek;
-                out[2 + i] = span < 0 ? -1 : (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
-            }
-        }
-        set_type(s, y, dt, r, out);
-    } else if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "GlobalMaxPool")) {
-        for (int i = 2; i < r; i++) d[i] = 1;
-        set_type(s, y, dt, r, d);
-    } else if (!strcmp(op, "Transpose")) {
-        const ir_attr *pa = ir_node_attr(n, "perm");
-        if (r >= 0 && (!pa || pa->n == r)) {
-            for (int i = 0; i < r; i++) {
-                int64_t pi = pa ? pa->ints[i] : r - 1 - i;
-                e[i] = pi >= 0 && pi < r ? d[pi] : -1;
-            }
-            set_type(s, y, dt, r, e);
-        } else set_type(s, y, dt, -1, NULL);
-    } else if (!strcmp(op, "Concat")) {
-        int axis = (int)ir_attr_int(n, "axis", 0);
-        for (int k = 1; r < 0 && k < n->n_in; k++) {
-            r = dims_of(n->in[k], d);
-            for (int i = 0; i < r; i++) d[i] = -1;
-        }
-        if (r < 0) return set_type(s, y, dt, -1, NULL);
-        if (axis < 0) axis += r;
-        if (axis < 0 || axis >= r) return;
-        int64_t sum = 0;
-        for (int k = 0; k < n->n_in; k++) {
-            int rk = dims_of(n->in[k], e);
-            if (rk != r || e[axis] < 0) sum = -1;
-            else if (sum >= 0) sum += e[axis];
-            for (int i = 0; rk == r && i < r; i++)
-                if (i != axis && d[i] < 0) d[i] = e[i];
-        }
-        d[axis] = sum;
-        set_type(s, y, dt, r, d);
-    } else if (!strcmp(op, "Reshape")) {
-        int64_t sh[ODRT_MAX_RANK];
-        int64_t ns = attr_or_const_ints(s, n, "shape", 1, sh, ODRT_MAX_RANK);
-        if (ns < 0) return set_type(s, y, dt, -1, NULL);
-        int64_t known = 1, total = 1;
-        int infer = -1, all = r >= 0;
-        for (int i = 0; i < r; i++) all &= d[i] >= 0, total *= d[i];
-        for (int i = 0; i < ns; i++) {
-            if (sh[i] == 0 && !ir_attr_int(n, "allowzero", 0)) sh[i] = i < r ? d[i] : -1;
-            if (sh[i] == -1 && infer < 0) infer = i;
-            else if (sh[i] >= 0) known *= sh[i];
-            else sh[i] = -1;
-        }
-        if (infer >= 0) sh[infer] = all && known > 0 && total % known == 0 ? total / known : -1;
-        set_type(s, y, dt, (int)ns, sh);
-    } else if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
-        int64_t ax[ODRT_MAX_RANK];
-        int64_t na = attr_or_const_ints(s, n, "axes", 1, ax, ODRT_MAX_RANK);
-        if (r < 0 || (na < 0 && !strcmp(op, "Unsqueeze"))) return set_type(s, y, dt, -1, NULL);
-        int sq = !strcmp(op, "Squeeze"), ro = sq ? r - (int)(na < 0 ? 0 : na) : r + (int)na;
-        if (sq && na < 0) return set_type(s, y, dt, -1, NULL);
-        if (ro < 0 || ro > ODRT_MAX_RANK) return;
-        int mark[ODRT_MAX_RANK] = {0};
-        for (int i = 0; i < na; i++) {
-            int64_t a = ax[i] < 0 ? ax[i] + (sq ? r : ro) : ax[i];
-            if (a < 0 || a >= (sq ? r : ro)) return;
-            mark[a] = 1;
-        }
-        for (int i = 0, k = 0, o = 0; i < (sq ? r : ro); i++) {
-            if (sq) {
-                if (!mark[i]) e[o++] = d[i];
-            } else e[i] = mark[i] ? 1 : d[k++];
-        }
-        set_type(s, y, dt, ro, e);
-    } else if (!strcmp(op, "Gather")) {
-        int64_t id[ODRT_MAX_RANK];
-        int ri = dims_of(n->n_in > 1 ? n->in[1] : NULL, id);
-        int axis = (int)ir_attr_int(n, "axis", 0);
-        if (r < 0 || ri < 0 || r - 1 + ri > ODRT_MAX_RANK) return set_type(s, y, dt, -1, NULL);
-        if (axis < 0) axis += r;
-        if (axis < 0 || axis >= r) return;
-        int o = 0;
-        for (int i = 0; i < axis; i++) e[o++] = d[i];
-        for (int i = 0; i < ri; i++) e[o++] = id[i];
-        for (int i = axis + 1; i < r; i++) e[o++] = d[i];
-        set_type(s, y, dt, o, e);
-    } else if (!strcmp(op, "MatMul")) {
-        int rb = dims_of(n->n_in > 1 ? n->in[1] : NULL, e);
-        if (r >= 2 && rb >= 2 && r == rb) {
-            d[r - 1] = e[rb - 1];
-            set_type(s, y, dt, r, d);
-        } else set_type(s, y, dt, -1, NULL);
-    } else if (!strcmp(op, "Gemm")) {
-        int rb = dims_of(n->n_in > 1 ? n->in[1] : NULL, e);
-        if (r == 2 && rb == 2) {
-            int64_t o[2] = {ir_attr_int(n, "transA", 0) ? d[1] : d[0], ir_attr_int(n, "transB", 0) ? e[0] : e[1]};
-            set_type(s, y, dt, 2, o);
-        }
-    } else if (!strcmp(op, "Resize")) {
-        int64_t v[ODRT_MAX_RANK];
-        if (r < 0) return set_type(s, y, dt, -1, NULL);
-        if (n->n_in > 3 && n->in[3] && attr_or_const_ints(s, n, "", 3, v, ODRT_MAX_RANK) == r) set_type(s, y, dt, r, v);
-        else set_type(s, y, dt, r, NULL);
-    } else if (!strcmp(op, "NonMaxSuppression")) {
-        int64_t o[2] = {-1, 3};
-        set_type(s, y, ODRT_DT_INT64, 2, o);
-    } else if (!strcmp(op, "NonZero")) {
-        int64_t o[2] = {r, -1};
-        set_type(s, y, ODRT_DT_INT64, 2, o);
-    } else if (!strcmp(op, "TopK")) {
-        int axis = (int)ir_attr_int(n, "axis", -1);
-        int64_t kv[1];
-        if (r < 0) return;
-        if (axis < 0) axis += r;
-        if (axis < 0 || axis >= r) return;
-        d[axis] = attr_or_const_ints(s, n, "", 1, kv, 1) == 1 ? kv[0] : -1;
-        set_type(s, y, dt, r, d);
-        if (n->n_out > 1) set_type(s, n->out[1], ODRT_DT_INT64, r, d);
-    } else if (!strcmp(op, "Slice") && r >= 0) {
-        int64_t st[ODRT_MAX_RANK], en[ODRT_MAX_RANK], ax[ODRT_MAX_RANK], sp[ODRT_MAX_RANK];
-        int64_t ns = attr_or_const_ints(s, n, "starts", 1, st, ODRT_MAX_RANK);
-        int64_t ne = attr_or_const_ints(s, n, "ends", 2, en, ODRT_MAX_RANK);
-        int64_t na = n->n_in > 3 && n->in[3] ? attr_or_const_ints(s, n, "", 3, ax, ODRT_MAX_RANK) : attr_or_const_ints(s, n, "axes", 99, ax, ODRT_MAX_RANK);
-        int64_t np = n->n_in > 4 && n->in[4] ? attr_or_const_ints(s, n, "", 4, sp, ODRT_MAX_RANK) : 0;
-        if (ns < 0 || ne != ns || (n->n_in > 3 && n->in[3] && na != ns) || (n->n_in > 4 && n->in[4] && np != ns))
-            return set_type(s, y, dt, r, NULL);
-        for (int64_t i = 0; i < ns; i++) {
-            int64_t a = na > 0 ? ax[i] : i, step = np > 0 ? sp[i] : 1;
-            if (a < 0) a += r;
-            if (a < 0 || a >= r || step == 0) return set_type(s, y, dt, r, NULL);
-            int64_t dim = d[a], b = st[i], e2 = en[i];
-            if (dim < 0) continue;
-            if (b < 0) b += dim;
-            if (e2 < 0) e2 += dim;
-            if (step > 0) {
-                b = b < 0 ? 0 : b > dim ? dim : b;
-                e2 = e2 < 0 ? 0 : e2 > dim ? dim : e2;
-                d[a] = e2 > b ? (e2 - b + step - 1) / step : 0;
-            } else {
-                b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
-                e2 = e2 < -1 ? -1 : e2 > dim - 1 ? dim - 1 : e2;
-                d[a] = b > e2 ? (b - e2 - step - 1) / (-step) : 0;
-            }
-        }
-        set_type(s, y, dt, r, d);
-    } else if (!strcmp(op, "Split") && r >= 0) {
-        int axis = (int)ir_attr_int(n, "axis", 0);
-        if (axis < 0) axis += r;
-        if (axis < 0 || axis >= r) return;
-        int64_t sp[64];
-        int64_t ns = n->n_out <= 64 ? attr_or_const_ints(s, n, "split", 1, sp, 64) : -1;
-        for (int k = 0; k < n->n_out; k++) {
-            memcpy(e, d, sizeof e);
-            if (ns == n->n_out) e[axis] = sp[k];
-            else if (d[axis] >= 0 && d[axis] % n->n_out == 0) e[axis] = d[axis] / n->n_out;
-            else e[axis] = -1;
-            set_type(s, n->out[k], dt, r, e);
-        }
-    } else if (!strcmp(op, "Flatten") && r >= 0) {
-        int64_t axis = ir_attr_int(n, "axis", 1), o[2] = {1, 1};
-        if (axis < 0) axis += r;
-        for (int i = 0; i < r; i++) {
-            if (d[i] < 0) o[i >= axis] = -1;
-            else if (o[i >= axis] >= 0) o[i >= axis] *= d[i];
-        }
-        set_type(s, y, dt, 2, o);
-    } else if (!strcmp(op, "Slice") || !strcmp(op, "Expand") || !strcmp(op, "Tile") || !strcmp(op, "Pad") ||
-               !strcmp(op, "Split") || !strncmp(op, "Reduce", 6) || !strcmp(op, "ArgMax") || !strcmp(op, "ArgMin")) {
-        /* rank-preserving (or keepdims) ops with data-dependent sizes: keep dtype and rank */
-        int keep = strncmp(op, "Reduce", 6) && strncmp(op, "Arg", 3) ? 1 : (int)ir_attr_int(n, "keepdims", 1);
-        int odt = !strncmp(op, "Arg", 3) ? ODRT_DT_INT64 : dt;
-        for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], odt, keep && strcmp(op, "Expand") ? r : -1, NULL);
-    } else if (!strcmp(op, "ConstantOfShape")) {
-        const ir_attr *a = ir_node_attr(n, "value");
-        int64_t len[1];
-        int rr = dims_of(x, len);
-        set_type(s, y, a && a->t ? a->t->dtype : ODRT_DT_FLOAT, rr == 1 ? (int)len[0] : -1, NULL);
-    } else if (!strcmp(op, "GatherND") && r >= 0 && dims_of(n->in[1], e) >= 1 && e[dims_of(n->in[1], e) - 1] >= 0) {
-        int ri = dims_of(n->in[1], e);
-        int64_t q = e[ri - 1], bd = ir_attr_int(n, "batch_dims", 0), o[ODRT_MAX_RANK];
-        int ro = (int)(ri - 1 + r - q - bd);
-        if (ro < 0 || ro > ODRT_MAX_RANK) return;
-        for (int i = 0; i < ri - 1; i++) o[i] = e[i];
-        for (int i = ri - 1; i < ro; i++) o[i] = d[bd + q + (i - (ri - 1))];
-        set_type(s, y, dt, ro, o);
-    } else if (!strcmp(op, "GatherND") || !strcmp(op, "GatherElements") || !strcmp(op, "ScatterND") ||
-               !strcmp(op, "ScatterElements") || !strcmp(op, "Compress")) {
-        set_type(s, y, dt, !strcmp(op, "GatherElements") ? dims_of(n->in[1], e) : -1, !strcmp(op, "GatherElements") ? e : NULL);
-    } else if (!strcmp(op, "Range")) {
-        set_type(s, y, dt, 1, NULL);
-    } else if (!strcmp(op, "Loop")) {
-        const ir_attr *b = ir_node_attr(n, "body");
-        if (!b || b->type != IR_ATTR_GRAPH) return;
-        for (int k = 0; k < n->n_out && k + 1 < b->g->n_outputs; k++) {
-            const ir_type *bt = &b->g->outputs[k + 1]->type;
-            int carried = k < n->n_in - 2;
-            if (bt->kind == IR_TYPE_TENSOR) set_type(s, n->out[k], bt->dtype, carried ? bt->rank : (bt->rank >= 0 ? bt->rank + 1 : -1), NULL);
-        }
-    }
+    if (!n->n_out || !n->out[0]) return;
+    const ex_kernel *k = ex_find_op(n->domain, n->op);
+    if (k && k->shape) k->shape(s, n);
 }
 
 static void infer_graph(shape_ctx *s, ir_graph *g, int fold) {

@@ -36,12 +36,17 @@ static const ex_kernel *const TABLES[] = {ex_kernels_elementwise, ex_kernels_sha
                                           ex_kernels_reduce, ex_kernels_nms, ex_kernels_resize,
                                           ex_kernels_control, ex_kernels_trt_nms};
 
-ex_kernel_fn ex_find_kernel(const char *domain, const char *op) {
+const ex_kernel *ex_find_op(const char *domain, const char *op) {
     if (!strcmp(domain, "ai.onnx")) domain = "";
     for (size_t t = 0; t < sizeof TABLES / sizeof *TABLES; t++)
         for (const ex_kernel *k = TABLES[t]; k->op; k++)
-            if (!strcmp(k->op, op) && !strcmp(k->domain, domain)) return k->fn;
+            if (!strcmp(k->op, op) && !strcmp(k->domain, domain)) return k;
     return NULL;
+}
+
+ex_kernel_fn ex_find_kernel(const char *domain, const char *op) {
+    const ex_kernel *k = ex_find_op(domain, op);
+    return k ? k->fn : NULL;
 }
 
 const char *odrt_supported_op(int i) {

@@ -3,6 +3,7 @@
 #define ODRT_EXEC_H
 
 #include "ir/ir.h"
+#include "ir/shape_rules.h"
 
 /* A runtime value: a dense tensor or a sequence of tensors. */
 typedef struct ex_val {
@@ -29,10 +30,19 @@ typedef struct ex_node_ctx {
 
 typedef odrt_status_t (*ex_kernel_fn)(ex_node_ctx *c);
 
+/* How engines lower an op (src/engine/lower.c); anything else runs as a reference op there. */
+typedef enum { EX_LOWER_REF = 0, EX_LOWER_MOVE, EX_LOWER_CONCAT, EX_LOWER_CONV, EX_LOWER_RELU, EX_LOWER_CLIP, EX_LOWER_SIGMOID,
+               EX_LOWER_ADD, EX_LOWER_SUB, EX_LOWER_MUL, EX_LOWER_DIV, EX_LOWER_MAX, EX_LOWER_MIN } ex_lower;
+
+/* The operator registry: one row per op, in the kernel table of its family (k_*.c). Adding an op
+ * is one row here (reference kernel, shape rule, engine lowering) plus a kernel per backend that
+ * lowers it natively, plus a test row. */
 typedef struct ex_kernel {
     const char *domain; /* "" = ai.onnx */
     const char *op;
-    ex_kernel_fn fn;
+    ex_kernel_fn fn;     /* reference kernel (the oracle) */
+    ir_shape_rule shape; /* shape inference rule (src/ir/shape.c), NULL: outputs stay unknown */
+    ex_lower lower;      /* engine lowering */
 } ex_kernel;
 
 /* Kernel tables (one per source file), NULL-op terminated. */
@@ -46,6 +56,8 @@ extern const ex_kernel ex_kernels_control[];
 extern const ex_kernel ex_kernels_trt_nms[];
 
 ex_kernel_fn ex_find_kernel(const char *domain, const char *op);
+/* the registry row of an op, or NULL */
+const ex_kernel *ex_find_op(const char *domain, const char *op);
 
 /* ---- values ---- */
 ex_val *ex_val_new_tensor(odrt_dtype_t dt, int rank, const int64_t *dims); /* zeroed; NULL + error on fail */

@@ -217,9 +217,9 @@ static odrt_status_t k_cumsum(ex_node_ctx *c) {
 }
 
 const ex_kernel ex_kernels_reduce[] = {
-    {"", "ReduceSum", k_rsum}, {"", "ReduceMean", k_rmean}, {"", "ReduceMax", k_rmax}, {"", "ReduceMin", k_rmin},
-    {"", "ReduceProd", k_rprod}, {"", "ReduceL1", k_rl1}, {"", "ReduceL2", k_rl2}, {"", "ReduceLogSum", k_rlogsum},
-    {"", "ReduceLogSumExp", k_rlse}, {"", "ReduceSumSquare", k_rsumsq}, {"", "ArgMax", k_argmax},
-    {"", "ArgMin", k_argmin}, {"", "TopK", k_topk}, {"", "CumSum", k_cumsum},
-    {NULL, NULL, NULL},
+    {"", "ReduceSum", k_rsum, sh_reduce, EX_LOWER_REF}, {"", "ReduceMean", k_rmean, sh_reduce, EX_LOWER_REF}, {"", "ReduceMax", k_rmax, sh_reduce, EX_LOWER_REF}, {"", "ReduceMin", k_rmin, sh_reduce, EX_LOWER_REF},
+    {"", "ReduceProd", k_rprod, sh_reduce, EX_LOWER_REF}, {"", "ReduceL1", k_rl1, sh_reduce, EX_LOWER_REF}, {"", "ReduceL2", k_rl2, sh_reduce, EX_LOWER_REF}, {"", "ReduceLogSum", k_rlogsum, sh_reduce, EX_LOWER_REF},
+    {"", "ReduceLogSumExp", k_rlse, sh_reduce, EX_LOWER_REF}, {"", "ReduceSumSquare", k_rsumsq, sh_reduce, EX_LOWER_REF}, {"", "ArgMax", k_argmax, sh_reduce, EX_LOWER_REF},
+    {"", "ArgMin", k_argmin, sh_reduce, EX_LOWER_REF}, {"", "TopK", k_topk, sh_topk, EX_LOWER_REF}, {"", "CumSum", k_cumsum, sh_same, EX_LOWER_REF},
+    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
 };
