@@ -542,7 +542,7 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
                 int64_t inner = t->numel / outer;
                 const float *src = T(c, p, o->in[i]);
                 for (int64_t q = 0; q < outer; q++)
-                    memcpy(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner);
+                    memmove(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner); /* a forged plan may overlap */
                 at += inner;
             }
             break;
