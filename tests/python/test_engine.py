@@ -162,3 +162,16 @@ def test_labels_plain_text(engine, images, tmp_path):
     run_odrt("detect", engine("handtrack"), images[0], "--labels", tmp_path / "labels.txt", "--json", out)
     dets = json.loads(out.read_text())["images"][0]["detections"]
     assert dets and all(d["label"] == "name%d" % (d["class_id"] - 1) for d in dets)
+
+
+def test_inspect_engine(engine, tmp_path):
+    import hashlib
+    e = engine("handtrack", "--batch", "4")
+    info = json.loads(run_odrt("inspect", e, "--json").stdout)
+    assert info["source_sha256"] == hashlib.sha256(open(MODEL, "rb").read()).hexdigest()
+    assert info["input"]["batch"] == 4 and info["input"]["network_size"] == [320, 320]
+    assert info["labels"][:2] == ["hand", "fist"] and info["postprocessing"]["anchors"] == 12804
+    assert info["file_bytes"] == os.path.getsize(e)
+    p = run_odrt("inspect", e)
+    assert "batch 4, network input 320x320, classes 7, anchors 12804" in p.stdout
+    assert run_odrt("inspect", e, "--dot", tmp_path / "x.dot", check=False).returncode == 2

@@ -14,6 +14,7 @@ double cli_now(void);
 /* a build flag at argv[*i] (with its value): 1 consumed (i advanced), 0 not a build flag, -1 bad value (printed) */
 int cli_build_flag(int argc, char **argv, int *i, odrt_build_options_t *o, const char *verb);
 int cli_is_engine_file(const char *path);
+void print_engine_summary(const odrt_engine_t *e);
 /* an engine file is loaded; anything else is built in memory with o. 0 ok, else exit status (printed) */
 int cli_open_engine(const char *path, const odrt_build_options_t *o, int threads, odrt_engine_t **e, double *load_s, int *built);
 /* print "odrt: WHAT: <last error>" and return 1 */

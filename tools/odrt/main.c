@@ -12,12 +12,13 @@ static void usage(FILE *f) {
             "usage: odrt <verb> [options]\n"
             "\n"
             "verbs:\n"
-            "  inspect MODEL [--json] [--dot FILE] [--resave FILE] [--shapes FILE]\n"
+            "  inspect MODEL|ENGINE [--json] [--dot FILE] [--resave FILE] [--shapes FILE]\n"
             "      Summarise an ONNX model: opsets, inputs/outputs, node and op counts (sub-graphs\n"
             "      included), initializer bytes, sub-graphs, and what is recognised of a TF OD API\n"
             "      export. --json prints the stable JSON report (docs/inspect-json.md); --dot writes\n"
             "      Graphviz of the main graph; --resave writes the model back out through odrt's IR;\n"
             "      --shapes runs shape inference and writes every value's dtype and shape as JSON.\n"
+            "      An engine file prints its metadata (input, preprocessing, NMS, kernels, provenance).\n"
             "  run MODEL [--input NAME=FILE.npy]... [--image NAME=FILE.jpg|png] [--output-dir DIR]\n"
             "      Run the model on the CPU reference executor; writes one .npy per output and\n"
             "      outputs.json into DIR (default: .).\n"
@@ -129,6 +130,23 @@ int cmd_inspect(int argc, char **argv) {
     if (!model) {
         fprintf(stderr, "odrt inspect: missing MODEL\n");
         return 2;
+    }
+    if (cli_is_engine_file(model)) { /* an engine: its metadata */
+        odrt_engine_t *e;
+        if (dot || resave || shapes) return fprintf(stderr, "odrt inspect: --dot/--resave/--shapes take an ONNX model\n"), 2;
+        if (odrt_engine_load(model, 1, &e) != ODRT_OK) return cli_error("");
+        char *js = NULL;
+        int erc = 0;
+        if (json) {
+            if (odrt_engine_info_json(e, &js) != ODRT_OK) erc = cli_error("inspect");
+            else printf("%s\n", js);
+            free(js);
+        } else {
+            printf("engine %s\n", model);
+            print_engine_summary(e);
+        }
+        odrt_engine_free(e);
+        return erc;
     }
     odrt_model_t *m;
     if (odrt_model_load(model, &m) != ODRT_OK) return cli_error("");
