@@ -66,7 +66,6 @@ typedef struct {
     cand *heap;                /* [B][C][N] */
     odrt_detection_t *kept;    /* [B][C][max_per_class] */
     int *n_kept;               /* [B][C] */
-    int32_t *keep;             /* [B][C][max_per_class] anchor ids */
     float *soa;                /* per thread: kept boxes as 5 arrays of max_per_class */
 } post_job;
 
@@ -122,7 +121,6 @@ static void nms_task(void *arg, int64_t t, int th) {
     int c = (int)(t % j->C), K = m->max_per_class;
     const float *s = j->sc + t * N, *boxes = j->boxes + b * N * 4;
     cand *heap = j->heap + t * N;
-    int32_t *keep = j->keep + t * K;
     odrt_detection_t *out = j->kept + t * K;
     float *soa = j->soa + (int64_t)th * 5 * K, *ky1 = soa, *kx1 = soa + K, *ky2 = soa + 2 * K, *kx2 = soa + 3 * K, *ka = soa + 4 * K;
     int64_t n = 0;
@@ -150,7 +148,6 @@ static void nms_task(void *arg, int64_t t, int th) {
         q[4] = (q[3] - q[1]) * (q[2] - q[0]);
         if (suppressed(ky1, kx1, ky2, kx2, ka, nk, q, m->iou_threshold)) continue;
         ky1[nk] = q[0], kx1[nk] = q[1], ky2[nk] = q[2], kx2[nk] = q[3], ka[nk] = q[4];
-        keep[nk] = top.i;
         out[nk++] = (odrt_detection_t){bx[0], bx[1], bx[2], bx[3], top.s, c};
     }
     j->n_kept[t] = nk;
@@ -162,13 +159,12 @@ struct eng_post_ws {
     cand *heap;
     odrt_detection_t *kept;
     int *n_kept;
-    int32_t *keep;
     float *soa;
 };
 
 void eng_post_ws_free(eng_post_ws *w) {
     if (!w) return;
-    free(w->boxes), free(w->sc), free(w->heap), free(w->kept), free(w->n_kept), free(w->keep), free(w->soa);
+    free(w->boxes), free(w->sc), free(w->heap), free(w->kept), free(w->n_kept), free(w->soa);
     free(w);
 }
 
@@ -186,9 +182,8 @@ static eng_post_ws *ws_get(eng_post_ws **pw, const eng_meta *m, int B) {
     w->heap = malloc(sizeof(cand) * BC * N);
     w->kept = malloc(sizeof(odrt_detection_t) * BC * K);
     w->n_kept = calloc(BC, sizeof(int));
-    w->keep = malloc(sizeof(int32_t) * BC * K);
     w->soa = malloc(sizeof(float) * 256 * 5 * K); /* up to 256 threads */
-    if (!w->boxes || !w->sc || !w->heap || !w->kept || !w->n_kept || !w->keep || !w->soa) {
+    if (!w->boxes || !w->sc || !w->heap || !w->kept || !w->n_kept || !w->soa) {
         eng_post_ws_free(w);
         return NULL;
     }
@@ -204,7 +199,7 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
     size_t BC = (size_t)B * (size_t)j.C, K = (size_t)m->max_per_class;
     eng_post_ws *w = ws_get(pw, m, B);
     odrt_status_t rc = ODRT_OK;
-    if (w) j.boxes = w->boxes, j.sc = w->sc, j.heap = w->heap, j.kept = w->kept, j.n_kept = w->n_kept, j.keep = w->keep, j.soa = w->soa;
+    if (w) j.boxes = w->boxes, j.sc = w->sc, j.heap = w->heap, j.kept = w->kept, j.n_kept = w->n_kept, j.soa = w->soa;
     for (int b = 0; b < B; b++) memset(&out[b], 0, sizeof out[b]);
     if (!w) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc == ODRT_OK) {

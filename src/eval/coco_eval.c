@@ -180,9 +180,8 @@ odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *d
     int64_t cap = (int64_t)I * MAXDET + 1;
     skey *all = rc == ODRT_OK ? malloc(sizeof(skey) * (size_t)cap) : NULL;
     int64_t *src = rc == ODRT_OK ? malloc(sizeof(int64_t) * (size_t)cap * 2) : NULL;
-    double *tp = rc == ODRT_OK ? malloc(sizeof(double) * (size_t)cap) : NULL, *fp = rc == ODRT_OK ? malloc(sizeof(double) * (size_t)cap) : NULL;
     double *rcv = rc == ODRT_OK ? malloc(sizeof(double) * (size_t)cap) : NULL, *prv = rc == ODRT_OK ? malloc(sizeof(double) * (size_t)cap) : NULL;
-    if (rc == ODRT_OK && (!all || !src || !tp || !fp || !rcv || !prv)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    if (rc == ODRT_OK && (!all || !src || !rcv || !prv)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     for (int k = 0; k < K && rc == ODRT_OK; k++)
         for (int a = 0; a < A; a++)
             for (int mi = 0; mi < M; mi++) {
@@ -208,7 +207,6 @@ odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *d
                         const img_eval *e = &ev[((size_t)k * A + a) * I + src[2 * o]];
                         int q = (int)src[2 * o + 1], mt = e->matched[t * e->nd + q], ig = e->ignored[t * e->nd + q];
                         ctp += mt && !ig, cfp += !mt && !ig;
-                        tp[z] = ctp, fp[z] = cfp;
                         rcv[z] = ctp / (double)npig;
                         prv[z] = ctp / (cfp + ctp + 2.220446049250313e-16);
                     }
@@ -264,7 +262,7 @@ odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *d
     }
     for (size_t z = 0; ev && z < n_ev; z++) free(ev[z].score), free(ev[z].matched), free(ev[z].ignored);
     free(ev), free(prec), free(rec), free(gimg), free(gcat), free(dimg), free(dcat), free(bg.start), free(bg.items);
-    free(bd.start), free(bd.items), free(sk), free(dord), free(gord), free(gtm), free(all), free(src), free(tp), free(fp), free(rcv),
+    free(bd.start), free(bd.items), free(sk), free(dord), free(gord), free(gtm), free(all), free(src), free(rcv),
         free(prv);
     return rc;
 }
