@@ -138,6 +138,11 @@ def test_metadata_semantics(good, tmp_path):
     ops, ts = m0["network"]["ops"], m0["network"]["tensors"]
     conv = next(i for i, o in enumerate(ops) if o["kind"] == 1)
     gather = next(i for i, o in enumerate(ops) if o["kind"] == 4)
+    concat = next(i for i, o in enumerate(ops) if o["kind"] == 5)
+
+    def overlay(m):  # the concat's output placed over its first input
+        net = m["network"]
+        net["tensors"][net["ops"][concat]["out"]][3] = net["tensors"][net["ops"][concat]["in"][0]][3]
     cases = [
         ("tensor_index", lambda m: m["network"]["ops"][conv].update({"out": 10 ** 6}), "op %d bad" % conv),
         ("input_index", lambda m: m["network"]["ops"][conv]["in"].__setitem__(0, -1), "op %d bad" % conv),
@@ -157,6 +162,7 @@ def test_metadata_semantics(good, tmp_path):
         ("kind", lambda m: m["network"]["ops"][conv].update({"kind": 42}), "op %d bad" % conv),
         ("labels", lambda m: m.update({"labels": [1, 2]}), "label 0"),
         ("missing", lambda m: m.pop("postprocessing"), "lacks"),
+        ("overlap", overlay, "output overlaps input tensor"),
     ]
     for name, edit, expect in cases:
         check(tmp_path, name + ".odrt", forged(good, edit), expect)

@@ -45,12 +45,22 @@ static int same_shape(const eng_tensor *a, const eng_tensor *b) {
     return 1;
 }
 
+static int overlap(const eng_plan *p, int a, int b) {
+    const eng_tensor *x = &p->tensors[a], *y = &p->tensors[b];
+    return x->offset < y->offset + y->numel * 4 && y->offset < x->offset + x->numel * 4;
+}
+
 static int64_t conv_k(const eng_op *o) { return (int64_t)o->kh * o->kw * (o->conv_kind == CONV_DW ? 1 : o->cin); }
 
 static int cpu_supports_op(const eng_plan *p, int k) {
     const eng_op *o = &p->ops[k];
     const eng_tensor *y = &p->tensors[o->out], *x = o->n_in > 0 ? &p->tensors[o->in[0]] : NULL;
     if (o->act < EACT_ID || o->act > EACT_SWISH) return BADOP("activation %d", k, o->name, o->act);
+    /* the build's memory plan never lays an op's output over its inputs; kernels rely on it */
+    for (int i = 0; i <= o->n_in; i++) {
+        int t = i < o->n_in ? o->in[i] : o->residual;
+        if (t >= 0 && overlap(p, t, o->out)) return BADOP("output overlaps input tensor %d in the arena", k, o->name, t);
+    }
     switch (o->kind) {
     case EOP_CONV: {
         if (o->n_in != 1 || x->layout != ENG_NHWC || y->layout != ENG_NHWC) return BADOP("needs one NHWC input and output", k, o->name);
@@ -169,11 +179,6 @@ static int is_dw3(const eng_op *o) {
 }
 static int is_pw(const eng_op *o) { return o->kind == EOP_CONV && o->conv_kind == CONV_GEMM; }
 static int is_producer(const eng_op *o) { return o->kind == EOP_CONV && (o->conv_kind == CONV_GEMM || o->conv_kind == CONV_IM2COL); }
-
-static int overlap(const eng_plan *p, int a, int b) {
-    const eng_tensor *x = &p->tensors[a], *y = &p->tensors[b];
-    return x->offset < y->offset + y->numel * 4 && y->offset < x->offset + x->numel * 4;
-}
 
 #define FUSE_MIN 65536 /* intermediates smaller than this (floats) stay in cache anyway */
 #define FUSE_MIN_W 32   /* input row width */
@@ -542,7 +547,7 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
                 int64_t inner = t->numel / outer;
                 const float *src = T(c, p, o->in[i]);
                 for (int64_t q = 0; q < outer; q++)
-                    memmove(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner); /* a forged plan may overlap */
+                    memcpy(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner);
                 at += inner;
             }
             break;
