@@ -170,6 +170,22 @@ static int define(lw *L, ir_value *v, int layout) {
     return t;
 }
 
+/* a Clip's bounds: constant float scalars (inputs, opset >= 11) or attributes; 0 if not constant */
+static int clip_bounds(const ir_node *n, float *lo, float *hi) {
+    *lo = -INFINITY, *hi = INFINITY;
+    if (n->n_in <= 1) {
+        *lo = ir_attr_float(n, "min", -INFINITY), *hi = ir_attr_float(n, "max", INFINITY);
+        return 1;
+    }
+    for (int k = 1; k < 3 && k < n->n_in; k++) {
+        if (!n->in[k]) continue;
+        const ir_tensor *c = is_const(n->in[k]) ? n->in[k]->init : NULL;
+        if (!c || c->numel != 1 || c->dtype != ODRT_DT_FLOAT) return 0;
+        *(k == 1 ? lo : hi) = ((float *)c->data)[0];
+    }
+    return 1;
+}
+
 /* activation consumer of v: Relu, Clip with constant bounds, Sigmoid, or swish (v * Sigmoid(v)) */
 static int match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_value **y) {
     ir_node *u;
@@ -188,16 +204,7 @@ static int match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_valu
     if (ir_op_is(u, "Relu")) *act = EACT_CLIP, *lo = 0, *hi = INFINITY;
     else if (ir_op_is(u, "Sigmoid")) *act = EACT_SIGMOID;
     else if (ir_op_is(u, "Clip")) {
-        *lo = -INFINITY, *hi = INFINITY;
-        if (u->n_in > 1 && u->in[1]) {
-            if (!is_const(u->in[1]) || u->in[1]->init->numel != 1 || u->in[1]->init->dtype != ODRT_DT_FLOAT) return 0;
-            *lo = ((float *)u->in[1]->init->data)[0];
-        }
-        if (u->n_in > 2 && u->in[2]) {
-            if (!is_const(u->in[2]) || u->in[2]->init->numel != 1 || u->in[2]->init->dtype != ODRT_DT_FLOAT) return 0;
-            *hi = ((float *)u->in[2]->init->data)[0];
-        }
-        if (u->n_in <= 1) *lo = ir_attr_float(u, "min", -INFINITY), *hi = ir_attr_float(u, "max", INFINITY);
+        if (!clip_bounds(u, lo, hi)) return 0;
         *act = EACT_CLIP;
     } else return 0;
     L->fused[L->node_index[u->out[0]->id]] = 1;
@@ -520,16 +527,8 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
     case EX_LOWER_RELU: return lower_unary(L, n, n->in[0], EACT_CLIP, 0, INFINITY);
     case EX_LOWER_SIGMOID: return lower_unary(L, n, n->in[0], EACT_SIGMOID, 0, 0);
     case EX_LOWER_CLIP: {
-        float lo = -INFINITY, hi = INFINITY;
-        for (int k = 1; k < 3 && k < n->n_in; k++) {
-            if (!n->in[k]) continue;
-            const ir_tensor *c = is_const(n->in[k]) ? n->in[k]->init : NULL;
-            if (!c || c->numel != 1 || c->dtype != ODRT_DT_FLOAT) return lower_ref(L, n);
-            if (k == 1) lo = ((float *)c->data)[0];
-            else hi = ((float *)c->data)[0];
-        }
-        if (n->n_in <= 1) lo = ir_attr_float(n, "min", -INFINITY), hi = ir_attr_float(n, "max", INFINITY);
-        return lower_unary(L, n, n->in[0], EACT_CLIP, lo, hi);
+        float lo, hi;
+        return clip_bounds(n, &lo, &hi) ? lower_unary(L, n, n->in[0], EACT_CLIP, lo, hi) : lower_ref(L, n);
     }
     case EX_LOWER_MUL:
         if (n->in[0] && n->in[1]) /* swish whose Sigmoid was not fused into a producer */

@@ -90,7 +90,10 @@ def test_engine_matches_reference(name, batch, engine, reference, images, tmp_pa
 def test_detect_pixels_labels_and_model_argument(engine, images, tmp_path):
     e = engine("handtrack")
     got, res = detect_json(e, images[:2], tmp_path)
-    names = {1: "hand", 2: "fist", 3: "pinch", 4: "point", 5: "face", 6: "tip", 7: "pinchtip"}
+    import re
+    pbtxt = open(MODELS["handtrack"][1]).read()  # the label map itself: id -> display_name
+    names = {int(i): n for i, n in re.findall(r'id:\s*(\d+)\s*name:\s*"[^"]*"\s*display_name:\s*"([^"]*)"', pbtxt)}
+    assert len(names) == 7
     for r in res["images"]:
         w, h = Image.open(r["file"]).size
         assert (r["width"], r["height"]) == (w, h)
@@ -170,7 +173,9 @@ def test_inspect_engine(engine, tmp_path):
     info = json.loads(run_odrt("inspect", e, "--json").stdout)
     assert info["source_sha256"] == hashlib.sha256(open(MODEL, "rb").read()).hexdigest()
     assert info["input"]["batch"] == 4 and info["input"]["network_size"] == [320, 320]
-    assert info["labels"][:2] == ["hand", "fist"] and info["postprocessing"]["anchors"] == 12804
+    import re
+    pbtxt = open(MODELS["handtrack"][1]).read()
+    assert info["labels"] == re.findall(r'display_name:\s*"([^"]*)"', pbtxt) and info["postprocessing"]["anchors"] == 12804
     assert info["file_bytes"] == os.path.getsize(e)
     p = run_odrt("inspect", e)
     assert "batch 4, network input 320x320, classes 7, anchors 12804" in p.stdout
