@@ -11,16 +11,18 @@
 #include "frontend/model.h"
 #include "passes/tfod.h"
 #include "engine/engine.h"
+#include "ops/resize_coord.h"
 #include "engine/plan_util.h"
 
+/* the engine's codes are ops/resize_coord.h's first four of each */
 static int ctm_code(const char *s) {
-    return !strcmp(s, "half_pixel") ? 0 : !strcmp(s, "asymmetric") ? 1 : !strcmp(s, "align_corners") ? 2
-         : !strcmp(s, "pytorch_half_pixel") ? 3 : -1;
+    int c = rz_ctm_code(s);
+    return c >= 0 && c <= RZ_PYTORCH_HALF_PIXEL ? c : -1;
 }
 
 static int nearest_code(const char *s) {
-    return !strcmp(s, "round_prefer_floor") ? 0 : !strcmp(s, "round_prefer_ceil") ? 1 : !strcmp(s, "floor") ? 2
-         : !strcmp(s, "ceil") ? 3 : -1;
+    return !strcmp(s, "round_prefer_floor") ? RZ_NEAR_RPF : !strcmp(s, "round_prefer_ceil") ? RZ_NEAR_RPC
+         : !strcmp(s, "floor") ? RZ_NEAR_FLOOR : !strcmp(s, "ceil") ? RZ_NEAR_CEIL : -1;
 }
 
 static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {

@@ -7,38 +7,18 @@
 
 #include "util.h"
 #include "engine/engine.h"
+#include "ops/resize_coord.h"
 
 
+/* the reference Resize's formulas (ops/resize_coord.h): the engine's codes are the same */
 static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {
     float scale = (float)out / (float)in;
     for (int64_t o = 0; o < out; o++) {
-        float fo = (float)o, x;
-        switch (m->resize_ctm) {
-        case 0: x = (fo + 0.5f) / scale - 0.5f; break;
-        case 1: x = fo / scale; break;
-        case 2: x = out == 1 ? 0 : fo * (float)(in - 1) / ((float)out - 1); break;
-        default: x = out > 1 ? (fo + 0.5f) / scale - 0.5f : 0; break;
-        }
+        float x = rz_source(m->resize_ctm, o, in, out, (float)out, scale);
         if (!m->resize_linear) {
-            float r;
-            switch (m->resize_nearest) {
-            case 0: r = (x == floorf(x) + 0.5f) ? floorf(x) : roundf(x); break;
-            case 1: r = roundf(x); break;
-            case 2: r = floorf(x); break;
-            default: r = ceilf(x); break;
-            }
-            int64_t i = (int64_t)r;
-            t[o].i0 = t[o].i1 = i < 0 ? 0 : i >= in ? in - 1 : i;
+            t[o].i0 = t[o].i1 = rz_nearest(m->resize_nearest, x, scale, in);
             t[o].w0 = 1, t[o].w1 = 0;
-            continue;
-        }
-        float xc = x < 0 ? 0 : x > (float)(in - 1) ? (float)(in - 1) : x;
-        int64_t i0 = (int64_t)xc;
-        if (i0 > in - 1) i0 = in - 1;
-        int64_t i1 = i0 + 1 < in ? i0 + 1 : in - 1;
-        float d0 = fabsf(xc - (float)i0), d1 = fabsf(xc - (float)i1);
-        if (i0 == i1) d0 = d1 = 0.5f;
-        t[o].i0 = i0, t[o].i1 = i1, t[o].w0 = d1, t[o].w1 = d0;
+        } else rz_linear(x, in, &t[o].i0, &t[o].i1, &t[o].w0, &t[o].w1);
     }
 }
 

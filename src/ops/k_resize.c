@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops/exec.h"
+#include "ops/resize_coord.h"
 
 typedef struct {
     int n;          /* taps per output coordinate: 1, 2 or 4 */
@@ -13,7 +14,7 @@ typedef struct {
     uint8_t *extra; /* [out]: outside the crop (tf_crop_and_resize) -> extrapolation value */
 } axis_taps;
 
-enum { NEAR_RPF, NEAR_RPC, NEAR_FLOOR, NEAR_CEIL, NEAR_SIMPLE };
+enum { NEAR_RPF = RZ_NEAR_RPF, NEAR_RPC = RZ_NEAR_RPC, NEAR_FLOOR = RZ_NEAR_FLOOR, NEAR_CEIL = RZ_NEAR_CEIL, NEAR_SIMPLE = RZ_NEAR_SIMPLE };
 
 static float cubic_w(float x, float a) {
     x = fabsf(x);
@@ -29,44 +30,22 @@ static odrt_status_t build_taps(ex_node_ctx *c, axis_taps *t, int64_t in, int64_
     t->w = calloc((size_t)(out * t->n + 1), sizeof(float));
     t->extra = calloc((size_t)out + 1, 1);
     if (!t->idx || !t->w || !t->extra) return ex_fail_node(c, ODRT_ERR_NOMEM, "out of memory");
+    int code = rz_ctm_code(ctm);
     for (int64_t o = 0; o < out; o++) {
-        float x;
-        float fo = (float)o;
-        if (!strcmp(ctm, "half_pixel")) x = (fo + 0.5f) / scale - 0.5f;
-        else if (!strcmp(ctm, "pytorch_half_pixel")) x = out > 1 ? (fo + 0.5f) / scale - 0.5f : 0;
-        else if (!strcmp(ctm, "align_corners")) x = out == 1 ? 0 : fo * (float)(in - 1) / (out_f - 1);
-        else if (!strcmp(ctm, "asymmetric")) x = fo / scale;
-        else if (!strcmp(ctm, "half_pixel_symmetric")) {
-            float adj = (float)out / (scale * (float)in), center = (float)in / 2;
-            x = center * (1 - adj) + (fo + 0.5f) / scale - 0.5f;
-        } else if (!strcmp(ctm, "tf_crop_and_resize")) {
+        float x, fo = (float)o;
+        if (code == RZ_TF_CROP) {
             x = out > 1 ? roi_s * (float)(in - 1) + fo * (roi_e - roi_s) * (float)(in - 1) / (float)(out - 1)
                         : 0.5f * (roi_s + roi_e) * (float)(in - 1);
             if (x < 0 || x > (float)(in - 1)) t->extra[o] = 1;
-        } else return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s'", ctm);
+        } else if (code >= 0) x = rz_source(code, o, in, out, out_f, scale);
+        else return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s'", ctm);
         int64_t *ix = t->idx + o * t->n;
         float *w = t->w + o * t->n;
         if (mode == 0) {
-            float r;
-            switch (near) {
-            case NEAR_RPF: r = (x == floorf(x) + 0.5f) ? floorf(x) : roundf(x); break;
-            case NEAR_RPC: r = roundf(x); break;
-            case NEAR_FLOOR: r = floorf(x); break;
-            case NEAR_CEIL: r = ceilf(x); break;
-            default: r = scale < 1 ? ceilf(x) : (float)(int64_t)x; break;
-            }
-            int64_t i = (int64_t)r;
-            ix[0] = i < 0 ? 0 : i >= in ? in - 1 : i;
+            ix[0] = rz_nearest(near, x, scale, in);
             w[0] = 1;
         } else if (mode == 1) {
-            float xc = x < 0 ? 0 : x > (float)(in - 1) ? (float)(in - 1) : x;
-            int64_t i0 = (int64_t)xc;
-            if (i0 > in - 1) i0 = in - 1;
-            int64_t i1 = i0 + 1 < in ? i0 + 1 : in - 1;
-            float d0 = fabsf(xc - (float)i0), d1 = fabsf(xc - (float)i1);
-            if (i0 == i1) d0 = d1 = 0.5f;
-            ix[0] = i0, ix[1] = i1;
-            w[0] = d1, w[1] = d0;
+            rz_linear(x, in, &ix[0], &ix[1], &w[0], &w[1]);
         } else {
             float xf = floorf(x), frac = x - xf, sum = 0;
             for (int k = 0; k < 4; k++) {

@@ -1,0 +1,64 @@
+/* Resize's per-axis formulas, shared by the reference kernel (k_resize.c) and the engine's fused
+ * preprocessing (src/engine/preproc.c), so that both compute the same taps in float. */
+#ifndef ODRT_RESIZE_COORD_H
+#define ODRT_RESIZE_COORD_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* coordinate_transformation_mode; the first four codes are the engine file's (docs/engine-format.md) */
+enum { RZ_HALF_PIXEL = 0, RZ_ASYMMETRIC, RZ_ALIGN_CORNERS, RZ_PYTORCH_HALF_PIXEL, RZ_HALF_PIXEL_SYMMETRIC, RZ_TF_CROP };
+/* nearest_mode; the first four codes are the engine file's; SIMPLE is Upsample's legacy rounding */
+enum { RZ_NEAR_RPF = 0, RZ_NEAR_RPC, RZ_NEAR_FLOOR, RZ_NEAR_CEIL, RZ_NEAR_SIMPLE };
+
+/* code of a coordinate_transformation_mode name, -1 unknown */
+static inline int rz_ctm_code(const char *s) {
+    static const char *names[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel", "half_pixel_symmetric",
+                                  "tf_crop_and_resize"};
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(s, names[i])) return i;
+    return -1;
+}
+
+/* source coordinate of output index o (all modes but tf_crop_and_resize, which needs the roi) */
+static inline float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float out_f, float scale) {
+    float fo = (float)o;
+    switch (ctm) {
+    case RZ_HALF_PIXEL: return (fo + 0.5f) / scale - 0.5f;
+    case RZ_PYTORCH_HALF_PIXEL: return out > 1 ? (fo + 0.5f) / scale - 0.5f : 0;
+    case RZ_ALIGN_CORNERS: return out == 1 ? 0 : fo * (float)(in - 1) / (out_f - 1);
+    case RZ_ASYMMETRIC: return fo / scale;
+    default: { /* half_pixel_symmetric */
+        float adj = (float)out / (scale * (float)in), center = (float)in / 2;
+        return center * (1 - adj) + (fo + 0.5f) / scale - 0.5f;
+    }
+    }
+}
+
+/* nearest: the input index of source coordinate x, clamped */
+static inline int64_t rz_nearest(int mode, float x, float scale, int64_t in) {
+    float r;
+    switch (mode) {
+    case RZ_NEAR_RPF: r = (x == floorf(x) + 0.5f) ? floorf(x) : roundf(x); break;
+    case RZ_NEAR_RPC: r = roundf(x); break;
+    case RZ_NEAR_FLOOR: r = floorf(x); break;
+    case RZ_NEAR_CEIL: r = ceilf(x); break;
+    default: r = scale < 1 ? ceilf(x) : (float)(int64_t)x; break;
+    }
+    int64_t i = (int64_t)r;
+    return i < 0 ? 0 : i >= in ? in - 1 : i;
+}
+
+/* linear: the two taps of source coordinate x (clamped to the input) and their weights */
+static inline void rz_linear(float x, int64_t in, int64_t *i0, int64_t *i1, float *w0, float *w1) {
+    float xc = x < 0 ? 0 : x > (float)(in - 1) ? (float)(in - 1) : x;
+    int64_t a = (int64_t)xc;
+    if (a > in - 1) a = in - 1;
+    int64_t b = a + 1 < in ? a + 1 : in - 1;
+    float d0 = fabsf(xc - (float)a), d1 = fabsf(xc - (float)b);
+    if (a == b) d0 = d1 = 0.5f;
+    *i0 = a, *i1 = b, *w0 = d1, *w1 = d0;
+}
+
+#endif
