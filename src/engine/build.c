@@ -32,6 +32,11 @@ static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {
         for (int c = 0; c < 3; c++) mt->norm[i].v[c] = f->norm[i].v[f->norm[i].n == 1 ? 0 : c];
     }
     mt->has_resize = f->has_resize;
+    mt->n_norm_pre = f->has_resize ? f->n_norm_pre : 0;
+    mt->keep_aspect = f->keep_aspect;
+    mt->fit_h = (int)f->fit_h, mt->fit_w = (int)f->fit_w;
+    mt->pad_value = f->pad_value;
+    mt->clip_to_window = f->keep_aspect && f->true_shape_out != NULL;
     if (f->has_resize) {
         mt->resize_linear = !strcmp(f->resize_mode, "linear") || !strcmp(f->resize_mode, "bilinear");
         if (!mt->resize_linear && strcmp(f->resize_mode, "nearest"))

@@ -17,7 +17,7 @@
 
 #include "odrt.h"
 
-#define ENG_FORMAT_VERSION 1
+#define ENG_FORMAT_VERSION 2
 #define ENG_ALIGN 64
 
 /* physical layout of a tensor's bytes */
@@ -89,6 +89,11 @@ typedef struct eng_meta {
     int resize_nearest;   /* 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil */
     int n_norm;
     eng_norm norm[8];
+    int n_norm_pre;       /* norm[0..n_norm_pre) run before the resize (on uint8 values), the rest after */
+    int keep_aspect;      /* resize keeps the aspect ratio to fit fit_h x fit_w, then pads bottom/right */
+    int fit_h, fit_w;
+    float pad_value;      /* value of padded pixels (after normalisation) */
+    int clip_to_window;   /* post-processing clips to the resized image's window and renormalises to it */
     /* post-processing */
     int64_t n_anchors;
     int n_classes, bg_offset, score_act; /* 0 none, 1 sigmoid, 2 softmax */
@@ -152,19 +157,25 @@ typedef struct eng_prep {
     const eng_meta *m;
     const uint8_t *src;
     int64_t fh, fw;
+    int64_t rh, rw; /* the window the frame is resized to (the rest is padding) */
     float *dst;
     int identity;
     eng_tap *ty, *tx;
-    float lut[3][256]; /* normalisation of each uint8 value per channel */
+    float lut[3][256];     /* all normalisation steps of each uint8 value per channel */
+    float lut_pre[3][256]; /* the steps before the resize */
 } eng_prep;
+/* the window (resized image) size inside the network input for an h x w frame */
+void eng_window_size(const eng_meta *m, int64_t h, int64_t w, int64_t *rh, int64_t *rw);
 odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst);
 void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1);
 void eng_prep_free(eng_prep *p);
-/* postproc.c: B images' detections from the network outputs; *ws is the caller's workspace
- * (NULL at first; grown as needed; eng_post_ws_free) */
+/* postproc.c: B images' detections from the network outputs; window[2 b], window[2 b + 1] is image
+ * b's clip window (height, width) as a share of the network input (NULL: the whole input); *ws is
+ * the caller's workspace (NULL at first; grown as needed; eng_post_ws_free) */
 typedef struct eng_post_ws eng_post_ws;
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx, eng_post_ws **ws);
+                              const float *window, odrt_detections_t *out, eng_parallel_fn par, void *par_ctx,
+                              eng_post_ws **ws);
 void eng_post_ws_free(eng_post_ws *ws);
 
 #endif

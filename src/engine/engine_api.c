@@ -236,6 +236,7 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
     float *in = (float *)(arena + e->plan.tensors[m->t_input].offset);
     double t0 = e->prof ? now_s() : 0;
     size_t per = (size_t)m->net_h * m->net_w * 3;
+    float window[2 * 256];
     for (int i = 0; i < m->batch; i++) {
         if (i >= n) {
             memset(in + per * i, 0, per * sizeof(float));
@@ -245,13 +246,16 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
         int64_t h = f->rank == 4 ? f->dims[1] : f->dims[0], w = f->rank == 4 ? f->dims[2] : f->dims[1];
         eng_prep pp;
         ODRT_TRY(eng_prep_init(&pp, m, f->data, h, w, in + per * i));
+        /* TF's clip window: the true image shape over the network input size, in float32 */
+        window[2 * i] = (float)pp.rh / (float)m->net_h, window[2 * i + 1] = (float)pp.rw / (float)m->net_w;
         e->be->parallel_for(e->ctx, (m->net_h + 7) / 8, prep_task, &pp);
         eng_prep_free(&pp);
     }
     double t1 = e->prof ? now_s() : 0;
     ODRT_TRY(e->be->run(e->ctx, &e->plan));
     double t2 = e->prof ? now_s() : 0;
-    odrt_status_t rc = eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n, out,
+    odrt_status_t rc = eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n,
+                                       m->clip_to_window ? window : NULL, out,
                                        e->be->parallel_for, e->ctx, &e->post_ws);
     if (e->prof) e->prof[0] += t1 - t0, e->prof[1] += t2 - t1, e->prof[2] += now_s() - t2, e->prof_runs++;
     return rc;

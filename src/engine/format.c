@@ -60,6 +60,13 @@ static cJSON *meta_json(const eng_plan *p) {
         cJSON_AddStringToObject(rs, "coordinate_transformation_mode", ctm[m->resize_ctm & 3]);
         cJSON_AddStringToObject(rs, "nearest_mode", nr[m->resize_nearest & 3]);
     }
+    if (m->keep_aspect) {
+        cJSON *ka = cJSON_AddObjectToObject(pre, "keep_aspect_pad");
+        cJSON_AddItemToObject(ka, "fit_size", ints((int64_t[]){m->fit_h, m->fit_w}, 2));
+        cJSON_AddNumberToObject(ka, "pad_value", m->pad_value);
+        cJSON_AddNumberToObject(ka, "pad_value_bits", (double)fbits(m->pad_value));
+    }
+    cJSON_AddNumberToObject(pre, "normalization_steps_before_resize", m->n_norm_pre);
     cJSON *nm = cJSON_AddArrayToObject(pre, "normalization");
     static const char *nk[] = {"mul", "div", "add", "sub", "rsub"};
     for (int i = 0; i < m->n_norm; i++) {
@@ -75,6 +82,7 @@ static cJSON *meta_json(const eng_plan *p) {
     cJSON_AddNumberToObject(po, "classes", m->n_classes);
     cJSON_AddNumberToObject(po, "background_columns", m->bg_offset);
     cJSON_AddStringToObject(po, "score_activation", act_names[m->score_act % 3]);
+    cJSON_AddStringToObject(po, "clip_window", m->clip_to_window ? "resized_image" : "network_input");
     cJSON_AddItemToObject(po, "box_coder_scales", cJSON_CreateFloatArray(m->scales, 4));
     cJSON_AddItemToObject(po, "box_coder_scales_bits",
                           ints((int64_t[]){fbits(m->scales[0]), fbits(m->scales[1]), fbits(m->scales[2]), fbits(m->scales[3])}, 4));
@@ -262,12 +270,27 @@ static odrt_status_t read_meta(const cJSON *r, eng_plan *p) {
         if (n->kind < 0 || jints(e, "bits", 3, 0, UINT32_MAX, v) != 3) return BAD("normalization step bad");
         for (int c = 0; c < 3; c++) n->v[c] = bitsf((double)v[c]);
     }
+    if (!jint(pre, "normalization_steps_before_resize", 0, m->n_norm, &x)) return BAD("normalization_steps_before_resize bad");
+    m->n_norm_pre = (int)x;
+    const cJSON *ka = cJSON_GetObjectItemCaseSensitive(pre, "keep_aspect_pad");
+    m->keep_aspect = ka != NULL;
+    if (ka) {
+        if (!m->has_resize || jints(ka, "fit_size", 2, 1, 16384, v) != 2 || v[0] > m->net_h || v[1] > m->net_w)
+            return BAD("keep_aspect_pad fit_size bad");
+        m->fit_h = (int)v[0], m->fit_w = (int)v[1];
+        if (!jint(ka, "pad_value_bits", 0, UINT32_MAX, &x)) return BAD("keep_aspect_pad pad_value bad");
+        m->pad_value = bitsf((double)x);
+    }
     if (!jint(po, "anchors", 1, (int64_t)1 << 24, &m->n_anchors) || !jint(po, "anchors_offset", 0, INT64_MAX / 2, &m->anchors_off) ||
         !jint(po, "classes", 1, 100000, &x))
         return BAD("post-processing anchors/classes bad");
     m->n_classes = (int)x;
     if (!jint(po, "background_columns", 0, 16, &x)) return BAD("background_columns bad");
     m->bg_offset = (int)x;
+    if (!(s = jstr(po, "clip_window")) || (strcmp(s, "resized_image") && strcmp(s, "network_input")))
+        return BAD("clip_window bad");
+    m->clip_to_window = !strcmp(s, "resized_image");
+    if (m->clip_to_window && !m->keep_aspect) return BAD("clip_window resized_image without keep_aspect_pad");
     if (!(s = jstr(po, "score_activation"))) return BAD("score_activation bad");
     m->score_act = !strcmp(s, "sigmoid") ? 1 : !strcmp(s, "softmax") ? 2 : !strcmp(s, "none") ? 0 : -1;
     if (m->score_act < 0) return BAD("score_activation '%s' unknown", s);

@@ -2,8 +2,9 @@
  * it): decode box codes against the anchors (FasterRcnnBoxCoder, unclipped), score conversion
  * (sigmoid / softmax as the graph has it), background columns dropped, per-class NMS on the
  * unclipped boxes (score > threshold, IoU > threshold suppresses, descending score with lower
- * anchor first on ties, at most max_per_class), then the best max_total over all classes, then
- * boxes clipped to the [0, 1] window. */
+ * anchor first on ties, at most max_per_class), then over all classes by score: boxes clipped to
+ * the image window ([0, 1], or the resized image's part of a padded input), those left without
+ * area dropped, the best max_total kept and renormalised to the window. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +192,7 @@ static eng_post_ws *ws_get(eng_post_ws **pw, const eng_meta *m, int B) {
 }
 
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              odrt_detections_t *out, eng_parallel_fn par, void *par_ctx, eng_post_ws **pw) {
+                              const float *window, odrt_detections_t *out, eng_parallel_fn par, void *par_ctx, eng_post_ws **pw) {
     post_job j;
     memset(&j, 0, sizeof j);
     j.m = m, j.anchors = anchors, j.codes = codes, j.logits = logits, j.N = m->n_anchors, j.chunk = 2048;
@@ -221,12 +222,18 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
             n_all += j.n_kept[t];
         }
         qsort(all, (size_t)n_all, sizeof *all, cmp_det);
-        int k = n_all < m->max_total ? (int)n_all : m->max_total;
-        for (int i = 0; i < k; i++) {
-            odrt_detection_t *d = &all[i];
-            d->ymin = min_(max_(d->ymin, 0), 1), d->xmin = min_(max_(d->xmin, 0), 1);
-            d->ymax = min_(max_(d->ymax, 0), 1), d->xmax = min_(max_(d->xmax, 0), 1);
-            d->class_id += m->class_offset;
+        /* TF: clip to the window, drop boxes left without area, keep the best max_total, and
+         * renormalise to the window (scale by 1 / its size, in float32) */
+        float wh = window ? window[2 * b] : 1.0f, ww = window ? window[2 * b + 1] : 1.0f, sy = 1.0f / wh, sx = 1.0f / ww;
+        int k = 0;
+        for (int64_t i = 0; i < n_all && k < m->max_total; i++) {
+            odrt_detection_t d = all[i];
+            d.ymin = max_(min_(d.ymin, wh), 0), d.xmin = max_(min_(d.xmin, ww), 0);
+            d.ymax = max_(min_(d.ymax, wh), 0), d.xmax = max_(min_(d.xmax, ww), 0);
+            if (!((d.ymax - d.ymin) * (d.xmax - d.xmin) > 0)) continue;
+            if (window) d.ymin *= sy, d.xmin *= sx, d.ymax *= sy, d.xmax *= sx;
+            d.class_id += m->class_offset;
+            all[k++] = d;
         }
         out[b].count = k, out[b].items = all;
     }

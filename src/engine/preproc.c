@@ -22,8 +22,9 @@ static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {
     }
 }
 
-static inline float norm(const eng_meta *m, float v, int c) {
-    for (int s = 0; s < m->n_norm; s++) {
+/* steps [s0, s1) of the normalisation */
+static inline float norm(const eng_meta *m, float v, int c, int s0, int s1) {
+    for (int s = s0; s < s1; s++) {
         float k = m->norm[s].v[c];
         switch (m->norm[s].kind) {
         case 0: v = v * k; break;
@@ -36,14 +37,28 @@ static inline float norm(const eng_meta *m, float v, int c) {
     return v;
 }
 
+void eng_window_size(const eng_meta *m, int64_t h, int64_t w, int64_t *rh, int64_t *rw) {
+    if (m->keep_aspect) rz_keep_aspect_size(h, w, m->fit_h, m->fit_w, rh, rw);
+    else if (m->has_resize) *rh = m->net_h, *rw = m->net_w;
+    else *rh = h, *rw = w;
+}
+
 odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst) {
     memset(p, 0, sizeof *p);
     p->m = m, p->src = src, p->fh = fh, p->fw = fw, p->dst = dst;
-    int64_t H = m->net_h, W = m->net_w;
+    eng_window_size(m, fh, fw, &p->rh, &p->rw);
+    if (p->rh < 1 || p->rw < 1 || p->rh > m->net_h || p->rw > m->net_w)
+        return odrt_fail(ODRT_ERR_SHAPE, "detect: a %lldx%lld frame does not fit the %dx%d network input", (long long)fh,
+                         (long long)fw, m->net_h, m->net_w);
+    int64_t H = p->rh, W = p->rw;
     /* same size: every resize formula above is the identity (weights 1 and 0) */
     p->identity = fh == H && fw == W && (!m->has_resize || m->resize_ctm != 3 || (H > 1 && W > 1));
+    int pre = m->has_resize ? m->n_norm_pre : 0;
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) p->lut[c][v] = norm(m, (float)v, c);
+        for (int v = 0; v < 256; v++) {
+            p->lut_pre[c][v] = norm(m, (float)v, c, 0, pre);
+            p->lut[c][v] = norm(m, p->lut_pre[c][v], c, pre, m->n_norm);
+        }
     if (p->identity) return ODRT_OK;
     p->ty = malloc(sizeof(eng_tap) * (size_t)H), p->tx = malloc(sizeof(eng_tap) * (size_t)W);
     if (!p->ty || !p->tx) {
@@ -62,28 +77,37 @@ void eng_prep_free(eng_prep *p) {
 
 void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1) {
     const eng_meta *m = p->m;
-    int64_t W = m->net_w, fw = p->fw;
-    if (p->identity) {
-        for (int64_t i = y0 * W; i < y1 * W; i++)
-            for (int c = 0; c < 3; c++) p->dst[i * 3 + c] = p->lut[c][p->src[i * 3 + c]];
-        return;
-    }
+    int64_t W = m->net_w, fw = p->fw, RW = p->rw;
+    int pre = m->has_resize ? m->n_norm_pre : 0;
     for (int64_t y = y0; y < y1; y++) {
-        const eng_tap *ty = &p->ty[y];
-        const uint8_t *r0 = p->src + ty->i0 * fw * 3, *r1 = p->src + ty->i1 * fw * 3;
         float *d = p->dst + y * W * 3;
-        for (int64_t x = 0; x < W; x++) {
-            const eng_tap *t = &p->tx[x];
-            if (!m->resize_linear) {
-                for (int c = 0; c < 3; c++) d[x * 3 + c] = p->lut[c][r0[t->i0 * 3 + c]];
-                continue;
-            }
-            for (int c = 0; c < 3; c++) {
-                /* separable as the reference: along W first, then H */
-                float a = (float)r0[t->i0 * 3 + c] * t->w0 + (float)r0[t->i1 * 3 + c] * t->w1;
-                float b = (float)r1[t->i0 * 3 + c] * t->w0 + (float)r1[t->i1 * 3 + c] * t->w1;
-                d[x * 3 + c] = norm(m, a * ty->w0 + b * ty->w1, c);
+        if (y >= p->rh) { /* padding below the image */
+            for (int64_t i = 0; i < W * 3; i++) d[i] = m->pad_value;
+            continue;
+        }
+        if (p->identity) {
+            const uint8_t *r = p->src + y * fw * 3;
+            for (int64_t i = 0; i < RW; i++)
+                for (int c = 0; c < 3; c++) d[i * 3 + c] = p->lut[c][r[i * 3 + c]];
+        } else {
+            const eng_tap *ty = &p->ty[y];
+            const uint8_t *r0 = p->src + ty->i0 * fw * 3, *r1 = p->src + ty->i1 * fw * 3;
+            for (int64_t x = 0; x < RW; x++) {
+                const eng_tap *t = &p->tx[x];
+                if (!m->resize_linear) {
+                    for (int c = 0; c < 3; c++) d[x * 3 + c] = p->lut[c][r0[t->i0 * 3 + c]];
+                    continue;
+                }
+                for (int c = 0; c < 3; c++) {
+                    /* separable as the reference: along W first, then H; the steps before the
+                     * resize are applied to the taps (the export's order) */
+                    const float *lp = p->lut_pre[c];
+                    float a = lp[r0[t->i0 * 3 + c]] * t->w0 + lp[r0[t->i1 * 3 + c]] * t->w1;
+                    float b = lp[r1[t->i0 * 3 + c]] * t->w0 + lp[r1[t->i1 * 3 + c]] * t->w1;
+                    d[x * 3 + c] = norm(m, a * ty->w0 + b * ty->w1, c, pre, m->n_norm);
+                }
             }
         }
+        for (int64_t i = RW * 3; i < W * 3; i++) d[i] = m->pad_value; /* padding right of the image */
     }
 }

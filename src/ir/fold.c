@@ -53,8 +53,15 @@ odrt_status_t ir_run_node(ir_model *m, const ir_node *n, ex_val **ins, ex_val **
 }
 
 static void mark_need(ir_value *v, void *ctx) {
-    (void)ctx;
+    const unsigned char *seeded = ctx;
+    if (seeded && seeded[v->id]) return;
     if (v->producer && !v->producer->dead) v->producer->mark = 1;
+}
+
+static int has_subgraph(const ir_node *n) {
+    for (int a = 0; a < n->n_attrs; a++)
+        if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) return 1;
+    return 0;
 }
 
 odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *seeds, ex_val *const *seed_vals,
@@ -75,16 +82,16 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
     for (size_t i = g->n_nodes; i-- > 0;) {
         ir_node *n = g->nodes[i];
         if (n->dead || !n->mark) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] && n->in[k]->graph == g && !seeded[n->in[k]->id]) mark_need(n->in[k], NULL);
-        /* sub-graph reads are not followed: such nodes are refused below */
+        /* inputs, and the values of g its sub-graphs read */
+        ir_node_reads(n, g, mark_need, seeded);
     }
     for (size_t i = 0; i < g->n_nodes && rc == ODRT_OK; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead || !n->mark) continue;
         ex_val *outer_views[64];
         int n_outer = 0;
-        if (!ir_node_foldable(n)) {
+        int scoped = has_subgraph(n) && ex_find_kernel(n->domain, n->op);
+        if (!scoped && !ir_node_foldable(n)) {
             rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "cannot evaluate node '%s' (%s) here", n->name, n->op);
             break;
         }
@@ -110,7 +117,7 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
             } else
                 rc = odrt_fail(ODRT_ERR_INVALID, "'%s' depends on '%s', which has no value here", n->name, v->name);
         }
-        if (rc == ODRT_OK) rc = ir_run_node(m, n, ins, outs, 0);
+        if (rc == ODRT_OK) rc = scoped ? ex_run_node_in_scope(m, g, n, env, ins, outs) : ir_run_node(m, n, ins, outs, 0);
         for (int k = 0; k < n_outer; k++) free(outer_views[k]);
         for (int k = 0; k < n->n_out; k++) {
             if (rc == ODRT_OK && n->out[k] && outs[k]) {

@@ -296,9 +296,29 @@ void sh_gather(shape_ctx *s, ir_node *n) {
 void sh_matmul(shape_ctx *s, ir_node *n) {
     SH_PRELUDE;
     int rb = dims_of(n->n_in > 1 ? n->in[1] : NULL, e);
-    if (r < 2 || rb < 2 || r != rb) return set_type(s, y, dt, -1, NULL);
-    d[r - 1] = e[rb - 1];
-    set_type(s, y, dt, r, d);
+    if (r < 1 || rb < 1) return set_type(s, y, dt, -1, NULL);
+    /* numpy matmul: 1-D operands get a unit axis (removed again), batch axes broadcast */
+    int64_t a[ODRT_MAX_RANK + 1], b[ODRT_MAX_RANK + 1], o[ODRT_MAX_RANK];
+    int ra = r == 1 ? 2 : r, rbb = rb == 1 ? 2 : rb;
+    if (r == 1) a[0] = 1, a[1] = d[0];
+    else memcpy(a, d, sizeof(int64_t) * (size_t)r);
+    if (rb == 1) b[0] = e[0], b[1] = 1;
+    else memcpy(b, e, sizeof(int64_t) * (size_t)rb);
+    int ro = ra > rbb ? ra : rbb;
+    for (int i = 0; i < ro - 2; i++) {
+        int ia = i - (ro - ra), ib = i - (ro - rbb);
+        int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        o[i] = da == 1 ? db : db == 1 ? da : da == db ? da : -1;
+        if (da < 0 || db < 0) o[i] = (da == 1 || db == 1) ? -1 : (da >= 0 ? da : db);
+    }
+    o[ro - 2] = a[ra - 2], o[ro - 1] = b[rbb - 1];
+    int rr = ro;
+    if (rb == 1) rr--;
+    if (r == 1) {
+        if (rb == 1) rr = 0;
+        else o[ro - 2] = o[ro - 1], rr--;
+    }
+    set_type(s, y, dt, rr, o);
 }
 
 void sh_gemm(shape_ctx *s, ir_node *n) {

@@ -487,27 +487,47 @@ odrt_status_t ex_run_subgraph(ex_node_ctx *c, const ir_graph *g, ex_val **inputs
 }
 
 /* ---- public API ---- */
-odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out) {
-    if (!m || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_session_create: NULL argument");
-    *out = NULL;
-    ODRT_TRY(ir_model_check_runnable(m->ir));
+static odrt_status_t session_new(const ir_model *m, ex_session **out) {
     ex_session *s = calloc(1, sizeof *s);
     if (!s) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    s->m = m->ir;
-    s->n_plans = m->ir->n_graphs;
+    s->m = m;
+    s->n_plans = m->n_graphs;
     s->plans = calloc(s->n_plans + 1, sizeof(graph_plan));
     if (!s->plans) {
         free(s);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < s->n_plans; i++) {
-        odrt_status_t rc = plan_graph(s, m->ir->all_graphs[i]);
+        odrt_status_t rc = plan_graph(s, m->all_graphs[i]);
         if (rc != ODRT_OK) {
             free_plans(s);
             free(s);
             return rc;
         }
     }
+    *out = s;
+    return ODRT_OK;
+}
+
+odrt_status_t ex_run_node_in_scope(const ir_model *m, const ir_graph *g, const ir_node *n, ex_val **env, ex_val **ins,
+                                   ex_val **outs) {
+    ex_session *s;
+    ODRT_TRY(session_new(m, &s));
+    ex_frame f = {g, &s->plans[g->index], env, NULL, NULL, NULL};
+    ex_node_ctx c = {s, &f, n, ir_model_opset(m, n->domain), ins, n->n_in, outs, n->n_out};
+    ex_kernel_fn fn = ex_find_kernel(n->domain, n->op);
+    odrt_status_t rc = fn ? fn(&c) : odrt_fail(ODRT_ERR_UNSUPPORTED, "unsupported op '%s' (node '%s')", n->op, n->name);
+    free_plans(s);
+    free(s);
+    return rc;
+}
+
+odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out) {
+    if (!m || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_session_create: NULL argument");
+    *out = NULL;
+    ODRT_TRY(ir_model_check_runnable(m->ir));
+    ex_session *s;
+    ODRT_TRY(session_new(m->ir, &s));
     *out = (odrt_session_t *)s;
     return ODRT_OK;
 }

@@ -99,6 +99,10 @@ typedef struct ex_scored {
 int ex_scored_desc(const void *a, const void *b);
 int ex_scored_asc(const void *a, const void *b);
 
+/* Run node n of graph g outside a session (partial evaluation): env holds g's computed values by
+ * value id, so that n's sub-graphs (If/Loop bodies) can read them; outs receive new values. */
+odrt_status_t ex_run_node_in_scope(const ir_model *m, const ir_graph *g, const ir_node *n, ex_val **env, ex_val **ins,
+                                   ex_val **outs);
 /* run a sub-graph with the given inputs; outputs[k] receive new values (caller frees) */
 odrt_status_t ex_run_subgraph(ex_node_ctx *c, const ir_graph *g, ex_val **inputs, int n_inputs, ex_val **outputs);
 

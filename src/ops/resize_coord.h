@@ -61,4 +61,11 @@ static inline void rz_linear(float x, int64_t in, int64_t *i0, int64_t *i1, floa
     *i0 = a, *i1 = b, *w0 = d1, *w1 = d0;
 }
 
+/* TF's keep-aspect-ratio size (tf.image.resize preserve_aspect_ratio, as in the TF OD API's
+ * ResizeToRange): scale = min(fit_h / h, fit_w / w) in float32, sizes rounded half to even */
+static inline void rz_keep_aspect_size(int64_t h, int64_t w, int64_t fit_h, int64_t fit_w, int64_t *rh, int64_t *rw) {
+    float sh = (float)fit_h / (float)h, sw = (float)fit_w / (float)w, s = sh < sw ? sh : sw;
+    *rh = (int64_t)rintf(s * (float)h), *rw = (int64_t)rintf(s * (float)w);
+}
+
 #endif

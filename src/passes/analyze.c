@@ -95,6 +95,8 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
         }
         int others;
         ir_node *n = single_consumer(cur, body, &others);
+        if ((!n || others || ir_op_is(n, "If")) && r == 3 && !strcmp(lab, "HWC"))
+            return tfod_probe_geometry(m, f, start, cur); /* not a chain: resize-and-pad, found by probing */
         if (!n || others)
             return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing value '%s' has %s consumers; expected a single chain",
                              cur->name, n ? "several" : "no");
@@ -177,6 +179,7 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
             if (r != 4 || lab[2] != 'H' || lab[3] != 'W' || lab[1] != 'C')
                 return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing Resize on layout %s, expected 1CHW", lab);
             f->has_resize = 1;
+            f->n_norm_pre = f->n_norm;
             f->resize_mode = ir_attr_str(n, "mode", "nearest");
             f->resize_ctm = ir_attr_str(n, "coordinate_transformation_mode", opset < 11 ? "asymmetric" : "half_pixel");
             f->resize_nearest = ir_attr_str(n, "nearest_mode", "round_prefer_floor");
@@ -218,7 +221,7 @@ static odrt_status_t loop_other_outputs(ir_model *m, tfod_found *f) {
     int n_carried = loop->n_in - 2;
     for (int k = 0; k < loop->n_out; k++) {
         ir_value *v = loop->out[k];
-        if (!v || v == f->loop_image_out || (!v->n_uses && !(v->flags & IR_VAL_OUTPUT))) continue;
+        if (!v || v == f->loop_image_out || v == f->true_shape_out || (!v->n_uses && !(v->flags & IR_VAL_OUTPUT))) continue;
         if (k < n_carried)
             return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: loop-carried output '%s' of the preprocessing Loop is used", v->name);
         ir_value *bv = body->outputs[1 + k];

@@ -287,6 +287,18 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
                        "--score-threshold, --iou-threshold and --max-detections", f.n_nms_nodes);
         goto fail;
     }
+    /* the clip window: where the frame lands in the network input (TF's true_image_shape / input size) */
+    p.win_h = p.win_w = 1.0f;
+    if (f.has_resize && f.true_shape_out && f.keep_aspect) {
+        int64_t rh, rw;
+        tfod_window_size(&f, p.in_h, p.in_w, &rh, &rw);
+        p.win_h = (float)rh / (float)f.target_h, p.win_w = (float)rw / (float)f.target_w;
+    }
+    if (!strcmp(p.target, "trt7") && (p.win_h != 1.0f || p.win_w != 1.0f)) {
+        rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: this frame shape pads the image (keep-aspect resize), whose TF "
+                       "clip window needs GatherElements: not in TensorRT 7; use --target trt8 or a square --input-shape");
+        goto fail;
+    }
     ir_value *outs[4];
     if ((rc = tfod_rewrite_postproc(m, &f, &p, outs)) != ODRT_OK) goto fail;
     /* graph outputs: the four detections, then --debug-output tensors */

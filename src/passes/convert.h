@@ -26,9 +26,17 @@ typedef struct tfod_found {
     int cast_float;
     norm_step norm[8];
     int n_norm;
+    int n_norm_pre;  /* norm[0..n_norm_pre) come before the resize, the rest after it */
     int has_resize;
     const char *resize_mode, *resize_ctm, *resize_nearest;
-    int64_t target_h, target_w; /* model input size the resize produces */
+    int64_t target_h, target_w; /* model input size the preprocessing produces */
+    /* keep-aspect resizers (ResizeToRange): the image is resized to fit fit_h x fit_w keeping its
+     * aspect ratio (tf.image.resize preserve_aspect_ratio, float32 rounding), then padded at the
+     * bottom/right to target_h x target_w with pad_value (in the space after normalisation) */
+    int keep_aspect;
+    int64_t fit_h, fit_w;
+    float pad_value;
+    ir_value *true_shape_out; /* Loop output [rh, rw, 3] of the resized window (TF's true_image_shape), or NULL */
     ir_value *const_scan_out[8]; /* other Loop outputs and their per-image constant values */
     ex_val *const_scan_val[8];
     int n_const_scan;
@@ -52,6 +60,11 @@ typedef struct tfod_found {
 odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f);  /* input and map_fn */
 odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f); /* heads, decoder, NMS (after preprocessing is rewritten) */
 void tfod_found_free(tfod_found *f);
+/* Probe the preprocessing from `cur` (an HWC float image inside the Loop body, after the
+ * normalisation steps found so far) to the body's image output: resize rule, pad, window. */
+odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, ir_value *cur);
+/* size of the resized window inside the network input for a frame of h x w */
+void tfod_window_size(const tfod_found *f, int64_t h, int64_t w, int64_t *rh, int64_t *rw);
 /* Reshapes whose shape constant hard-codes the export's batch old_b (on inputs of batch probe_b)
  * get new_first (the new batch, or 0 = copy for dynamic batch). */
 odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first);

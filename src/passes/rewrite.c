@@ -11,6 +11,30 @@
 #include "passes/rewrite.h"
 
 /* ---- preprocessing ---- */
+static ir_value *norm_op(bld *b, const norm_step *s, ir_value *x) {
+    int64_t d[4] = {1, 3, 1, 1};
+    ir_value *c = s->n == 1 ? b_scalar_f(b, "odrt/pre/norm", s->v[0]) : b_const(b, "odrt/pre/norm", ODRT_DT_FLOAT, 4, d, s->v);
+    static const char *ops[] = {"Mul", "Div", "Add", "Sub", "Sub"};
+    return s->kind == NORM_RSUB ? b_op2(b, "Sub", "odrt/pre/norm_op", c, x) : b_op2(b, ops[s->kind], "odrt/pre/norm_op", x, c);
+}
+
+/* NCHW x resized to h x w with the export's Resize settings */
+static ir_value *resize_to(bld *b, const tfod_found *f, ir_value *x, int64_t h, int64_t w) {
+    /* Concat(Shape(x)[0:2], [h, w]): batch-agnostic; folded to a constant once shapes are static */
+    int64_t hw[2] = {h, w};
+    ir_value *sh = b_op1(b, "Shape", "odrt/pre/shape", x);
+    ir_value *nc = b_slice(b, "odrt/pre/nc", sh, 0, 0, 2);
+    ir_value *sizes = b_op2(b, "Concat", "odrt/pre/resize_sizes", nc, b_ints(b, "odrt/pre/hw", 2, hw));
+    b_attr_i(b, sizes, "axis", 0);
+    ir_value *empty = b_const(b, "odrt/pre/empty", ODRT_DT_FLOAT, 1, (int64_t[]){0}, NULL);
+    ir_value *rin[4] = {x, empty, empty, sizes};
+    x = b_op(b, "Resize", "odrt/pre/resize", 4, rin);
+    b_attr_s(b, x, "mode", f->resize_mode);
+    b_attr_s(b, x, "coordinate_transformation_mode", f->resize_ctm);
+    if (!strcmp(f->resize_mode, "nearest")) b_attr_s(b, x, "nearest_mode", f->resize_nearest);
+    return x;
+}
+
 odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *p) {
     bld b = {m, m->graph, ODRT_OK};
     ir_value *in = f->input;
@@ -29,31 +53,38 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
     /* TensorRT takes uint8 only as a network input feeding a cast: cast first */
     if (p->in_dtype != ODRT_DT_FLOAT) x = b_cast(&b, "odrt/pre/cast", x, ODRT_DT_FLOAT);
     if (!p->nchw) x = b_transpose(&b, "odrt/pre/to_nchw", x, 4, to_nchw);
+    int64_t rh = p->in_h, rw = p->in_w; /* the window the frame lands in */
+    if (f->has_resize) tfod_window_size(f, p->in_h, p->in_w, &rh, &rw);
+    int n_pre = f->has_resize ? f->n_norm_pre : 0;
     for (int i = 0; i < f->n_norm && !p->engine; i++) {
-        const norm_step *s = &f->norm[i];
-        int64_t d[4] = {1, 3, 1, 1};
-        ir_value *c = s->n == 1 ? b_scalar_f(&b, "odrt/pre/norm", s->v[0]) : b_const(&b, "odrt/pre/norm", ODRT_DT_FLOAT, 4, d, s->v);
-        static const char *ops[] = {"Mul", "Div", "Add", "Sub", "Sub"};
-        x = s->kind == NORM_RSUB ? b_op2(&b, "Sub", "odrt/pre/norm_op", c, x) : b_op2(&b, ops[s->kind], "odrt/pre/norm_op", x, c);
+        if (i == n_pre && f->has_resize && (p->in_h != rh || p->in_w != rw)) x = resize_to(&b, f, x, rh, rw);
+        x = norm_op(&b, &f->norm[i], x);
     }
-    if (f->has_resize && !p->engine && (p->in_h != f->target_h || p->in_w != f->target_w)) {
-        /* Concat(Shape(x)[0:2], [h, w]): batch-agnostic; folded to a constant once shapes are static */
-        int64_t hw[2] = {f->target_h, f->target_w};
-        ir_value *sh = b_op1(&b, "Shape", "odrt/pre/shape", x);
-        ir_value *nc = b_slice(&b, "odrt/pre/nc", sh, 0, 0, 2);
-        ir_value *sizes = b_op2(&b, "Concat", "odrt/pre/resize_sizes", nc, b_ints(&b, "odrt/pre/hw", 2, hw));
-        b_attr_i(&b, sizes, "axis", 0);
-        ir_value *empty = b_const(&b, "odrt/pre/empty", ODRT_DT_FLOAT, 1, (int64_t[]){0}, NULL);
-        ir_value *rin[4] = {x, empty, empty, sizes};
-        x = b_op(&b, "Resize", "odrt/pre/resize", 4, rin);
-        b_attr_s(&b, x, "mode", f->resize_mode);
-        b_attr_s(&b, x, "coordinate_transformation_mode", f->resize_ctm);
-        if (!strcmp(f->resize_mode, "nearest")) b_attr_s(&b, x, "nearest_mode", f->resize_nearest);
+    if (!p->engine && f->has_resize && n_pre == f->n_norm && (p->in_h != rh || p->in_w != rw)) x = resize_to(&b, f, x, rh, rw);
+    if (!p->engine && (rh != f->target_h || rw != f->target_w) && f->has_resize) {
+        int64_t pads[8] = {0, 0, 0, 0, 0, 0, f->target_h - rh, f->target_w - rw};
+        ir_value *pin[3] = {x, b_ints(&b, "odrt/pre/pads", 8, pads), b_scalar_f(&b, "odrt/pre/pad_value", f->pad_value)};
+        x = b_op(&b, "Pad", "odrt/pre/pad", 3, pin);
+        b_attr_s(&b, x, "mode", "constant");
     }
     x = b_transpose(&b, "odrt/pre/to_nhwc", x, 4, to_nhwc);
     ODRT_TRY(b.rc);
     ODRT_TRY(ir_value_replace_uses(f->loop_image_out, x));
-    /* per-image constants of the Loop (true image shape) become constants of the batch */
+    /* the true image shape: the window of the static frame, for every image of the batch */
+    if (f->true_shape_out) {
+        int64_t B = p->batch > 0 ? p->batch : 1, d[2] = {B, 3};
+        int dt = f->true_shape_out->type.dtype == ODRT_DT_INT64 ? ODRT_DT_INT64 : ODRT_DT_INT32;
+        ir_value *c = b_const(&b, "odrt/pre/true_image_shape", dt, 2, d, NULL);
+        ODRT_TRY(b.rc);
+        for (int64_t k = 0; k < B; k++)
+            for (int q = 0; q < 3; q++) {
+                int64_t v = q == 0 ? rh : q == 1 ? rw : 3;
+                if (dt == ODRT_DT_INT64) ((int64_t *)c->init->data)[k * 3 + q] = v;
+                else ((int32_t *)c->init->data)[k * 3 + q] = (int32_t)v;
+            }
+        ODRT_TRY(ir_value_replace_uses(f->true_shape_out, c));
+    }
+    /* per-image constants of the Loop become constants of the batch */
     for (int i = 0; i < f->n_const_scan; i++) {
         const ex_val *v = f->const_scan_val[i];
         int64_t B = p->batch > 0 ? p->batch : 1, d[ODRT_MAX_RANK]; /* the graph's batch at this point */
@@ -110,6 +141,41 @@ static ir_value *clip01(bld *b, ir_value *x) {
     return b_op(b, "Clip", "odrt/post/clip_to_window", 3, cin);
 }
 
+/* TF's end of multiclass NMS on the sorted detections [B, M] (zero boxes pad): clip to the window
+ * [0, 0, win_h, win_w], drop boxes left with zero area, keep the best K (stable), and change the
+ * coordinate frame to the window. outs: num [B, 1] int32, boxes, scores, classes (dtype kept). */
+static void window_postops(bld *b, const conv_plan *p, ir_value *boxes, ir_value *scores, ir_value *classes,
+                           ir_value *outs[4]) {
+    int64_t d3[3] = {1, 1, 4}, K = p->max_detections, two = 2, one = 1, e4[3] = {1, 1, 4};
+    float hi[4] = {p->win_h, p->win_w, p->win_h, p->win_w}, inv[4];
+    for (int i = 0; i < 4; i++) inv[i] = 1.0f / hi[i]; /* TF: scale by 1 / (window size), in float32 */
+    ir_value *bc = b_op2(b, "Min", "odrt/post/clip_hi", b_op2(b, "Max", "odrt/post/clip_lo", boxes, b_scalar_f(b, "odrt/post/zero", 0)),
+                         b_const(b, "odrt/post/window", ODRT_DT_FLOAT, 3, d3, hi));
+    ir_value *hgt = b_op2(b, "Sub", "odrt/post/height", b_slice(b, "odrt/post/y2", bc, 2, 2, 3), b_slice(b, "odrt/post/y1", bc, 2, 0, 1));
+    ir_value *wid = b_op2(b, "Sub", "odrt/post/width", b_slice(b, "odrt/post/x2", bc, 2, 3, 4), b_slice(b, "odrt/post/x1", bc, 2, 1, 2));
+    ir_value *area = b_op2(b, "Squeeze", "odrt/post/area", b_op2(b, "Mul", "odrt/post/area3", hgt, wid),
+                           b_ints(b, "odrt/post/axis2", 1, &two));
+    ir_value *valid = b_op2(b, "Greater", "odrt/post/nonzero_area", area, b_scalar_f(b, "odrt/post/zero_area", 0));
+    ir_value *win[3] = {valid, scores, b_scalar_f(b, "odrt/post/minus_one", -1)};
+    ir_value *ms = b_op(b, "Where", "odrt/post/pruned_scores", 3, win);
+    ir_node *tk = b_node(b, "TopK", "", "odrt/post/best", 2, (ir_value *[]){ms, b_ints(b, "odrt/post/k", 1, &K)}, 2);
+    if (b->rc != ODRT_OK) return;
+    b_attr_i(b, tk->out[0], "axis", 1);
+    ir_value *idx4 = b_op2(b, "Expand", "odrt/post/idx4", b_op2(b, "Unsqueeze", "odrt/post/idx3", tk->out[1], b_ints(b, "odrt/post/axis2b", 1, &two)),
+                           b_ints(b, "odrt/post/e4", 3, e4));
+    ir_value *gb = b_op2(b, "GatherElements", "odrt/post/kept_boxes", bc, idx4);
+    b_attr_i(b, gb, "axis", 1);
+    outs[1] = b_op2(b, "Mul", "odrt/post/to_window_frame", gb, b_const(b, "odrt/post/inv_window", ODRT_DT_FLOAT, 3, d3, inv));
+    outs[2] = b_op1(b, "Relu", "odrt/post/kept_scores", tk->out[0]);
+    outs[3] = b_op2(b, "GatherElements", "odrt/post/kept_classes", classes, tk->out[1]);
+    b_attr_i(b, outs[3], "axis", 1);
+    ir_value *kept = b_cast(b, "odrt/post/kept_f", b_op2(b, "Greater", "odrt/post/kept", tk->out[0], b_scalar_f(b, "odrt/post/half_neg", -0.5f)),
+                            ODRT_DT_FLOAT);
+    ir_value *cnt = b_op2(b, "ReduceSum", "odrt/post/count", kept, b_ints(b, "odrt/post/axis1", 1, &one));
+    b_attr_i(b, cnt, "keepdims", 1);
+    outs[0] = b_cast(b, "odrt/post/num_i32", cnt, ODRT_DT_INT32);
+}
+
 static ir_value *class_scores(bld *b, const tfod_found *f, int apply_act) {
     ir_value *s = f->logits;
     if (apply_act && f->act == ACT_SIGMOID) s = b_op1(b, "Sigmoid", "odrt/post/sigmoid", s);
@@ -145,8 +211,13 @@ static ir_value *add_offset(bld *b, ir_value *cls, int dtype, int64_t off) {
 
 odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan *p, ir_value *outs[4]) {
     bld b = {m, m->graph, ODRT_OK};
-    ir_value *num = NULL, *boxes = NULL, *scores = NULL, *classes = NULL;
+    ir_value *num = NULL, *boxes = NULL, *scores = NULL, *classes = NULL, *w[4] = {0};
     int cls_dtype = ODRT_DT_INT32;
+    /* a window smaller than the network input (keep-aspect resize + pad): the plugins return more
+     * than K so that TF's pruning of boxes outside the window can be done after them */
+    int windowed = p->win_h != 1.0f || p->win_w != 1.0f;
+    int64_t all = f->n_classes * p->max_per_class, extra = all < 4096 ? all : 4096;
+    if (extra < p->max_detections) extra = p->max_detections;
     if (!strcmp(p->nms, "efficient")) {
         int64_t N = f->n_anchors, d[3] = {1, N, 4};
         ir_value *in[3] = {scaled_codes(&b, f), class_scores(&b, f, 0),
@@ -156,7 +227,7 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         ir_value *o0 = n->out[0];
         b_attr_f(&b, o0, "score_threshold", p->score_threshold);
         b_attr_f(&b, o0, "iou_threshold", p->iou_threshold);
-        b_attr_i(&b, o0, "max_output_boxes", p->max_detections);
+        b_attr_i(&b, o0, "max_output_boxes", windowed ? extra : p->max_detections);
         b_attr_i(&b, o0, "background_class", -1);
         b_attr_i(&b, o0, "score_activation", f->act == ACT_SIGMOID);
         b_attr_i(&b, o0, "class_agnostic", 0);
@@ -164,7 +235,8 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         b_attr_s(&b, o0, "plugin_version", "1");
         num = n->out[0], scores = n->out[2], classes = n->out[3];
         /* TF clips the kept boxes to the image window; this plugin has no clip option */
-        boxes = clip01(&b, n->out[1]);
+        if (windowed) window_postops(&b, p, n->out[1], scores, classes, w);
+        else boxes = clip01(&b, n->out[1]);
     } else if (!strcmp(p->nms, "batched")) {
         int64_t ax2 = 2;
         ir_value *bx = b_op2(&b, "Unsqueeze", "odrt/post/boxes_per_class", decoded_boxes(&b, f), b_ints(&b, "odrt/post/axis2", 1, &ax2));
@@ -172,11 +244,12 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         ir_node *n = b_node(&b, "BatchedNMS_TRT", "trt.plugins", "odrt/post/batched_nms", 2, in, 4);
         ODRT_TRY(b.rc);
         ir_value *o0 = n->out[0];
+        int64_t top_k = f->n_anchors < 4096 ? f->n_anchors : 4096;
         b_attr_i(&b, o0, "shareLocation", 1);
         b_attr_i(&b, o0, "backgroundLabelId", -1);
         b_attr_i(&b, o0, "numClasses", f->n_classes);
-        b_attr_i(&b, o0, "topK", f->n_anchors < 4096 ? f->n_anchors : 4096);
-        b_attr_i(&b, o0, "keepTopK", p->max_detections);
+        b_attr_i(&b, o0, "topK", top_k);
+        b_attr_i(&b, o0, "keepTopK", windowed ? (extra < top_k ? extra : top_k) : p->max_detections);
         b_attr_f(&b, o0, "scoreThreshold", p->score_threshold);
         b_attr_f(&b, o0, "iouThreshold", p->iou_threshold);
         b_attr_i(&b, o0, "isNormalized", 1);
@@ -184,6 +257,7 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         b_attr_s(&b, o0, "plugin_version", "1");
         num = n->out[0], boxes = n->out[1], scores = n->out[2], classes = n->out[3];
         cls_dtype = ODRT_DT_FLOAT;
+        if (windowed) window_postops(&b, p, boxes, scores, classes, w);
     } else { /* standard ONNX NonMaxSuppression, batch 1 */
         int64_t K = p->max_detections, z0 = 0, one = 1, two = 2, kk = K, perm[3] = {0, 2, 1};
         ir_value *bx = decoded_boxes(&b, f);
@@ -198,31 +272,21 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         b_attr_i(&b, bidx, "axis", 1);
         ir_value *sel_scores = b_op2(&b, "GatherND", "odrt/post/sel_scores", sc, sel);
         ir_value *bx0 = b_op2(&b, "Squeeze", "odrt/post/boxes0", bx, b_ints(&b, "odrt/post/axis0", 1, &z0));
-        ir_value *sel_boxes = clip01(&b, b_op2(&b, "Gather", "odrt/post/sel_boxes", bx0, bidx));
-        /* pad to K so TopK has a constant K */
-        float *negs = malloc(sizeof(float) * (size_t)K);
-        if (!negs) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; i < K; i++) negs[i] = -1.0f;
+        ir_value *sel_boxes = b_op2(&b, "Gather", "odrt/post/sel_boxes", bx0, bidx);
+        /* pad with K zero boxes (pruned below) so that TopK has a constant K */
         int64_t dk4[2] = {K, 4};
-        ir_value *sp = b_op2(&b, "Concat", "odrt/post/scores_pad", sel_scores, b_const(&b, "odrt/post/pad_scores", ODRT_DT_FLOAT, 1, &kk, negs));
-        free(negs);
+        ir_value *sp = b_op2(&b, "Concat", "odrt/post/scores_pad", sel_scores, b_const(&b, "odrt/post/pad_scores", ODRT_DT_FLOAT, 1, &kk, NULL));
         b_attr_i(&b, sp, "axis", 0);
         ir_value *bp = b_op2(&b, "Concat", "odrt/post/boxes_pad", sel_boxes, b_const(&b, "odrt/post/pad_boxes", ODRT_DT_FLOAT, 2, dk4, NULL));
         b_attr_i(&b, bp, "axis", 0);
         ir_value *cp = b_op2(&b, "Concat", "odrt/post/classes_pad", cls, b_const(&b, "odrt/post/pad_classes", ODRT_DT_INT64, 1, &kk, NULL));
         b_attr_i(&b, cp, "axis", 0);
-        ir_node *tk = b_node(&b, "TopK", "", "odrt/post/topk", 2, (ir_value *[]){sp, b_ints(&b, "odrt/post/k", 1, &kk)}, 2);
-        ODRT_TRY(b.rc);
         ir_value *ax0 = b_ints(&b, "odrt/post/axis0b", 1, &z0);
-        scores = b_op2(&b, "Unsqueeze", "odrt/post/scores", b_op1(&b, "Relu", "odrt/post/scores_nonneg", tk->out[0]), ax0);
-        boxes = b_op2(&b, "Unsqueeze", "odrt/post/boxes", b_op2(&b, "Gather", "odrt/post/top_boxes", bp, tk->out[1]), ax0);
-        classes = b_op2(&b, "Unsqueeze", "odrt/post/classes",
-                        b_cast(&b, "odrt/post/classes_i32", b_op2(&b, "Gather", "odrt/post/top_classes", cp, tk->out[1]), ODRT_DT_INT32), ax0);
-        ir_value *cnt = b_op1(&b, "Shape", "odrt/post/n_selected", sel);
-        ir_value *n1 = b_op2(&b, "Min", "odrt/post/n_kept", b_slice(&b, "odrt/post/n_sel", cnt, 0, 0, 1), b_ints(&b, "odrt/post/kmax", 1, &kk));
-        int64_t d11[2] = {1, 1};
-        num = b_op2(&b, "Reshape", "odrt/post/num", b_cast(&b, "odrt/post/num_i32", n1, ODRT_DT_INT32), b_ints(&b, "odrt/post/shape11", 2, d11));
+        window_postops(&b, p, b_op2(&b, "Unsqueeze", "odrt/post/boxes_b", bp, ax0), b_op2(&b, "Unsqueeze", "odrt/post/scores_b", sp, ax0),
+                       b_op2(&b, "Unsqueeze", "odrt/post/classes_b", cp, ax0), w);
+        w[3] = b_cast(&b, "odrt/post/classes_i32", w[3], ODRT_DT_INT32);
     }
+    if (w[0]) num = w[0], boxes = w[1], scores = w[2], classes = w[3];
     classes = add_offset(&b, classes, cls_dtype, p->class_offset);
     outs[0] = out_value(&b, num, "num_detections");
     outs[1] = out_value(&b, boxes, "detection_boxes");

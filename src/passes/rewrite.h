@@ -13,6 +13,7 @@ typedef struct {
     float score_threshold, iou_threshold;
     int64_t max_per_class, max_detections, class_offset;
     int opset;
+    float win_h, win_w; /* TF's clip window for the static frame: the resized image's share of the input */
     int engine; /* leave normalisation and resize out: the engine's fused preprocessing does them */
 } conv_plan;
 

@@ -17,7 +17,7 @@ def fbits(x):
     return struct.unpack("<I", struct.pack("<f", x))[0]
 
 
-def write_engine(meta, blob, device=b"cpu", version=1):
+def write_engine(meta, blob, device=b"cpu", version=2):
     meta_b = json.dumps(meta).encode()
     meta_off = HDR + 64
     blob_off = (meta_off + len(meta_b) + 63) // 64 * 64
@@ -91,16 +91,18 @@ def seed():
     anchors = np.concatenate([np.repeat(anchors, 2, 0), np.tile([[0.2, 0.2], [0.4, 0.3]], (16, 1))], 1).astype(np.float32)
     a_off = put(anchors)[0]
     meta = {
-        "format_version": 1, "odrt_version": "seed", "device": "cpu", "precision": "fp32", "family": "ssd",
+        "format_version": 2, "odrt_version": "seed", "device": "cpu", "precision": "fp32", "family": "ssd",
         "source_sha256": "0" * 64, "build_options": "synthetic seed", "threads": 1,
         "input": {"name": "input_tensor", "dtype": "uint8", "layout": "nhwc", "batch": 1, "network_size": [8, 8],
                   "frame_size": [0, 0]},
         "preprocessing": {"resize": {"mode": "linear", "coordinate_transformation_mode": "asymmetric",
                                      "nearest_mode": "round_prefer_floor"},
+                          "keep_aspect_pad": {"fit_size": [8, 8], "pad_value_bits": fbits(0.0)},
+                          "normalization_steps_before_resize": 1,
                           "normalization": [{"op": "mul", "bits": [fbits(1 / 127.5)] * 3},
                                             {"op": "sub", "bits": [fbits(1.0)] * 3}]},
         "postprocessing": {"anchors": 32, "anchors_offset": a_off, "classes": 7, "background_columns": 1,
-                           "score_activation": "sigmoid", "box_coder_scales_bits": [fbits(v) for v in (10, 10, 5, 5)],
+                           "score_activation": "sigmoid", "clip_window": "resized_image", "box_coder_scales_bits": [fbits(v) for v in (10, 10, 5, 5)],
                            "score_threshold_bits": fbits(0.01), "iou_threshold_bits": fbits(0.5), "max_per_class": 10,
                            "max_detections": 10, "class_offset": 1},
         "labels": ["a", "b", None, "d"],
