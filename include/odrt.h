@@ -156,6 +156,7 @@ typedef struct odrt_convert_options {
     int64_t class_offset;      /* added to detection_classes (1 keeps TF's 1-based ids) */
     const char *const *debug_outputs; /* extra graph outputs kept by name (borrowed) */
     int n_debug_outputs;
+    int analyze_only;          /* 1: find and rewrite but skip the verification runs (inspect's dry run) */
 } odrt_convert_options_t;
 
 /* Rewrite `m` in place. On failure the model is left unusable (reload it) and the error names the

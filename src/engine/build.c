@@ -85,12 +85,12 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     odrt_status_t rc;
     ODRT_TRY(ir_model_check_runnable(m));
     ir_infer_shapes(m);
+    const char *family = tfod_family(g);
+    if (!strcmp(family, "faster_rcnn") || !strcmp(family, "centernet"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s export recognised: not built yet (only SSD and EfficientDet "
+                         "exports are)", !strcmp(family, "centernet") ? "CenterNet" : "Faster R-CNN (two-stage)");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
-    if (!strcmp(f.family, "faster_rcnn")) {
-        tfod_found_free(&f);
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: Faster R-CNN (two-stage) exports are recognised but not built yet");
-    }
     if (!f.loop) {
         tfod_found_free(&f);
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: no preprocessing map_fn Loop found: build takes the tf2onnx export of a "

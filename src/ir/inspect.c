@@ -1,5 +1,6 @@
 /* `odrt inspect`: model summary, TF OD API recognition, JSON and Graphviz output. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,30 @@ static cJSON *value_json(const ir_value *v) {
     return o;
 }
 
+/* What `odrt convert` finds in the model: a dry run (no verification runs) on a copy. */
+static cJSON *dry_convert(const ir_model *m, char *err, size_t err_len) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ir_model *copy = NULL;
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", odrt_last_error());
+    cJSON *r = NULL;
+    if (ir_export_onnx(m, &buf, &len) == ODRT_OK && ir_import_onnx(buf, len, NULL, &copy) == ODRT_OK) {
+        odrt_model_t om = {copy, ""};
+        odrt_convert_options_t o;
+        memset(&o, 0, sizeof o);
+        o.target = "onnx", o.analyze_only = 1, o.class_offset = 1;
+        char *rep = NULL;
+        if (odrt_convert(&om, &o, &rep) == ODRT_OK && rep) r = cJSON_Parse(rep);
+        free(rep);
+    }
+    if (!r) snprintf(err, err_len, "%s", odrt_last_error());
+    free(buf);
+    ir_model_free(copy);
+    odrt_fail(ODRT_OK, "%s", saved); /* inspect itself did not fail */
+    return r;
+}
+
 static cJSON *tfod_json(const ir_model *m) {
     const ir_graph *g = m->graph;
     cJSON *o = cJSON_CreateObject();
@@ -114,19 +139,24 @@ static cJSON *tfod_json(const ir_model *m) {
     const ir_value *rb = tfod_find_output(g, "raw_detection_boxes"), *rs = tfod_find_output(g, "raw_detection_scores");
     if (rb && rb->type.rank == 3 && rb->type.dims[1].value > 0)
         cJSON_AddNumberToObject(o, "anchors", (double)rb->type.dims[1].value);
-    if (rs && rs->type.rank == 3 && rs->type.dims[2].value > 1)
-        cJSON_AddNumberToObject(o, "classes", (double)(rs->type.dims[2].value - 1)); /* minus background */
-    /* family guess */
-    const char *family = "unknown";
-    size_t roi = tfod_count_op(g, "RoiAlign") + tfod_count_op(g, "CropAndResize");
-    if (n_found >= 4 || n_nms) {
-        if (roi) family = "faster_rcnn";
-        else if (tfod_count_swish(g) >= 8) family = "efficientdet";
-        else family = "ssd";
-    } else if (tfod_count_op(g, "MaxPool") && n_found >= 3) {
-        family = "centernet";
-    }
+    (void)rs;
+    /* family by structure (passes/tfod.c), shared with convert */
+    const char *family = n_found >= 3 || n_nms ? tfod_family(g) : "unknown";
     cJSON_AddStringToObject(o, "family", family);
+    /* what convert finds: resizer, normalisation, anchors, classes, background, scores, NMS settings */
+    if (n_found >= 4 && (!strcmp(family, "ssd") || !strcmp(family, "efficientdet"))) {
+        char err[1024];
+        cJSON *an = dry_convert(m, err, sizeof err);
+        if (an) {
+            const cJSON *c = cJSON_GetObjectItem(an, "classes");
+            if (cJSON_IsNumber(c)) cJSON_AddNumberToObject(o, "classes", c->valuedouble);
+            cJSON_DeleteItemFromObject(an, "target"), cJSON_DeleteItemFromObject(an, "nms"), cJSON_DeleteItemFromObject(an, "opset");
+            cJSON_DeleteItemFromObject(an, "nodes"), cJSON_DeleteItemFromObject(an, "class_offset");
+            cJSON_AddItemToObject(o, "analysis", an);
+        } else {
+            cJSON_AddStringToObject(o, "analysis_error", err);
+        }
+    }
     size_t clips = tfod_count_op(g, "Clip");
     cJSON_AddStringToObject(o, "backbone_hint", tfod_count_swish(g) >= 8 ? "efficientnet (swish)"
                                                 : clips >= 8          ? "mobilenet (relu6)"
@@ -217,6 +247,49 @@ static void shape_text(odrt_sb_t *sb, const cJSON *shape) {
     odrt_sb_puts(sb, "]");
 }
 
+static double jnum_or(const cJSON *o, const char *k, double d) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : d;
+}
+
+static void analysis_text(odrt_sb_t *sb, const cJSON *an) {
+    const cJSON *pre = cJSON_GetObjectItem(an, "preprocessing"), *rs = cJSON_GetObjectItem(pre, "resize"), *it;
+    odrt_sb_puts(sb, "  found: preprocessing");
+    int n_before = rs ? (int)jnum_or(rs, "normalization_steps_before", 0) : 0, k = 0;
+    const cJSON *steps = cJSON_GetObjectItem(pre, "normalization");
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && rs) { /* the resize sits after the first n_before steps */
+            const cJSON *sz = cJSON_GetObjectItem(rs, "size");
+            int keep = !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(rs, "rule")) ?: "", "keep_aspect_ratio_then_pad");
+            odrt_sb_printf(sb, " %s resize %s/%s to %lldx%lld", keep ? "keep-aspect" : "fixed",
+                           cJSON_GetStringValue(cJSON_GetObjectItem(rs, "mode")),
+                           cJSON_GetStringValue(cJSON_GetObjectItem(rs, "coordinate_transformation_mode")),
+                           jint(cJSON_GetArrayItem(sz, 0)), jint(cJSON_GetArrayItem(sz, 1)));
+            if (keep) odrt_sb_printf(sb, ", padded with %g (clip window = resized image)", jnum_or(rs, "pad_value", 0));
+            odrt_sb_puts(sb, ";");
+        }
+        k = 0;
+        cJSON_ArrayForEach(it, steps) {
+            if ((pass == 0) != (k++ < n_before)) continue;
+            odrt_sb_printf(sb, " %s", cJSON_GetStringValue(cJSON_GetObjectItem(it, "op")));
+            const cJSON *v;
+            cJSON_ArrayForEach(v, cJSON_GetObjectItem(it, "value")) odrt_sb_printf(sb, " %g", v->valuedouble);
+            odrt_sb_puts(sb, ";");
+        }
+    }
+    const cJSON *nms = cJSON_GetObjectItem(an, "nms_params");
+    odrt_sb_printf(sb, "\n  found: anchors %lld, classes %lld, background column %s, scores %s, box coder scales",
+                   jint(cJSON_GetObjectItem(an, "anchors")), jint(cJSON_GetObjectItem(an, "classes")),
+                   jnum_or(an, "background_columns", 0) > 0 ? "yes" : "no",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(an, "score_activation")));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(cJSON_GetObjectItem(an, "box_coder"), "scales"))
+        odrt_sb_printf(sb, " %g", it->valuedouble);
+    odrt_sb_printf(sb, "\n  found: NMS score > %g, IoU > %g, %lld per class, %lld total (from %lld NonMaxSuppression nodes)\n",
+                   jnum_or(nms, "score_threshold", 0), jnum_or(nms, "iou_threshold", 0),
+                   (long long)jnum_or(nms, "max_per_class", 0), (long long)jnum_or(nms, "max_detections", 0),
+                   (long long)jnum_or(nms, "original_nms_nodes", 0));
+}
+
 odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
     cJSON *r = report_json(m->ir);
     if (!r) return odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");
@@ -276,9 +349,12 @@ odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
     odrt_sb_puts(&sb, "  detection outputs:");
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(t, "detection_outputs")) odrt_sb_printf(&sb, " %s", it->valuestring);
     odrt_sb_puts(&sb, "\n");
-    if (cJSON_GetObjectItem(t, "anchors"))
-        odrt_sb_printf(&sb, "  anchors: %lld, classes: %lld\n", jint(cJSON_GetObjectItem(t, "anchors")),
-                       cJSON_GetObjectItem(t, "classes") ? jint(cJSON_GetObjectItem(t, "classes")) : -1LL);
+    const cJSON *an = cJSON_GetObjectItem(t, "analysis");
+    if (an) analysis_text(&sb, an);
+    else if (cJSON_GetObjectItem(t, "analysis_error"))
+        odrt_sb_printf(&sb, "  convert analysis failed: %s\n", cJSON_GetObjectItem(t, "analysis_error")->valuestring);
+    else if (cJSON_GetObjectItem(t, "anchors"))
+        odrt_sb_printf(&sb, "  anchors: %lld\n", jint(cJSON_GetObjectItem(t, "anchors")));
     cJSON_Delete(r);
     *text = odrt_sb_take(&sb);
     return *text ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory building report");

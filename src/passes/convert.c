@@ -131,7 +131,21 @@ static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, siz
             cJSON_AddItemToArray(ts, cJSON_CreateNumber((double)f->target_h));
             cJSON_AddItemToArray(ts, cJSON_CreateNumber((double)f->target_w));
             cJSON_AddBoolToObject(rs, "kept", p->in_h != f->target_h || p->in_w != f->target_w);
+            cJSON_AddStringToObject(rs, "rule", f->keep_aspect ? "keep_aspect_ratio_then_pad" : "fixed_size");
+            cJSON_AddNumberToObject(rs, "normalization_steps_before", f->n_norm_pre);
+            int64_t rh, rw;
+            tfod_window_size(f, p->in_h, p->in_w, &rh, &rw);
+            cJSON *win = cJSON_AddArrayToObject(rs, "window_for_input");
+            cJSON_AddItemToArray(win, cJSON_CreateNumber((double)rh));
+            cJSON_AddItemToArray(win, cJSON_CreateNumber((double)rw));
+            if (f->keep_aspect) {
+                cJSON *fit = cJSON_AddArrayToObject(rs, "fit");
+                cJSON_AddItemToArray(fit, cJSON_CreateNumber((double)f->fit_h));
+                cJSON_AddItemToArray(fit, cJSON_CreateNumber((double)f->fit_w));
+                cJSON_AddNumberToObject(rs, "pad_value", f->pad_value);
+            }
         }
+        cJSON_AddBoolToObject(pre, "true_image_shape_output", f->true_shape_out != NULL);
     }
     cJSON_AddNumberToObject(r, "anchors", (double)f->n_anchors);
     cJSON_AddNumberToObject(r, "classes", (double)f->n_classes);
@@ -148,6 +162,10 @@ static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, siz
     cJSON_AddNumberToObject(nms, "max_per_class", (double)p->max_per_class);
     cJSON_AddNumberToObject(nms, "max_detections", (double)p->max_detections);
     cJSON_AddNumberToObject(nms, "original_nms_nodes", f->n_nms_nodes);
+    cJSON *cw = cJSON_AddArrayToObject(nms, "clip_window");
+    float wv[4] = {0, 0, p->win_h, p->win_w};
+    for (int i = 0; i < 4; i++) cJSON_AddItemToArray(cw, cJSON_CreateNumber(wv[i]));
+    cJSON_AddBoolToObject(nms, "boxes_renormalised_to_window", p->win_h != 1.0f || p->win_w != 1.0f);
     cJSON_AddNumberToObject(r, "class_offset", (double)p->class_offset);
     cJSON *nc = cJSON_AddObjectToObject(r, "nodes");
     cJSON_AddNumberToObject(nc, "before", (double)before);
@@ -192,8 +210,8 @@ static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t ba
 }
 
 void tfod_guess_family(const ir_graph *g, tfod_found *f) {
-    f->family = tfod_count_op(g, "RoiAlign") ? "faster_rcnn" : tfod_count_swish(g) >= 8 ? "efficientdet" : "ssd";
-    f->backbone = tfod_count_swish(g) >= 8 ? "efficientnet" : tfod_count_op(g, "Clip") >= 8 ? "mobilenet" : "resnet/other";
+    f->family = tfod_family(g);
+    f->backbone = tfod_backbone(g);
 }
 
 odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, char **report_json) {
@@ -215,18 +233,17 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
         return odrt_fail(ODRT_ERR_ARG, "convert: EfficientNMS_TRT needs TensorRT >= 8; use --nms batched for trt7");
     size_t before = ir_model_count_nodes(m);
     ir_infer_shapes(m);
+    /* families not converted yet are refused before anything else is looked at */
+    const char *family = tfod_family(g);
+    if (!strcmp(family, "centernet"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet export recognised (heatmap peaks by MaxPool, no anchors, no "
+                         "NonMaxSuppression): not converted yet; missing: a keypoint/heatmap decoder in place of the NMS rewrite");
+    if (!strcmp(family, "faster_rcnn"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: Faster R-CNN export recognised (two stages: proposals cropped from the "
+                         "feature map by CropAndResize/RoiAlign): not converted yet; missing: the second-stage box decoder and "
+                         "its per-proposal NMS rewrite");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
-    if (!tfod_find_output(g, "raw_detection_boxes") && tfod_count_op(g, "MaxPool") && !tfod_count_op(g, "NonMaxSuppression") &&
-        tfod_find_output(g, "detection_boxes")) {
-        tfod_found_free(&f);
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet-style export recognised (heatmap peaks by MaxPool, no anchors, "
-                         "no NMS); not converted yet");
-    }
-    if (!strcmp(f.family, "faster_rcnn")) {
-        tfod_found_free(&f);
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: Faster R-CNN (two-stage) exports are recognised but not converted yet");
-    }
     /* input settings */
     const int64_t *is = o ? o->input_shape : NULL;
     int has_shape = is && (is[0] || is[1] || is[2] || is[3]);
@@ -362,8 +379,10 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, ch
     if (p.batch < 0) f.input->type.dims[0].value = -1;
     ir_infer_shapes(m);
     if ((rc = ir_graph_validate(g)) != ODRT_OK) goto fail;
-    if ((rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1)) != ODRT_OK) goto fail;
-    if (p.batch < 0 && (rc = verify_run(om, &p, 2)) != ODRT_OK) goto fail;
+    if (!(o && o->analyze_only)) {
+        if ((rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1)) != ODRT_OK) goto fail;
+        if (p.batch < 0 && (rc = verify_run(om, &p, 2)) != ODRT_OK) goto fail;
+    }
     if (report_json) {
         cJSON *r = report(&f, &p, before, ir_model_count_nodes(m));
         *report_json = r ? cJSON_Print(r) : NULL;

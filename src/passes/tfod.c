@@ -67,3 +67,34 @@ size_t tfod_count_swish(const ir_graph *g) {
     return c;
 }
 
+
+/* a Resize in crop-and-resize mode anywhere (tf2onnx's CropAndResize) */
+static size_t count_crop_resize(const ir_graph *g) {
+    size_t c = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        c += ir_op_is(n, "Resize") && !strcmp(ir_attr_str(n, "coordinate_transformation_mode", ""), "tf_crop_and_resize");
+        for (int a = 0; a < n->n_attrs; a++) {
+            if (n->attrs[a].type == IR_ATTR_GRAPH) c += count_crop_resize(n->attrs[a].g);
+            if (n->attrs[a].type == IR_ATTR_GRAPHS)
+                for (int j = 0; j < n->attrs[a].n; j++) c += count_crop_resize(n->attrs[a].graphs[j]);
+        }
+    }
+    return c;
+}
+
+const char *tfod_family(const ir_graph *g) {
+    /* two-stage: proposals are cropped out of the feature map (RoiAlign or TF's CropAndResize) */
+    if (tfod_count_op(g, "RoiAlign") || tfod_count_op(g, "CropAndResize") || count_crop_resize(g)) return "faster_rcnn";
+    /* CenterNet: heatmap peaks by MaxPool + equality, boxes without anchors or NMS */
+    if (!tfod_count_op(g, "NonMaxSuppression") && tfod_count_op(g, "MaxPool") && !tfod_find_output(g, "raw_detection_boxes") &&
+        tfod_find_output(g, "detection_boxes"))
+        return "centernet";
+    if (tfod_count_swish(g) >= 8 && tfod_count_op(g, "MatMul")) return "efficientdet"; /* EfficientNet + BiFPN weighted sums */
+    return "ssd";
+}
+
+const char *tfod_backbone(const ir_graph *g) {
+    return tfod_count_swish(g) >= 8 ? "efficientnet" : tfod_count_op(g, "Clip") >= 8 ? "mobilenet" : "resnet/other";
+}

@@ -19,4 +19,8 @@ const ir_value *tfod_find_output(const ir_graph *g, const char *name);
 /* Number of swish activations x * sigmoid(x) (EfficientNet backbones). */
 size_t tfod_count_swish(const ir_graph *g);
 
+/* Family by structure: "faster_rcnn", "centernet", "efficientdet" or "ssd"; backbone hint. */
+const char *tfod_family(const ir_graph *g);
+const char *tfod_backbone(const ir_graph *g);
+
 #endif

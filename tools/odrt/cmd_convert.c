@@ -53,13 +53,25 @@ static void print_summary(const char *json, const char *out) {
             const cJSON *v;
             cJSON_ArrayForEach(v, cJSON_GetObjectItem(s, "value")) printf(" %g", v->valuedouble);
         }
-        const cJSON *rs = cJSON_GetObjectItem(pre, "resize");
-        if (rs)
+        const cJSON *rs = cJSON_GetObjectItem(pre, "resize"), *win = cJSON_GetObjectItem(rs, "window_for_input");
+        int keep = rs && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(rs, "rule")), "keep_aspect_ratio_then_pad");
+        if (rs && keep)
+            printf("; keep-aspect resize %s/%s to fit %dx%d (this input: %dx%d), pad with %g to %dx%d",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(rs, "mode")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(rs, "coordinate_transformation_mode")),
+                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "fit"), 0)->valuedouble,
+                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "fit"), 1)->valuedouble,
+                   (int)cJSON_GetArrayItem(win, 0)->valuedouble, (int)cJSON_GetArrayItem(win, 1)->valuedouble,
+                   cJSON_GetObjectItem(rs, "pad_value")->valuedouble,
+                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 0)->valuedouble,
+                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 1)->valuedouble);
+        else if (rs)
             printf("; resize %s/%s to %dx%d (%s)", cJSON_GetStringValue(cJSON_GetObjectItem(rs, "mode")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(rs, "coordinate_transformation_mode")),
                    (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 0)->valuedouble,
                    (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 1)->valuedouble,
                    cJSON_IsTrue(cJSON_GetObjectItem(rs, "kept")) ? "kept" : "removed: input is already that size");
+        if (rs && cJSON_GetObjectItem(rs, "normalization_steps_before")->valuedouble > 0) printf(" (normalisation first)");
         printf("\n");
     }
     printf("anchors: %d, classes: %d (+%d background column), scores: %s\n",
@@ -72,6 +84,10 @@ static void print_summary(const char *json, const char *out) {
            cJSON_GetStringValue(cJSON_GetObjectItem(r, "nms")), cJSON_GetObjectItem(nms, "score_threshold")->valuedouble,
            cJSON_GetObjectItem(nms, "iou_threshold")->valuedouble, (int)cJSON_GetObjectItem(nms, "max_per_class")->valuedouble,
            (int)cJSON_GetObjectItem(nms, "max_detections")->valuedouble, (int)cJSON_GetObjectItem(r, "class_offset")->valuedouble);
+    const cJSON *cw = cJSON_GetObjectItem(nms, "clip_window");
+    if (cJSON_IsTrue(cJSON_GetObjectItem(nms, "boxes_renormalised_to_window")))
+        printf("clip window: [0, 0, %g, %g] of the network input; boxes renormalised to the image\n",
+               cJSON_GetArrayItem(cw, 2)->valuedouble, cJSON_GetArrayItem(cw, 3)->valuedouble);
     printf("nodes: %d -> %d; target %s, opset %d; wrote %s\n", (int)cJSON_GetObjectItem(nodes, "before")->valuedouble,
            (int)cJSON_GetObjectItem(nodes, "after")->valuedouble, cJSON_GetStringValue(cJSON_GetObjectItem(r, "target")),
            (int)cJSON_GetObjectItem(r, "opset")->valuedouble, out);
