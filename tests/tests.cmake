@@ -18,13 +18,18 @@ else()
 endif()
 
 # Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
-set(ODRT_PYTESTS test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_compare)
+set(ODRT_PYTESTS test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_compare test_efficientdet)
+# sanitizer builds run ~10x slower: model-heavy tests take a subset of the photos there
+set(ODRT_TEST_SUBSET 0)
+if(ODRT_SANITIZE)
+  set(ODRT_TEST_SUBSET 1)
+endif()
 foreach(t IN LISTS ODRT_PYTESTS)
   add_test(NAME py/${t}
            COMMAND ${ODRT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/python/${t}.py
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/python)
   set_tests_properties(py/${t} PROPERTIES LABELS py TIMEOUT 900
-    ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR}")
+    ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR};ODRT_TEST_SUBSET=${ODRT_TEST_SUBSET}")
 endforeach()
 
 # C unit tests of the IR surgery API

@@ -63,7 +63,8 @@ static odrt_status_t downgrade_to_11(ir_graph *g) {
     return ODRT_OK;
 }
 
-odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first) {
+static odrt_status_t batch_reshapes_once(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first, int *n_done) {
+    *n_done = 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead || !ir_op_is(n, "Reshape") || n->n_in < 2 || !n->in[1] || !n->in[1]->init) continue;
@@ -78,6 +79,19 @@ odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t pr
         ir_value *c = ir_graph_add_const(g, ir_unique_name(g, "odrt/batch_shape"), nt);
         if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         ir_node_set_input(n, 1, c);
+        (*n_done)++;
+    }
+    return ODRT_OK;
+}
+
+odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t probe_b, int64_t new_first) {
+    /* a rewritten Reshape gives the batch to the values after it, which may reveal more: repeat */
+    for (int round = 0; round < 64; round++) {
+        int n;
+        ODRT_TRY(batch_reshapes_once(g, old_b, probe_b, new_first, &n));
+        if (!n) return ODRT_OK;
+        ir_graph_clear_types(g);
+        ir_infer_shapes(g->model);
     }
     return ODRT_OK;
 }
