@@ -33,7 +33,10 @@ typedef struct eng_tensor {
     int64_t numel;
 } eng_tensor;
 
-typedef enum { EOP_CONV = 1, EOP_BINARY, EOP_UNARY, EOP_GATHER, EOP_CONCAT, EOP_REF } eng_op_kind;
+typedef enum { EOP_CONV = 1, EOP_BINARY, EOP_UNARY, EOP_GATHER, EOP_CONCAT, EOP_REF,
+               EOP_MEAN_HW /* NHWC [N,H,W,C] -> [N,C,1,1]: mean over H and W (GlobalAveragePool, ReduceMean) */
+} eng_op_kind;
+#define EOP_LAST EOP_MEAN_HW
 typedef enum { EACT_ID = 0, EACT_CLIP, EACT_SIGMOID, EACT_SWISH } eng_act;
 typedef enum { BIN_ADD = 0, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN } eng_bin;
 /* conv kernel variants chosen at build time */
@@ -41,7 +44,8 @@ typedef enum { CONV_GEMM = 0, /* 1x1 stride 1 no pad: GEMM on NHWC rows */
                CONV_DW = 1,   /* depthwise (groups == Cin == Cout) direct */
                CONV_IM2COL = 2 /* groups == 1, any kernel: im2col tiles + GEMM */ } eng_conv_kind;
 /* broadcast of a binary op's second operand */
-typedef enum { BC_SAME = 0, BC_SCALAR, BC_LASTDIM, BC_FULLCONST } eng_bcast;
+typedef enum { BC_SAME = 0, BC_SCALAR, BC_LASTDIM, BC_FULLCONST,
+               BC_CHANNEL /* tensor in[1] [N,C,1,1] against NHWC [N,H,W,C]: one vector per image */ } eng_bcast;
 
 #define ENG_MAX_IN 16
 

@@ -364,7 +364,7 @@ static odrt_status_t read_network(const cJSON *r, eng_plan *p) {
         int64_t in[ENG_MAX_IN], pi[18], fb[3], w[2], b[2], x;
         int n_in = jints(e, "in", -ENG_MAX_IN, 0, nt - 1, in);
         const char *name = jstr(e, "name");
-        if (!jint(e, "kind", EOP_CONV, EOP_REF, &x) || n_in < 0 || !jint(e, "out", 0, nt - 1, &v[0]) ||
+        if (!jint(e, "kind", EOP_CONV, EOP_LAST, &x) || n_in < 0 || !jint(e, "out", 0, nt - 1, &v[0]) ||
             jints(e, "p", 18, -1, 1 << 20, pi) != 18 || jints(e, "f", 3, 0, UINT32_MAX, fb) != 3 ||
             jints(e, "w", 2, 0, INT64_MAX / 4, w) != 2 || jints(e, "b", 2, 0, INT64_MAX / 4, b) != 2)
             return BAD("op %d bad", i);

@@ -400,9 +400,67 @@ static odrt_status_t lower_unary(lw *L, ir_node *n, ir_value *x, int act, float 
     return ODRT_OK;
 }
 
+/* v [N, C, 1, 1] against y [N, C, H, W]: a per-image channel vector */
+static int is_channel_vector(const ir_value *v, const ir_value *y) {
+    if (!static_float(v) || v->type.rank != 4 || y->type.rank != 4) return 0;
+    return v->type.dims[0].value == y->type.dims[0].value && v->type.dims[1].value == y->type.dims[1].value &&
+           v->type.dims[2].value == 1 && v->type.dims[3].value == 1;
+}
+
+/* x * v (or +, -, /) with v [N, C, 1, 1] computed (squeeze-and-excite): NHWC, one vector per image */
+static odrt_status_t lower_channel_binary(lw *L, ir_node *n, int bin, ir_value *x, ir_value *v, int rev) {
+    int tx, tv;
+    ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
+    ODRT_TRY(materialize(L, v, ENG_NHWC, &tv));
+    ir_value *y = n->out[0], *ny;
+    int act = EACT_ID;
+    float lo = 0, hi = 0;
+    if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+    int tout = define(L, y, ENG_NHWC);
+    if (tout < 0) return ODRT_ERR_UNSUPPORTED;
+    eng_op *op = eng_add_op(L->p, EOP_BINARY);
+    if (!op) return ODRT_ERR_NOMEM;
+    op->n_in = 2, op->in[0] = tx, op->in[1] = tv, op->out = tout, op->bin = bin, op->bcast = BC_CHANNEL;
+    op->act = act, op->act_lo = lo, op->act_hi = hi, op->axis = rev;
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return ODRT_OK;
+}
+
+/* GlobalAveragePool, or ReduceMean over axes 2 and 3 keeping them, of a rank-4 tensor */
+static odrt_status_t lower_mean_hw(lw *L, ir_node *n) {
+    ir_value *x = n->in[0], *y = n->out[0];
+    if (!x || !static_float(x) || !static_float(y) || x->type.rank != 4 || !is_channel_vector(y, x)) return lower_ref(L, n);
+    if (ir_op_is(n, "ReduceMean")) {
+        int64_t ax[4], na = 0;
+        const ir_attr *a = ir_node_attr(n, "axes");
+        if (a && a->type == IR_ATTR_INTS && a->n <= 4) {
+            na = a->n;
+            memcpy(ax, a->ints, sizeof(int64_t) * (size_t)na);
+        } else if (n->n_in > 1 && n->in[1] && n->in[1]->init && n->in[1]->init->dtype == ODRT_DT_INT64 && n->in[1]->init->numel <= 4) {
+            na = n->in[1]->init->numel;
+            memcpy(ax, n->in[1]->init->data, sizeof(int64_t) * (size_t)na);
+        }
+        int got = 0;
+        for (int i = 0; i < na; i++) got |= 1 << (int)((ax[i] + 4) % 4);
+        if (got != 12 || !ir_attr_int(n, "keepdims", 1)) return lower_ref(L, n);
+    }
+    int tx, ty;
+    ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
+    if ((ty = define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;
+    eng_op *op = eng_add_op(L->p, EOP_MEAN_HW);
+    if (!op) return ODRT_ERR_NOMEM;
+    op->n_in = 1, op->in[0] = tx, op->out = ty;
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return ODRT_OK;
+}
+
 static odrt_status_t lower_binary(lw *L, ir_node *n, int bin) {
     ir_value *a = n->in[0], *b = n->in[1], *y = n->out[0];
     if (!a || !b || !static_float(y) || (is_const(a) && is_const(b))) return lower_ref(L, n);
+    if (!is_const(a) && !is_const(b) && y->type.rank == 4) { /* squeeze-and-excite scaling */
+        if (is_channel_vector(b, y) && !is_channel_vector(a, y)) return lower_channel_binary(L, n, bin, a, b, 0);
+        if (is_channel_vector(a, y) && !is_channel_vector(b, y)) return lower_channel_binary(L, n, bin, b, a, 1);
+    }
     int rev = is_const(a);
     ir_value *x = rev ? b : a, *o = rev ? a : b;
     if (!static_float(x) || x->type.rank != y->type.rank) return lower_ref(L, n);
@@ -544,6 +602,7 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
     case EX_LOWER_MAX: return n->n_in == 2 ? lower_binary(L, n, BIN_MAX) : lower_ref(L, n);
     case EX_LOWER_MIN: return n->n_in == 2 ? lower_binary(L, n, BIN_MIN) : lower_ref(L, n);
     case EX_LOWER_CONCAT: return lower_concat(L, n);
+    case EX_LOWER_MEAN_HW: return lower_mean_hw(L, n);
     default: break;
     }
     return lower_ref(L, n);

@@ -93,10 +93,20 @@ static int cpu_supports_op(const eng_plan *p, int k) {
         case BC_SCALAR: return o->n_in == 1 ? 1 : BADOP("scalar operand", k, o->name);
         case BC_LASTDIM: return o->n_in == 1 && o->w_len == last * 4 ? 1 : BADOP("vector operand size", k, o->name);
         case BC_FULLCONST: return o->n_in == 1 && o->w_len == y->numel * 4 ? 1 : BADOP("constant operand size", k, o->name);
+        case BC_CHANNEL: {
+            const eng_tensor *v = o->n_in == 2 ? &p->tensors[o->in[1]] : NULL;
+            return v && y->rank == 4 && y->layout == ENG_NHWC && v->rank == 4 && v->dims[0] == y->dims[0] &&
+                           v->dims[1] == y->dims[1] && v->dims[2] == 1 && v->dims[3] == 1
+                       ? 1 : BADOP("per-image channel operand shape", k, o->name);
+        }
         default: return BADOP("broadcast kind %d", k, o->name, o->bcast);
         }
     }
     case EOP_UNARY: return o->n_in == 1 && x->numel == y->numel ? 1 : BADOP("bad unary op", k, o->name);
+    case EOP_MEAN_HW:
+        return o->n_in == 1 && x->rank == 4 && x->layout == ENG_NHWC && y->rank == 4 && y->dims[0] == x->dims[0] &&
+                       y->dims[1] == x->dims[1] && y->dims[2] == 1 && y->dims[3] == 1
+                   ? 1 : BADOP("spatial mean shapes", k, o->name);
     case EOP_GATHER: {
         if (o->n_in != 1 || o->w_len != y->numel * 4) return BADOP("index map size", k, o->name);
         const int32_t *idx = (const int32_t *)(p->blob + o->w_off);
@@ -128,8 +138,8 @@ static int cpu_supports_op(const eng_plan *p, int k) {
 
 static const char *kind_name(const eng_op *o) {
     static const char *conv[] = {"conv-gemm", "conv-dw", "conv-im2col"};
-    static const char *k[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref"};
-    return o->kind == EOP_CONV ? conv[o->conv_kind % 3] : k[o->kind % 7];
+    static const char *k[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw"};
+    return o->kind == EOP_CONV ? conv[o->conv_kind % 3] : k[o->kind % 8];
 }
 
 static void print_profile(const cpu_ctx *c, const eng_plan *p) {
@@ -367,12 +377,35 @@ static void eltwise_task(void *a, int64_t t, int th) {
     } else if (o->kind == EOP_GATHER) {
         const int32_t *idx = (const int32_t *)j->w;
         for (int64_t i = i0; i < i1; i++) j->y[i] = j->x[idx[i]];
+    } else if (o->bcast == BC_CHANNEL) { /* per image: its channel vector */
+        int64_t C = j->p->tensors[o->out].dims[1], per_img = n / j->p->tensors[o->out].dims[0];
+        for (int64_t i = i0; i < i1;) {
+            int64_t img = i / per_img, end = (img + 1) * per_img < i1 ? (img + 1) * per_img : i1;
+            j->c->k->binary(o->bin, o->axis, j->x + i, j->r + img * C, C, j->y + i, end - i, &j->e);
+            i = end;
+        }
     } else { /* binary: per_task is a multiple of the operand period */
         int64_t nb = o->bcast == BC_SCALAR ? 1 : o->bcast == BC_LASTDIM ? o->w_len / 4 : i1 - i0;
         const float *b = o->bcast == BC_SAME ? j->r + i0 : o->bcast == BC_SCALAR ? &o->scalar
                        : o->bcast == BC_LASTDIM ? j->w : j->w + i0;
         j->c->k->binary(o->bin, o->axis, j->x + i0, b, nb, j->y + i0, i1 - i0, &j->e);
     }
+}
+
+/* mean over H, W of NHWC x for a block of channels of one image: each channel summed in float in
+ * H, W order, then divided in float, as the reference (and onnxruntime) do: a float sum of 10^4..10^5
+ * terms differs from the exact mean by ~1e-3, which moves detection scores by more than 1e-4 */
+static void mean_hw_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_tensor *xt = &j->p->tensors[j->o->in[0]];
+    int64_t C = xt->dims[1], HW = xt->dims[2] * xt->dims[3], cb = (C + j->per_task - 1) / j->per_task;
+    int64_t n = t / cb, c0 = t % cb * j->per_task, c1 = c0 + j->per_task < C ? c0 + j->per_task : C;
+    float acc[64] = {0};
+    (void)th;
+    const float *x = j->x + n * HW * C;
+    for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = c0; c < c1; c++) acc[c - c0] += x[i * C + c];
+    for (int64_t c = c0; c < c1; c++) j->y[n * C + c] = acc[c - c0] / (float)HW;
 }
 
 typedef struct {
@@ -530,7 +563,8 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
         case EOP_GATHER: {
             int64_t unit = 8;
             if (o->kind == EOP_BINARY && o->bcast == BC_LASTDIM) unit = o->w_len / 4;
-            if (o->kind == EOP_BINARY && o->bcast == BC_SAME) j.r = T(c, p, o->in[1]);
+            if (o->kind == EOP_BINARY && o->bcast == BC_CHANNEL) unit = yt->dims[1];
+            if (o->kind == EOP_BINARY && (o->bcast == BC_SAME || o->bcast == BC_CHANNEL)) j.r = T(c, p, o->in[1]);
             j.per_task = split(yt->numel, unit, threads);
             tp_run(c->pool, (yt->numel + j.per_task - 1) / j.per_task, eltwise_task, &j);
             break;
@@ -550,6 +584,13 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
                     memcpy(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner);
                 at += inner;
             }
+            break;
+        }
+        case EOP_MEAN_HW: {
+            const eng_tensor *xt = &p->tensors[o->in[0]];
+            j.per_task = xt->dims[1] < 64 ? xt->dims[1] : 64; /* channels per task */
+            int64_t cb = (xt->dims[1] + j.per_task - 1) / j.per_task;
+            tp_run(c->pool, xt->dims[0] * cb, mean_hw_task, &j);
             break;
         }
         case EOP_REF: ODRT_TRY(run_ref(c, p, k)); break;
