@@ -241,8 +241,25 @@ odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json);
  * built for a fixed frame size). out[i] receives frame i's detections (caller clears each). */
 odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
 /* After a detect: the raw network outputs of the last run, box codes [batch, anchors, 4] and class
- * logits [batch, anchors, classes + background]. Borrowed until the next run. */
-odrt_status_t odrt_engine_raw_outputs(const odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits);
+ * logits [batch, anchors, classes + background], float32 (a CUDA engine's are copied from the GPU,
+ * fp16 ones converted). Borrowed until the next run. */
+odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits);
+/* A second handle on e for another thread (or CUDA stream): it shares the engine file and, on a
+ * GPU, the uploaded weights, and has its own execution context (activation memory, stream, graph,
+ * buffers), so that handles detect concurrently. Each handle is used by one thread at a time and
+ * freed with odrt_engine_free, in any order. */
+odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out);
+/* Make the engine ready to run now: a CUDA engine's weights are uploaded and its buffers allocated
+ * (load and build leave that to the first detect, so that a device engine can be opened, inspected
+ * and saved where that device is missing). CPU engines are ready at load. */
+odrt_status_t odrt_engine_prepare(odrt_engine_t *e);
+/* Device milliseconds of the last detect, from device events (CUDA engines: upload, preprocessing,
+ * network, NMS and download as one graph); -1 for CPU engines. */
+double odrt_engine_device_ms(const odrt_engine_t *e);
+/* "cpu" or "cuda" (borrowed). */
+const char *odrt_engine_device(const odrt_engine_t *e);
+/* Backends this odrt was built with: "cpu" or "cpu cuda" (static). */
+const char *odrt_backends(void);
 
 /* Draw detections with score >= threshold on img (uint8 [1,H,W,3]) in place: a box in a colour
  * per class and a tag "label score" (labels from e, which may be NULL). */

@@ -9,7 +9,7 @@ PY="$PWD/.venv/bin/python"
 JOBS=$(nproc)
 
 echo "== Release"
-(cd build && ctest --output-on-failure -j"$JOBS")
+(cd build && ctest --output-on-failure -j"$JOBS" -LE gpu)
 
 echo "== AArch64: cross build, engine test under qemu-user"
 cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -21,7 +21,7 @@ echo "== Debug + ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DODRT_SANITIZE=ON -DODRT_PYTHON="$PY" >/dev/null
 cmake --build build-asan -j"$JOBS"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j"$JOBS")
+(cd build-asan && ctest --output-on-failure -j"$JOBS" -LE gpu)
 
 echo "== libFuzzer: ONNX loader, engine loader, COCO json loader"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DODRT_SANITIZE=ON -DODRT_FUZZ=ON -DODRT_PYTHON="$PY" >/dev/null

@@ -71,9 +71,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
         return odrt_fail(ODRT_ERR_ARG, "build: unknown --device '%s' (cpu, cuda)", device);
     if (strcmp(prec, "fp32") && strcmp(prec, "fp16"))
         return odrt_fail(ODRT_ERR_ARG, "build: unknown --precision '%s' (fp32, fp16)", prec);
-    if (!strcmp(device, "cuda"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --device cuda: this odrt has no CUDA backend yet; use --device cpu");
-    if (!strcmp(prec, "fp16"))
+    if (!strcmp(prec, "fp16") && strcmp(device, "cuda"))
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --precision fp16 is for CUDA engines; CPU engines are fp32");
     int batch = o && o->batch > 0 ? o->batch : 1;
     if (o && o->batch < 0) return odrt_fail(ODRT_ERR_ARG, "build: --batch must be positive");

@@ -2,6 +2,7 @@
  * mmap load, detect. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,13 @@ struct odrt_engine {
     eng_plan plan;
     const eng_backend_i *be;
     void *ctx;
-    const uint8_t *bytes; /* the engine file: mapped or owned */
+    const uint8_t *bytes; /* the engine file: mapped or owned, shared by the handles of odrt_engine_share */
     size_t len;
     int mapped;
-    odrt_tensor_t raw[2]; /* views of the network outputs in the arena */
+    atomic_int *refs;     /* handles using the bytes */
+    int threads;          /* for a lazy prepare */
+    odrt_tensor_t raw[2]; /* views of the network outputs in the arena (host copies for devices) */
+    float *raw_host[2];
     eng_post_ws *post_ws; /* post-processing buffers, kept across runs */
     double *prof;         /* ODRT_PROFILE=1: seconds in preprocessing, network, post-processing */
     int prof_runs;
@@ -53,17 +57,41 @@ static odrt_status_t check_io(const eng_plan *p) {
     return ODRT_OK;
 }
 
-static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int threads, odrt_engine_t **out) {
+/* the backend's state for the engine: made at load (eagerly) or at first use (an engine built in
+ * memory for a device this machine lacks can still be inspected and saved) */
+static odrt_status_t ensure_ctx(odrt_engine_t *e) {
+    if (e->ctx) return ODRT_OK;
+    ODRT_TRY(e->be->prepare(&e->plan, e->threads, &e->ctx));
+    uint8_t *arena = e->be->arena(e->ctx);
+    const eng_meta *m = &e->plan.meta;
+    int ts[2] = {m->t_boxes, m->t_scores};
+    for (int i = 0; i < 2; i++) {
+        const eng_tensor *t = &e->plan.tensors[ts[i]];
+        void *data = arena ? (void *)(arena + t->offset) : (void *)(e->raw_host[i] = malloc(sizeof(float) * (size_t)t->numel));
+        if (!data) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, data, (size_t)t->numel * 4};
+    }
+    return ODRT_OK;
+}
+
+static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int threads, int eager, odrt_engine_t **out) {
     odrt_engine_t *e = calloc(1, sizeof *e);
     if (!e) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    e->bytes = b, e->len = len, e->mapped = mapped, e->be = &eng_backend_cpu;
+    e->bytes = b, e->len = len, e->mapped = mapped;
+    if (!(e->refs = malloc(sizeof *e->refs))) {
+        free(e);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    atomic_init(e->refs, 1);
     odrt_status_t rc = eng_deserialize(b, len, &e->plan);
+    if (rc == ODRT_OK && !(e->be = eng_backend_for(e->plan.meta.device))) rc = ODRT_ERR_UNSUPPORTED;
     if (rc == ODRT_OK) rc = check_io(&e->plan);
     for (int k = 0; rc == ODRT_OK && k < e->plan.n_ops; k++)
         if (!e->be->supports_op(&e->plan, k)) rc = ODRT_ERR_PARSE;
     if (threads <= 0) threads = e->plan.meta.threads;
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (rc == ODRT_OK) rc = e->be->prepare(&e->plan, threads, &e->ctx);
+    e->threads = threads;
+    if (rc == ODRT_OK && (eager || e->be == &eng_backend_cpu)) rc = ensure_ctx(e);
     if (rc != ODRT_OK) {
         e->bytes = NULL; /* the caller still owns the bytes on failure */
         odrt_engine_free(e);
@@ -71,13 +99,6 @@ static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int th
     }
     const char *pe = getenv("ODRT_PROFILE");
     if (pe && *pe == '1') e->prof = calloc(3, sizeof(double));
-    uint8_t *arena = e->be->arena(e->ctx);
-    const eng_meta *m = &e->plan.meta;
-    int ts[2] = {m->t_boxes, m->t_scores};
-    for (int i = 0; i < 2; i++) {
-        const eng_tensor *t = &e->plan.tensors[ts[i]];
-        e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, arena + t->offset, (size_t)t->numel * 4};
-    }
     *out = e;
     return ODRT_OK;
 }
@@ -89,7 +110,7 @@ odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, 
     uint8_t *copy = aligned_alloc(ENG_ALIGN, (len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
     if (!copy) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     memcpy(copy, buf, len);
-    odrt_status_t rc = open_bytes(copy, len, 0, threads, out);
+    odrt_status_t rc = open_bytes(copy, len, 0, threads, 0, out);
     if (rc != ODRT_OK) free(copy);
     return rc;
 }
@@ -112,7 +133,7 @@ odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **ou
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return odrt_fail(ODRT_ERR_IO, "cannot map '%s'", path);
-    odrt_status_t rc = open_bytes(map, len, 1, threads, out);
+    odrt_status_t rc = open_bytes(map, len, 1, threads, 0, out);
     if (rc != ODRT_OK) {
         munmap(map, len);
         return odrt_fail_ctx(rc, "%s", path);
@@ -132,8 +153,17 @@ odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, 
     if (rc == ODRT_OK) rc = eng_serialize(&p, &buf, &len);
     eng_plan_free(&p);
     if (rc != ODRT_OK) return rc;
-    rc = odrt_engine_load_buffer(buf, len, o ? o->threads : 0, out);
+    /* the bytes go through the validating loader a file goes through; a device engine's backend
+     * starts at first use */
+    uint8_t *copy = rc == ODRT_OK ? aligned_alloc(ENG_ALIGN, (len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN) : NULL;
+    if (!copy) {
+        free(buf);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    memcpy(copy, buf, len);
     free(buf);
+    rc = open_bytes(copy, len, 0, o ? o->threads : 0, 0, out);
+    if (rc != ODRT_OK) free(copy);
     return rc;
 }
 
@@ -157,10 +187,14 @@ void odrt_engine_free(odrt_engine_t *e) {
     free(e->prof);
     eng_post_ws_free(e->post_ws);
     if (e->ctx) e->be->free(e->ctx);
+    free(e->raw_host[0]), free(e->raw_host[1]);
     eng_plan_free(&e->plan);
-    if (e->bytes) {
-        if (e->mapped) munmap((void *)e->bytes, e->len);
-        else free((void *)e->bytes);
+    if (e->refs && atomic_fetch_sub(e->refs, 1) == 1) { /* the last handle of these bytes */
+        if (e->bytes) {
+            if (e->mapped) munmap((void *)e->bytes, e->len);
+            else free((void *)e->bytes);
+        }
+        free(e->refs);
     }
     free(e);
 }
@@ -232,6 +266,14 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
             return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is %lldx%lld; the model takes exactly %dx%d", i, (long long)h,
                              (long long)w, m->net_h, m->net_w);
     }
+    ODRT_TRY(ensure_ctx(e));
+    if (e->be->detect) { /* the whole detection on the device */
+        for (int b = 0; b < n; b++) memset(&out[b], 0, sizeof out[b]);
+        double t0 = e->prof ? now_s() : 0;
+        odrt_status_t rc = e->be->detect(e->ctx, &e->plan, n, frames, out);
+        if (e->prof) e->prof[1] += now_s() - t0, e->prof_runs++;
+        return rc;
+    }
     uint8_t *arena = e->be->arena(e->ctx);
     float *in = (float *)(arena + e->plan.tensors[m->t_input].offset);
     double t0 = e->prof ? now_s() : 0;
@@ -261,8 +303,64 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
     return rc;
 }
 
-odrt_status_t odrt_engine_raw_outputs(const odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits) {
+odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits) {
     if (!e || !codes || !logits) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_raw_outputs: NULL argument");
+    ODRT_TRY(ensure_ctx(e));
+    if (e->be->read_tensor) { /* device memory: copied out (float32) on request */
+        ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, e->plan.meta.t_boxes, e->raw_host[0]));
+        ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, e->plan.meta.t_scores, e->raw_host[1]));
+    }
     *codes = &e->raw[0], *logits = &e->raw[1];
     return ODRT_OK;
 }
+
+odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
+    if (!e || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_share: NULL argument");
+    *out = NULL;
+    ODRT_TRY(ensure_ctx(e));
+    odrt_engine_t *s = calloc(1, sizeof *s);
+    if (!s) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    s->bytes = e->bytes, s->len = e->len, s->mapped = e->mapped, s->refs = e->refs, s->be = e->be, s->threads = e->threads;
+    atomic_fetch_add(e->refs, 1);
+    odrt_status_t rc = eng_deserialize(e->bytes, e->len, &s->plan); /* validated before: the same bytes */
+    if (rc == ODRT_OK && e->plan.meta.labels) { /* labels set on the handle after load */
+        odrt_labels_free(s->plan.meta.labels, s->plan.meta.n_labels);
+        s->plan.meta.labels = calloc((size_t)e->plan.meta.n_labels + 1, sizeof(char *));
+        s->plan.meta.n_labels = s->plan.meta.labels ? e->plan.meta.n_labels : 0;
+        for (int i = 0; i < s->plan.meta.n_labels; i++)
+            s->plan.meta.labels[i] = e->plan.meta.labels[i] ? strdup(e->plan.meta.labels[i]) : NULL;
+    }
+    if (rc == ODRT_OK) {
+        if (s->be->share) { /* the device weights are shared; the rest is the new context's own */
+            rc = s->be->share(e->ctx, &s->plan, &s->ctx);
+            uint8_t *arena = rc == ODRT_OK ? s->be->arena(s->ctx) : NULL;
+            const eng_meta *m = &s->plan.meta;
+            int ts[2] = {m->t_boxes, m->t_scores};
+            for (int i = 0; rc == ODRT_OK && i < 2; i++) {
+                const eng_tensor *t = &s->plan.tensors[ts[i]];
+                void *data = arena ? (void *)(arena + t->offset) : (void *)(s->raw_host[i] = malloc(sizeof(float) * (size_t)t->numel));
+                if (!data) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+                else s->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, data, (size_t)t->numel * 4};
+            }
+        } else {
+            rc = ensure_ctx(s);
+        }
+    }
+    if (rc != ODRT_OK) {
+        odrt_engine_free(s);
+        return rc;
+    }
+    *out = s;
+    return ODRT_OK;
+}
+
+odrt_status_t odrt_engine_prepare(odrt_engine_t *e) {
+    if (!e) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_prepare: NULL argument");
+    return ensure_ctx(e);
+}
+
+double odrt_engine_device_ms(const odrt_engine_t *e) {
+    return e && e->ctx && e->be->last_device_ms ? e->be->last_device_ms(e->ctx) : -1;
+}
+
+const char *odrt_engine_device(const odrt_engine_t *e) { return e ? e->plan.meta.device : NULL; }

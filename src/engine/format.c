@@ -412,8 +412,7 @@ odrt_status_t eng_deserialize(const uint8_t *b, size_t len, eng_plan *p) {
     if (hsum != get64(b + 40)) return BAD("header checksum mismatch (corrupted)");
     char dev[17] = {0};
     memcpy(dev, b + 48, 16);
-    if (strcmp(dev, "cpu"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: built for device '%s'; this odrt runs cpu engines", dev);
+    if (strcmp(dev, "cpu") && strcmp(dev, "cuda")) return BAD("unknown device '%.16s' in the header", dev);
     const uint8_t *meta = NULL, *blob = NULL;
     uint64_t meta_len = 0, blob_len = 0;
     for (uint32_t i = 0; i < ns; i++) {
@@ -442,8 +441,9 @@ odrt_status_t eng_deserialize(const uint8_t *b, size_t len, eng_plan *p) {
     cJSON_Delete(r);
     if (rc == ODRT_OK && (p->meta.anchors_off % 4 || !blob_ok(p, p->meta.anchors_off, p->meta.n_anchors * 16)))
         rc = BAD("anchors outside the blob");
-    if (rc == ODRT_OK && (strcmp(p->meta.device, "cpu") || strcmp(p->meta.precision, "fp32")))
-        rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: device/precision %s/%s not runnable here", p->meta.device, p->meta.precision);
+    if (rc == ODRT_OK && strcmp(p->meta.device, dev)) rc = BAD("metadata device '%s' is not the header's '%s'", p->meta.device, dev);
+    if (rc == ODRT_OK && !(!strcmp(p->meta.precision, "fp32") || (!strcmp(p->meta.precision, "fp16") && !strcmp(dev, "cuda"))))
+        rc = BAD("precision '%s' is not one a %s engine has", p->meta.precision, dev);
     if (rc != ODRT_OK) {
         eng_plan_free(p);
         p->blob = NULL;

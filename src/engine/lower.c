@@ -212,9 +212,9 @@ static int match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_valu
     return 1;
 }
 
-static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_tensor *b) {
+/* ONNX conv weights W [cout][cin_g][kh][kw] packed for op's kernel (engine-format.md), bias [cout] or NULL */
+odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float *bias) {
     int cout = op->cout, kh = op->kh, kw = op->kw, cin_g = op->conv_kind == CONV_DW ? 1 : op->cin;
-    const float *W = w->data;
     float *pk;
     size_t n;
     if (op->conv_kind == CONV_DW) { /* [tap][C] */
@@ -234,13 +234,17 @@ static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_t
                         pk[((size_t)(co / 16) * K + k) * 16 + co % 16] = W[(((size_t)co * cin_g + ci) * kh + ky) * kw + kx];
                     }
     }
-    op->w_off = eng_blob_append(L->p, pk, n * sizeof(float));
+    op->w_off = eng_blob_append(p, pk, n * sizeof(float));
     op->w_len = (int64_t)(n * sizeof(float));
     free(pk);
-    op->b_off = eng_blob_append(L->p, b ? b->data : NULL, sizeof(float) * (size_t)cout);
+    op->b_off = eng_blob_append(p, bias, sizeof(float) * (size_t)cout);
     op->b_len = (int64_t)sizeof(float) * cout;
     if (op->w_off < 0 || op->b_off < 0) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     return ODRT_OK;
+}
+
+static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_tensor *b) {
+    return eng_pack_conv(L->p, op, w->data, b ? b->data : NULL);
 }
 
 static odrt_status_t lower_ref(lw *L, ir_node *n);
@@ -290,7 +294,9 @@ static odrt_status_t lower_conv(lw *L, ir_node *n) {
     float lo = 0, hi = 0;
     if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
     ir_node *u;
-    if (act == EACT_ID && only_use(y, &u) && ir_op_is(u, "Add") && u->in[0] && u->in[1] && u->in[0] != u->in[1]) {
+    /* (the depthwise kernels take no residual) */
+    if (act == EACT_ID && tmp.conv_kind != CONV_DW && only_use(y, &u) && ir_op_is(u, "Add") && u->in[0] && u->in[1] &&
+        u->in[0] != u->in[1]) {
         ir_value *r = u->in[0] == y ? u->in[1] : u->in[0];
         if (!is_const(r) && L->root[r->id] && static_float(r) && r->type.rank == 4 && static_float(u->out[0]) && u->out[0]->type.rank == 4) {
             int same = 1;

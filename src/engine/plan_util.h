@@ -11,6 +11,9 @@ int eng_add_tensor(eng_plan *p, int rank, const int64_t *dims, int layout);
 /* New op of kind (zeroed, residual -1); NULL (error set) on failure. Pointers into p->ops are
  * invalidated by the next call. */
 eng_op *eng_add_op(eng_plan *p, int kind);
+/* Pack ONNX conv weights W [cout][cin / groups][kh][kw] (and bias [cout], NULL = zeros) into the
+ * blob for op's kernel (op's conv_kind, kh, kw, cin, cout set); sets w/b offsets and lengths. */
+odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float *bias);
 /* root tensor of an alias chain */
 int eng_root(const eng_plan *p, int t);
 

@@ -7,6 +7,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* the formulas also run in the CUDA backend's preprocessing kernel */
+#ifdef __CUDACC__
+#define RZ_FN static inline __host__ __device__
+#else
+#define RZ_FN static inline
+#endif
+
 /* coordinate_transformation_mode; the first four codes are the engine file's (docs/engine-format.md) */
 enum { RZ_HALF_PIXEL = 0, RZ_ASYMMETRIC, RZ_ALIGN_CORNERS, RZ_PYTORCH_HALF_PIXEL, RZ_HALF_PIXEL_SYMMETRIC, RZ_TF_CROP };
 /* nearest_mode; the first four codes are the engine file's; SIMPLE is Upsample's legacy rounding */
@@ -22,7 +29,7 @@ static inline int rz_ctm_code(const char *s) {
 }
 
 /* source coordinate of output index o (all modes but tf_crop_and_resize, which needs the roi) */
-static inline float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float out_f, float scale) {
+RZ_FN float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float out_f, float scale) {
     float fo = (float)o;
     switch (ctm) {
     case RZ_HALF_PIXEL: return (fo + 0.5f) / scale - 0.5f;
@@ -37,7 +44,7 @@ static inline float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float
 }
 
 /* nearest: the input index of source coordinate x, clamped */
-static inline int64_t rz_nearest(int mode, float x, float scale, int64_t in) {
+RZ_FN int64_t rz_nearest(int mode, float x, float scale, int64_t in) {
     float r;
     switch (mode) {
     case RZ_NEAR_RPF: r = (x == floorf(x) + 0.5f) ? floorf(x) : roundf(x); break;
@@ -51,7 +58,7 @@ static inline int64_t rz_nearest(int mode, float x, float scale, int64_t in) {
 }
 
 /* linear: the two taps of source coordinate x (clamped to the input) and their weights */
-static inline void rz_linear(float x, int64_t in, int64_t *i0, int64_t *i1, float *w0, float *w1) {
+RZ_FN void rz_linear(float x, int64_t in, int64_t *i0, int64_t *i1, float *w0, float *w1) {
     float xc = x < 0 ? 0 : x > (float)(in - 1) ? (float)(in - 1) : x;
     int64_t a = (int64_t)xc;
     if (a > in - 1) a = in - 1;
@@ -63,7 +70,7 @@ static inline void rz_linear(float x, int64_t in, int64_t *i0, int64_t *i1, floa
 
 /* TF's keep-aspect-ratio size (tf.image.resize preserve_aspect_ratio, as in the TF OD API's
  * ResizeToRange): scale = min(fit_h / h, fit_w / w) in float32, sizes rounded half to even */
-static inline void rz_keep_aspect_size(int64_t h, int64_t w, int64_t fit_h, int64_t fit_w, int64_t *rh, int64_t *rw) {
+RZ_FN void rz_keep_aspect_size(int64_t h, int64_t w, int64_t fit_h, int64_t fit_w, int64_t *rh, int64_t *rw) {
     float sh = (float)fit_h / (float)h, sw = (float)fit_w / (float)w, s = sh < sw ? sh : sw;
     *rh = (int64_t)rintf(s * (float)h), *rw = (int64_t)rintf(s * (float)w);
 }

@@ -117,7 +117,10 @@ def test_header_fields(good, tmp_path):
     check(tmp_path, "endian.odrt", seal_header(b), "wrong byte order")
     b = bytearray(good)
     b[48:64] = b"cuda".ljust(16, b"\0")
-    check(tmp_path, "device.odrt", seal_header(b), "built for device 'cuda'")
+    check(tmp_path, "device.odrt", seal_header(b), "metadata device 'cpu' is not the header's 'cuda'")
+    b = bytearray(good)
+    b[48:64] = b"tpu".ljust(16, b"\0")
+    check(tmp_path, "device_tpu.odrt", seal_header(b), "unknown device 'tpu'")
     b = bytearray(good)
     struct.pack_into("<Q", b, HDR + 8, len(good) + 10)  # metadata section past the end
     check(tmp_path, "secoff.odrt", seal_header(b), "past the end")

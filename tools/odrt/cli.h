@@ -11,6 +11,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 /* monotonic seconds */
 double cli_now(void);
+/* cli_now() when main() started */
+extern double cli_start;
 /* a build flag at argv[*i] (with its value): 1 consumed (i advanced), 0 not a build flag, -1 bad value (printed) */
 int cli_build_flag(int argc, char **argv, int *i, odrt_build_options_t *o, const char *verb);
 int cli_is_engine_file(const char *path);

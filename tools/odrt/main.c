@@ -64,7 +64,10 @@ static void usage(FILE *f) {
             odrt_version());
 }
 
+double cli_start;
+
 int main(int argc, char **argv) {
+    cli_start = cli_now();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -75,7 +78,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(verb, "--version")) {
-        printf("odrt %s\n", odrt_version());
+        printf("odrt %s (backends: %s)\n", odrt_version(), odrt_backends());
         return 0;
     }
     if (!strcmp(verb, "--ops")) {

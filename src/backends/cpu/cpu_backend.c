@@ -80,6 +80,7 @@ static int cpu_supports_op(const eng_plan *p, int k) {
         int64_t want = o->conv_kind == CONV_DW ? (int64_t)o->kh * o->kw * o->cout : (int64_t)(o->cout + 15) / 16 * 16 * conv_k(o);
         if (o->w_len != want * 4 || o->b_len != (int64_t)o->cout * 4) return BADOP("packed weights have the wrong size", k, o->name);
         if (o->residual >= 0 && !same_shape(&p->tensors[o->residual], y)) return BADOP("residual shape", k, o->name);
+        if (o->residual >= 0 && o->conv_kind == CONV_DW) return BADOP("depthwise conv with a residual", k, o->name);
         return 1;
     }
     case EOP_BINARY: {
@@ -607,4 +608,5 @@ static void cpu_parallel_for(void *vc, int64_t n, void (*fn)(void *, int64_t, in
     tp_run(((cpu_ctx *)vc)->pool, n, fn, arg);
 }
 
-const eng_backend_i eng_backend_cpu = {"cpu", cpu_supports_op, cpu_prepare, cpu_run, cpu_arena, cpu_parallel_for, cpu_free};
+const eng_backend_i eng_backend_cpu = {"cpu", cpu_supports_op, cpu_prepare, cpu_run, cpu_arena, cpu_parallel_for, cpu_free,
+                                        NULL, NULL, NULL, NULL, NULL};

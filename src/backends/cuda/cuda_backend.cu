@@ -1,0 +1,387 @@
+/* CUDA backend: the engine's plan on one GPU. At load the blob (packed weights, index maps,
+ * anchors) is uploaded once and the arena allocated; nothing is tuned or repacked. A detect
+ * uploads the uint8 frames (pinned staging), preprocesses, runs the network ops, decodes and
+ * suppresses, and copies the detections back, all as one CUDA graph captured on first use for a
+ * given batch of frame sizes and replayed after. */
+#include <cuda_fp16.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cuda/cuda_internal.h"
+
+extern "C" {
+#include "backends/backend.h"
+}
+
+namespace {
+
+/* the uploaded blob, shared by the contexts of one engine (odrt_engine_share) */
+struct cu_blob {
+    uint8_t *d;
+    int refs; /* changed under blob_mu */
+};
+pthread_mutex_t blob_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct cu_ctx {
+    const eng_plan *p;
+    int half;
+    cudaStream_t stream;
+    cu_blob *blob;
+    uint8_t *d_blob;
+    void *d_arena;
+    size_t arena_bytes;
+    /* frames: pinned staging and device copies */
+    uint8_t *h_frames, *d_frames;
+    size_t frames_cap;
+    float *h_out, *h_window;
+    cu_post post;
+    cu_exec x;
+    /* the captured graph and what it was captured for */
+    cudaGraphExec_t exec;
+    int sig_n, sig_h[256], sig_w[256];
+    cudaEvent_t ev0, ev1;
+    double last_ms;
+    /* ODRT_PROFILE=1: per-step device times (ms summed over runs) */
+    cudaEvent_t *pev;
+    double *prof;
+    int prof_runs;
+};
+
+void print_profile(const cu_ctx *c) {
+    const eng_plan *p = c->p;
+    int R = c->prof_runs, n = p->n_ops;
+    static const char *kinds[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw"};
+    double by[8] = {0}, conv[3] = {0}, net = 0;
+    for (int k = 0; k < n; k++) {
+        const eng_op *o = &p->ops[k];
+        if (o->kind == EOP_CONV) conv[o->conv_kind % 3] += c->prof[2 + k];
+        else by[o->kind % 8] += c->prof[2 + k];
+        net += c->prof[2 + k];
+    }
+    fprintf(stderr, "odrt cuda profile (%s, %d runs, ms per run): upload %.3f, preprocessing %.3f, network %.3f "
+            "(conv gemm %.3f, depthwise %.3f, im2col %.3f", p->meta.precision, R, c->prof[0] / R, c->prof[1] / R, net / R,
+            conv[0] / R, conv[1] / R, conv[2] / R);
+    for (int i = 2; i < 8; i++)
+        if (by[i] > 0) fprintf(stderr, ", %s %.3f", kinds[i], by[i] / R);
+    fprintf(stderr, "), decode + NMS + merge %.3f (decode %.3f, sort %.3f, nms %.3f), download %.3f\n", c->prof[2 + n] / R,
+            c->prof[4 + n] / R, c->prof[5 + n] / R, c->prof[6 + n] / R, c->prof[3 + n] / R);
+    for (int k = 0; k < n; k++) {
+        const eng_op *o = &p->ops[k];
+        const eng_tensor *y = &p->tensors[o->out];
+        fprintf(stderr, "  %4d %-8s %8.4f ms  out %lldx%lldx%lldx%lld  %s\n", k, kinds[o->kind % 8], c->prof[2 + k] / R,
+                (long long)y->dims[0], (long long)(y->rank > 1 ? y->dims[1] : 1), (long long)(y->rank > 2 ? y->dims[2] : 1),
+                (long long)(y->rank > 3 ? y->dims[3] : 1), o->name);
+    }
+}
+
+/* the CPU backend's checks (shapes, blob ranges, packing) hold here too; beyond them, every op
+ * needs a CUDA kernel (no reference fallback on the device) */
+int cuda_supports_op(const eng_plan *p, int k) {
+    if (!eng_backend_cpu.supports_op(p, k)) return 0;
+    const eng_op *o = &p->ops[k];
+    if (o->kind == EOP_REF) {
+        odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: op %d ('%s') runs on the reference executor, which the CUDA backend has not",
+                  k, o->name);
+        return 0;
+    }
+    return 1;
+}
+
+void cuda_free(void *vc) {
+    cu_ctx *c = (cu_ctx *)vc;
+    if (!c) return;
+    if (c->prof && c->prof_runs) print_profile(c);
+    if (c->pev)
+        for (int k = 0; k < c->p->n_ops + 7; k++) cudaEventDestroy(c->pev[k]);
+    free(c->pev), free(c->prof);
+    if (c->exec) cudaGraphExecDestroy(c->exec);
+    cu_post_free(&c->post);
+    if (c->blob) {
+        pthread_mutex_lock(&blob_mu);
+        int last = --c->blob->refs == 0;
+        pthread_mutex_unlock(&blob_mu);
+        if (last) cudaFree(c->blob->d), free(c->blob);
+    }
+    cudaFree(c->d_arena), cudaFree(c->d_frames), cudaFree(c->x.ws);
+    cudaFreeHost(c->h_frames), cudaFreeHost(c->h_out), cudaFreeHost(c->h_window);
+    if (c->ev0) cudaEventDestroy(c->ev0);
+    if (c->ev1) cudaEventDestroy(c->ev1);
+    if (c->stream) cudaStreamDestroy(c->stream);
+    free(c);
+}
+
+/* src: a context of the same engine whose uploaded blob is shared, or NULL to upload it */
+odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
+    int n_dev = 0;
+    cudaError_t e = cudaGetDeviceCount(&n_dev);
+    if (e != cudaSuccess || n_dev < 1)
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: no usable GPU (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    c->p = p, c->half = !strcmp(p->meta.precision, "fp16"), c->last_ms = -1;
+    CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    CU_TRY(cudaEventCreate(&c->ev0));
+    CU_TRY(cudaEventCreate(&c->ev1));
+    if (src) {
+        pthread_mutex_lock(&blob_mu);
+        src->blob->refs++;
+        pthread_mutex_unlock(&blob_mu);
+        c->blob = src->blob;
+    } else {
+        if (!(c->blob = (cu_blob *)calloc(1, sizeof(cu_blob)))) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        c->blob->refs = 1;
+        CU_TRY(cudaMalloc(&c->blob->d, (size_t)p->blob_len + ENG_ALIGN));
+        CU_TRY(cudaMemcpy(c->blob->d, p->blob, (size_t)p->blob_len, cudaMemcpyHostToDevice));
+    }
+    c->d_blob = c->blob->d;
+    c->arena_bytes = (size_t)p->arena_bytes / (c->half ? 2 : 1) + ENG_ALIGN;
+    CU_TRY(cudaMalloc(&c->d_arena, c->arena_bytes));
+    int dev;
+    CU_TRY(cudaGetDevice(&dev));
+    CU_TRY(cudaDeviceGetAttribute(&c->x.sms, cudaDevAttrMultiProcessorCount, dev));
+    size_t wsb = cu_conv_workspace(p, c->x.sms);
+    if (wsb) CU_TRY(cudaMalloc(&c->x.ws, wsb));
+    ODRT_TRY(cu_post_alloc(&c->post, &p->meta, p->meta.batch));
+    size_t out_floats = (size_t)p->meta.batch * (1 + (size_t)p->meta.max_total * 6);
+    CU_TRY(cudaMallocHost(&c->h_out, sizeof(float) * out_floats));
+    CU_TRY(cudaMallocHost(&c->h_window, sizeof(float) * 2 * p->meta.batch));
+    const char *pe = getenv("ODRT_PROFILE");
+    if (pe && *pe == '1') {
+        c->pev = (cudaEvent_t *)calloc((size_t)p->n_ops + 7, sizeof(cudaEvent_t));
+        c->prof = (double *)calloc((size_t)p->n_ops + 7, sizeof(double));
+        if (!c->pev || !c->prof) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < p->n_ops + 7; k++) CU_TRY(cudaEventCreate(&c->pev[k]));
+    }
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_prepare(const eng_plan *p, int threads, void **out) {
+    (void)threads;
+    cu_ctx *c = (cu_ctx *)calloc(1, sizeof(cu_ctx));
+    if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_status_t rc = prepare_(p, c, NULL);
+    if (rc != ODRT_OK) {
+        cuda_free(c);
+        return rc;
+    }
+    *out = c;
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_share(void *src, const eng_plan *p, void **out) {
+    cu_ctx *c = (cu_ctx *)calloc(1, sizeof(cu_ctx));
+    if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_status_t rc = prepare_(p, c, (const cu_ctx *)src);
+    if (rc != ODRT_OK) {
+        cuda_free(c);
+        return rc;
+    }
+    *out = c;
+    return ODRT_OK;
+}
+
+void *tensor_ptr(const cu_ctx *c, int t) {
+    return (uint8_t *)c->d_arena + c->p->tensors[t].offset / 4 * (c->half ? 2 : 4);
+}
+
+/* the network ops, enqueued on the context's stream (the input is in the arena) */
+odrt_status_t enqueue_network(cu_ctx *c) {
+    for (int k = 0; k < c->p->n_ops; k++) ODRT_TRY(cu_run_op(c->p, k, c->d_arena, c->d_blob, c->half, &c->x, c->stream));
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_run(void *vc, const eng_plan *p) {
+    cu_ctx *c = (cu_ctx *)vc;
+    (void)p;
+    ODRT_TRY(enqueue_network(c));
+    CU_TRY(cudaStreamSynchronize(c->stream));
+    return ODRT_OK;
+}
+
+uint8_t *cuda_arena(void *vc) {
+    (void)vc;
+    return NULL; /* device memory: read_tensor copies values out */
+}
+
+void cuda_parallel_for(void *vc, int64_t n, void (*fn)(void *, int64_t, int), void *arg) {
+    (void)vc;
+    for (int64_t i = 0; i < n; i++) fn(arg, i, 0);
+}
+
+/* everything a detect does, enqueued on the stream; with ev (profiling) an event is recorded after
+ * each step: [0] upload, [1] preprocessing, [2 + k] op k, then decode + NMS + merge, download */
+odrt_status_t enqueue_all(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, size_t total, cudaEvent_t *ev) {
+    const eng_plan *p = c->p;
+    const eng_meta *m = &p->meta;
+    size_t per_in = (size_t)m->net_h * m->net_w * 3 * (c->half ? 2 : 4), off = 0;
+    uint8_t *input = (uint8_t *)tensor_ptr(c, m->t_input);
+    CU_TRY(cudaMemcpyAsync(c->d_frames, c->h_frames, total, cudaMemcpyHostToDevice, c->stream));
+    CU_TRY(cudaMemcpyAsync(c->post.window, c->h_window, sizeof(float) * 2 * n, cudaMemcpyHostToDevice, c->stream));
+    if (ev) CU_TRY(cudaEventRecord(ev[0], c->stream));
+    for (int i = 0; i < m->batch; i++) {
+        if (i >= n) {
+            CU_TRY(cudaMemsetAsync(input + per_in * i, 0, per_in, c->stream));
+            continue;
+        }
+        int64_t rh, rw;
+        eng_window_size(m, hs[i], ws[i], &rh, &rw);
+        cu_prep q;
+        cu_prep_fill(&q, m, (int)hs[i], (int)ws[i], rh, rw);
+        ODRT_TRY(cu_preprocess(&q, c->d_frames + off, input + per_in * i, c->half, c->stream));
+        off += (size_t)hs[i] * ws[i] * 3;
+    }
+    if (ev) CU_TRY(cudaEventRecord(ev[1], c->stream));
+    for (int k = 0; k < p->n_ops; k++) {
+        ODRT_TRY(cu_run_op(p, k, c->d_arena, c->d_blob, c->half, &c->x, c->stream));
+        if (ev) CU_TRY(cudaEventRecord(ev[2 + k], c->stream));
+    }
+    ODRT_TRY(cu_postprocess(&c->post, (const float *)(c->d_blob + m->anchors_off), tensor_ptr(c, m->t_boxes),
+                            tensor_ptr(c, m->t_scores), c->half, m->clip_to_window, c->stream, ev ? ev + 4 + p->n_ops : NULL));
+    if (ev) CU_TRY(cudaEventRecord(ev[2 + p->n_ops], c->stream));
+    size_t out_bytes = sizeof(float) * (size_t)m->batch * (1 + (size_t)m->max_total * 6);
+    CU_TRY(cudaMemcpyAsync(c->h_out, c->post.out, out_bytes, cudaMemcpyDeviceToHost, c->stream));
+    if (ev) CU_TRY(cudaEventRecord(ev[3 + p->n_ops], c->stream));
+    return ODRT_OK;
+}
+
+odrt_status_t set_windows(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws) {
+    const eng_meta *m = &c->p->meta;
+    for (int i = 0; i < n; i++) {
+        int64_t rh, rw;
+        eng_window_size(m, hs[i], ws[i], &rh, &rw);
+        if (rh < 1 || rw < 1 || rh > m->net_h || rw > m->net_w)
+            return odrt_fail(ODRT_ERR_SHAPE, "detect: a %lldx%lld frame does not fit the %dx%d network input", (long long)hs[i],
+                             (long long)ws[i], m->net_h, m->net_w);
+        c->h_window[2 * i] = (float)rh / (float)m->net_h, c->h_window[2 * i + 1] = (float)rw / (float)m->net_w;
+    }
+    return ODRT_OK;
+}
+
+odrt_status_t capture(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, size_t total) {
+    if (c->exec) cudaGraphExecDestroy(c->exec), c->exec = NULL;
+    ODRT_TRY(set_windows(c, n, hs, ws));
+    cudaGraph_t g;
+    CU_TRY(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
+    odrt_status_t rc = enqueue_all(c, n, hs, ws, total, NULL);
+    cudaError_t e = cudaStreamEndCapture(c->stream, &g);
+    if (rc != ODRT_OK) {
+        if (e == cudaSuccess) cudaGraphDestroy(g);
+        return rc;
+    }
+    CU_TRY(e);
+    e = cudaGraphInstantiate(&c->exec, g, 0);
+    cudaGraphDestroy(g);
+    CU_TRY(e);
+    c->sig_n = n;
+    for (int i = 0; i < n; i++) c->sig_h[i] = (int)hs[i], c->sig_w[i] = (int)ws[i];
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out) {
+    cu_ctx *c = (cu_ctx *)vc;
+    const eng_meta *m = &p->meta;
+    int64_t hs[256], ws[256];
+    size_t total = 0;
+    int same = c->exec && c->sig_n == n;
+    for (int i = 0; i < n; i++) {
+        const odrt_tensor_t *f = frames[i];
+        hs[i] = f->rank == 4 ? f->dims[1] : f->dims[0], ws[i] = f->rank == 4 ? f->dims[2] : f->dims[1];
+        total += (size_t)hs[i] * ws[i] * 3;
+        same &= c->sig_h[i] == hs[i] && c->sig_w[i] == ws[i];
+    }
+    if (total > c->frames_cap) { /* grow the staging buffers (and capture again) */
+        cudaFreeHost(c->h_frames), cudaFree(c->d_frames);
+        c->h_frames = NULL, c->d_frames = NULL, c->frames_cap = 0;
+        CU_TRY(cudaMallocHost(&c->h_frames, total));
+        CU_TRY(cudaMalloc(&c->d_frames, total));
+        c->frames_cap = total, same = 0;
+    }
+    if (!same && !c->prof) ODRT_TRY(capture(c, n, hs, ws, total));
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        size_t b = (size_t)hs[i] * ws[i] * 3;
+        memcpy(c->h_frames + off, frames[i]->data, b);
+        off += b;
+    }
+    CU_TRY(cudaEventRecord(c->ev0, c->stream));
+    if (c->prof) { /* ODRT_PROFILE=1: no graph, an event after every step */
+        ODRT_TRY(set_windows(c, n, hs, ws));
+        ODRT_TRY(enqueue_all(c, n, hs, ws, total, c->pev));
+    } else {
+        CU_TRY(cudaGraphLaunch(c->exec, c->stream));
+    }
+    CU_TRY(cudaEventRecord(c->ev1, c->stream));
+    CU_TRY(cudaStreamSynchronize(c->stream));
+    float ms = 0;
+    if (cudaEventElapsedTime(&ms, c->ev0, c->ev1) == cudaSuccess) c->last_ms = ms;
+    if (c->prof) {
+        cudaEvent_t prev = c->ev0;
+        for (int k = 0; k < p->n_ops + 4; k++) {
+            if (cudaEventElapsedTime(&ms, prev, c->pev[k]) == cudaSuccess) c->prof[k] += ms;
+            prev = c->pev[k];
+        }
+        prev = c->pev[1 + p->n_ops]; /* after the last op: decode, sort, NMS (merge is the rest) */
+        for (int k = 4 + p->n_ops; k < 7 + p->n_ops; k++) {
+            if (cudaEventElapsedTime(&ms, prev, c->pev[k]) == cudaSuccess) c->prof[k] += ms;
+            prev = c->pev[k];
+        }
+        c->prof_runs++;
+    }
+    for (int b = 0; b < n; b++) {
+        const float *r = c->h_out + (size_t)b * (1 + (size_t)m->max_total * 6);
+        int k = (int)r[0];
+        if (k < 0 || k > m->max_total) k = 0;
+        out[b].count = k;
+        out[b].items = (odrt_detection_t *)malloc(sizeof(odrt_detection_t) * (size_t)(k + 1));
+        if (!out[b].items) {
+            for (int q = 0; q < b; q++) odrt_detections_clear(&out[q]);
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+        for (int i = 0; i < k; i++) {
+            const float *d = r + 1 + i * 6;
+            out[b].items[i] = (odrt_detection_t){d[0], d[1], d[2], d[3], d[4], (int)d[5]};
+        }
+    }
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_read_tensor(void *vc, const eng_plan *p, int t, float *dst) {
+    cu_ctx *c = (cu_ctx *)vc;
+    size_t n = (size_t)p->tensors[t].numel;
+    CU_TRY(cudaStreamSynchronize(c->stream));
+    if (!c->half) {
+        CU_TRY(cudaMemcpy(dst, tensor_ptr(c, t), n * 4, cudaMemcpyDeviceToHost));
+        return ODRT_OK;
+    }
+    __half *h = (__half *)malloc(n * 2 + 2);
+    if (!h) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    cudaError_t e = cudaMemcpy(h, tensor_ptr(c, t), n * 2, cudaMemcpyDeviceToHost);
+    for (size_t i = 0; e == cudaSuccess && i < n; i++) dst[i] = __half2float(h[i]);
+    free(h);
+    CU_TRY(e);
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_write_tensor(void *vc, const eng_plan *p, int t, const float *src) {
+    cu_ctx *c = (cu_ctx *)vc;
+    size_t n = (size_t)p->tensors[t].numel;
+    if (!c->half) {
+        CU_TRY(cudaMemcpy(tensor_ptr(c, t), src, n * 4, cudaMemcpyHostToDevice));
+        return ODRT_OK;
+    }
+    __half *h = (__half *)malloc(n * 2 + 2);
+    if (!h) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) h[i] = __float2half(src[i]);
+    cudaError_t e = cudaMemcpy(tensor_ptr(c, t), h, n * 2, cudaMemcpyHostToDevice);
+    free(h);
+    CU_TRY(e);
+    return ODRT_OK;
+}
+
+double cuda_last_ms(void *vc) { return ((cu_ctx *)vc)->last_ms; }
+
+} // namespace
+
+extern "C" const eng_backend_i eng_backend_cuda = {"cuda",   cuda_supports_op, cuda_prepare,      cuda_run,
+                                                   cuda_arena, cuda_parallel_for, cuda_free,      cuda_detect,
+                                                   cuda_read_tensor, cuda_write_tensor, cuda_last_ms, cuda_share};

@@ -1,0 +1,72 @@
+/* CUDA backend internals: the context one loaded engine runs in, and the kernel launchers.
+ *
+ * Tensors live in one device arena at the plan's offsets. fp32 engines keep activations in float;
+ * fp16 engines keep them in half (element offsets = the plan's byte offsets / 4, so the same plan
+ * serves both) and accumulate in float. Weights stay float32 as packed at build time (GEMM panels
+ * of 16 output channels, depthwise tap-major): the blob is uploaded once, unchanged. */
+#ifndef ODRT_CUDA_INTERNAL_H
+#define ODRT_CUDA_INTERNAL_H
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+extern "C" {
+#include "engine/engine.h"
+#include "util.h"
+}
+
+#define CU_TRY(call)                                                                                     \
+    do {                                                                                                 \
+        cudaError_t e_ = (call);                                                                         \
+        if (e_ != cudaSuccess) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: %s: %s", #call, cudaGetErrorString(e_)); \
+    } while (0)
+
+/* what kernels need beyond the plan: the split-K workspace, the GPU's multiprocessor count */
+typedef struct cu_exec {
+    float *ws;
+    int sms;
+} cu_exec;
+/* K splits a conv of M pixels x Cout gets; workspace bytes the plan's convs need at most */
+int cu_conv_splits(int64_t M, int Cout, int K, int sms);
+size_t cu_conv_workspace(const eng_plan *p, int sms);
+/* one network op's launch (tensors as element pointers into the arena) */
+odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s);
+
+/* preprocessing: one uint8 frame (device) -> network input of image b (T = float or half) */
+typedef struct cu_prep {
+    int fh, fw, rh, rw; /* frame size, window it is resized into */
+    int net_h, net_w;
+    int has_resize, linear, ctm, nearest;
+    int n_norm, n_pre;
+    int kind[8];
+    float v[8][3];
+    float pad;
+} cu_prep;
+void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int64_t rw);
+odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frame, void *dst, int half, cudaStream_t s);
+
+/* post-processing: decode, scores, per-class NMS, merge (TF OD API semantics, as postproc.c) */
+typedef struct cu_post {
+    int B, C, CT, bg, act, K, max_total, class_offset;
+    int64_t N;
+    float scales[4], score_thr, iou_thr;
+    /* device buffers */
+    float *boxes;     /* [B][N][4] decoded, unclipped */
+    float *scores;    /* [B][C][N] */
+    uint32_t *keys, *keys_sorted; /* [B*C][N] candidate keys (0: below the threshold), sorted per segment */
+    int *idx, *idx_sorted;        /* [B*C][N] anchor indices, sorted with the keys */
+    int *seg;                     /* [B*C + 1] segment offsets */
+    void *sort_tmp;
+    size_t sort_tmp_bytes;
+    float *kept;      /* [B*C][K][6] ymin xmin ymax xmax score rank */
+    int *n_kept;      /* [B*C] */
+    float *out;       /* [B][1 + max_total * 6]: count, then ymin xmin ymax xmax score class */
+    float *window;    /* [B][2] clip window (height, width share of the input), device */
+} cu_post;
+odrt_status_t cu_post_alloc(cu_post *q, const eng_meta *m, int B);
+void cu_post_free(cu_post *q);
+/* ev: NULL, or 3 events recorded after decode, sort and NMS (profiling) */
+odrt_status_t cu_postprocess(const cu_post *q, const float *anchors, const void *codes, const void *logits, int half,
+                             int clip_to_window, cudaStream_t s, cudaEvent_t *ev);
+
+#endif

@@ -1,0 +1,382 @@
+/* CUDA kernels for the engine's network ops (engine.h: conv, binary, unary, gather, concat,
+ * spatial mean), templated on the activation type T (float for fp32 engines, half for fp16);
+ * arithmetic and accumulation are float. The plan, its packing and its tensor offsets are the
+ * CPU backend's: one engine file format for both devices. */
+#include <cuda_fp16.h>
+
+#include "backends/cuda/cuda_internal.h"
+
+namespace {
+
+__device__ __forceinline__ float ld(const float *p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float ld(const __half *p, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ void st(float *p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void st(__half *p, int64_t i, float v) { p[i] = __float2half(v); }
+
+/* 4 consecutive elements (4-element aligned) as floats, in one load */
+__device__ __forceinline__ void ld4(const float *p, float *v) {
+    float4 q = *(const float4 *)p;
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+}
+__device__ __forceinline__ void ld4(const __half *p, float *v) {
+    uint2 q = *(const uint2 *)p;
+    float2 a = __half22float2(*(const __half2 *)&q.x), b = __half22float2(*(const __half2 *)&q.y);
+    v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
+}
+__device__ __forceinline__ void st4(float *p, const float *v) { *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ __forceinline__ void st4(__half *p, const float *v) {
+    __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+    uint2 q;
+    q.x = *(const uint32_t *)&a, q.y = *(const uint32_t *)&b;
+    *(uint2 *)p = q;
+}
+
+__device__ __forceinline__ float act(float x, int a, float lo, float hi) {
+    switch (a) {
+    case EACT_CLIP: return x < lo ? lo : x > hi ? hi : x; /* NaN stays NaN, as the reference */
+    case EACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case EACT_SWISH: return x / (1.0f + expf(-x));
+    default: return x;
+    }
+}
+
+__device__ __forceinline__ float bin(int op, float a, float b) {
+    switch (op) {
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    case BIN_DIV: return a / b;
+    case BIN_MAX: return a > b || a != a ? a : b;
+    default: return a < b || a != a ? a : b;
+    }
+}
+
+/* convolution as an implicit GEMM: Y[m, co] = act(sum_k A[m, k] W[k, co] + bias[co] (+ R[m, co]))
+ * with m = output pixel (n, oy, ox), k = (ky, kx, ci) and W packed in panels of 16 output channels
+ * [Cout/16][K][16]. Tiles of 64 pixels x 64 channels, 256 threads of 4 x 4 outputs; the next
+ * k-slice is loaded into registers while the current one is multiplied. Small maps (batch 1's
+ * 10x10 layers: a handful of tiles) split K over blockIdx.z into a float workspace, summed in
+ * order by split_epilogue. */
+struct conv_args {
+    const void *x, *res;
+    void *y;
+    float *ws; /* split-K partial sums [splits][M][Cout], or NULL */
+    const float *w, *bias;
+    int N, H, W, Cin, OH, OW, Cout, K, kper; /* kper: K per split, a multiple of BK */
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    int act;
+    float lo, hi;
+};
+
+enum { BM = 64, BN = 64, BK = 16 };
+
+template <typename T, bool PW>
+__global__ void __launch_bounds__(256) conv_igemm(conv_args a) {
+    __shared__ float As[BK][BM + 4];
+    __shared__ float Bs[BK][BN];
+    const T *X = (const T *)a.x;
+    int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    int64_t M = (int64_t)a.N * a.OH * a.OW, m0 = (int64_t)blockIdx.x * BM;
+    int n0 = blockIdx.y * BN, kb = blockIdx.z * a.kper, ke = min(a.K, kb + a.kper);
+    float acc[4][4] = {};
+    /* the A elements each thread loads: 4 pixels x 1 k per slice; B: 4 of the 16 x 64 */
+    int la_k = tid % BK, la_m = tid / BK;
+    int64_t pix_base[4];
+    int piy[4], pix[4];
+    bool pok[4];
+    for (int j = 0; j < 4; j++) {
+        int64_t m = m0 + la_m + 16 * j;
+        pok[j] = m < M;
+        int64_t mm = pok[j] ? m : 0;
+        int ox = (int)(mm % a.OW), oy = (int)(mm / a.OW % a.OH), n = (int)(mm / ((int64_t)a.OW * a.OH));
+        pix_base[j] = PW ? mm * a.Cin : (int64_t)n * a.H * a.W;
+        piy[j] = oy * a.sh - a.pt, pix[j] = ox * a.sw - a.pl;
+    }
+    float ra[4], rb[4];
+    auto load = [&](int k0) {
+        int k = k0 + la_k;
+        int ci = 0, ky = 0, kx = 0;
+        if (!PW && k < ke) ci = k % a.Cin, kx = k / a.Cin % a.kw, ky = k / (a.Cin * a.kw);
+        for (int j = 0; j < 4; j++) {
+            float v = 0;
+            if (pok[j] && k < ke) {
+                if (PW) v = ld(X, pix_base[j] + k);
+                else {
+                    int iy = piy[j] + ky * a.dh, ix = pix[j] + kx * a.dw;
+                    if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) v = ld(X, (pix_base[j] + (int64_t)iy * a.W + ix) * a.Cin + ci);
+                }
+            }
+            ra[j] = v;
+        }
+        for (int j = 0; j < 4; j++) {
+            int q = tid + 256 * j, kk = q / BN, c = q % BN, co = n0 + c;
+            rb[j] = k0 + kk < ke && co < a.Cout ? a.w[((int64_t)(co >> 4) * a.K + k0 + kk) * 16 + (co & 15)] : 0.0f;
+        }
+    };
+    if (kb < ke) load(kb);
+    for (int k0 = kb; k0 < ke; k0 += BK) {
+        for (int j = 0; j < 4; j++) As[la_k][la_m + 16 * j] = ra[j];
+        for (int j = 0; j < 4; j++) {
+            int q = tid + 256 * j;
+            Bs[q / BN][q % BN] = rb[j];
+        }
+        __syncthreads();
+        if (k0 + BK < ke) load(k0 + BK); /* in flight during the multiply */
+#pragma unroll
+        for (int kk = 0; kk < BK; kk++) {
+            float av[4], bv[4];
+            for (int i = 0; i < 4; i++) av[i] = As[kk][ty * 4 + i], bv[i] = Bs[kk][tx * 4 + i];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();
+    }
+    T *Y = (T *)a.y;
+    const T *R = (const T *)a.res;
+    for (int i = 0; i < 4; i++) {
+        int64_t m = m0 + ty * 4 + i;
+        if (m >= M) continue;
+        for (int j = 0; j < 4; j++) {
+            int co = n0 + tx * 4 + j;
+            if (co >= a.Cout) continue;
+            if (a.ws) {
+                a.ws[((int64_t)blockIdx.z * M + m) * a.Cout + co] = acc[i][j];
+                continue;
+            }
+            float v = acc[i][j] + a.bias[co];
+            if (R) v += ld(R, m * a.Cout + co);
+            st(Y, m * a.Cout + co, act(v, a.act, a.lo, a.hi));
+        }
+    }
+}
+
+template <typename T>
+__global__ void split_epilogue(conv_args a, int splits) {
+    int64_t M = (int64_t)a.N * a.OH * a.OW, i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= M * a.Cout) return;
+    float v = 0;
+    for (int z = 0; z < splits; z++) v += a.ws[z * M * a.Cout + i];
+    v += a.bias[i % a.Cout];
+    if (a.res) v += ld((const T *)a.res, i);
+    st((T *)a.y, i, act(v, a.act, a.lo, a.hi));
+}
+
+/* depthwise: one thread per output pixel and 4 channels (C % 4 == 0: one 4-wide load per tap), else 1 */
+template <typename T, int V>
+__global__ void conv_dw(conv_args a) {
+    int C = a.Cout, CV = C / V;
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, total = (int64_t)a.N * a.OH * a.OW * CV;
+    if (i >= total) return;
+    int c = (int)(i % CV) * V;
+    int p = (int)(i / CV); /* output pixel: < 2^31 (checked at launch) */
+    int ox = p % a.OW, t = p / a.OW, oy = t % a.OH, n = t / a.OH;
+    const T *X = (const T *)a.x;
+    float v[V], xv[V], wv[V];
+    for (int u = 0; u < V; u++) v[u] = a.bias[c + u];
+    int iy0 = oy * a.sh - a.pt, ix0 = ox * a.sw - a.pl;
+    for (int ky = 0; ky < a.kh; ky++) {
+        int iy = iy0 + ky * a.dh;
+        if (iy < 0 || iy >= a.H) continue;
+        const T *row = X + ((int64_t)n * a.H + iy) * a.W * C;
+        for (int kx = 0; kx < a.kw; kx++) {
+            int ix = ix0 + kx * a.dw;
+            if (ix < 0 || ix >= a.W) continue;
+            const T *px = row + (int64_t)ix * C + c;
+            const float *w = a.w + (ky * a.kw + kx) * C + c;
+            if (V == 4) ld4(px, xv), ld4(w, wv);
+            else xv[0] = ld(px, 0), wv[0] = w[0];
+            for (int u = 0; u < V; u++) v[u] += xv[u] * wv[u];
+        }
+    }
+    int64_t o = (int64_t)p * C + c;
+    if (a.res) {
+        if (V == 4) ld4((const T *)a.res + o, xv);
+        else xv[0] = ld((const T *)a.res, o);
+        for (int u = 0; u < V; u++) v[u] += xv[u];
+    }
+    for (int u = 0; u < V; u++) v[u] = act(v[u], a.act, a.lo, a.hi);
+    if (V == 4) st4((T *)a.y + o, v);
+    else st((T *)a.y, o, v[0]);
+}
+
+struct elt_args {
+    const void *x, *r;
+    void *y;
+    const float *c; /* constant operand (blob) */
+    int64_t n, period, per_img;
+    int op, bcast, rev, act;
+    float scalar, lo, hi;
+};
+
+template <typename T>
+__global__ void binary_k(elt_args a) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= a.n) return;
+    float x = ld((const T *)a.x, i), b;
+    switch (a.bcast) {
+    case BC_SAME: b = ld((const T *)a.r, i); break;
+    case BC_SCALAR: b = a.scalar; break;
+    case BC_LASTDIM: b = a.c[i % a.period]; break;
+    case BC_FULLCONST: b = a.c[i]; break;
+    default: b = ld((const T *)a.r, i / a.per_img * a.period + i % a.period); break; /* BC_CHANNEL */
+    }
+    st((T *)a.y, i, act(a.rev ? bin(a.op, b, x) : bin(a.op, x, b), a.act, a.lo, a.hi));
+}
+
+template <typename T>
+__global__ void unary_k(elt_args a) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < a.n) st((T *)a.y, i, act(ld((const T *)a.x, i), a.act, a.lo, a.hi));
+}
+
+template <typename T>
+__global__ void gather_k(const T *x, const int32_t *idx, T *y, int64_t n) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[idx[i]];
+}
+
+struct concat_args {
+    const void *x[ENG_MAX_IN];
+    int64_t inner[ENG_MAX_IN + 1]; /* per input; prefix sums in at[] */
+    int64_t at[ENG_MAX_IN + 1];
+    int n_in;
+    int64_t inner_y, n;
+    void *y;
+};
+
+template <typename T>
+__global__ void concat_k(concat_args a) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= a.n) return;
+    int64_t q = i / a.inner_y, r = i % a.inner_y;
+    int j = 0;
+    while (j + 1 < a.n_in && r >= a.at[j + 1]) j++;
+    ((T *)a.y)[i] = ((const T *)a.x[j])[q * a.inner[j] + (r - a.at[j])];
+}
+
+/* mean over H, W per (image, channel): one block of 256 threads per 32 channels of an image */
+template <typename T>
+__global__ void mean_hw_k(const T *x, T *y, int64_t HW, int C) {
+    __shared__ float part[8][32];
+    int n = blockIdx.y, c = blockIdx.x * 32 + threadIdx.x % 32, r = threadIdx.x / 32;
+    float s = 0;
+    if (c < C)
+        for (int64_t i = r; i < HW; i += 8) s += ld(x, ((int64_t)n * HW + i) * C + c);
+    part[r][threadIdx.x % 32] = s;
+    __syncthreads();
+    if (r == 0 && c < C) {
+        float t = 0;
+        for (int q = 0; q < 8; q++) t += part[q][threadIdx.x];
+        st(y, (int64_t)n * C + c, t / (float)HW);
+    }
+}
+
+inline unsigned blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
+
+template <typename T>
+odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *blob, const cu_exec *x, cudaStream_t s) {
+    const eng_op *o = &p->ops[k];
+    const int esz = (int)sizeof(T);
+    auto P = [&](int t) -> void * { return t < 0 ? nullptr : arena + p->tensors[t].offset / 4 * esz; };
+    const eng_tensor *yt = &p->tensors[o->out];
+    switch (o->kind) {
+    case EOP_CONV: {
+        const eng_tensor *xt = &p->tensors[o->in[0]];
+        conv_args a;
+        a.x = P(o->in[0]), a.res = P(o->residual), a.y = P(o->out);
+        a.w = (const float *)(blob + o->w_off), a.bias = (const float *)(blob + o->b_off);
+        a.N = (int)xt->dims[0], a.Cin = o->cin, a.H = (int)xt->dims[2], a.W = (int)xt->dims[3];
+        a.Cout = o->cout, a.OH = (int)yt->dims[2], a.OW = (int)yt->dims[3];
+        a.kh = o->kh, a.kw = o->kw, a.sh = o->sh, a.sw = o->sw, a.dh = o->dh, a.dw = o->dw, a.pt = o->pt, a.pl = o->pl;
+        a.K = o->kh * o->kw * o->cin;
+        a.act = o->act, a.lo = o->act_lo, a.hi = o->act_hi;
+        if (o->conv_kind == CONV_DW) {
+            int V = a.Cout % 4 == 0 ? 4 : 1;
+            int64_t n = yt->numel / V;
+            if (V == 4) conv_dw<T, 4><<<blocks(n, 128), 128, 0, s>>>(a);
+            else conv_dw<T, 1><<<blocks(n, 128), 128, 0, s>>>(a);
+        } else {
+            int64_t M = (int64_t)a.N * a.OH * a.OW;
+            int splits = cu_conv_splits(M, a.Cout, a.K, x->sms);
+            a.kper = (a.K + splits - 1) / splits, a.kper = (a.kper + BK - 1) / BK * BK;
+            splits = (a.K + a.kper - 1) / a.kper;
+            a.ws = splits > 1 ? x->ws : nullptr;
+            dim3 g(blocks(M, BM), blocks(a.Cout, BN), (unsigned)splits);
+            if (o->conv_kind == CONV_GEMM) conv_igemm<T, true><<<g, 256, 0, s>>>(a);
+            else conv_igemm<T, false><<<g, 256, 0, s>>>(a);
+            if (splits > 1) split_epilogue<T><<<blocks(M * a.Cout, 256), 256, 0, s>>>(a, splits);
+        }
+        break;
+    }
+    case EOP_BINARY:
+    case EOP_UNARY: {
+        elt_args a;
+        a.x = P(o->in[0]), a.r = o->n_in > 1 ? P(o->in[1]) : nullptr, a.y = P(o->out);
+        a.c = (const float *)(blob + o->w_off), a.n = yt->numel, a.op = o->bin, a.bcast = o->bcast, a.rev = o->axis;
+        a.act = o->act, a.scalar = o->scalar, a.lo = o->act_lo, a.hi = o->act_hi;
+        a.period = o->bcast == BC_LASTDIM ? o->w_len / 4 : o->bcast == BC_CHANNEL ? yt->dims[1] : 1;
+        a.per_img = yt->numel / (yt->rank ? yt->dims[0] : 1);
+        if (o->kind == EOP_UNARY) unary_k<T><<<blocks(a.n, 256), 256, 0, s>>>(a);
+        else binary_k<T><<<blocks(a.n, 256), 256, 0, s>>>(a);
+        break;
+    }
+    case EOP_GATHER:
+        gather_k<T><<<blocks(yt->numel, 256), 256, 0, s>>>((const T *)P(o->in[0]), (const int32_t *)(blob + o->w_off),
+                                                           (T *)P(o->out), yt->numel);
+        break;
+    case EOP_CONCAT: {
+        concat_args a;
+        int64_t py[ODRT_MAX_RANK], px[ODRT_MAX_RANK], outer = 1;
+        eng_phys_dims(yt, py);
+        for (int d = 0; d < o->axis; d++) outer *= py[d];
+        a.inner_y = yt->numel / outer, a.n = yt->numel, a.n_in = o->n_in, a.y = P(o->out);
+        a.at[0] = 0;
+        for (int i = 0; i < o->n_in; i++) {
+            eng_phys_dims(&p->tensors[o->in[i]], px);
+            a.x[i] = P(o->in[i]), a.inner[i] = p->tensors[o->in[i]].numel / outer, a.at[i + 1] = a.at[i] + a.inner[i];
+        }
+        concat_k<T><<<blocks(a.n, 256), 256, 0, s>>>(a);
+        break;
+    }
+    case EOP_MEAN_HW: {
+        const eng_tensor *xt = &p->tensors[o->in[0]];
+        dim3 g(blocks(xt->dims[1], 32), (unsigned)xt->dims[0]);
+        mean_hw_k<T><<<g, 256, 0, s>>>((const T *)P(o->in[0]), (T *)P(o->out), xt->dims[2] * xt->dims[3], (int)xt->dims[1]);
+        break;
+    }
+    default: return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: op kind %d ('%s') has no CUDA kernel", o->kind, o->name);
+    }
+    CU_TRY(cudaGetLastError());
+    return ODRT_OK;
+}
+
+} // namespace
+
+int cu_conv_splits(int64_t M, int Cout, int K, int sms) {
+    int64_t tiles = ((M + BM - 1) / BM) * ((Cout + BN - 1) / BN), nk = (K + BK - 1) / BK;
+    int64_t want = (2 * (int64_t)sms + tiles - 1) / tiles; /* about two blocks per SM */
+    int64_t sp = want < nk / 2 ? want : nk / 2;              /* at least two k-slices per split */
+    return sp > 1 ? (int)(sp < 64 ? sp : 64) : 1;
+}
+
+size_t cu_conv_workspace(const eng_plan *p, int sms) {
+    size_t mx = 0;
+    for (int k = 0; k < p->n_ops; k++) {
+        const eng_op *o = &p->ops[k];
+        if (o->kind != EOP_CONV || o->conv_kind == CONV_DW) continue;
+        const eng_tensor *yt = &p->tensors[o->out];
+        int64_t M = yt->dims[0] * yt->dims[2] * yt->dims[3];
+        int K = o->kh * o->kw * o->cin, sp = cu_conv_splits(M, o->cout, K, sms);
+        if (sp > 1) {
+            int kper = ((K + sp - 1) / sp + BK - 1) / BK * BK;
+            sp = (K + kper - 1) / kper;
+            size_t need = (size_t)sp * M * o->cout;
+            if (need > mx) mx = need;
+        }
+    }
+    return mx * sizeof(float);
+}
+
+odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s) {
+    return half ? run_op<__half>(p, k, (uint8_t *)arena, blob, x, s) : run_op<float>(p, k, (uint8_t *)arena, blob, x, s);
+}

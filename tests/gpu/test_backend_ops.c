@@ -1,0 +1,269 @@
+/* Backend-ops harness (after ggml's test-backend-ops): every op kind the CUDA backend implements,
+ * on random inputs of several shapes (odd sizes, batch > 1, every activation, residuals, every
+ * broadcast), run by the CPU backend and by the CUDA backend in fp32 and fp16, compared by
+ * normalised MSE sum((cuda - cpu)^2) / sum(cpu^2) with a per-precision tolerance, NaN/Inf
+ * positions required equal (inputs carry some). Exit 0 only if every case passes; 77 (skip) when
+ * this odrt has no CUDA backend or the machine no GPU. ctest label `gpu` (CI has no GPU).
+ *
+ *   build/test_backend_ops [-v]        # one line per case with -v, a summary always */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "engine/plan_util.h"
+
+static uint32_t seed = 12345;
+static float frand(void) { /* uniform [-1, 1) */
+    seed = seed * 1664525u + 1013904223u;
+    return (float)(seed >> 8) / 8388608.0f - 1.0f;
+}
+
+static int verbose, n_cases, n_failed;
+
+typedef struct {
+    eng_plan p;
+    int n_in, in[ENG_MAX_IN], out;
+    float *x[ENG_MAX_IN];
+    int special; /* inputs carry NaN / Inf */
+    char name[160];
+} tcase;
+
+static void tc_init(tcase *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void tc_init(tcase *t, const char *fmt, ...) {
+    memset(t, 0, sizeof *t);
+    t->p.owns_blob = 1;
+    eng_meta *m = &t->p.meta;
+    m->batch = 1, m->n_anchors = 1, m->n_classes = 1, m->max_per_class = 1, m->max_total = 1;
+    snprintf(m->device, sizeof m->device, "cuda");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+}
+
+static int tc_input(tcase *t, int rank, const int64_t *d, int layout) {
+    int id = eng_add_tensor(&t->p, rank, d, layout);
+    int64_t n = t->p.tensors[id].numel;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) x[i] = frand();
+    if (t->special && n > 20) x[3] = NAN, x[n / 2] = INFINITY, x[n - 2] = -INFINITY;
+    t->in[t->n_in] = id, t->x[t->n_in++] = x;
+    return id;
+}
+
+static double run_backend(const eng_backend_i *be, tcase *t, const char *prec, float *y) {
+    eng_plan *p = &t->p;
+    snprintf(p->meta.precision, sizeof p->meta.precision, "%s", prec);
+    void *ctx = NULL;
+    if (be->prepare(p, 2, &ctx) != ODRT_OK) {
+        fprintf(stderr, "%s: %s prepare: %s\n", t->name, be->name, odrt_last_error());
+        return -1;
+    }
+    for (int i = 0; i < t->n_in; i++) {
+        if (be->write_tensor) be->write_tensor(ctx, p, t->in[i], t->x[i]);
+        else memcpy(be->arena(ctx) + p->tensors[t->in[i]].offset, t->x[i], sizeof(float) * (size_t)p->tensors[t->in[i]].numel);
+    }
+    odrt_status_t rc = be->run(ctx, p);
+    if (rc == ODRT_OK) {
+        if (be->read_tensor) rc = be->read_tensor(ctx, p, t->out, y);
+        else memcpy(y, be->arena(ctx) + p->tensors[t->out].offset, sizeof(float) * (size_t)p->tensors[t->out].numel);
+    }
+    be->free(ctx);
+    if (rc != ODRT_OK) fprintf(stderr, "%s: %s run: %s\n", t->name, be->name, odrt_last_error());
+    return rc == ODRT_OK ? 0 : -1;
+}
+
+static void tc_run(tcase *t, double tol32, double tol16) {
+    eng_plan *p = &t->p;
+    if (eng_plan_memory(p) != ODRT_OK || !eng_backend_cpu.supports_op(p, 0) || !eng_backend_cuda.supports_op(p, 0)) {
+        printf("FAIL %s: plan refused: %s\n", t->name, odrt_last_error());
+        n_cases++, n_failed++;
+        return;
+    }
+    int64_t n = p->tensors[t->out].numel;
+    float *ref = malloc(sizeof(float) * (size_t)n), *got = malloc(sizeof(float) * (size_t)n);
+    int ok_ref = run_backend(&eng_backend_cpu, t, "fp32", ref) == 0;
+    for (int h = 0; h < 2; h++) {
+        double tol = h ? tol16 : tol32;
+        for (int64_t i = 0; i < n; i++) got[i] = NAN;
+        int ok = ok_ref && run_backend(&eng_backend_cuda, t, h ? "fp16" : "fp32", got) == 0;
+        double num = 0, den = 0;
+        int64_t bad_nf = -1;
+        for (int64_t i = 0; ok && i < n; i++) {
+            int fr = isfinite(ref[i]), fg = isfinite(got[i]);
+            if (fr != fg || (!fr && (isnan(ref[i]) != isnan(got[i]) || (!isnan(ref[i]) && ref[i] != got[i])))) {
+                if (bad_nf < 0) bad_nf = i;
+                continue;
+            }
+            if (!fr) continue;
+            num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]), den += (double)ref[i] * ref[i];
+        }
+        double nmse = den > 0 ? num / den : num;
+        int pass = ok && bad_nf < 0 && nmse <= tol;
+        n_cases++, n_failed += !pass;
+        if (!pass || verbose)
+            printf("%s %-70s %s nmse %.3g (tol %.0e)%s", pass ? "ok  " : "FAIL", t->name, h ? "fp16" : "fp32", nmse, tol,
+                   bad_nf >= 0 ? "" : "\n");
+        if (bad_nf >= 0) printf(" non-finite mismatch at %lld: cpu %g cuda %g\n", (long long)bad_nf, ref[bad_nf], got[bad_nf]);
+    }
+    free(ref), free(got);
+    for (int i = 0; i < t->n_in; i++) free(t->x[i]);
+    eng_plan_free(p);
+}
+
+static const char *act_name[] = {"id", "clip", "sigmoid", "swish"};
+
+static void conv_case(int kind, int N, int H, int W, int Cin, int Cout, int kh, int kw, int s, int d, int pt, int pl, int pb,
+                      int pr, int act, int residual, int special) {
+    tcase t;
+    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
+            N, H, W, Cin, Cout, kh, kw, s, d, pt, pl, pb, pr, act_name[act], residual ? " +res" : "", special ? " nan/inf" : "");
+    t.special = special;
+    int64_t dx[4] = {N, Cin, H, W};
+    int xi = tc_input(&t, 4, dx, ENG_NHWC);
+    int OH = (H + pt + pb - ((kh - 1) * d + 1)) / s + 1, OW = (W + pl + pr - ((kw - 1) * d + 1)) / s + 1;
+    int64_t dy[4] = {N, Cout, OH, OW};
+    int ri = residual ? tc_input(&t, 4, dy, ENG_NHWC) : -1;
+    t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
+    int cin_g = kind == CONV_DW ? 1 : Cin;
+    size_t nw = (size_t)Cout * cin_g * kh * kw;
+    float *w = malloc(sizeof(float) * nw), *b = malloc(sizeof(float) * (size_t)Cout);
+    for (size_t i = 0; i < nw; i++) w[i] = frand() / sqrtf((float)(cin_g * kh * kw));
+    for (int i = 0; i < Cout; i++) b[i] = frand() * 0.1f;
+    eng_op *o = eng_add_op(&t.p, EOP_CONV);
+    o->conv_kind = kind, o->kh = kh, o->kw = kw, o->sh = o->sw = s, o->dh = o->dw = d, o->pt = pt, o->pl = pl, o->pb = pb,
+    o->pr = pr, o->cin = Cin, o->cout = Cout, o->n_in = 1, o->in[0] = xi, o->out = t.out, o->residual = ri, o->act = act;
+    o->act_lo = 0, o->act_hi = 6;
+    snprintf(o->name, sizeof o->name, "conv");
+    eng_pack_conv(&t.p, &t.p.ops[0], w, b);
+    free(w), free(b);
+    tc_run(&t, 1e-9, 2e-5);
+}
+
+static void binary_case(int bin, int bc, int rev, int act, int N, int C, int H, int W) {
+    tcase t;
+    static const char *bn[] = {"add", "sub", "mul", "div", "max", "min"}, *bcn[] = {"same", "scalar", "lastdim", "fullconst", "channel"};
+    tc_init(&t, "binary-%s %s%s N%d C%d %dx%d %s", bn[bin], bcn[bc], rev ? " rev" : "", N, C, H, W, act_name[act]);
+    t.special = bc == BC_SAME;
+    int64_t d[4] = {N, C, H, W};
+    int xi = tc_input(&t, 4, d, ENG_NHWC), oi = -1;
+    t.special = 0;
+    if (bc == BC_SAME) oi = tc_input(&t, 4, d, ENG_NHWC);
+    if (bc == BC_CHANNEL) {
+        int64_t dv[4] = {N, C, 1, 1};
+        oi = tc_input(&t, 4, dv, ENG_NHWC);
+    }
+    if (bin == BIN_DIV) /* operands away from 0: quotients fit fp16 */
+        for (int i = 0; i < t.n_in; i++)
+            for (int64_t q = 0; q < t.p.tensors[t.in[i]].numel; q++) t.x[i][q] += 2.0f;
+    t.out = eng_add_tensor(&t.p, 4, d, ENG_NHWC);
+    int64_t numel = t.p.tensors[t.out].numel, clen = bc == BC_LASTDIM ? C : bc == BC_FULLCONST ? numel : 0;
+    float *cv = clen ? malloc(sizeof(float) * (size_t)clen) : NULL;
+    for (int64_t i = 0; i < clen; i++) cv[i] = frand() + (bin == BIN_DIV ? 2.0f : 0.0f);
+    int64_t off = clen ? eng_blob_append(&t.p, cv, sizeof(float) * (size_t)clen) : 0;
+    free(cv);
+    eng_op *o = eng_add_op(&t.p, EOP_BINARY);
+    o->bin = bin, o->bcast = bc, o->axis = rev, o->act = act, o->act_lo = -0.5f, o->act_hi = 0.5f, o->scalar = 0.75f;
+    o->n_in = oi >= 0 ? 2 : 1, o->in[0] = xi, o->in[1] = oi, o->out = t.out;
+    if (clen) o->w_off = off, o->w_len = (int64_t)sizeof(float) * clen;
+    snprintf(o->name, sizeof o->name, "binary");
+    tc_run(&t, 1e-10, 2e-5);
+}
+
+int main(int argc, char **argv) {
+    verbose = argc > 1 && !strcmp(argv[1], "-v");
+#ifndef ODRT_HAVE_CUDA
+    puts("SKIP: this odrt was built without the CUDA backend");
+    return 77;
+#else
+    { /* a GPU? */
+        tcase t;
+        tc_init(&t, "probe");
+        int64_t d[1] = {4};
+        t.out = eng_add_tensor(&t.p, 1, d, ENG_PLAIN);
+        eng_plan_memory(&t.p);
+        snprintf(t.p.meta.precision, sizeof t.p.meta.precision, "fp32");
+        void *ctx;
+        if (eng_backend_cuda.prepare(&t.p, 1, &ctx) != ODRT_OK) {
+            printf("SKIP: %s\n", odrt_last_error());
+            return 77;
+        }
+        eng_backend_cuda.free(ctx);
+        eng_plan_free(&t.p);
+    }
+    /* convolutions: 1x1 GEMM, im2col (strides, dilation, asymmetric pads), depthwise */
+    for (int a = 0; a < 4; a++) {
+        conv_case(CONV_GEMM, 1, 13, 11, 17, 33, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, 0);
+        conv_case(CONV_GEMM, 3, 7, 9, 32, 16, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 1, a == 2);
+        conv_case(CONV_GEMM, 1, 5, 5, 960, 160, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, 0); /* small map, deep K: split K */
+        conv_case(CONV_IM2COL, 1, 6, 5, 96, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, a == 3, a == 1); /* split K */
+        conv_case(CONV_IM2COL, 1, 15, 17, 3, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, 0);
+        conv_case(CONV_IM2COL, 2, 9, 8, 19, 7, 3, 3, 1, 1, 1, 1, 1, 1, a, a == 3, a == 1);
+        conv_case(CONV_IM2COL, 1, 12, 10, 8, 70, 5, 5, 1, 2, 4, 4, 4, 4, a, 0, 0);
+        conv_case(CONV_IM2COL, 2, 9, 9, 16, 16, 1, 1, 2, 1, 0, 0, 0, 0, a, 0, 0);
+        conv_case(CONV_DW, 1, 13, 11, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 2);
+        conv_case(CONV_DW, 2, 10, 9, 24, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, a == 0);
+        conv_case(CONV_DW, 1, 8, 12, 5, 5, 5, 5, 1, 2, 4, 4, 4, 4, a, 0, 0);
+    }
+    /* elementwise: every op, every broadcast, operands swapped */
+    for (int bin = BIN_ADD; bin <= BIN_MIN; bin++)
+        for (int bc = BC_SAME; bc <= BC_CHANNEL; bc++)
+            for (int rev = 0; rev < 2; rev++) binary_case(bin, bc, rev, (bin + bc + rev) % 4, 1 + rev * 2, 5 + bc * 3, 7, 9);
+    for (int a = 1; a < 4; a++) { /* unary */
+        tcase t;
+        tc_init(&t, "unary %s N2 13x7x5", act_name[a]);
+        t.special = 1;
+        int64_t d[4] = {2, 5, 13, 7};
+        int xi = tc_input(&t, 4, d, ENG_NHWC);
+        t.out = eng_add_tensor(&t.p, 4, d, ENG_NHWC);
+        eng_op *o = eng_add_op(&t.p, EOP_UNARY);
+        o->n_in = 1, o->in[0] = xi, o->out = t.out, o->act = a, o->act_lo = -0.25f, o->act_hi = 0.5f;
+        tc_run(&t, 1e-10, 2e-5);
+    }
+    { /* gather: a random index map */
+        tcase t;
+        tc_init(&t, "gather 3x41x17 -> 1000");
+        int64_t d[3] = {3, 41, 17}, dy[1] = {1000};
+        int xi = tc_input(&t, 3, d, ENG_PLAIN);
+        t.out = eng_add_tensor(&t.p, 1, dy, ENG_PLAIN);
+        int32_t idx[1000];
+        for (int i = 0; i < 1000; i++) idx[i] = (int32_t)((frand() + 1) * 0.5f * (3 * 41 * 17 - 1));
+        int64_t off = eng_blob_append(&t.p, idx, sizeof idx);
+        eng_op *o = eng_add_op(&t.p, EOP_GATHER);
+        o->n_in = 1, o->in[0] = xi, o->out = t.out, o->w_off = off, o->w_len = sizeof idx;
+        tc_run(&t, 0, 2e-5);
+    }
+    for (int lay = 0; lay < 2; lay++) { /* concat: NHWC channels, plain axis 1 */
+        tcase t;
+        tc_init(&t, "concat %s 3 inputs", lay ? "nhwc channels" : "plain axis 1");
+        int cs[3] = {5, 16, 7}, tot = 28, ids[3];
+        for (int i = 0; i < 3; i++) {
+            int64_t d[4] = {2, cs[i], 6, 5};
+            ids[i] = tc_input(&t, lay ? 4 : 3, d, lay ? ENG_NHWC : ENG_PLAIN);
+        }
+        int64_t dy[4] = {2, tot, 6, 5};
+        t.out = eng_add_tensor(&t.p, lay ? 4 : 3, dy, lay ? ENG_NHWC : ENG_PLAIN);
+        eng_op *o = eng_add_op(&t.p, EOP_CONCAT);
+        o->n_in = 3, o->out = t.out, o->axis = lay ? 3 : 1;
+        memcpy(o->in, ids, sizeof ids);
+        tc_run(&t, 0, 2e-5);
+    }
+    for (int sp = 0; sp < 2; sp++) { /* spatial mean */
+        tcase t;
+        tc_init(&t, "mean-hw N2 C37 19x23%s", sp ? " nan/inf" : "");
+        t.special = sp;
+        int64_t d[4] = {2, 37, 19, 23}, dy[4] = {2, 37, 1, 1};
+        int xi = tc_input(&t, 4, d, ENG_NHWC);
+        t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
+        eng_op *o = eng_add_op(&t.p, EOP_MEAN_HW);
+        o->n_in = 1, o->in[0] = xi, o->out = t.out;
+        tc_run(&t, 1e-10, 2e-5);
+    }
+    printf("backend ops: %d cases, %d failed\n", n_cases, n_failed);
+    return n_failed ? 1 : 0;
+#endif
+}

@@ -1,0 +1,112 @@
+"""CUDA engines (ctest label gpu: CI has no GPU; run on a GPU machine) against the CPU engine, the
+tested oracle of the original export: on every shared photo at its own size,
+- fp32: raw box codes / class logits within atol 1e-3, and every detection with score >= 0.05
+  matched (same class, IoU >= 0.99), both ways;
+- fp16: detections with score >= 0.3 matched for >= 98% at IoU >= 0.9, none with score >= 0.5
+  missing;
+for handtrack and handtrack640, at batch 1 and 4. Skipped where this odrt has no CUDA backend or
+the machine no GPU."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import MODEL, ROOT, SHARED, odrt_bin, run_odrt
+
+M640 = os.path.join(ROOT, ".cache", "models", "handtrack640.onnx")
+MODELS = {"handtrack": MODEL, "handtrack640": M640}
+
+
+def iou(a, b):
+    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def missing(a, b, min_score, min_iou, score_tol=None):
+    return [d for d in a if d[1] >= min_score and not any(
+        e[0] == d[0] and iou(d[2], e[2]) >= min_iou and (score_tol is None or abs(e[1] - d[1]) <= score_tol) for e in b)]
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    if "cuda" not in subprocess.run([odrt_bin(), "--version"], capture_output=True, text=True).stdout:
+        pytest.skip("this odrt was built without the CUDA backend")
+    d = tmp_path_factory.mktemp("cuda")
+    cache = {}
+
+    def get(name, *args):
+        key = (name,) + args
+        if key not in cache:
+            out = d / ("e%d.odrt" % len(cache))
+            run_odrt("build", MODELS[name], "-o", out, *args, timeout=300)
+            cache[key] = out
+        return cache[key]
+    probe = get("handtrack", "--device", "cuda")
+    p = run_odrt("bench", probe, "--iterations", "1", "--warmup", "0", check=False, timeout=300)
+    if p.returncode and "no usable GPU" in p.stderr:
+        pytest.skip(p.stderr.strip())
+    return get
+
+
+def detect(engine, imgs, tmp_path):
+    out = tmp_path / "d.json"
+    run_odrt("detect", engine, *imgs, "--json", out, "--threshold", "0", timeout=600)
+    res = json.loads(out.read_text())["images"]
+    return [[(d["class_id"], d["score"], d["box_normalized"]) for d in r["detections"]] for r in res]
+
+
+@pytest.mark.parametrize("name", ["handtrack", "handtrack640"])
+@pytest.mark.parametrize("batch", ["1", "4"])
+def test_fp32_matches_cpu(name, batch, engines, images, tmp_path):
+    ref = detect(engines(name, "--batch", batch), images, tmp_path)
+    got = detect(engines(name, "--device", "cuda", "--batch", batch), images, tmp_path)
+    n = 0
+    for img, r, g in zip(images, ref, got):
+        assert not missing(r, g, 0.05, 0.99), (img, missing(r, g, 0.05, 0.99)[:3])
+        assert not missing(g, r, 0.05, 0.99), (img, missing(g, r, 0.05, 0.99)[:3])
+        n += sum(d[1] >= 0.05 for d in r)
+    assert n >= 20
+
+
+@pytest.mark.parametrize("name", ["handtrack", "handtrack640"])
+def test_fp32_raw_outputs(name, engines, images, tmp_path):
+    """odrt compare's per-output errors: CPU engine vs CUDA fp32 engine, abs <= 1e-3"""
+    out = tmp_path / "cmp.json"
+    p = run_odrt("compare", engines(name), engines(name, "--device", "cuda"), "--images", os.path.dirname(images[0]),
+                 "--atol", "1e-3", "--rtol", "0", "--json", out, check=False, timeout=600)
+    rep = json.loads(out.read_text())
+    for o in rep["outputs"]:
+        assert o["max_abs"] <= 1e-3, (name, o)
+    assert p.returncode == 0, p.stdout[-2000:]
+
+
+@pytest.mark.parametrize("name", ["handtrack", "handtrack640"])
+def test_fp16(name, engines, images, tmp_path):
+    ref = detect(engines(name), images, tmp_path)
+    got = detect(engines(name, "--device", "cuda", "--precision", "fp16"), images, tmp_path)
+    n_ref = n_miss = 0
+    for img, r, g in zip(images, ref, got):
+        n_ref += sum(d[1] >= 0.3 for d in r)
+        n_miss += len(missing(r, g, 0.3, 0.9))
+        assert not missing(r, g, 0.5, 0.9), (img, missing(r, g, 0.5, 0.9))
+    assert n_ref > 0 and n_miss <= 0.02 * n_ref, (n_miss, n_ref)
+
+
+def test_bench_reports_device_time(engines):
+    b = json.loads(run_odrt("bench", engines("handtrack", "--device", "cuda", "--precision", "fp16"), "--iterations", "50",
+                            "--json", timeout=300).stdout)
+    assert b["device"] == "cuda" and 0 < b["device_median_ms"] <= b["median_ms"]
+    assert b["load_ms"] > 0 and b["process_start_to_first_detection_ms"] > 0
+
+
+def test_frames_of_changing_sizes(engines, images, tmp_path):
+    """the graph is captured again when the frame size changes: the same photos, in another order"""
+    e = engines("handtrack", "--device", "cuda")
+    a = detect(e, images, tmp_path)
+    b = detect(e, images[::-1], tmp_path)[::-1]
+    for x, y in zip(a, b):
+        assert x == y

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# On a GPU machine, over a tree carrying .gpu (tools/gpu_pack.sh), .cache/models and .whl:
+#   bash tools/gpu_run.sh check   # backend-ops harness + CUDA engine tests (pytest test_cuda.py)
+#   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
+# Logs go to $OUT when set.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}" ODRT_BIN="$PWD/.gpu/bin/odrt" ODRT_SHARED_DIR="$PWD/.gpu/shared"
+OUT="${OUT:-/tmp}"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,noheader
+mkdir -p build && ln -sf "$ODRT_BIN" build/odrt
+case "${1:-check}" in
+check)
+  .gpu/bin/test_backend_ops -v > "$OUT/backend_ops.log" 2>&1; echo "backend ops rc=$?"
+  grep -E "FAIL|backend ops" "$OUT/backend_ops.log" | head -40
+  for d in cuda cuda:fp16; do .gpu/bin/test_engine_threads models/handtrack/handtrack.onnx $d "$ODRT_SHARED_DIR"/images/*.jpg; done
+  (cd tests/python && python3 -m pytest -q -x -p no:cacheprovider test_cuda.py 2>&1 | tail -25)
+  ;;
+profile)
+  # per-op device times of CUDA engines: MODEL PRECISION BATCH
+  e=/tmp/profile.odrt
+  "$ODRT_BIN" build "${2:-models/handtrack/handtrack.onnx}" -o $e --device cuda --precision "${3:-fp16}" --batch "${4:-1}" >/dev/null &&
+    ODRT_PROFILE=1 "$ODRT_BIN" bench $e --iterations 20 --warmup 3 2>&1 | grep -E "odrt cuda profile|GPU time|Latency" > "$OUT/profile_${3:-fp16}_b${4:-1}.log"
+  ODRT_PROFILE=1 "$ODRT_BIN" bench $e --iterations 20 --warmup 3 2>&1 | grep -E "^ +[0-9]+ " | sort -k3 -n -r | head -12 >> "$OUT/profile_${3:-fp16}_b${4:-1}.log"
+  cat "$OUT/profile_${3:-fp16}_b${4:-1}.log"
+  ;;
+quick)
+  # batch-1 latency of the handtrack CUDA engines (graph replay)
+  for p in fp32 fp16; do
+    "$ODRT_BIN" build models/handtrack/handtrack.onnx -o /tmp/q.odrt --device cuda --precision $p >/dev/null &&
+      echo "$p: $("$ODRT_BIN" bench /tmp/q.odrt --iterations 500 --warmup 50 | grep -E 'GPU time' | cut -c1-140)"
+  done
+  ;;
+compare)
+  # FP32 vs FP16 CUDA engines (and the CPU engine vs FP32) on the shared photos: odrt compare
+  for m in models/handtrack/handtrack.onnx .cache/models/handtrack640.onnx; do
+    n=$(basename "$m" .onnx)
+    "$ODRT_BIN" build "$m" -o /tmp/$n.cpu.odrt >/dev/null && "$ODRT_BIN" build "$m" -o /tmp/$n.f32.odrt --device cuda >/dev/null &&
+      "$ODRT_BIN" build "$m" -o /tmp/$n.f16.odrt --device cuda --precision fp16 >/dev/null
+    echo "== $n: CPU engine vs CUDA fp32"; "$ODRT_BIN" compare /tmp/$n.cpu.odrt /tmp/$n.f32.odrt --images "$ODRT_SHARED_DIR/images" --atol 1e-3 --rtol 0 --json "$OUT/cmp_${n}_cpu_f32.json" | tail -4
+    echo "== $n: CUDA fp32 vs CUDA fp16"; "$ODRT_BIN" compare /tmp/$n.f32.odrt /tmp/$n.f16.odrt --images "$ODRT_SHARED_DIR/images" --atol 1e-2 --rtol 1e-2 --json "$OUT/cmp_${n}_f32_f16.json" | tail -4
+  done
+  ;;
+bench)
+  if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site; fi
+  shift
+  PYTHONUNBUFFERED=1 python3 bench/gpu_peer.py --odrt "$ODRT_BIN" "$@" 2>&1 | tee "$OUT/gpu_peer.log" | tail -30
+  ;;
+esac
