@@ -5,12 +5,13 @@
 # Carry .gpu, .cache/models and .whl (onnx2torch) with the call; then: bash tools/gpu_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake --build build -j"$(nproc)" --target odrt_cli test_backend_ops test_engine_threads >/dev/null
+B="${BUILD:-build}"
+cmake --build "$B" -j"$(nproc)" --target odrt_cli test_backend_ops test_engine_threads >/dev/null
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/shared
-cp build/odrt build/test_backend_ops build/test_engine_threads .gpu/bin/
+cp "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads .gpu/bin/
 # not libc/libm (system), nor libstdc++/libgcc_s/libz: the GPU image has newer ones, which its
 # Python and PyTorch need
-for lib in $(ldd build/odrt build/test_backend_ops build/test_engine_threads | awk '/=> \//{print $3}' | sort -u); do
+for lib in $(ldd "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads | awk '/=> \//{print $3}' | sort -u); do
   case "$(basename "$lib")" in
   libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | ld-linux* | libstdc++* | libgcc_s* | libz.so*) ;;
   *) cp -L "$lib" .gpu/lib/ ;;

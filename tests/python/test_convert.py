@@ -125,6 +125,24 @@ def test_batch_and_layouts(converted, original, images, tmp_path):
     assert not unmatched(refs[0], got)
 
 
+@pytest.mark.parametrize("batch", ["2", "dynamic"])
+def test_handtrack640_batch(batch, images, tmp_path):
+    """the other SSD fixture at batch 2 and dynamic batch: both images' detections"""
+    m640 = os.path.join(os.path.dirname(MODEL), "..", "..", ".cache", "models", "handtrack640.onnx")
+    if not os.path.exists(m640):
+        pytest.fail("%s missing: run tools/setup.sh" % m640)
+    s = ort.InferenceSession(m640, providers=["CPUExecutionProvider"])
+    names = [o.name for o in s.get_outputs()]
+    xs = [resized(i, 640, 640) for i in images[:2]]
+    out = tmp_path / "m.onnx"
+    run_odrt("convert", m640, "-o", out, "--class-offset", "1", "--batch", batch, timeout=300)
+    got = odrt_outputs(out, np.concatenate(xs), tmp_path, "b")
+    assert got["detection_boxes"].shape[0] == 2
+    for b, x in enumerate(xs):
+        ref = dict(zip(names, s.run(None, {"input_tensor": x})))
+        assert not unmatched(ref, got, b), (batch, b)
+
+
 def body_constants():
     """What the onnx package reads from the original's preprocessing Loop body."""
     g = onnx.load(MODEL).graph

@@ -20,6 +20,7 @@ namespace {
 /* the uploaded blob, shared by the contexts of one engine (odrt_engine_share) */
 struct cu_blob {
     uint8_t *d;
+    __half *dh; /* fp16 engines: the blob's floats as halves */
     int refs; /* changed under blob_mu */
 };
 pthread_mutex_t blob_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -102,7 +103,7 @@ void cuda_free(void *vc) {
         pthread_mutex_lock(&blob_mu);
         int last = --c->blob->refs == 0;
         pthread_mutex_unlock(&blob_mu);
-        if (last) cudaFree(c->blob->d), free(c->blob);
+        if (last) cudaFree(c->blob->d), cudaFree(c->blob->dh), free(c->blob);
     }
     cudaFree(c->d_arena), cudaFree(c->d_frames), cudaFree(c->x.ws);
     cudaFreeHost(c->h_frames), cudaFreeHost(c->h_out), cudaFreeHost(c->h_window);
@@ -132,8 +133,14 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
         c->blob->refs = 1;
         CU_TRY(cudaMalloc(&c->blob->d, (size_t)p->blob_len + ENG_ALIGN));
         CU_TRY(cudaMemcpy(c->blob->d, p->blob, (size_t)p->blob_len, cudaMemcpyHostToDevice));
+        if (c->half) {
+            CU_TRY(cudaMalloc(&c->blob->dh, (size_t)p->blob_len / 2 + ENG_ALIGN));
+            ODRT_TRY(cu_blob_to_half(c->blob->d, p->blob_len, c->blob->dh));
+            CU_TRY(cudaDeviceSynchronize());
+        }
     }
     c->d_blob = c->blob->d;
+    c->x.wh = c->blob->dh;
     c->arena_bytes = (size_t)p->arena_bytes / (c->half ? 2 : 1) + ENG_ALIGN;
     CU_TRY(cudaMalloc(&c->d_arena, c->arena_bytes));
     int dev;

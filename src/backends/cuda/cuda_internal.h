@@ -7,6 +7,7 @@
 #ifndef ODRT_CUDA_INTERNAL_H
 #define ODRT_CUDA_INTERNAL_H
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -25,7 +26,10 @@ extern "C" {
 typedef struct cu_exec {
     float *ws;
     int sms;
+    const __half *wh; /* fp16 engines: the blob as halves (conv weights for tensor cores), else NULL */
 } cu_exec;
+/* the blob's floats as halves into out (len / 4 halves; non-float parts become garbage, unused) */
+odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out);
 /* K splits a conv of M pixels x Cout gets; workspace bytes the plan's convs need at most */
 int cu_conv_splits(int64_t M, int Cout, int K, int sms);
 size_t cu_conv_workspace(const eng_plan *p, int sms);

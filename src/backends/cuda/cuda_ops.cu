@@ -3,6 +3,7 @@
  * arithmetic and accumulation are float. The plan, its packing and its tensor offsets are the
  * CPU backend's: one engine file format for both devices. */
 #include <cuda_fp16.h>
+#include <mma.h>
 
 #include "backends/cuda/cuda_internal.h"
 
@@ -148,6 +149,103 @@ __global__ void __launch_bounds__(256) conv_igemm(conv_args a) {
             st(Y, m * a.Cout + co, act(v, a.act, a.lo, a.hi));
         }
     }
+}
+
+/* fp16 engines: the same implicit GEMM on tensor cores (WMMA 16x16x16, float accumulators): tiles of
+ * 64 pixels x 64 channels x 32 k, 4 warps of 32 x 32, weights from the blob's half copy (same
+ * packing); the next k-slice in registers while the current one is multiplied */
+enum { WK = 32 };
+template <bool PW>
+__global__ void __launch_bounds__(128) conv_wmma(conv_args a, const __half *wh) {
+    using namespace nvcuda;
+    __shared__ __align__(32) __half As[BM][WK + 8];
+    __shared__ __align__(32) __half Bs[WK][BN + 8];
+    __shared__ __align__(32) float Cs[BM][BN + 4];
+    const __half *X = (const __half *)a.x;
+    int tid = threadIdx.x, warp = tid / 32, wm = warp / 2, wn = warp % 2;
+    int64_t M = (int64_t)a.N * a.OH * a.OW, m0 = (int64_t)blockIdx.x * BM;
+    int n0 = blockIdx.y * BN, kb = blockIdx.z * a.kper, ke = min(a.K, kb + a.kper);
+    /* A: element e of this thread is row (tid + 128 e) / 32, k (tid + 128 e) % 32 = tid % 32 */
+    int la_k = tid % WK;
+    int64_t pix_base[16];
+    int piy[16], pix[16];
+    for (int e = 0; e < 16; e++) {
+        int64_t m = m0 + (tid + 128 * e) / WK;
+        int64_t mm = m < M ? m : -1;
+        int64_t q = mm < 0 ? 0 : mm;
+        int ox = (int)(q % a.OW), oy = (int)(q / a.OW % a.OH), n = (int)(q / ((int64_t)a.OW * a.OH));
+        pix_base[e] = mm < 0 ? -1 : PW ? q * a.Cin : (int64_t)n * a.H * a.W;
+        piy[e] = oy * a.sh - a.pt, pix[e] = ox * a.sw - a.pl;
+    }
+    __half ra[16], rb[16];
+    auto load = [&](int k0) {
+        int k = k0 + la_k;
+        int ci = 0, ky = 0, kx = 0;
+        if (!PW && k < ke) ci = k % a.Cin, kx = k / a.Cin % a.kw, ky = k / (a.Cin * a.kw);
+        for (int e = 0; e < 16; e++) {
+            __half v = __float2half(0.0f);
+            if (pix_base[e] >= 0 && k < ke) {
+                if (PW) v = X[pix_base[e] + k];
+                else {
+                    int iy = piy[e] + ky * a.dh, ix = pix[e] + kx * a.dw;
+                    if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) v = X[(pix_base[e] + (int64_t)iy * a.W + ix) * a.Cin + ci];
+                }
+            }
+            ra[e] = v;
+        }
+        for (int e = 0; e < 16; e++) {
+            int q = tid + 128 * e, kk = q / BN, c = q % BN, co = n0 + c;
+            rb[e] = k0 + kk < ke && co < a.Cout ? wh[((int64_t)(co >> 4) * a.K + k0 + kk) * 16 + (co & 15)] : __float2half(0.0f);
+        }
+    };
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+    if (kb < ke) load(kb);
+    for (int k0 = kb; k0 < ke; k0 += WK) {
+        for (int e = 0; e < 16; e++) As[(tid + 128 * e) / WK][la_k] = ra[e];
+        for (int e = 0; e < 16; e++) {
+            int q = tid + 128 * e;
+            Bs[q / BN][q % BN] = rb[e];
+        }
+        __syncthreads();
+        if (k0 + WK < ke) load(k0 + WK);
+#pragma unroll
+        for (int kk = 0; kk < WK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[2];
+            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(fa[i], &As[wm * 32 + i * 16][kk], WK + 8);
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], &Bs[kk][wn * 32 + j * 16], BN + 8);
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(&Cs[wm * 32 + i * 16][wn * 32 + j * 16], acc[i][j], BN + 4, wmma::mem_row_major);
+    __syncthreads();
+    __half *Y = (__half *)a.y;
+    const __half *R = (const __half *)a.res;
+    for (int e = tid; e < BM * BN; e += 128) {
+        int r = e / BN, c = e % BN;
+        int64_t m = m0 + r;
+        int co = n0 + c;
+        if (m >= M || co >= a.Cout) continue;
+        float v = Cs[r][c];
+        if (a.ws) {
+            a.ws[((int64_t)blockIdx.z * M + m) * a.Cout + co] = v;
+            continue;
+        }
+        v += a.bias[co];
+        if (R) v += __half2float(R[m * a.Cout + co]);
+        Y[m * a.Cout + co] = __float2half(act(v, a.act, a.lo, a.hi));
+    }
+}
+
+__global__ void to_half_k(const float *x, __half *y, int64_t n) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = __float2half(x[i]);
 }
 
 template <typename T>
@@ -298,11 +396,16 @@ odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *bl
         } else {
             int64_t M = (int64_t)a.N * a.OH * a.OW;
             int splits = cu_conv_splits(M, a.Cout, a.K, x->sms);
-            a.kper = (a.K + splits - 1) / splits, a.kper = (a.kper + BK - 1) / BK * BK;
+            a.kper = (a.K + splits - 1) / splits, a.kper = (a.kper + WK - 1) / WK * WK;
             splits = (a.K + a.kper - 1) / a.kper;
             a.ws = splits > 1 ? x->ws : nullptr;
             dim3 g(blocks(M, BM), blocks(a.Cout, BN), (unsigned)splits);
-            if (o->conv_kind == CONV_GEMM) conv_igemm<T, true><<<g, 256, 0, s>>>(a);
+            /* tensor cores pay where K is deep (measured on handtrack, H200: with shallow K the
+             * 64 x 64 tile's shared-memory epilogue costs more than the multiply saves) */
+            const __half *wh = x->wh && a.K >= 256 ? x->wh + o->w_off / 4 : nullptr;
+            if (sizeof(T) == 2 && wh && o->conv_kind == CONV_GEMM) conv_wmma<true><<<g, 128, 0, s>>>(a, wh);
+            else if (sizeof(T) == 2 && wh) conv_wmma<false><<<g, 128, 0, s>>>(a, wh);
+            else if (o->conv_kind == CONV_GEMM) conv_igemm<T, true><<<g, 256, 0, s>>>(a);
             else conv_igemm<T, false><<<g, 256, 0, s>>>(a);
             if (splits > 1) split_epilogue<T><<<blocks(M * a.Cout, 256), 256, 0, s>>>(a, splits);
         }
@@ -368,13 +471,21 @@ size_t cu_conv_workspace(const eng_plan *p, int sms) {
         int64_t M = yt->dims[0] * yt->dims[2] * yt->dims[3];
         int K = o->kh * o->kw * o->cin, sp = cu_conv_splits(M, o->cout, K, sms);
         if (sp > 1) {
-            int kper = ((K + sp - 1) / sp + BK - 1) / BK * BK;
+            int kper = ((K + sp - 1) / sp + WK - 1) / WK * WK;
             sp = (K + kper - 1) / kper;
             size_t need = (size_t)sp * M * o->cout;
             if (need > mx) mx = need;
         }
     }
     return mx * sizeof(float);
+}
+
+odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out) {
+    int64_t n = len / 4;
+    if (n < 1) return ODRT_OK;
+    to_half_k<<<blocks(n, 256), 256>>>((const float *)blob, (__half *)out, n);
+    CU_TRY(cudaGetLastError());
+    return ODRT_OK;
 }
 
 odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s) {
