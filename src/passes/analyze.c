@@ -411,6 +411,23 @@ done:
     return rc;
 }
 
+/* the first node of op in g or its sub-graphs (exports with many classes may put the per-class NMS
+ * in a Loop body) */
+static const ir_node *first_op(const ir_graph *g, const char *op) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        if (ir_op_is(n, op)) return n;
+        for (int a = 0; a < n->n_attrs; a++) {
+            const ir_node *r = NULL;
+            if (n->attrs[a].type == IR_ATTR_GRAPH) r = first_op(n->attrs[a].g, op);
+            for (int j = 0; !r && n->attrs[a].type == IR_ATTR_GRAPHS && j < n->attrs[a].n; j++) r = first_op(n->attrs[a].graphs[j], op);
+            if (r) return r;
+        }
+    }
+    return NULL;
+}
+
 static const ir_value *skip_identity(const ir_value *v) {
     while (v && v->producer && ir_op_is(v->producer, "Identity")) v = v->producer->in[0];
     return v;
@@ -452,12 +469,10 @@ odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f) {
     }
     f->n_classes = lt->dims[2].value - f->bg_offset;
     /* NMS settings from the NonMaxSuppression nodes */
-    ir_node *nms[256];
-    size_t n_nms = ir_graph_find_op(g, "NonMaxSuppression", nms, 256);
-    f->n_nms_nodes = (int)n_nms;
+    const ir_node *n = first_op(g, "NonMaxSuppression");
+    f->n_nms_nodes = (int)tfod_count_op(g, "NonMaxSuppression");
     f->max_per_class = -1, f->iou_threshold = NAN, f->score_threshold = NAN;
-    if (n_nms) {
-        ir_node *n = nms[0];
+    if (n) {
         int64_t v;
         if (n->n_in > 2 && const_ints(n->in[2], &v, 1) == 1) f->max_per_class = v;
         if (n->n_in > 3 && n->in[3] && n->in[3]->init && n->in[3]->init->numel == 1) f->iou_threshold = scalar_f(n->in[3]->init, 0);
