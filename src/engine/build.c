@@ -156,7 +156,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     }
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     tfod_tidy(m);
-    if (ir_fold_batchnorm(m)) ir_graph_cleanup(g);
+    if (ir_fold_batchnorm(m) + ir_rewrite_weighted_sums(m)) ir_graph_cleanup(g);
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);

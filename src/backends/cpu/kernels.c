@@ -67,9 +67,38 @@ static inline float act1(float x, const k_epi *e) {
  * sigmoid and swish run as a second pass over the freshly written (cache-hot) output */
 #define FORCE_INLINE inline __attribute__((always_inline))
 static FORCE_INLINE v8 actv(v8 x, const int clip, v8 lo, v8 hi) { return clip ? vmin(vmax(x, lo), hi) : x; }
+/* e^x, 8 lanes (Cephes' expf: 2^n * P(r), r = x - n ln2 in two steps; within 2 ulp). x is clamped
+ * to [-87.3, 88.3] (normal results); NaN stays NaN. */
+static inline v8 vexp(v8 x) {
+    typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
+    x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));
+    v8 fx = x * splat(1.44269504088896341f);
+    v8i neg = fx < splat(0.0f);
+    v8 half = (v8)((v8i)splat(0.5f) ^ (neg & (v8i)splat(-0.0f))); /* +-0.5: round half away from 0 */
+    v8i n = __builtin_convertvector(fx + half, v8i);
+    v8 nf = __builtin_convertvector(n, v8);
+    v8 r = x - nf * splat(0.693359375f) - nf * splat(-2.12194440e-4f);
+    v8 p = splat(1.9875691500e-4f);
+    p = p * r + splat(1.3981999507e-3f);
+    p = p * r + splat(8.3334519073e-3f);
+    p = p * r + splat(4.1665795894e-2f);
+    p = p * r + splat(1.6666665459e-1f);
+    p = p * r + splat(5.0000001201e-1f);
+    p = p * r * r + r + splat(1.0f);
+    return (v8)((v8u)p + ((v8u)n << 23));
+}
+
+/* sigmoid / swish after a kernel wrote y: 8 lanes with vexp (EfficientNet's swish is everywhere;
+ * exp in double cost ~10x the convolutions), the tail in double */
 static void act_pass(float *y, int64_t n, const k_epi *e) {
-    if (e->act == EACT_SIGMOID || e->act == EACT_SWISH)
-        for (int64_t i = 0; i < n; i++) y[i] = act1(y[i], e);
+    if (e->act != EACT_SIGMOID && e->act != EACT_SWISH) return;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8 x = ld(y + i), s = splat(1.0f) / (splat(1.0f) + vexp(-x));
+        if (e->act == EACT_SWISH) s *= x;
+        st(y + i, s);
+    }
+    for (; i < n; i++) y[i] = act1(y[i], e);
 }
 static FORCE_INLINE int is_clip(const k_epi *e) { return e->act == EACT_CLIP; }
 
@@ -281,6 +310,12 @@ static void K(act)(const float *x, float *y, int64_t n, const k_epi *e) {
     int64_t i = 0;
     if (e->act == EACT_CLIP)
         for (; i + 8 <= n; i += 8) st(y + i, actv(ld(x + i), 1, lo, hi));
+    if (e->act == EACT_SIGMOID || e->act == EACT_SWISH)
+        for (; i + 8 <= n; i += 8) {
+            v8 v = ld(x + i), s = splat(1.0f) / (splat(1.0f) + vexp(-v));
+            if (e->act == EACT_SWISH) s *= v;
+            st(y + i, s);
+        }
     for (; i < n; i++) y[i] = act1(x[i], e);
 }
 
