@@ -18,4 +18,5 @@ for lib in $(ldd "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads | awk 
   esac
 done
 cp -r ../shared/images ../shared/coco .gpu/shared/
+mkdir -p .gpu/shared/models && cp -r ../shared/models/efficientdet_d0 .gpu/shared/models/
 du -sh .gpu

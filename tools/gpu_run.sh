@@ -30,6 +30,10 @@ quick)
     "$ODRT_BIN" build models/handtrack/handtrack.onnx -o /tmp/q.odrt --device cuda --precision $p >/dev/null &&
       echo "$p: $("$ODRT_BIN" bench /tmp/q.odrt --iterations 500 --warmup 50 | grep -E 'GPU time' | cut -c1-140)"
   done
+  for p in fp32 fp16; do
+    "$ODRT_BIN" build "$ODRT_SHARED_DIR/models/efficientdet_d0/model.onnx" -o /tmp/q.odrt --device cuda --precision $p >/dev/null &&
+      echo "efficientdet_d0 $p: $("$ODRT_BIN" bench /tmp/q.odrt --iterations 200 --warmup 20 | grep -E 'GPU time' | cut -c1-140)"
+  done
   ;;
 compare)
   # FP32 vs FP16 CUDA engines (and the CPU engine vs FP32) on the shared photos: odrt compare

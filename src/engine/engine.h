@@ -34,9 +34,10 @@ typedef struct eng_tensor {
 } eng_tensor;
 
 typedef enum { EOP_CONV = 1, EOP_BINARY, EOP_UNARY, EOP_GATHER, EOP_CONCAT, EOP_REF,
-               EOP_MEAN_HW /* NHWC [N,H,W,C] -> [N,C,1,1]: mean over H and W (GlobalAveragePool, ReduceMean) */
+               EOP_MEAN_HW, /* NHWC [N,H,W,C] -> [N,C,1,1]: mean over H and W (GlobalAveragePool, ReduceMean) */
+               EOP_MAXPOOL  /* NHWC max pooling: kh x kw, strides, pads (conv fields; padding never wins) */
 } eng_op_kind;
-#define EOP_LAST EOP_MEAN_HW
+#define EOP_LAST EOP_MAXPOOL
 typedef enum { EACT_ID = 0, EACT_CLIP, EACT_SIGMOID, EACT_SWISH } eng_act;
 typedef enum { BIN_ADD = 0, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN } eng_bin;
 /* conv kernel variants chosen at build time */

@@ -432,6 +432,47 @@ static odrt_status_t lower_channel_binary(lw *L, ir_node *n, int bin, ir_value *
     return ODRT_OK;
 }
 
+/* MaxPool of a rank-4 tensor (2-D window, no dilation, floor sizes, one output) on NHWC */
+static odrt_status_t lower_maxpool(lw *L, ir_node *n) {
+    ir_value *x = n->in[0], *y = n->out[0];
+    const ir_attr *ks = ir_node_attr(n, "kernel_shape"), *st = ir_node_attr(n, "strides"), *pd = ir_node_attr(n, "pads");
+    const ir_attr *dl = ir_node_attr(n, "dilations");
+    int plain = !dl || (dl->n == 2 && dl->ints[0] == 1 && dl->ints[1] == 1);
+    if (!x || !static_float(x) || !y || !static_float(y) || x->type.rank != 4 || y->type.rank != 4 || !ks || ks->n != 2 || !plain ||
+        ir_attr_int(n, "ceil_mode", 0) || ir_attr_int(n, "storage_order", 0) || (n->n_out > 1 && n->out[1]))
+        return lower_ref(L, n);
+    eng_op tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.kh = (int)ks->ints[0], tmp.kw = (int)ks->ints[1], tmp.dh = tmp.dw = 1;
+    tmp.sh = st && st->n == 2 ? (int)st->ints[0] : 1, tmp.sw = st && st->n == 2 ? (int)st->ints[1] : 1;
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    int64_t ih = x->type.dims[2].value, iw = x->type.dims[3].value, oh = y->type.dims[2].value, ow = y->type.dims[3].value;
+    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+        int64_t ph = (oh - 1) * tmp.sh + tmp.kh - ih, pw = (ow - 1) * tmp.sw + tmp.kw - iw;
+        ph = ph < 0 ? 0 : ph, pw = pw < 0 ? 0 : pw;
+        int up = !strcmp(ap, "SAME_UPPER");
+        tmp.pt = (int)(up ? ph / 2 : ph - ph / 2), tmp.pb = (int)(ph - tmp.pt);
+        tmp.pl = (int)(up ? pw / 2 : pw - pw / 2), tmp.pr = (int)(pw - tmp.pl);
+    } else if (pd && pd->n == 4) {
+        tmp.pt = (int)pd->ints[0], tmp.pl = (int)pd->ints[1], tmp.pb = (int)pd->ints[2], tmp.pr = (int)pd->ints[3];
+    } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return lower_ref(L, n);
+    if (tmp.sh < 1 || tmp.sw < 1 || tmp.pt < 0 || tmp.pl < 0 || tmp.pb < 0 || tmp.pr < 0 ||
+        oh != (ih + tmp.pt + tmp.pb - tmp.kh) / tmp.sh + 1 || ow != (iw + tmp.pl + tmp.pr - tmp.kw) / tmp.sw + 1 ||
+        y->type.dims[1].value != x->type.dims[1].value)
+        return lower_ref(L, n);
+    int tx, ty;
+    ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
+    if ((ty = define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;
+    eng_op *op = eng_add_op(L->p, EOP_MAXPOOL);
+    if (!op) return ODRT_ERR_NOMEM;
+    int kind = op->kind;
+    *op = tmp;
+    op->kind = kind, op->residual = -1, op->n_in = 1, op->in[0] = tx, op->out = ty;
+    op->cin = op->cout = (int)x->type.dims[1].value;
+    snprintf(op->name, sizeof op->name, "%.95s", n->name);
+    return ODRT_OK;
+}
+
 /* GlobalAveragePool, or ReduceMean over axes 2 and 3 keeping them, of a rank-4 tensor */
 static odrt_status_t lower_mean_hw(lw *L, ir_node *n) {
     ir_value *x = n->in[0], *y = n->out[0];
@@ -609,6 +650,7 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
     case EX_LOWER_MIN: return n->n_in == 2 ? lower_binary(L, n, BIN_MIN) : lower_ref(L, n);
     case EX_LOWER_CONCAT: return lower_concat(L, n);
     case EX_LOWER_MEAN_HW: return lower_mean_hw(L, n);
+    case EX_LOWER_MAXPOOL: return lower_maxpool(L, n);
     default: break;
     }
     return lower_ref(L, n);

@@ -33,7 +33,7 @@ typedef odrt_status_t (*ex_kernel_fn)(ex_node_ctx *c);
 /* How engines lower an op (src/engine/lower.c); anything else runs as a reference op there. */
 typedef enum { EX_LOWER_REF = 0, EX_LOWER_MOVE, EX_LOWER_CONCAT, EX_LOWER_CONV, EX_LOWER_RELU, EX_LOWER_CLIP, EX_LOWER_SIGMOID,
                EX_LOWER_ADD, EX_LOWER_SUB, EX_LOWER_MUL, EX_LOWER_DIV, EX_LOWER_MAX, EX_LOWER_MIN,
-               EX_LOWER_MEAN_HW /* spatial mean of an NCHW tensor */ } ex_lower;
+               EX_LOWER_MEAN_HW /* spatial mean of an NCHW tensor */, EX_LOWER_MAXPOOL } ex_lower;
 
 /* The operator registry: one row per op, in the kernel table of its family (k_*.c). Adding an op
  * is one row here (reference kernel, shape rule, engine lowering) plus a kernel per backend that

@@ -256,6 +256,20 @@ int main(int argc, char **argv) {
         memcpy(o->in, ids, sizeof ids);
         tc_run(&t, 0, 2e-5);
     }
+    for (int v = 0; v < 3; v++) { /* max pooling: BiFPN's 3x3/2 with bottom-right pads, 2x2/2, 3x3/1 same pads */
+        static const int kk[3] = {3, 2, 3}, ss[3] = {2, 2, 1}, pt[3] = {0, 0, 1}, pb[3] = {1, 0, 1};
+        tcase t;
+        tc_init(&t, "maxpool k%d s%d p%d,%d N2 C19 13x11%s", kk[v], ss[v], pt[v], pb[v], v == 2 ? " nan/inf" : "");
+        t.special = v == 2;
+        int64_t d[4] = {2, 19, 13, 11}, oh = (13 + pt[v] + pb[v] - kk[v]) / ss[v] + 1, ow = (11 + pt[v] + pb[v] - kk[v]) / ss[v] + 1;
+        int64_t dy[4] = {2, 19, oh, ow};
+        int xi = tc_input(&t, 4, d, ENG_NHWC);
+        t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
+        eng_op *o = eng_add_op(&t.p, EOP_MAXPOOL);
+        o->n_in = 1, o->in[0] = xi, o->out = t.out, o->kh = o->kw = kk[v], o->sh = o->sw = ss[v], o->dh = o->dw = 1;
+        o->pt = o->pl = pt[v], o->pb = o->pr = pb[v], o->cin = o->cout = 19;
+        tc_run(&t, 0, 2e-5);
+    }
     for (int sp = 0; sp < 2; sp++) { /* spatial mean */
         tcase t;
         tc_init(&t, "mean-hw N2 C37 19x23%s", sp ? " nan/inf" : "");

@@ -1,6 +1,7 @@
 /* The CPU backend: validates each op of a (possibly untrusted) plan, then runs the plan over one
  * activation arena with a thread pool and the ISA-specific kernels of kernels.c. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,18 @@ static int cpu_supports_op(const eng_plan *p, int k) {
         }
     }
     case EOP_UNARY: return o->n_in == 1 && x->numel == y->numel ? 1 : BADOP("bad unary op", k, o->name);
+    case EOP_MAXPOOL: {
+        if (o->n_in != 1 || x->rank != 4 || y->rank != 4 || x->layout != ENG_NHWC || y->layout != ENG_NHWC)
+            return BADOP("max pooling needs one NHWC input and output", k, o->name);
+        if (o->kh < 1 || o->kw < 1 || o->kh > 64 || o->kw > 64 || o->sh < 1 || o->sw < 1 || o->sh > 64 || o->sw > 64 || o->pt < 0 ||
+            o->pl < 0 || o->pb < 0 || o->pr < 0 || o->pt >= o->kh || o->pb >= o->kh || o->pl >= o->kw || o->pr >= o->kw)
+            return BADOP("pooling window/stride/pad out of range", k, o->name);
+        int64_t H = x->dims[2] + o->pt + o->pb, W = x->dims[3] + o->pl + o->pr;
+        if (x->dims[0] != y->dims[0] || x->dims[1] != y->dims[1] || H < o->kh || W < o->kw || y->dims[2] != (H - o->kh) / o->sh + 1 ||
+            y->dims[3] != (W - o->kw) / o->sw + 1)
+            return BADOP("pooling shapes do not agree", k, o->name);
+        return 1;
+    }
     case EOP_MEAN_HW:
         return o->n_in == 1 && x->rank == 4 && x->layout == ENG_NHWC && y->rank == 4 && y->dims[0] == x->dims[0] &&
                        y->dims[1] == x->dims[1] && y->dims[2] == 1 && y->dims[3] == 1
@@ -139,8 +152,8 @@ static int cpu_supports_op(const eng_plan *p, int k) {
 
 static const char *kind_name(const eng_op *o) {
     static const char *conv[] = {"conv-gemm", "conv-dw", "conv-im2col"};
-    static const char *k[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw"};
-    return o->kind == EOP_CONV ? conv[o->conv_kind % 3] : k[o->kind % 8];
+    static const char *k[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw", "maxpool"};
+    return o->kind == EOP_CONV ? conv[o->conv_kind % 3] : k[o->kind % 9];
 }
 
 static void print_profile(const cpu_ctx *c, const eng_plan *p) {
@@ -409,6 +422,34 @@ static void mean_hw_task(void *a, int64_t t, int th) {
     for (int64_t c = c0; c < c1; c++) j->y[n * C + c] = acc[c - c0] / (float)HW;
 }
 
+/* max pooling, output rows [t * per_task, ...) of all images (row = n * OH + oy); a NaN in the
+ * window wins (propagates), padding never does */
+static void maxpool_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    const eng_tensor *xt = &j->p->tensors[o->in[0]], *yt = &j->p->tensors[o->out];
+    int64_t C = xt->dims[1], H = xt->dims[2], W = xt->dims[3], OH = yt->dims[2], OW = yt->dims[3];
+    int64_t r0 = t * j->per_task, r1 = r0 + j->per_task < yt->dims[0] * OH ? r0 + j->per_task : yt->dims[0] * OH;
+    (void)th;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t n = r / OH, oy = r % OH;
+        for (int64_t ox = 0; ox < OW; ox++) {
+            float *yp = j->y + (r * OW + ox) * C;
+            for (int64_t c = 0; c < C; c++) yp[c] = -INFINITY;
+            for (int ky = 0; ky < o->kh; ky++) {
+                int64_t iy = oy * o->sh - o->pt + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (int kx = 0; kx < o->kw; kx++) {
+                    int64_t ix = ox * o->sw - o->pl + kx;
+                    if (ix < 0 || ix >= W) continue;
+                    const float *xp = j->x + ((n * H + iy) * W + ix) * C;
+                    for (int64_t c = 0; c < C; c++) yp[c] = xp[c] > yp[c] || xp[c] != xp[c] ? xp[c] : yp[c];
+                }
+            }
+        }
+    }
+}
+
 typedef struct {
     cpu_ctx *c;
     const eng_plan *p;
@@ -585,6 +626,12 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
                     memcpy(j.y + q * inner_y + at, src + q * inner, sizeof(float) * (size_t)inner);
                 at += inner;
             }
+            break;
+        }
+        case EOP_MAXPOOL: {
+            int64_t rows = yt->dims[0] * yt->dims[2];
+            j.per_task = (rows + threads * 2 - 1) / (threads * 2);
+            tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, maxpool_task, &j);
             break;
         }
         case EOP_MEAN_HW: {

@@ -53,25 +53,25 @@ struct cu_ctx {
 void print_profile(const cu_ctx *c) {
     const eng_plan *p = c->p;
     int R = c->prof_runs, n = p->n_ops;
-    static const char *kinds[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw"};
-    double by[8] = {0}, conv[3] = {0}, net = 0;
+    static const char *kinds[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw", "maxpool"};
+    double by[9] = {0}, conv[3] = {0}, net = 0;
     for (int k = 0; k < n; k++) {
         const eng_op *o = &p->ops[k];
         if (o->kind == EOP_CONV) conv[o->conv_kind % 3] += c->prof[2 + k];
-        else by[o->kind % 8] += c->prof[2 + k];
+        else by[o->kind % 9] += c->prof[2 + k];
         net += c->prof[2 + k];
     }
     fprintf(stderr, "odrt cuda profile (%s, %d runs, ms per run): upload %.3f, preprocessing %.3f, network %.3f "
             "(conv gemm %.3f, depthwise %.3f, im2col %.3f", p->meta.precision, R, c->prof[0] / R, c->prof[1] / R, net / R,
             conv[0] / R, conv[1] / R, conv[2] / R);
-    for (int i = 2; i < 8; i++)
+    for (int i = 2; i < 9; i++)
         if (by[i] > 0) fprintf(stderr, ", %s %.3f", kinds[i], by[i] / R);
     fprintf(stderr, "), decode + NMS + merge %.3f (decode %.3f, sort %.3f, nms %.3f), download %.3f\n", c->prof[2 + n] / R,
             c->prof[4 + n] / R, c->prof[5 + n] / R, c->prof[6 + n] / R, c->prof[3 + n] / R);
     for (int k = 0; k < n; k++) {
         const eng_op *o = &p->ops[k];
         const eng_tensor *y = &p->tensors[o->out];
-        fprintf(stderr, "  %4d %-8s %8.4f ms  out %lldx%lldx%lldx%lld  %s\n", k, kinds[o->kind % 8], c->prof[2 + k] / R,
+        fprintf(stderr, "  %4d %-8s %8.4f ms  out %lldx%lldx%lldx%lld  %s\n", k, kinds[o->kind % 9], c->prof[2 + k] / R,
                 (long long)y->dims[0], (long long)(y->rank > 1 ? y->dims[1] : 1), (long long)(y->rank > 2 ? y->dims[2] : 1),
                 (long long)(y->rank > 3 ? y->dims[3] : 1), o->name);
     }
