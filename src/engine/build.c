@@ -21,11 +21,6 @@ static int ctm_code(const char *s) {
     return c >= 0 && c <= RZ_PYTORCH_HALF_PIXEL ? c : -1;
 }
 
-static int nearest_code(const char *s) {
-    return !strcmp(s, "round_prefer_floor") ? RZ_NEAR_RPF : !strcmp(s, "round_prefer_ceil") ? RZ_NEAR_RPC
-         : !strcmp(s, "floor") ? RZ_NEAR_FLOOR : !strcmp(s, "ceil") ? RZ_NEAR_CEIL : -1;
-}
-
 static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {
     mt->n_norm = f->n_norm;
     for (int i = 0; i < f->n_norm; i++) {
@@ -44,7 +39,7 @@ static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {
             return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: preprocessing resize mode '%s' (linear and nearest are built)",
                              f->resize_mode);
         mt->resize_ctm = ctm_code(f->resize_ctm);
-        mt->resize_nearest = nearest_code(f->resize_nearest);
+        mt->resize_nearest = rz_nearest_code(f->resize_nearest);
         if (mt->resize_ctm < 0 || mt->resize_nearest < 0)
             return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: preprocessing resize '%s'/'%s' not built", f->resize_ctm,
                              f->resize_nearest);

@@ -73,8 +73,7 @@ static odrt_status_t resize_impl(ex_node_ctx *c, const float *scales_in, const i
     if (mode < 0) return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "mode '%s'", mode_s);
     const char *ctm = legacy ? "asymmetric" : ir_attr_str(c->node, "coordinate_transformation_mode", "half_pixel");
     const char *nm = ir_attr_str(c->node, "nearest_mode", "round_prefer_floor");
-    int near = legacy ? NEAR_SIMPLE : !strcmp(nm, "round_prefer_floor") ? NEAR_RPF : !strcmp(nm, "round_prefer_ceil") ? NEAR_RPC
-             : !strcmp(nm, "floor") ? NEAR_FLOOR : !strcmp(nm, "ceil") ? NEAR_CEIL : -1;
+    int near = legacy ? NEAR_SIMPLE : rz_nearest_code(nm);
     if (near < 0) return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "nearest_mode '%s'", nm);
     if (ir_attr_int(c->node, "antialias", 0)) return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "antialias");
     float cubic_a = ir_attr_float(c->node, "cubic_coeff_a", -0.75f), extrap = ir_attr_float(c->node, "extrapolation_value", 0);

@@ -28,6 +28,14 @@ static inline int rz_ctm_code(const char *s) {
     return -1;
 }
 
+/* code of a nearest_mode name (RZ_NEAR_RPF..RZ_NEAR_CEIL), -1 unknown */
+static inline int rz_nearest_code(const char *s) {
+    static const char *names[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) return i;
+    return -1;
+}
+
 /* source coordinate of output index o (all modes but tf_crop_and_resize, which needs the roi) */
 RZ_FN float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float out_f, float scale) {
     float fo = (float)o;

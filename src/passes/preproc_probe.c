@@ -79,9 +79,7 @@ static ex_val *image(int64_t h, int64_t w, float value, uint32_t *seed) {
 static double resize_error(const tfod_found *f, const float *img, int64_t h, int64_t w, const float *out, int64_t OW,
                            int64_t rh, int64_t rw) {
     int lin = strcmp(f->resize_mode, "nearest") != 0, ctm = rz_ctm_code(f->resize_ctm);
-    const char *nm = f->resize_nearest;
-    int near = !strcmp(nm, "round_prefer_ceil") ? RZ_NEAR_RPC : !strcmp(nm, "floor") ? RZ_NEAR_FLOOR
-             : !strcmp(nm, "ceil") ? RZ_NEAR_CEIL : RZ_NEAR_RPF;
+    int near = rz_nearest_code(f->resize_nearest);
     float sy = (float)rh / (float)h, sx = (float)rw / (float)w;
     double worst = 0;
     for (int64_t y = 0; y < rh; y++) {
@@ -228,7 +226,8 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
     f->resize_mode = ir_attr_str(rs, "mode", "nearest");
     f->resize_ctm = ir_attr_str(rs, "coordinate_transformation_mode", opset < 11 ? "asymmetric" : "half_pixel");
     f->resize_nearest = ir_attr_str(rs, "nearest_mode", "round_prefer_floor");
-    if (ir_attr_int(rs, "antialias", 0) || rz_ctm_code(f->resize_ctm) < 0 || rz_ctm_code(f->resize_ctm) > RZ_PYTORCH_HALF_PIXEL)
+    if (ir_attr_int(rs, "antialias", 0) || rz_ctm_code(f->resize_ctm) < 0 || rz_ctm_code(f->resize_ctm) > RZ_PYTORCH_HALF_PIXEL ||
+        rz_nearest_code(f->resize_nearest) < 0)
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing Resize '%s' (%s, antialias %lld) is not converted",
                          rs->name, f->resize_ctm, (long long)ir_attr_int(rs, "antialias", 0));
     f->keep_aspect = !fixed;
