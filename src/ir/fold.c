@@ -34,9 +34,14 @@ static ex_val *view_of_init(const ir_tensor *t) {
     return e;
 }
 
-int ir_node_foldable(const ir_node *n) {
+static int has_subgraph(const ir_node *n) {
     for (int a = 0; a < n->n_attrs; a++)
-        if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) return 0;
+        if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) return 1;
+    return 0;
+}
+
+int ir_node_foldable(const ir_node *n) {
+    if (has_subgraph(n)) return 0;
     return strncmp(n->op, "Random", 6) && strcmp(n->op, "Multinomial") && strcmp(n->op, "Bernoulli") &&
            ex_find_kernel(n->domain, n->op) != NULL;
 }
@@ -56,12 +61,6 @@ static void mark_need(ir_value *v, void *ctx) {
     const unsigned char *seeded = ctx;
     if (seeded && seeded[v->id]) return;
     if (v->producer && !v->producer->dead) v->producer->mark = 1;
-}
-
-static int has_subgraph(const ir_node *n) {
-    for (int a = 0; a < n->n_attrs; a++)
-        if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) return 1;
-    return 0;
 }
 
 odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *seeds, ex_val *const *seed_vals,

@@ -259,6 +259,21 @@ size_t ir_graph_find_op(const ir_graph *g, const char *op, ir_node **out, size_t
     return c;
 }
 
+int ir_graph_visit(const ir_graph *g, int (*fn)(const ir_node *n, void *ctx), void *ctx) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        if (n->dead) continue;
+        int r = fn(n, ctx);
+        for (int a = 0; !r && a < n->n_attrs; a++) {
+            const ir_attr *at = &n->attrs[a];
+            if (at->type == IR_ATTR_GRAPH) r = ir_graph_visit(at->g, fn, ctx);
+            for (int j = 0; !r && at->type == IR_ATTR_GRAPHS && j < at->n; j++) r = ir_graph_visit(at->graphs[j], fn, ctx);
+        }
+        if (r) return r;
+    }
+    return 0;
+}
+
 static size_t count_live(const ir_graph *g) {
     size_t c = 0;
     for (size_t k = 0; k < g->n_nodes; k++) {

@@ -200,6 +200,9 @@ int64_t ir_model_opset(const ir_model *m, const char *domain); /* -1 if absent *
 ir_node *ir_graph_find_node(const ir_graph *g, const char *name);
 /* Append nodes of op (domain "" = ai.onnx) in g to out (up to max); returns total count. */
 size_t ir_graph_find_op(const ir_graph *g, const char *op, ir_node **out, size_t max);
+/* fn on every live node of g and of its sub-graphs (depth first, in node order) until fn returns
+ * non-zero; returns that value, or 0 */
+int ir_graph_visit(const ir_graph *g, int (*fn)(const ir_node *n, void *ctx), void *ctx);
 int ir_op_is(const ir_node *n, const char *op); /* ONNX domain and op name */
 
 /* ---- surgery ---- */

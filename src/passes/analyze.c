@@ -413,19 +413,20 @@ done:
 
 /* the first node of op in g or its sub-graphs (exports with many classes may put the per-class NMS
  * in a Loop body) */
+typedef struct {
+    const char *op;
+    const ir_node *found;
+} op_find;
+
+static int find_node(const ir_node *n, void *ctx) {
+    op_find *f = ctx;
+    return ir_op_is(n, f->op) ? (f->found = n, 1) : 0;
+}
+
 static const ir_node *first_op(const ir_graph *g, const char *op) {
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead) continue;
-        if (ir_op_is(n, op)) return n;
-        for (int a = 0; a < n->n_attrs; a++) {
-            const ir_node *r = NULL;
-            if (n->attrs[a].type == IR_ATTR_GRAPH) r = first_op(n->attrs[a].g, op);
-            for (int j = 0; !r && n->attrs[a].type == IR_ATTR_GRAPHS && j < n->attrs[a].n; j++) r = first_op(n->attrs[a].graphs[j], op);
-            if (r) return r;
-        }
-    }
-    return NULL;
+    op_find f = {op, NULL};
+    ir_graph_visit(g, find_node, &f);
+    return f.found;
 }
 
 static const ir_value *skip_identity(const ir_value *v) {

@@ -21,28 +21,24 @@ void tfod_window_size(const tfod_found *f, int64_t h, int64_t w, int64_t *rh, in
     else *rh = f->target_h, *rw = f->target_w;
 }
 
-/* all Resize nodes of g and its sub-graphs must agree; the first is returned */
-static const ir_node *find_resize(const ir_graph *g, int *n_found, int *agree, const ir_node *first) {
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead) continue;
-        if (ir_op_is(n, "Resize")) {
-            if (!first) first = n;
-            else if (strcmp(ir_attr_str(n, "mode", "nearest"), ir_attr_str(first, "mode", "nearest")) ||
-                     strcmp(ir_attr_str(n, "coordinate_transformation_mode", "half_pixel"),
-                            ir_attr_str(first, "coordinate_transformation_mode", "half_pixel")) ||
-                     strcmp(ir_attr_str(n, "nearest_mode", "round_prefer_floor"),
-                            ir_attr_str(first, "nearest_mode", "round_prefer_floor")))
-                *agree = 0;
-            (*n_found)++;
-        }
-        for (int a = 0; a < n->n_attrs; a++) {
-            if (n->attrs[a].type == IR_ATTR_GRAPH) first = find_resize(n->attrs[a].g, n_found, agree, first);
-            if (n->attrs[a].type == IR_ATTR_GRAPHS)
-                for (int j = 0; j < n->attrs[a].n; j++) first = find_resize(n->attrs[a].graphs[j], n_found, agree, first);
-        }
-    }
-    return first;
+/* all Resize nodes of the body and its sub-graphs must agree: the first, and whether they do */
+typedef struct {
+    const ir_node *first;
+    int agree;
+} resize_find;
+
+static int same_setting(const ir_node *a, const ir_node *b, const char *attr, const char *dflt) {
+    return !strcmp(ir_attr_str(a, attr, dflt), ir_attr_str(b, attr, dflt));
+}
+
+static int visit_resize(const ir_node *n, void *ctx) {
+    resize_find *r = ctx;
+    if (!ir_op_is(n, "Resize")) return 0;
+    if (!r->first) r->first = n;
+    else r->agree &= same_setting(n, r->first, "mode", "nearest") &&
+                     same_setting(n, r->first, "coordinate_transformation_mode", "half_pixel") &&
+                     same_setting(n, r->first, "nearest_mode", "round_prefer_floor");
+    return 0;
 }
 
 typedef struct {
@@ -216,9 +212,10 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
                          "ratio-then-pad to %lldx%lld (a %lldx%lld frame lands in %lldx%lld); pass --input-shape of frames "
                          "already at the network size", (long long)OH, (long long)OW, (long long)sizes[0][0],
                          (long long)sizes[0][1], (long long)win[0][0], (long long)win[0][1]);
-    int n_rs = 0, agree = 1;
-    const ir_node *rs = find_resize(body, &n_rs, &agree, NULL);
-    if (!rs || !agree)
+    resize_find rf = {NULL, 1};
+    ir_graph_visit(body, visit_resize, &rf);
+    const ir_node *rs = rf.first;
+    if (!rs || !rf.agree)
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing resizes %s", rs ? "with different Resize settings"
                                                                                      : "without a Resize node");
     int64_t opset = ir_model_opset(m, rs->domain);

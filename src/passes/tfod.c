@@ -4,19 +4,21 @@
 
 #include "passes/tfod.h"
 
+typedef struct {
+    const char *op;
+    size_t n;
+} op_count;
+
+static int count_node(const ir_node *n, void *ctx) {
+    op_count *c = ctx;
+    c->n += ir_op_is(n, c->op);
+    return 0;
+}
+
 size_t tfod_count_op(const ir_graph *g, const char *op) {
-    size_t c = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead) continue;
-        c += ir_op_is(n, op);
-        for (int a = 0; a < n->n_attrs; a++) {
-            if (n->attrs[a].type == IR_ATTR_GRAPH) c += tfod_count_op(n->attrs[a].g, op);
-            if (n->attrs[a].type == IR_ATTR_GRAPHS)
-                for (int j = 0; j < n->attrs[a].n; j++) c += tfod_count_op(n->attrs[a].graphs[j], op);
-        }
-    }
-    return c;
+    op_count c = {op, 0};
+    ir_graph_visit(g, count_node, &c);
+    return c.n;
 }
 
 const ir_graph *tfod_loop_body(const ir_node *n) {
@@ -69,24 +71,14 @@ size_t tfod_count_swish(const ir_graph *g) {
 
 
 /* a Resize in crop-and-resize mode anywhere (tf2onnx's CropAndResize) */
-static size_t count_crop_resize(const ir_graph *g) {
-    size_t c = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = g->nodes[i];
-        if (n->dead) continue;
-        c += ir_op_is(n, "Resize") && !strcmp(ir_attr_str(n, "coordinate_transformation_mode", ""), "tf_crop_and_resize");
-        for (int a = 0; a < n->n_attrs; a++) {
-            if (n->attrs[a].type == IR_ATTR_GRAPH) c += count_crop_resize(n->attrs[a].g);
-            if (n->attrs[a].type == IR_ATTR_GRAPHS)
-                for (int j = 0; j < n->attrs[a].n; j++) c += count_crop_resize(n->attrs[a].graphs[j]);
-        }
-    }
-    return c;
+static int is_crop_resize(const ir_node *n, void *ctx) {
+    (void)ctx;
+    return ir_op_is(n, "Resize") && !strcmp(ir_attr_str(n, "coordinate_transformation_mode", ""), "tf_crop_and_resize");
 }
 
 const char *tfod_family(const ir_graph *g) {
     /* two-stage: proposals are cropped out of the feature map (RoiAlign or TF's CropAndResize) */
-    if (tfod_count_op(g, "RoiAlign") || tfod_count_op(g, "CropAndResize") || count_crop_resize(g)) return "faster_rcnn";
+    if (tfod_count_op(g, "RoiAlign") || tfod_count_op(g, "CropAndResize") || ir_graph_visit(g, is_crop_resize, NULL)) return "faster_rcnn";
     /* CenterNet: heatmap peaks by MaxPool + equality, boxes without anchors or NMS */
     if (!tfod_count_op(g, "NonMaxSuppression") && tfod_count_op(g, "MaxPool") && !tfod_find_output(g, "raw_detection_boxes") &&
         tfod_find_output(g, "detection_boxes"))
