@@ -59,9 +59,8 @@ static odrt_status_t check_io(const eng_plan *p) {
 
 /* the backend's state for the engine: made at load (eagerly) or at first use (an engine built in
  * memory for a device this machine lacks can still be inspected and saved) */
-static odrt_status_t ensure_ctx(odrt_engine_t *e) {
-    if (e->ctx) return ODRT_OK;
-    ODRT_TRY(e->be->prepare(&e->plan, e->threads, &e->ctx));
+/* the raw outputs' views: into a host arena, or host copies a device backend fills on request */
+static odrt_status_t bind_raw(odrt_engine_t *e) {
     uint8_t *arena = e->be->arena(e->ctx);
     const eng_meta *m = &e->plan.meta;
     int ts[2] = {m->t_boxes, m->t_scores};
@@ -72,6 +71,12 @@ static odrt_status_t ensure_ctx(odrt_engine_t *e) {
         e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, data, (size_t)t->numel * 4};
     }
     return ODRT_OK;
+}
+
+static odrt_status_t ensure_ctx(odrt_engine_t *e) {
+    if (e->ctx) return ODRT_OK;
+    ODRT_TRY(e->be->prepare(&e->plan, e->threads, &e->ctx));
+    return bind_raw(e);
 }
 
 static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int threads, int eager, odrt_engine_t **out) {
@@ -333,15 +338,7 @@ odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
     if (rc == ODRT_OK) {
         if (s->be->share) { /* the device weights are shared; the rest is the new context's own */
             rc = s->be->share(e->ctx, &s->plan, &s->ctx);
-            uint8_t *arena = rc == ODRT_OK ? s->be->arena(s->ctx) : NULL;
-            const eng_meta *m = &s->plan.meta;
-            int ts[2] = {m->t_boxes, m->t_scores};
-            for (int i = 0; rc == ODRT_OK && i < 2; i++) {
-                const eng_tensor *t = &s->plan.tensors[ts[i]];
-                void *data = arena ? (void *)(arena + t->offset) : (void *)(s->raw_host[i] = malloc(sizeof(float) * (size_t)t->numel));
-                if (!data) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-                else s->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, data, (size_t)t->numel * 4};
-            }
+            if (rc == ODRT_OK) rc = bind_raw(s);
         } else {
             rc = ensure_ctx(s);
         }

@@ -249,6 +249,28 @@ static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_t
 
 static odrt_status_t lower_ref(lw *L, ir_node *n);
 
+/* strides, dilations and pads (auto_pad SAME_* from the sizes, else `pads`) of a 2-D window op
+ * (Conv, MaxPool) into t, whose kh, kw are set; 0 when unsupported or the sizes do not agree */
+static int window_geometry(const ir_node *n, const ir_value *x, const ir_value *y, eng_op *t) {
+    const ir_attr *st = ir_node_attr(n, "strides"), *dl = ir_node_attr(n, "dilations"), *pd = ir_node_attr(n, "pads");
+    int64_t ih = x->type.dims[2].value, iw = x->type.dims[3].value, oh = y->type.dims[2].value, ow = y->type.dims[3].value;
+    t->sh = st && st->n == 2 ? (int)st->ints[0] : 1, t->sw = st && st->n == 2 ? (int)st->ints[1] : 1;
+    t->dh = dl && dl->n == 2 ? (int)dl->ints[0] : 1, t->dw = dl && dl->n == 2 ? (int)dl->ints[1] : 1;
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+        int64_t ph = (oh - 1) * t->sh + (t->kh - 1) * t->dh + 1 - ih, pw = (ow - 1) * t->sw + (t->kw - 1) * t->dw + 1 - iw;
+        ph = ph < 0 ? 0 : ph, pw = pw < 0 ? 0 : pw;
+        int up = !strcmp(ap, "SAME_UPPER");
+        t->pt = (int)(up ? ph / 2 : ph - ph / 2), t->pb = (int)(ph - t->pt);
+        t->pl = (int)(up ? pw / 2 : pw - pw / 2), t->pr = (int)(pw - t->pl);
+    } else if (pd && pd->n == 4) {
+        t->pt = (int)pd->ints[0], t->pl = (int)pd->ints[1], t->pb = (int)pd->ints[2], t->pr = (int)pd->ints[3];
+    } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return 0;
+    return t->sh > 0 && t->sw > 0 && t->dh > 0 && t->dw > 0 && t->pt >= 0 && t->pl >= 0 && t->pb >= 0 && t->pr >= 0 &&
+           oh == (ih + t->pt + t->pb - ((t->kh - 1) * t->dh + 1)) / t->sh + 1 &&
+           ow == (iw + t->pl + t->pr - ((t->kw - 1) * t->dw + 1)) / t->sw + 1;
+}
+
 static odrt_status_t lower_conv(lw *L, ir_node *n) {
     const ir_value *x = n->in[0];
     const ir_tensor *w = n->n_in > 1 && is_const(n->in[1]) ? n->in[1]->init : NULL;
@@ -257,29 +279,10 @@ static odrt_status_t lower_conv(lw *L, ir_node *n) {
         (b && (b->dtype != ODRT_DT_FLOAT || b->numel != w->dims[0])) || !static_float(x) || !static_float(n->out[0]))
         return lower_ref(L, n);
     int64_t group = ir_attr_int(n, "group", 1), cin = x->type.dims[1].value, cout = w->dims[0];
-    int64_t ih = x->type.dims[2].value, iw = x->type.dims[3].value;
-    const ir_attr *st = ir_node_attr(n, "strides"), *dl = ir_node_attr(n, "dilations"), *pd = ir_node_attr(n, "pads");
     eng_op tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.kh = (int)w->dims[2], tmp.kw = (int)w->dims[3];
-    tmp.sh = st && st->n == 2 ? (int)st->ints[0] : 1, tmp.sw = st && st->n == 2 ? (int)st->ints[1] : 1;
-    tmp.dh = dl && dl->n == 2 ? (int)dl->ints[0] : 1, tmp.dw = dl && dl->n == 2 ? (int)dl->ints[1] : 1;
-    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
-    int64_t oh = n->out[0]->type.dims[2].value, ow = n->out[0]->type.dims[3].value;
-    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-        int64_t ph = (oh - 1) * tmp.sh + (tmp.kh - 1) * tmp.dh + 1 - ih, pw = (ow - 1) * tmp.sw + (tmp.kw - 1) * tmp.dw + 1 - iw;
-        if (ph < 0) ph = 0;
-        if (pw < 0) pw = 0;
-        int up = !strcmp(ap, "SAME_UPPER");
-        tmp.pt = (int)(up ? ph / 2 : ph - ph / 2), tmp.pb = (int)(ph - tmp.pt);
-        tmp.pl = (int)(up ? pw / 2 : pw - pw / 2), tmp.pr = (int)(pw - tmp.pl);
-    } else if (pd && pd->n == 4) {
-        tmp.pt = (int)pd->ints[0], tmp.pl = (int)pd->ints[1], tmp.pb = (int)pd->ints[2], tmp.pr = (int)pd->ints[3];
-    } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return lower_ref(L, n);
-    int ok_sizes = tmp.sh > 0 && tmp.sw > 0 && tmp.dh > 0 && tmp.dw > 0 && tmp.pt >= 0 && tmp.pl >= 0 && tmp.pb >= 0 &&
-                   tmp.pr >= 0 && oh == (ih + tmp.pt + tmp.pb - ((tmp.kh - 1) * tmp.dh + 1)) / tmp.sh + 1 &&
-                   ow == (iw + tmp.pl + tmp.pr - ((tmp.kw - 1) * tmp.dw + 1)) / tmp.sw + 1;
-    if (!ok_sizes) return lower_ref(L, n);
+    if (!window_geometry(n, x, n->out[0], &tmp)) return lower_ref(L, n);
     if (group == 1 && w->dims[1] == cin)
         tmp.conv_kind = tmp.kh == 1 && tmp.kw == 1 && tmp.sh == 1 && tmp.sw == 1 && !tmp.pt && !tmp.pl && !tmp.pb && !tmp.pr
                             ? CONV_GEMM : CONV_IM2COL;
@@ -435,31 +438,16 @@ static odrt_status_t lower_channel_binary(lw *L, ir_node *n, int bin, ir_value *
 /* MaxPool of a rank-4 tensor (2-D window, no dilation, floor sizes, one output) on NHWC */
 static odrt_status_t lower_maxpool(lw *L, ir_node *n) {
     ir_value *x = n->in[0], *y = n->out[0];
-    const ir_attr *ks = ir_node_attr(n, "kernel_shape"), *st = ir_node_attr(n, "strides"), *pd = ir_node_attr(n, "pads");
-    const ir_attr *dl = ir_node_attr(n, "dilations");
+    const ir_attr *ks = ir_node_attr(n, "kernel_shape"), *dl = ir_node_attr(n, "dilations");
     int plain = !dl || (dl->n == 2 && dl->ints[0] == 1 && dl->ints[1] == 1);
     if (!x || !static_float(x) || !y || !static_float(y) || x->type.rank != 4 || y->type.rank != 4 || !ks || ks->n != 2 || !plain ||
-        ir_attr_int(n, "ceil_mode", 0) || ir_attr_int(n, "storage_order", 0) || (n->n_out > 1 && n->out[1]))
+        ir_attr_int(n, "ceil_mode", 0) || ir_attr_int(n, "storage_order", 0) || (n->n_out > 1 && n->out[1]) ||
+        y->type.dims[1].value != x->type.dims[1].value)
         return lower_ref(L, n);
     eng_op tmp;
     memset(&tmp, 0, sizeof tmp);
-    tmp.kh = (int)ks->ints[0], tmp.kw = (int)ks->ints[1], tmp.dh = tmp.dw = 1;
-    tmp.sh = st && st->n == 2 ? (int)st->ints[0] : 1, tmp.sw = st && st->n == 2 ? (int)st->ints[1] : 1;
-    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
-    int64_t ih = x->type.dims[2].value, iw = x->type.dims[3].value, oh = y->type.dims[2].value, ow = y->type.dims[3].value;
-    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-        int64_t ph = (oh - 1) * tmp.sh + tmp.kh - ih, pw = (ow - 1) * tmp.sw + tmp.kw - iw;
-        ph = ph < 0 ? 0 : ph, pw = pw < 0 ? 0 : pw;
-        int up = !strcmp(ap, "SAME_UPPER");
-        tmp.pt = (int)(up ? ph / 2 : ph - ph / 2), tmp.pb = (int)(ph - tmp.pt);
-        tmp.pl = (int)(up ? pw / 2 : pw - pw / 2), tmp.pr = (int)(pw - tmp.pl);
-    } else if (pd && pd->n == 4) {
-        tmp.pt = (int)pd->ints[0], tmp.pl = (int)pd->ints[1], tmp.pb = (int)pd->ints[2], tmp.pr = (int)pd->ints[3];
-    } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return lower_ref(L, n);
-    if (tmp.sh < 1 || tmp.sw < 1 || tmp.pt < 0 || tmp.pl < 0 || tmp.pb < 0 || tmp.pr < 0 ||
-        oh != (ih + tmp.pt + tmp.pb - tmp.kh) / tmp.sh + 1 || ow != (iw + tmp.pl + tmp.pr - tmp.kw) / tmp.sw + 1 ||
-        y->type.dims[1].value != x->type.dims[1].value)
-        return lower_ref(L, n);
+    tmp.kh = (int)ks->ints[0], tmp.kw = (int)ks->ints[1];
+    if (!window_geometry(n, x, y, &tmp)) return lower_ref(L, n);
     int tx, ty;
     ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
     if ((ty = define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;

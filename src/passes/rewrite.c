@@ -55,12 +55,11 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
     if (!p->nchw) x = b_transpose(&b, "odrt/pre/to_nchw", x, 4, to_nchw);
     int64_t rh = p->in_h, rw = p->in_w; /* the window the frame lands in */
     if (f->has_resize) tfod_window_size(f, p->in_h, p->in_w, &rh, &rw);
-    int n_pre = f->has_resize ? f->n_norm_pre : 0;
-    for (int i = 0; i < f->n_norm && !p->engine; i++) {
-        if (i == n_pre && f->has_resize && (p->in_h != rh || p->in_w != rw)) x = resize_to(&b, f, x, rh, rw);
-        x = norm_op(&b, &f->norm[i], x);
+    int n_pre = f->has_resize ? f->n_norm_pre : 0, resize = f->has_resize && (p->in_h != rh || p->in_w != rw);
+    for (int i = 0; i <= f->n_norm && !p->engine; i++) { /* the normalisation, the resize after its first n_pre steps */
+        if (i == n_pre && resize) x = resize_to(&b, f, x, rh, rw);
+        if (i < f->n_norm) x = norm_op(&b, &f->norm[i], x);
     }
-    if (!p->engine && f->has_resize && n_pre == f->n_norm && (p->in_h != rh || p->in_w != rw)) x = resize_to(&b, f, x, rh, rw);
     if (!p->engine && (rh != f->target_h || rw != f->target_w) && f->has_resize) {
         int64_t pads[8] = {0, 0, 0, 0, 0, 0, f->target_h - rh, f->target_w - rw};
         ir_value *pin[3] = {x, b_ints(&b, "odrt/pre/pads", 8, pads), b_scalar_f(&b, "odrt/pre/pad_value", f->pad_value)};
