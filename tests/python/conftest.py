@@ -34,6 +34,21 @@ def images():
     return imgs
 
 
+def iou(a, b):
+    """boxes [ymin, xmin, ymax, xmax]"""
+    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def missing(a, b, min_score=0.05, min_iou=0.99, score_tol=1e-4):
+    """detections (class, score, [ymin, xmin, ymax, xmax]) of a with score >= min_score that b lacks: none
+    of b has the same class, IoU >= min_iou and (score_tol None, or) |score diff| <= score_tol"""
+    return [d for d in a if d[1] >= min_score and not any(
+        e[0] == d[0] and iou(d[2], e[2]) >= min_iou and (score_tol is None or abs(e[1] - d[1]) <= score_tol) for e in b)]
+
+
 def load_rgb(path):
     from PIL import Image
     return np.array(Image.open(path).convert("RGB"))[None]

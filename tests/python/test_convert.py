@@ -11,16 +11,9 @@ import pytest
 from onnx import numpy_helper
 from PIL import Image
 
-from conftest import MODEL, load_rgb, run_odrt
+from conftest import MODEL, iou, load_rgb, run_odrt
 
 OUT = ["num_detections", "detection_boxes", "detection_scores", "detection_classes"]
-
-
-def iou(a, b):
-    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
 
 
 def unmatched(ref, got, b=0, min_score=0.05):

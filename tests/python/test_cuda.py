@@ -13,23 +13,16 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import MODEL, ROOT, SHARED, odrt_bin, run_odrt
+from conftest import MODEL, ROOT, SHARED, missing as missing_, odrt_bin, run_odrt
+
+
+def missing(a, b, min_score, min_iou):
+    """no score tolerance: CUDA criteria are class and IoU"""
+    return missing_(a, b, min_score, min_iou, None)
 
 M640 = os.path.join(ROOT, ".cache", "models", "handtrack640.onnx")
 ED = os.path.join(SHARED, "models", "efficientdet_d0", "model.onnx")
 MODELS = {"handtrack": MODEL, "handtrack640": M640, "efficientdet_d0": ED}
-
-
-def iou(a, b):
-    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
-
-
-def missing(a, b, min_score, min_iou, score_tol=None):
-    return [d for d in a if d[1] >= min_score and not any(
-        e[0] == d[0] and iou(d[2], e[2]) >= min_iou and (score_tol is None or abs(e[1] - d[1]) <= score_tol) for e in b)]
 
 
 @pytest.fixture(scope="module")

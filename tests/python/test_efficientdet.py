@@ -14,26 +14,13 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from conftest import SHARED, run_odrt
+from conftest import SHARED, missing as unmatched, run_odrt
 
 MODEL = os.path.join(SHARED, "models", "efficientdet_d0", "model.onnx")
 LABELS = os.path.join(SHARED, "models", "efficientdet_d0", "label_map.pbtxt")
 OUT = ["num_detections", "detection_boxes", "detection_scores", "detection_classes"]
 FLAVOURS = [("--nms", "efficient"), ("--nms", "batched"), ("--target", "onnx")]
 SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"
-
-
-def iou(a, b):
-    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
-
-
-def unmatched(a, b, min_score=0.05):
-    """detections (class, score, box) of a with score >= min_score that b lacks"""
-    return [d for d in a if d[1] >= min_score and not any(
-        e[0] == d[0] and iou(d[2], e[2]) >= 0.99 and abs(e[1] - d[1]) <= 1e-4 for e in b)]
 
 
 def dets(out, b=0):

@@ -9,24 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import MODEL, ROOT, SHARED, run_odrt
+from conftest import MODEL, ROOT, SHARED, missing as unmatched, run_odrt
 
 M640 = os.path.join(ROOT, ".cache", "models", "handtrack640.onnx")
 MODELS = {"handtrack": (MODEL, os.path.join(SHARED, "models", "handtrack", "label_map.pbtxt")),
           "handtrack640": (M640, os.path.join(SHARED, "models", "handtrack640", "label_map.pbtxt"))}
-
-
-def iou(a, b):
-    y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
-
-
-def unmatched(a, b, min_score=0.05):
-    """detections (class, score, [ymin, xmin, ymax, xmax]) of a with score >= min_score that b lacks"""
-    return [d for d in a if d[1] >= min_score and not any(
-        e[0] == d[0] and iou(d[2], e[2]) >= 0.99 and abs(e[1] - d[1]) <= 1e-4 for e in b)]
 
 
 @pytest.fixture(scope="module")
