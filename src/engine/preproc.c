@@ -7,6 +7,7 @@
 
 #include "util.h"
 #include "engine/engine.h"
+#include "engine/norm_steps.h"
 #include "ops/resize_coord.h"
 
 
@@ -20,21 +21,6 @@ static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {
             t[o].w0 = 1, t[o].w1 = 0;
         } else rz_linear(x, in, &t[o].i0, &t[o].i1, &t[o].w0, &t[o].w1);
     }
-}
-
-/* steps [s0, s1) of the normalisation */
-static inline float norm(const eng_meta *m, float v, int c, int s0, int s1) {
-    for (int s = s0; s < s1; s++) {
-        float k = m->norm[s].v[c];
-        switch (m->norm[s].kind) {
-        case 0: v = v * k; break;
-        case 1: v = v / k; break;
-        case 2: v = v + k; break;
-        case 3: v = v - k; break;
-        default: v = k - v; break;
-        }
-    }
-    return v;
 }
 
 void eng_window_size(const eng_meta *m, int64_t h, int64_t w, int64_t *rh, int64_t *rw) {
@@ -56,8 +42,8 @@ odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, 
     int pre = m->has_resize ? m->n_norm_pre : 0;
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++) {
-            p->lut_pre[c][v] = norm(m, (float)v, c, 0, pre);
-            p->lut[c][v] = norm(m, p->lut_pre[c][v], c, pre, m->n_norm);
+            p->lut_pre[c][v] = eng_norm_steps(m->norm, (float)v, c, 0, pre);
+            p->lut[c][v] = eng_norm_steps(m->norm, p->lut_pre[c][v], c, pre, m->n_norm);
         }
     if (p->identity) return ODRT_OK;
     p->ty = malloc(sizeof(eng_tap) * (size_t)H), p->tx = malloc(sizeof(eng_tap) * (size_t)W);
@@ -104,7 +90,7 @@ void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1) {
                     const float *lp = p->lut_pre[c];
                     float a = lp[r0[t->i0 * 3 + c]] * t->w0 + lp[r0[t->i1 * 3 + c]] * t->w1;
                     float b = lp[r1[t->i0 * 3 + c]] * t->w0 + lp[r1[t->i1 * 3 + c]] * t->w1;
-                    d[x * 3 + c] = norm(m, a * ty->w0 + b * ty->w1, c, pre, m->n_norm);
+                    d[x * 3 + c] = eng_norm_steps(m->norm, a * ty->w0 + b * ty->w1, c, pre, m->n_norm);
                 }
             }
         }

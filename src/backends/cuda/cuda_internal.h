@@ -42,8 +42,7 @@ typedef struct cu_prep {
     int net_h, net_w;
     int has_resize, linear, ctm, nearest;
     int n_norm, n_pre;
-    int kind[8];
-    float v[8][3];
+    eng_norm norm[8];
     float pad;
 } cu_prep;
 void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int64_t rw);

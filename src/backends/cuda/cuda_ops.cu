@@ -71,6 +71,37 @@ struct conv_args {
 
 enum { BM = 64, BN = 64, BK = 16 };
 
+/* the input pixel window of output pixel m (im2col's row), and the input element of its column k */
+struct a_row {
+    int64_t base; /* -1: m outside the output */
+    int iy, ix;
+};
+template <bool PW>
+__device__ __forceinline__ a_row a_row_of(const conv_args &a, int64_t m, int64_t M) {
+    if (m >= M) return {-1, 0, 0};
+    int ox = (int)(m % a.OW), oy = (int)(m / a.OW % a.OH), n = (int)(m / ((int64_t)a.OW * a.OH));
+    return {PW ? m * a.Cin : (int64_t)n * a.H * a.W, oy * a.sh - a.pt, ox * a.sw - a.pl};
+}
+/* column k = (ky, kx, ci), decomposed once per slice; k >= ke: past the end */
+struct a_col {
+    int k, ci, ky, kx;
+    bool ok;
+};
+template <bool PW>
+__device__ __forceinline__ a_col a_col_of(const conv_args &a, int k, int ke) {
+    a_col c = {k, 0, 0, 0, k < ke};
+    if (!PW && c.ok) c.ci = k % a.Cin, c.kx = k / a.Cin % a.kw, c.ky = k / (a.Cin * a.kw);
+    return c;
+}
+/* the input element at (row r, column c) in x, or -1 (padding, outside the output, past K) */
+template <bool PW>
+__device__ __forceinline__ int64_t a_index(const conv_args &a, const a_row &r, const a_col &c) {
+    if (r.base < 0 || !c.ok) return -1;
+    if (PW) return r.base + c.k;
+    int iy = r.iy + c.ky * a.dh, ix = r.ix + c.kx * a.dw;
+    return iy >= 0 && iy < a.H && ix >= 0 && ix < a.W ? (r.base + (int64_t)iy * a.W + ix) * a.Cin + c.ci : -1;
+}
+
 template <typename T, bool PW>
 __global__ void __launch_bounds__(256) conv_igemm(conv_args a) {
     __shared__ float As[BK][BM + 4];
@@ -82,32 +113,14 @@ __global__ void __launch_bounds__(256) conv_igemm(conv_args a) {
     float acc[4][4] = {};
     /* the A elements each thread loads: 4 pixels x 1 k per slice; B: 4 of the 16 x 64 */
     int la_k = tid % BK, la_m = tid / BK;
-    int64_t pix_base[4];
-    int piy[4], pix[4];
-    bool pok[4];
-    for (int j = 0; j < 4; j++) {
-        int64_t m = m0 + la_m + 16 * j;
-        pok[j] = m < M;
-        int64_t mm = pok[j] ? m : 0;
-        int ox = (int)(mm % a.OW), oy = (int)(mm / a.OW % a.OH), n = (int)(mm / ((int64_t)a.OW * a.OH));
-        pix_base[j] = PW ? mm * a.Cin : (int64_t)n * a.H * a.W;
-        piy[j] = oy * a.sh - a.pt, pix[j] = ox * a.sw - a.pl;
-    }
+    a_row rows[4];
+    for (int j = 0; j < 4; j++) rows[j] = a_row_of<PW>(a, m0 + la_m + 16 * j, M);
     float ra[4], rb[4];
     auto load = [&](int k0) {
-        int k = k0 + la_k;
-        int ci = 0, ky = 0, kx = 0;
-        if (!PW && k < ke) ci = k % a.Cin, kx = k / a.Cin % a.kw, ky = k / (a.Cin * a.kw);
+        a_col col = a_col_of<PW>(a, k0 + la_k, ke);
         for (int j = 0; j < 4; j++) {
-            float v = 0;
-            if (pok[j] && k < ke) {
-                if (PW) v = ld(X, pix_base[j] + k);
-                else {
-                    int iy = piy[j] + ky * a.dh, ix = pix[j] + kx * a.dw;
-                    if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) v = ld(X, (pix_base[j] + (int64_t)iy * a.W + ix) * a.Cin + ci);
-                }
-            }
-            ra[j] = v;
+            int64_t idx = a_index<PW>(a, rows[j], col);
+            ra[j] = idx < 0 ? 0.0f : ld(X, idx);
         }
         for (int j = 0; j < 4; j++) {
             int q = tid + 256 * j, kk = q / BN, c = q % BN, co = n0 + c;
@@ -167,31 +180,14 @@ __global__ void __launch_bounds__(128) conv_wmma(conv_args a, const __half *wh) 
     int n0 = blockIdx.y * BN, kb = blockIdx.z * a.kper, ke = min(a.K, kb + a.kper);
     /* A: element e of this thread is row (tid + 128 e) / 32, k (tid + 128 e) % 32 = tid % 32 */
     int la_k = tid % WK;
-    int64_t pix_base[16];
-    int piy[16], pix[16];
-    for (int e = 0; e < 16; e++) {
-        int64_t m = m0 + (tid + 128 * e) / WK;
-        int64_t mm = m < M ? m : -1;
-        int64_t q = mm < 0 ? 0 : mm;
-        int ox = (int)(q % a.OW), oy = (int)(q / a.OW % a.OH), n = (int)(q / ((int64_t)a.OW * a.OH));
-        pix_base[e] = mm < 0 ? -1 : PW ? q * a.Cin : (int64_t)n * a.H * a.W;
-        piy[e] = oy * a.sh - a.pt, pix[e] = ox * a.sw - a.pl;
-    }
+    a_row rows[16];
+    for (int e = 0; e < 16; e++) rows[e] = a_row_of<PW>(a, m0 + (tid + 128 * e) / WK, M);
     __half ra[16], rb[16];
     auto load = [&](int k0) {
-        int k = k0 + la_k;
-        int ci = 0, ky = 0, kx = 0;
-        if (!PW && k < ke) ci = k % a.Cin, kx = k / a.Cin % a.kw, ky = k / (a.Cin * a.kw);
+        a_col col = a_col_of<PW>(a, k0 + la_k, ke);
         for (int e = 0; e < 16; e++) {
-            __half v = __float2half(0.0f);
-            if (pix_base[e] >= 0 && k < ke) {
-                if (PW) v = X[pix_base[e] + k];
-                else {
-                    int iy = piy[e] + ky * a.dh, ix = pix[e] + kx * a.dw;
-                    if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) v = X[(pix_base[e] + (int64_t)iy * a.W + ix) * a.Cin + ci];
-                }
-            }
-            ra[e] = v;
+            int64_t idx = a_index<PW>(a, rows[e], col);
+            ra[e] = idx < 0 ? __float2half(0.0f) : X[idx];
         }
         for (int e = 0; e < 16; e++) {
             int q = tid + 128 * e, kk = q / BN, c = q % BN, co = n0 + c;

@@ -12,6 +12,7 @@
 #include <cuda_fp16.h>
 
 #include "backends/cuda/cuda_internal.h"
+#include "engine/norm_steps.h"
 #include "ops/resize_coord.h"
 
 namespace {
@@ -21,18 +22,8 @@ __device__ __forceinline__ float ldv(const __half *p, int64_t i) { return __half
 __device__ __forceinline__ void stv(float *p, int64_t i, float v) { p[i] = v; }
 __device__ __forceinline__ void stv(__half *p, int64_t i, float v) { p[i] = __float2half(v); }
 
-__device__ float norm_steps(const cu_prep &q, float v, int c, int s0, int s1) {
-    for (int s = s0; s < s1; s++) {
-        float k = q.v[s][c];
-        switch (q.kind[s]) {
-        case 0: v = v * k; break;
-        case 1: v = v / k; break;
-        case 2: v = v + k; break;
-        case 3: v = v - k; break;
-        default: v = k - v; break;
-        }
-    }
-    return v;
+__device__ __forceinline__ float norm_steps(const cu_prep &q, float v, int c, int s0, int s1) {
+    return eng_norm_steps(q.norm, v, c, s0, s1);
 }
 
 template <typename T>
@@ -288,10 +279,7 @@ void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int
     q->fh = fh, q->fw = fw, q->rh = (int)rh, q->rw = (int)rw, q->net_h = m->net_h, q->net_w = m->net_w;
     q->has_resize = m->has_resize, q->linear = m->resize_linear, q->ctm = m->resize_ctm, q->nearest = m->resize_nearest;
     q->n_norm = m->n_norm, q->n_pre = m->has_resize ? m->n_norm_pre : 0, q->pad = m->pad_value;
-    for (int s = 0; s < m->n_norm; s++) {
-        q->kind[s] = m->norm[s].kind;
-        for (int c = 0; c < 3; c++) q->v[s][c] = m->norm[s].v[c];
-    }
+    memcpy(q->norm, m->norm, sizeof q->norm);
 }
 
 odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frame, void *dst, int half, cudaStream_t s) {
