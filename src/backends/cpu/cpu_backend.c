@@ -156,15 +156,28 @@ static const char *kind_name(const eng_op *o) {
     return o->kind == EOP_CONV ? conv[o->conv_kind % 3] : k[o->kind % 9];
 }
 
+/* multiply-adds of op k (a fused chain: of all its ops), for the profile's GFLOP/s column */
+static double op_macs(const cpu_ctx *c, const eng_plan *p, int k) {
+    double m = 0;
+    for (int i = k; i < k + (c->chain[k] > 0 ? c->chain[k] : 1); i++) {
+        const eng_op *o = &p->ops[i];
+        if (o->kind == EOP_CONV) m += (double)p->tensors[o->out].numel * (double)conv_k(o);
+    }
+    return m;
+}
+
 static void print_profile(const cpu_ctx *c, const eng_plan *p) {
     double tot = 0, by[9] = {0};
     for (int k = 0; k < c->n_ops; k++) tot += c->prof[k];
     fprintf(stderr, "odrt profile: %d runs, network %.3f ms/run\n", c->prof_runs, tot * 1e3 / c->prof_runs);
     for (int k = 0; k < c->n_ops; k++) {
         const eng_op *o = &p->ops[k];
-        const eng_tensor *y = &p->tensors[o->out];
+        const eng_tensor *y = &p->tensors[p->ops[k + (c->chain[k] > 1 ? c->chain[k] - 1 : 0)].out]; /* a chain's last */
         by[o->kind == EOP_CONV ? o->conv_kind : 2 + o->kind] += c->prof[k];
-        fprintf(stderr, "  %3d %-11s %8.3f ms  out %lldx%lldx%lldx%lld  %s\n", k, kind_name(o), c->prof[k] * 1e3 / c->prof_runs,
+        double ms = c->prof[k] * 1e3 / c->prof_runs, gf = ms > 0 ? 2 * op_macs(c, p, k) / (ms * 1e6) : 0;
+        if (c->chain[k] < 0) continue;
+        fprintf(stderr, "  %3d %-11s %8.3f ms %6.1f GFLOP/s%s out %lldx%lldx%lldx%lld  %s\n", k, kind_name(o), ms, gf,
+                c->chain[k] > 0 ? (c->chain[k] == 3 ? " chain3" : " chain2") : "       ",
                 (long long)y->dims[0], (long long)(y->rank > 1 ? y->dims[1] : 1), (long long)(y->rank > 2 ? y->dims[2] : 1),
                 (long long)(y->rank > 3 ? y->dims[3] : 1), o->name);
     }

@@ -200,45 +200,74 @@ static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t
     if (!is_clip(&a->e)) act_pass(y + c0, C8 - c0 > 0 ? C8 - c0 : 0, &a->e);
 }
 
-/* 3x3, dilation 1, interior of a row, stride S (1 or 2, a constant): 4 output pixels per step
- * (outer), all channels 8 at a time (inner), so the 3 x (3S+3) pixel input window stays in L1. */
-static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow,
-                                   v8 lo, v8 hi, const int S, const int clip) {
-    const int64_t C = a->C, C8 = C / 8 * 8;
-    int64_t ox = ox_lo;
-    for (; ox + 4 <= ox_hi; ox += 4) {
-        const int64_t off = (ox * S - a->pl) * C;
-        float *y = yrow + ox * C;
-        for (int64_t c = 0; c < C8; c += 8) {
-            v8 b = ld(a->bias + c);
-            v8 s0 = b, s1 = b, s2 = b, s3 = b;
-            const float *wr = a->w + c;
-            for (int ky = 0; ky < 3; ky++, wr += 3 * C) {
-                const float *p = rows[ky] + off + c;
-                v8 wa = ld(wr), wb = ld(wr + C), wc = ld(wr + 2 * C);
-                const float *p1 = p + S * C, *p2 = p + 2 * S * C, *p3 = p + 3 * S * C;
-                s0 += ld(p) * wa, s1 += ld(p1) * wa, s2 += ld(p2) * wa, s3 += ld(p3) * wa;
-                s0 += ld(p + C) * wb, s1 += ld(p1 + C) * wb, s2 += ld(p2 + C) * wb, s3 += ld(p3 + C) * wb;
-                s0 += ld(p + 2 * C) * wc, s1 += ld(p1 + 2 * C) * wc, s2 += ld(p2 + 2 * C) * wc, s3 += ld(p3 + 2 * C) * wc;
-            }
-            st(y + c, actv(s0, clip, lo, hi)), st(y + C + c, actv(s1, clip, lo, hi));
-            st(y + 2 * C + c, actv(s2, clip, lo, hi)), st(y + 3 * C + c, actv(s3, clip, lo, hi));
-        }
+/* one output pixel, 8 channels at a time, from 9 tap pointers (a tap outside the image points at
+ * the zero row): borders and the pixels left over by the 4-pixel groups */
+static FORCE_INLINE void dw3x3_pixel(const k_dw *a, const float *const rows[3], int64_t ox, float *y, v8 lo, v8 hi, const int clip) {
+    const int64_t C = a->C, C8 = C / 8 * 8, ix0 = ox * a->sw - a->pl;
+    const float *tp[9];
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) tp[ky * 3 + kx] = ix0 + kx >= 0 && ix0 + kx < a->W ? rows[ky] + (ix0 + kx) * C : a->zeros;
+    for (int64_t c = 0; c < C8; c += 8) {
+        v8 s0 = ld(a->bias + c), s1 = splat(0.0f), s2 = splat(0.0f);
+        const float *w = a->w + c;
+        s0 += ld(tp[0] + c) * ld(w), s1 += ld(tp[1] + c) * ld(w + C), s2 += ld(tp[2] + c) * ld(w + 2 * C);
+        s0 += ld(tp[3] + c) * ld(w + 3 * C), s1 += ld(tp[4] + c) * ld(w + 4 * C), s2 += ld(tp[5] + c) * ld(w + 5 * C);
+        s0 += ld(tp[6] + c) * ld(w + 6 * C), s1 += ld(tp[7] + c) * ld(w + 7 * C), s2 += ld(tp[8] + c) * ld(w + 8 * C);
+        st(y + c, actv(s0 + s1 + s2, clip, lo, hi));
     }
-    for (; ox < ox_hi; ox++) {
-        const int64_t off = (ox * S - a->pl) * C;
-        for (int64_t c = 0; c < C8; c += 8) {
-            v8 s0 = ld(a->bias + c);
-            for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) s0 += ld(rows[ky] + off + c + kx * C) * ld(a->w + c + (ky * 3 + kx) * C);
-            st(yrow + ox * C + c, actv(s0, clip, lo, hi));
-        }
-    }
-    if (!clip && a->e.act != EACT_ID)
-        for (int64_t o = ox_lo; o < ox_hi; o++) act_pass(yrow + o * C, C8, &a->e);
 }
 
-static void dw3x3_interior(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo, v8 hi) {
+/* one input row's contribution to 4 adjacent outputs (stride S): input columns are loaded once
+ * and feed every output whose window holds them (S = 1: 6 loads, S = 2: 9 loads for 12 FMAs) */
+static FORCE_INLINE void dw3_row4(const float *p, int64_t C, v8 wa, v8 wb, v8 wc, v8 *s0, v8 *s1, v8 *s2, v8 *s3, const int S) {
+    if (S == 1) {
+        v8 x0 = ld(p), x1 = ld(p + C), x2 = ld(p + 2 * C), x3 = ld(p + 3 * C), x4 = ld(p + 4 * C), x5 = ld(p + 5 * C);
+        *s0 += x0 * wa, *s0 += x1 * wb, *s0 += x2 * wc;
+        *s1 += x1 * wa, *s1 += x2 * wb, *s1 += x3 * wc;
+        *s2 += x2 * wa, *s2 += x3 * wb, *s2 += x4 * wc;
+        *s3 += x3 * wa, *s3 += x4 * wb, *s3 += x5 * wc;
+    } else {
+        v8 x0 = ld(p), x1 = ld(p + C), x2 = ld(p + 2 * C), x3 = ld(p + 3 * C), x4 = ld(p + 4 * C);
+        *s0 += x0 * wa, *s0 += x1 * wb, *s0 += x2 * wc;
+        *s1 += x2 * wa, *s1 += x3 * wb, *s1 += x4 * wc;
+        v8 x5 = ld(p + 5 * C), x6 = ld(p + 6 * C), x7 = ld(p + 7 * C), x8 = ld(p + 8 * C);
+        *s2 += x4 * wa, *s2 += x5 * wb, *s2 += x6 * wc;
+        *s3 += x6 * wa, *s3 += x7 * wb, *s3 += x8 * wc;
+    }
+}
+
+/* 3x3, dilation 1, one output row, stride S (1 or 2, a constant), channels [0, C8): the interior
+ * in tiles of 8 pixels (the tile's 3 x (8S+2) input window stays in L1; per tile and 8 channels
+ * the 9 weights stay in registers while 2 x 4 outputs accumulate), then every other pixel
+ * (borders, leftovers) one at a time. */
+static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow,
+                                   v8 lo, v8 hi, const int S, const int clip) {
+    const int64_t C = a->C, C8 = C / 8 * 8, ox_q = ox_lo + (ox_hi - ox_lo) / 4 * 4;
+    for (int64_t ox = ox_lo; ox < ox_q; ox += 8) {
+        const int quads = ox + 8 <= ox_q ? 2 : 1;
+        for (int64_t c = 0; c < C8; c += 8) {
+            const float *w = a->w + c;
+            v8 w00 = ld(w), w01 = ld(w + C), w02 = ld(w + 2 * C), w10 = ld(w + 3 * C), w11 = ld(w + 4 * C);
+            v8 w12 = ld(w + 5 * C), w20 = ld(w + 6 * C), w21 = ld(w + 7 * C), w22 = ld(w + 8 * C), b = ld(a->bias + c);
+            for (int q = 0; q < quads; q++) {
+                const int64_t o = ox + 4 * q, off = (o * S - a->pl) * C + c;
+                v8 s0 = b, s1 = b, s2 = b, s3 = b;
+                dw3_row4(rows[0] + off, C, w00, w01, w02, &s0, &s1, &s2, &s3, S);
+                dw3_row4(rows[1] + off, C, w10, w11, w12, &s0, &s1, &s2, &s3, S);
+                dw3_row4(rows[2] + off, C, w20, w21, w22, &s0, &s1, &s2, &s3, S);
+                float *y = yrow + o * C + c;
+                st(y, actv(s0, clip, lo, hi)), st(y + C, actv(s1, clip, lo, hi));
+                st(y + 2 * C, actv(s2, clip, lo, hi)), st(y + 3 * C, actv(s3, clip, lo, hi));
+            }
+        }
+    }
+    for (int64_t ox = 0; ox < a->OW; ox++)
+        if (ox < ox_lo || ox >= ox_q) dw3x3_pixel(a, rows, ox, yrow + ox * C, lo, hi, clip);
+    if (!clip && a->e.act != EACT_ID)
+        for (int64_t o = 0; o < a->OW; o++) act_pass(yrow + o * C, C8, &a->e);
+}
+
+static void dw3x3_all(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow, v8 lo, v8 hi) {
     int clip = is_clip(&a->e);
     if (a->sw == 1 && clip) dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 1, 1);
     else if (a->sw == 1) dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 1, 0);
@@ -246,24 +275,16 @@ static void dw3x3_interior(const k_dw *a, const float *const rows[3], int64_t ox
     else dw3x3_run(a, rows, ox_lo, ox_hi, yrow, lo, hi, 2, 0);
 }
 
-/* one output pixel of a 3x3 dilation-1 depthwise conv from 3 row pointers (columns bounds-checked) */
-static void dw3x3_pixel_rows(const k_dw *a, const float *const rows[3], int64_t ox, float *y, v8 lo, v8 hi) {
-    const int64_t C = a->C, C8 = C / 8 * 8, ix0 = ox * a->sw - a->pl;
+/* channels [C8, C) of one output pixel (C not a multiple of 8), scalar */
+static void dw3x3_tail(const k_dw *a, const float *const rows[3], int64_t ox, float *y) {
+    const int64_t C = a->C, ix0 = ox * a->sw - a->pl;
     int kx0 = ix0 < 0 ? (int)-ix0 : 0, kx1 = ix0 + 3 > a->W ? (int)(a->W - ix0) : 3;
-    int64_t c = 0;
-    for (; c < C8; c += 8) {
-        v8 acc = ld(a->bias + c);
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = kx0; kx < kx1; kx++) acc += ld(rows[ky] + (ix0 + kx) * C + c) * ld(a->w + (ky * 3 + kx) * C + c);
-        st(y + c, actv(acc, is_clip(&a->e), lo, hi));
-    }
-    for (; c < C; c++) {
+    for (int64_t c = C / 8 * 8; c < C; c++) {
         float acc = a->bias[c];
         for (int ky = 0; ky < 3; ky++)
             for (int kx = kx0; kx < kx1; kx++) acc += rows[ky][(ix0 + kx) * C + c] * a->w[(ky * 3 + kx) * C + c];
         y[c] = act1(acc, &a->e);
     }
-    if (!is_clip(&a->e)) act_pass(y, C8, &a->e);
 }
 
 /* output columns whose 3 taps are all inside the row */
@@ -282,9 +303,9 @@ static void K(dw_row)(const k_dw *a, const float *const in_rows[3], float *yrow)
     for (int k = 0; k < 3; k++) rows[k] = in_rows[k] ? in_rows[k] : a->zeros;
     int64_t ox_lo, ox_hi;
     dw3x3_cols(a, &ox_lo, &ox_hi);
-    if (a->C >= 8) dw3x3_interior(a, rows, ox_lo, ox_hi, yrow, lo, hi);
-    for (int64_t ox = 0; ox < a->OW; ox++)
-        if (ox < ox_lo || ox >= ox_hi || a->C % 8) dw3x3_pixel_rows(a, rows, ox, yrow + ox * a->C, lo, hi);
+    if (a->C >= 8) dw3x3_all(a, rows, ox_lo, ox_hi, yrow, lo, hi);
+    if (a->C % 8)
+        for (int64_t ox = 0; ox < a->OW; ox++) dw3x3_tail(a, rows, ox, yrow + ox * a->C);
 }
 
 static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
