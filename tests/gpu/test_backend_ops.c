@@ -212,6 +212,14 @@ int main(int argc, char **argv) {
         conv_case(CONV_DW, 1, 13, 11, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 2);
         conv_case(CONV_DW, 2, 10, 9, 24, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, a == 0);
         conv_case(CONV_DW, 1, 8, 12, 5, 5, 5, 5, 1, 2, 4, 4, 4, 4, a, 0, 0);
+        /* channels in 8s (fp16: the 16-byte tensor-core tiles, both tile widths; 8-wide depthwise) */
+        conv_case(CONV_GEMM, 2, 9, 11, 24, 144, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 2, a == 1);
+        conv_case(CONV_GEMM, 1, 10, 13, 144, 24, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, a == 3);
+        conv_case(CONV_GEMM, 1, 3, 3, 320, 1280, 1, 1, 1, 1, 0, 0, 0, 0, a, 0, 0); /* split K, many column tiles */
+        conv_case(CONV_IM2COL, 2, 11, 9, 32, 48, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2);
+        conv_case(CONV_IM2COL, 1, 7, 7, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, 0);
+        conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
+        conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
     }
     /* elementwise: every op, every broadcast, operands swapped */
     for (int bin = BIN_ADD; bin <= BIN_MIN; bin++)

@@ -68,9 +68,11 @@ static inline float act1(float x, const k_epi *e) {
 #define FORCE_INLINE inline __attribute__((always_inline))
 static FORCE_INLINE v8 actv(v8 x, const int clip, v8 lo, v8 hi) { return clip ? vmin(vmax(x, lo), hi) : x; }
 /* e^x, 8 lanes (Cephes' expf: 2^n * P(r), r = x - n ln2 in two steps; within 2 ulp). x is clamped
- * to [-87.3, 88.3] (normal results); NaN stays NaN. */
+ * to [-87.3, 88.3] (normal results) and e^x above expf's overflow bound is +inf, as expf's: so that
+ * sigmoid(-inf) = 0 and swish(-inf) = NaN, as the reference computes them; NaN stays NaN. */
 static inline v8 vexp(v8 x) {
     typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
+    v8i over = x > splat(88.7228394f);
     x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));
     v8 fx = x * splat(1.44269504088896341f);
     v8i neg = fx < splat(0.0f);
@@ -85,7 +87,8 @@ static inline v8 vexp(v8 x) {
     p = p * r + splat(1.6666665459e-1f);
     p = p * r + splat(5.0000001201e-1f);
     p = p * r * r + r + splat(1.0f);
-    return (v8)((v8u)p + ((v8u)n << 23));
+    v8 r2 = (v8)((v8u)p + ((v8u)n << 23));
+    return (v8)(((v8i)r2 & ~over) | ((v8i)splat(__builtin_inff()) & over));
 }
 
 /* sigmoid / swish after a kernel wrote y: 8 lanes with vexp (EfficientNet's swish is everywhere;

@@ -141,6 +141,8 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
     }
     c->d_blob = c->blob->d;
     c->x.wh = c->blob->dh;
+    const char *tc = getenv("ODRT_CUDA_TC");
+    c->x.tc = !(tc && *tc == '0');
     c->arena_bytes = (size_t)p->arena_bytes / (c->half ? 2 : 1) + ENG_ALIGN;
     CU_TRY(cudaMalloc(&c->d_arena, c->arena_bytes));
     int dev;

@@ -27,6 +27,7 @@ typedef struct cu_exec {
     float *ws;
     int sms;
     const __half *wh; /* fp16 engines: the blob as halves (conv weights for tensor cores), else NULL */
+    int tc;           /* fp16 convs with channels in 8s on conv_tc (ODRT_CUDA_TC=0: off, for measurements) */
 } cu_exec;
 /* the blob's floats as halves into out (len / 4 halves; non-float parts become garbage, unused) */
 odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out);

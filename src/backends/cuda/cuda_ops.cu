@@ -24,12 +24,51 @@ __device__ __forceinline__ void ld4(const __half *p, float *v) {
     float2 a = __half22float2(*(const __half2 *)&q.x), b = __half22float2(*(const __half2 *)&q.y);
     v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
 }
+/* 8 consecutive elements (8-element aligned): one 16-byte load for half, two for float */
+__device__ __forceinline__ void ld8(const float *p, float *v) { ld4(p, v), ld4(p + 4, v + 4); }
+__device__ __forceinline__ void ld8(const __half *p, float *v) {
+    uint4 q = *(const uint4 *)p;
+    const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+    for (int i = 0; i < 4; i++) {
+        float2 f = __half22float2(*(const __half2 *)&w[i]);
+        v[2 * i] = f.x, v[2 * i + 1] = f.y;
+    }
+}
 __device__ __forceinline__ void st4(float *p, const float *v) { *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]); }
 __device__ __forceinline__ void st4(__half *p, const float *v) {
     __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
     uint2 q;
     q.x = *(const uint32_t *)&a, q.y = *(const uint32_t *)&b;
     *(uint2 *)p = q;
+}
+
+__device__ __forceinline__ void st8(float *p, const float *v) { st4(p, v), st4(p + 4, v + 4); }
+__device__ __forceinline__ void st8(__half *p, const float *v) {
+    uint32_t w[4];
+    for (int i = 0; i < 4; i++) {
+        __half2 h = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+        w[i] = *(const uint32_t *)&h;
+    }
+    *(uint4 *)p = make_uint4(w[0], w[1], w[2], w[3]);
+}
+/* V consecutive elements, V = 1, 4 or 8 (V-element aligned) */
+template <int V, typename T>
+__device__ __forceinline__ void ldv(const T *p, float *v) {
+    if (V == 8) ld8(p, v);
+    else if (V == 4) ld4(p, v);
+    else v[0] = ld(p, 0);
+}
+template <int V>
+__device__ __forceinline__ void ldv(const float *p, float *v) {
+    if (V == 8) ld8(p, v);
+    else if (V == 4) ld4(p, v);
+    else v[0] = p[0];
+}
+template <int V, typename T>
+__device__ __forceinline__ void stv(T *p, const float *v) {
+    if (V == 8) st8(p, v);
+    else if (V == 4) st4(p, v);
+    else st(p, 0, v[0]);
 }
 
 __device__ __forceinline__ float act(float x, int a, float lo, float hi) {
@@ -239,6 +278,100 @@ __global__ void __launch_bounds__(128) conv_wmma(conv_args a, const __half *wh) 
     }
 }
 
+/* fp16 engines with Cin % 8 == 0 and Cout % 8 == 0 (every conv but an RGB stem): the implicit GEMM
+ * on tensor cores with 16-byte loads. An A chunk is 8 consecutive k of one pixel: one tap (ky, kx)
+ * and 8 channels, contiguous in NHWC; a B chunk is 8 output channels of one k in the half weight
+ * copy (same panels). Tiles of 64 pixels x BN channels (32 or 64, by Cout) x 32 k, 4 warps, the next
+ * k-slice in registers while the current one is multiplied; the epilogue writes 8 channels per
+ * 16-byte store (or float partial sums for split K). */
+enum { TBK = 32 };
+template <int BN>
+struct tc_smem {
+    static constexpr int LDA = TBK + 8, LDB = BN + 8, LDC = BN + 4;
+    static constexpr int AB = 64 * LDA * 2 + TBK * LDB * 2, CB = 64 * LDC * 4;
+    static constexpr int BYTES = AB > CB ? AB : CB;
+};
+template <int BN, bool PW>
+__global__ void __launch_bounds__(128) conv_tc(conv_args a, const __half *wh) {
+    using namespace nvcuda;
+    using S = tc_smem<BN>;
+    constexpr int WN = BN / 32, WMW = 4 / WN, FM = 64 / WMW / 16, CH = BN / 8; /* warps along N / M, M fragments */
+    __shared__ __align__(128) unsigned char sm[S::BYTES];
+    __half(*As)[S::LDA] = (__half(*)[S::LDA])sm;
+    __half(*Bs)[S::LDB] = (__half(*)[S::LDB])(sm + 64 * S::LDA * 2);
+    float(*Cs)[S::LDC] = (float(*)[S::LDC])sm;
+    const __half *X = (const __half *)a.x;
+    int tid = threadIdx.x, warp = tid / 32, wm = warp / WN, wn = warp % WN;
+    int64_t M = (int64_t)a.N * a.OH * a.OW, m0 = (int64_t)blockIdx.x * 64;
+    int n0 = blockIdx.y * BN, kb = blockIdx.z * a.kper, ke = min(a.K, kb + a.kper);
+    /* A chunks of this thread: rows tid / 4 and tid / 4 + 32, k offset (tid % 4) * 8 */
+    const int la_k = (tid % 4) * 8, la_m = tid / 4;
+    a_row rows[2] = {a_row_of<PW>(a, m0 + la_m, M), a_row_of<PW>(a, m0 + la_m + 32, M)};
+    uint4 ra[2], rb[2];
+    const uint4 z = make_uint4(0, 0, 0, 0);
+    auto load = [&](int k0) {
+        a_col col = a_col_of<PW>(a, k0 + la_k, ke);
+        for (int e = 0; e < 2; e++) {
+            int64_t idx = a_index<PW>(a, rows[e], col);
+            ra[e] = idx < 0 ? z : *(const uint4 *)(X + idx);
+        }
+        for (int e = 0; e < 2; e++) {
+            int q = tid + 128 * e, kk = q / CH, co = n0 + (q % CH) * 8;
+            rb[e] = q < TBK * CH && k0 + kk < ke && co < a.Cout ? *(const uint4 *)(wh + ((int64_t)(co >> 4) * a.K + k0 + kk) * 16 + (co & 15))
+                                                                 : z;
+        }
+    };
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][2];
+    for (int i = 0; i < FM; i++)
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+    if (kb < ke) load(kb);
+    for (int k0 = kb; k0 < ke; k0 += TBK) {
+        for (int e = 0; e < 2; e++) *(uint4 *)&As[la_m + 32 * e][la_k] = ra[e];
+        for (int e = 0; e < 2; e++) {
+            int q = tid + 128 * e;
+            if (q < TBK * CH) *(uint4 *)&Bs[q / CH][(q % CH) * 8] = rb[e];
+        }
+        __syncthreads();
+        if (k0 + TBK < ke) load(k0 + TBK); /* in flight during the multiply */
+#pragma unroll
+        for (int kk = 0; kk < TBK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[2];
+            for (int i = 0; i < FM; i++) wmma::load_matrix_sync(fa[i], &As[wm * FM * 16 + i * 16][kk], S::LDA);
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], &Bs[kk][wn * 32 + j * 16], S::LDB);
+            for (int i = 0; i < FM; i++)
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    for (int i = 0; i < FM; i++)
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(&Cs[wm * FM * 16 + i * 16][wn * 32 + j * 16], acc[i][j], S::LDC, wmma::mem_row_major);
+    __syncthreads();
+    __half *Y = (__half *)a.y;
+    const __half *R = (const __half *)a.res;
+    for (int e = tid; e < 64 * CH; e += 128) {
+        int r = e / CH, c = (e % CH) * 8, co = n0 + c;
+        int64_t m = m0 + r;
+        if (m >= M || co >= a.Cout) continue;
+        float v[8];
+        for (int u = 0; u < 8; u++) v[u] = Cs[r][c + u];
+        if (a.ws) {
+            float *w = a.ws + ((int64_t)blockIdx.z * M + m) * a.Cout + co;
+            *(float4 *)w = make_float4(v[0], v[1], v[2], v[3]), *(float4 *)(w + 4) = make_float4(v[4], v[5], v[6], v[7]);
+            continue;
+        }
+        for (int u = 0; u < 8; u++) v[u] += a.bias[co + u];
+        if (R) {
+            float rv[8];
+            ld4(R + m * a.Cout + co, rv), ld4(R + m * a.Cout + co + 4, rv + 4);
+            for (int u = 0; u < 8; u++) v[u] += rv[u];
+        }
+        for (int u = 0; u < 8; u++) v[u] = act(v[u], a.act, a.lo, a.hi);
+        st4(Y + m * a.Cout + co, v), st4(Y + m * a.Cout + co + 4, v + 4);
+    }
+}
+
 __global__ void to_half_k(const float *x, __half *y, int64_t n) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] = __float2half(x[i]);
@@ -255,7 +388,8 @@ __global__ void split_epilogue(conv_args a, int splits) {
     st((T *)a.y, i, act(v, a.act, a.lo, a.hi));
 }
 
-/* depthwise: one thread per output pixel and 4 channels (C % 4 == 0: one 4-wide load per tap), else 1 */
+/* depthwise: one thread per output pixel and V channels (fp16 with C % 8 == 0: 8, one 16-byte load
+ * per tap; C % 4 == 0: 4; else 1) */
 template <typename T, int V>
 __global__ void conv_dw(conv_args a) {
     int C = a.Cout, CV = C / V;
@@ -277,20 +411,17 @@ __global__ void conv_dw(conv_args a) {
             if (ix < 0 || ix >= a.W) continue;
             const T *px = row + (int64_t)ix * C + c;
             const float *w = a.w + (ky * a.kw + kx) * C + c;
-            if (V == 4) ld4(px, xv), ld4(w, wv);
-            else xv[0] = ld(px, 0), wv[0] = w[0];
+            ldv<V>(px, xv), ldv<V>(w, wv);
             for (int u = 0; u < V; u++) v[u] += xv[u] * wv[u];
         }
     }
     int64_t o = (int64_t)p * C + c;
     if (a.res) {
-        if (V == 4) ld4((const T *)a.res + o, xv);
-        else xv[0] = ld((const T *)a.res, o);
+        ldv<V>((const T *)a.res + o, xv);
         for (int u = 0; u < V; u++) v[u] += xv[u];
     }
     for (int u = 0; u < V; u++) v[u] = act(v[u], a.act, a.lo, a.hi);
-    if (V == 4) st4((T *)a.y + o, v);
-    else st((T *)a.y, o, v[0]);
+    stv<V>((T *)a.y + o, v);
 }
 
 /* max pooling: one thread per output element, channels fastest; a NaN in the window propagates */
@@ -429,9 +560,10 @@ odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *bl
         a.K = o->kh * o->kw * o->cin;
         a.act = o->act, a.lo = o->act_lo, a.hi = o->act_hi;
         if (o->conv_kind == CONV_DW) {
-            int V = a.Cout % 4 == 0 ? 4 : 1;
+            int V = a.Cout % 8 == 0 && sizeof(T) == 2 ? 8 : a.Cout % 4 == 0 ? 4 : 1; /* 16-byte loads */
             int64_t n = yt->numel / V;
-            if (V == 4) conv_dw<T, 4><<<blocks(n, 128), 128, 0, s>>>(a);
+            if (V == 8) conv_dw<T, 8><<<blocks(n, 128), 128, 0, s>>>(a);
+            else if (V == 4) conv_dw<T, 4><<<blocks(n, 128), 128, 0, s>>>(a);
             else conv_dw<T, 1><<<blocks(n, 128), 128, 0, s>>>(a);
         } else {
             int64_t M = (int64_t)a.N * a.OH * a.OW;
@@ -440,10 +572,20 @@ odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *bl
             splits = (a.K + a.kper - 1) / a.kper;
             a.ws = splits > 1 ? x->ws : nullptr;
             dim3 g(blocks(M, BM), blocks(a.Cout, BN), (unsigned)splits);
-            /* tensor cores pay where K is deep (measured on handtrack, H200: with shallow K the
-             * 64 x 64 tile's shared-memory epilogue costs more than the multiply saves) */
-            const __half *wh = x->wh && a.K >= 256 ? x->wh + o->w_off / 4 : nullptr;
-            if (sizeof(T) == 2 && wh && o->conv_kind == CONV_GEMM) conv_wmma<true><<<g, 128, 0, s>>>(a, wh);
+            /* fp16: tensor cores with 16-byte loads where channels come in 8s (conv_tc); else WMMA
+             * with scalar loads where K is deep (with shallow K that tile's scalar loads and
+             * epilogue cost more than the multiply saves: measured on handtrack, H200) */
+            const __half *wh = x->wh ? x->wh + o->w_off / 4 : nullptr;
+            bool tc = sizeof(T) == 2 && wh && x->tc && a.Cin % 8 == 0 && a.Cout % 8 == 0, pw = o->conv_kind == CONV_GEMM;
+            if (!tc && a.K < 256) wh = nullptr;
+            if (tc && a.Cout <= 32) {
+                g.y = blocks(a.Cout, 32);
+                if (pw) conv_tc<32, true><<<g, 128, 0, s>>>(a, wh);
+                else conv_tc<32, false><<<g, 128, 0, s>>>(a, wh);
+            } else if (tc) {
+                if (pw) conv_tc<64, true><<<g, 128, 0, s>>>(a, wh);
+                else conv_tc<64, false><<<g, 128, 0, s>>>(a, wh);
+            } else if (sizeof(T) == 2 && wh && o->conv_kind == CONV_GEMM) conv_wmma<true><<<g, 128, 0, s>>>(a, wh);
             else if (sizeof(T) == 2 && wh) conv_wmma<false><<<g, 128, 0, s>>>(a, wh);
             else if (o->conv_kind == CONV_GEMM) conv_igemm<T, true><<<g, 256, 0, s>>>(a);
             else conv_igemm<T, false><<<g, 256, 0, s>>>(a);
