@@ -218,6 +218,7 @@ int main(int argc, char **argv) {
         conv_case(CONV_GEMM, 1, 3, 3, 320, 1280, 1, 1, 1, 1, 0, 0, 0, 0, a, 0, 0); /* split K, many column tiles */
         conv_case(CONV_IM2COL, 2, 11, 9, 32, 48, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2);
         conv_case(CONV_IM2COL, 1, 7, 7, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, 0);
+        conv_case(CONV_IM2COL, 2, 13, 12, 3, 32, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2); /* a stem: direct */
         conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
         conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
     }

@@ -286,6 +286,40 @@ odrt_status_t capture(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, si
     return ODRT_OK;
 }
 
+/* the frames into the pinned staging buffer, back to back; a large batch (>= 8 MiB: a 64-frame batch
+ * of 320 x 320 photos is 19.7 MB, 2 ms for one thread) is copied by up to 4 threads */
+typedef struct {
+    uint8_t *dst;
+    const odrt_tensor_t *const *frames;
+    const int64_t *hs, *ws;
+    int i0, i1;
+} stage_job;
+static void *stage_run(void *arg) {
+    stage_job *j = (stage_job *)arg;
+    for (int i = j->i0; i < j->i1; i++) {
+        size_t b = (size_t)j->hs[i] * j->ws[i] * 3;
+        memcpy(j->dst, j->frames[i]->data, b);
+        j->dst += b;
+    }
+    return NULL;
+}
+static void stage_frames(uint8_t *dst, const odrt_tensor_t *const *frames, int n, const int64_t *hs, const int64_t *ws, size_t total) {
+    int nt = total >= ((size_t)8 << 20) ? (n < 4 ? n : 4) : 1;
+    stage_job jobs[4];
+    pthread_t th[4];
+    int started[4] = {0};
+    for (int t = 0, i = 0; t < nt; t++) {
+        int i1 = (int)((int64_t)n * (t + 1) / nt);
+        jobs[t] = (stage_job){dst, frames, hs, ws, i, i1};
+        for (; i < i1; i++) dst += (size_t)hs[i] * ws[i] * 3;
+        if (t > 0) started[t] = pthread_create(&th[t], NULL, stage_run, &jobs[t]) == 0;
+        if (t > 0 && !started[t]) stage_run(&jobs[t]); /* no thread: copy here */
+    }
+    stage_run(&jobs[0]);
+    for (int t = 1; t < nt; t++)
+        if (started[t]) pthread_join(th[t], NULL);
+}
+
 odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out) {
     cu_ctx *c = (cu_ctx *)vc;
     const eng_meta *m = &p->meta;
@@ -306,12 +340,7 @@ odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_
         c->frames_cap = total, same = 0;
     }
     if (!same && !c->prof) ODRT_TRY(capture(c, n, hs, ws, total));
-    size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        size_t b = (size_t)hs[i] * ws[i] * 3;
-        memcpy(c->h_frames + off, frames[i]->data, b);
-        off += b;
-    }
+    stage_frames(c->h_frames, frames, n, hs, ws, total);
     CU_TRY(cudaEventRecord(c->ev0, c->stream));
     if (c->prof) { /* ODRT_PROFILE=1: no graph, an event after every step */
         ODRT_TRY(set_windows(c, n, hs, ws));

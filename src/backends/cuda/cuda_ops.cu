@@ -424,6 +424,51 @@ __global__ void conv_dw(conv_args a) {
     stv<V>((T *)a.y + o, v);
 }
 
+inline unsigned blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
+
+/* shallow convolutions (K = kh * kw * Cin <= 32: an RGB stem) with Cout % 8 == 0, Cout <= 64: one
+ * thread per output pixel and all its channels, its K input taps in registers, the packed weights
+ * in shared memory (every thread reads the same word: a broadcast); summed in k order as the GEMMs */
+enum { DK = 32, DCO = 64 };
+template <typename T>
+__global__ void __launch_bounds__(128) conv_direct(conv_args a) {
+    __shared__ float ws[DCO / 16][DK][16];
+    __shared__ float bs[DCO];
+    for (int i = threadIdx.x; i < (a.Cout + 15) / 16 * a.K * 16; i += blockDim.x) ws[i / (a.K * 16)][i / 16 % a.K][i % 16] = a.w[i];
+    for (int i = threadIdx.x; i < a.Cout; i += blockDim.x) bs[i] = a.bias[i];
+    __syncthreads();
+    int64_t m = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, M = (int64_t)a.N * a.OH * a.OW;
+    if (m >= M) return;
+    int ox = (int)(m % a.OW), oy = (int)(m / a.OW % a.OH), n = (int)(m / ((int64_t)a.OW * a.OH));
+    const T *X = (const T *)a.x;
+    float xin[DK];
+#pragma unroll
+    for (int k = 0; k < DK; k++) {
+        xin[k] = 0.0f;
+        if (k < a.K) {
+            int ci = k % a.Cin, kx = k / a.Cin % a.kw, ky = k / (a.Cin * a.kw);
+            int iy = oy * a.sh - a.pt + ky * a.dh, ix = ox * a.sw - a.pl + kx * a.dw;
+            if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) xin[k] = ld(X, (((int64_t)n * a.H + iy) * a.W + ix) * a.Cin + ci);
+        }
+    }
+    for (int c0 = 0; c0 < a.Cout; c0 += 8) {
+        float v[8];
+        for (int u = 0; u < 8; u++) v[u] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < DK; k++)
+            if (k < a.K)
+                for (int u = 0; u < 8; u++) v[u] += xin[k] * ws[c0 >> 4][k][(c0 & 15) + u];
+        for (int u = 0; u < 8; u++) v[u] += bs[c0 + u];
+        if (a.res) {
+            float rv[8];
+            ld8((const T *)a.res + m * a.Cout + c0, rv);
+            for (int u = 0; u < 8; u++) v[u] += rv[u];
+        }
+        for (int u = 0; u < 8; u++) v[u] = act(v[u], a.act, a.lo, a.hi);
+        st8((T *)a.y + m * a.Cout + c0, v);
+    }
+}
+
 /* max pooling: one thread per output element, channels fastest; a NaN in the window propagates */
 template <typename T>
 __global__ void maxpool_k(conv_args a) {
@@ -540,7 +585,6 @@ __global__ void mean_hw_tree_k(const T *x, T *y, int64_t HW, int C) {
     }
 }
 
-inline unsigned blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
 
 template <typename T>
 odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *blob, const cu_exec *x, cudaStream_t s) {
@@ -565,6 +609,8 @@ odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *bl
             if (V == 8) conv_dw<T, 8><<<blocks(n, 128), 128, 0, s>>>(a);
             else if (V == 4) conv_dw<T, 4><<<blocks(n, 128), 128, 0, s>>>(a);
             else conv_dw<T, 1><<<blocks(n, 128), 128, 0, s>>>(a);
+        } else if (a.Cin % 8 && a.K <= DK && a.Cout % 8 == 0 && a.Cout <= DCO) { /* else tensor cores or GEMM tiles */
+            conv_direct<T><<<blocks((int64_t)a.N * a.OH * a.OW, 128), 128, 0, s>>>(a);
         } else {
             int64_t M = (int64_t)a.N * a.OH * a.OW;
             int splits = cu_conv_splits(M, a.Cout, a.K, x->sms);
