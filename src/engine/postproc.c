@@ -11,6 +11,7 @@
 
 #include "util.h"
 #include "engine/engine.h"
+#include "backends/cpu/kernels.h"
 
 typedef struct {
     float s;
@@ -68,7 +69,30 @@ typedef struct {
     odrt_detection_t *kept;    /* [B][C][max_per_class] */
     int *n_kept;               /* [B][C] */
     float *soa;                /* per thread: kept boxes as 5 arrays of max_per_class */
+    const cpu_kernels *k;      /* the vectorised sigmoid */
 } post_job;
+
+/* sigmoid scores of anchors [i0, i1) of image b: the logits are contiguous ([anchor][class]), so
+ * the CPU kernels' vectorised sigmoid runs over blocks of them, then the scores are scattered into
+ * the class-major layout */
+static void sigmoid_scores(const post_job *j, int64_t b, int64_t i0, int64_t i1) {
+    enum { TMP = 4096 };
+    float tmp[TMP];
+    const k_epi e = {EACT_SIGMOID, 0, 0};
+    int64_t per = TMP / j->CT > 0 ? TMP / j->CT : 1;
+    for (int64_t a0 = i0; a0 < i1; a0 += per) {
+        int64_t a1 = a0 + per < i1 ? a0 + per : i1;
+        const float *l = j->logits + (b * j->N + a0) * j->CT;
+        if (j->CT <= TMP) j->k->act(l, tmp, (a1 - a0) * j->CT, &e);
+        for (int64_t i = a0; i < a1; i++) {
+            float *sc = j->sc + b * j->C * j->N + i;
+            for (int c = 0; c < j->C; c++) {
+                int64_t at = (i - a0) * j->CT + c + j->m->bg_offset;
+                sc[c * j->N] = j->CT <= TMP ? tmp[at] : 1.0f / (1.0f + expf(-l[at]));
+            }
+        }
+    }
+}
 
 /* decode and score conversion for a chunk of anchors of one image */
 static void decode_task(void *arg, int64_t t, int th) {
@@ -77,6 +101,7 @@ static void decode_task(void *arg, int64_t t, int th) {
     int64_t chunks = (j->N + j->chunk - 1) / j->chunk, b = t / chunks, i0 = t % chunks * j->chunk;
     int64_t i1 = i0 + j->chunk < j->N ? i0 + j->chunk : j->N;
     (void)th;
+    if (m->score_act == 1) sigmoid_scores(j, b, i0, i1);
     for (int64_t i = i0; i < i1; i++) {
         const float *e = j->codes + (b * j->N + i) * 4, *a = j->anchors + i * 4;
         /* the same operations, in the same order, as the export's decoder */
@@ -92,7 +117,7 @@ static void decode_task(void *arg, int64_t t, int th) {
             for (int c = 0; c < j->CT; c++) sum += exp((double)l[c] - mx);
             for (int c = 0; c < j->C; c++) sc[c * j->N] = (float)(exp((double)l[c + m->bg_offset] - mx) / sum);
         } else if (m->score_act == 1) {
-            for (int c = 0; c < j->C; c++) sc[c * j->N] = 1.0f / (1.0f + expf(-l[c + m->bg_offset]));
+            continue; /* sigmoid_scores did these, 8 lanes at a time */
         } else {
             for (int c = 0; c < j->C; c++) sc[c * j->N] = l[c + m->bg_offset];
         }
@@ -101,11 +126,34 @@ static void decode_task(void *arg, int64_t t, int th) {
 
 /* is candidate box b suppressed by any of the nk kept boxes (structure of arrays, corners min/max
  * ordered, areas precomputed)? The reference's rule: IoU > thr, no overlap or a degenerate box
- * never suppresses. Branch-free so that it vectorises. */
+ * never suppresses. 4 kept boxes at a time (GCC vectors: SSE2 / NEON), the rest one by one; the
+ * same float operations in the same order either way. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+static inline v4f ldu4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline v4f sel(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
 static int suppressed(const float *ky1, const float *kx1, const float *ky2, const float *kx2, const float *ka, int nk,
                       const float b[5], float thr) {
+    int q = 0;
+    const v4f by1 = {b[0], b[0], b[0], b[0]}, bx1 = {b[1], b[1], b[1], b[1]}, by2 = {b[2], b[2], b[2], b[2]};
+    const v4f bx2 = {b[3], b[3], b[3], b[3]}, ba = {b[4], b[4], b[4], b[4]}, zero = {0, 0, 0, 0}, one = {1, 1, 1, 1};
+    const v4f vt = {thr, thr, thr, thr};
+    for (; q + 4 <= nk; q += 4) {
+        v4f x1 = ldu4(kx1 + q), x2 = ldu4(kx2 + q), y1 = ldu4(ky1 + q), y2 = ldu4(ky2 + q), a = ldu4(ka + q);
+        /* max_(k, b) = k > b || b != b ? k : b; min_(k, b) = k < b || b != b ? k : b */
+        v4f ixa = sel((x1 > bx1) | (bx1 != bx1), x1, bx1), ixb = sel((x2 < bx2) | (bx2 != bx2), x2, bx2);
+        v4f iya = sel((y1 > by1) | (by1 != by1), y1, by1), iyb = sel((y2 < by2) | (by2 != by2), y2, by2);
+        v4f inter = (ixb - ixa) * (iyb - iya), uni = a + ba - inter;
+        v4i ok = (ixb > ixa) & (iyb > iya) & (inter > zero) & (a > zero) & (ba > zero) & (uni > zero);
+        v4i hit = ok & (inter / sel(ok, uni, one) > vt);
+        if (hit[0] | hit[1] | hit[2] | hit[3]) return 1;
+    }
     int hit = 0;
-    for (int q = 0; q < nk; q++) {
+    for (; q < nk; q++) {
         float ixa = max_(kx1[q], b[1]), ixb = min_(kx2[q], b[3]), iya = max_(ky1[q], b[0]), iyb = min_(ky2[q], b[2]);
         float inter = (ixb - ixa) * (iyb - iya), uni = ka[q] + b[4] - inter;
         int ok = ixb > ixa && iyb > iya && inter > 0 && ka[q] > 0 && b[4] > 0 && uni > 0;
@@ -196,7 +244,7 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
     post_job j;
     memset(&j, 0, sizeof j);
     j.m = m, j.anchors = anchors, j.codes = codes, j.logits = logits, j.N = m->n_anchors, j.chunk = 2048;
-    j.C = m->n_classes, j.CT = m->n_classes + m->bg_offset;
+    j.C = m->n_classes, j.CT = m->n_classes + m->bg_offset, j.k = cpu_kernels_best();
     size_t BC = (size_t)B * (size_t)j.C, K = (size_t)m->max_per_class;
     eng_post_ws *w = ws_get(pw, m, B);
     odrt_status_t rc = ODRT_OK;
