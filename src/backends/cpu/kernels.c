@@ -145,6 +145,49 @@ static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, co
     }
 }
 
+/* 12 x 8 micro-kernel for a last panel with at most 8 columns (Cout = 16 n + 8: 24, 40, ...): the
+ * 6 x 16 tile would spend half its FMAs on the panel's zero padding */
+static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
+                              int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
+    const float *a[12];
+    for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+    v8 bl = ld(bias);
+    v8 c0 = bl, c1 = bl, c2 = bl, c3 = bl, c4 = bl, c5 = bl, c6 = bl, c7 = bl, c8 = bl, c9 = bl, c10 = bl, c11 = bl;
+    for (int64_t k = 0; k < K; k++) {
+        v8 b0 = ld(B + 16 * k);
+        c0 += a[0][k] * b0, c1 += a[1][k] * b0, c2 += a[2][k] * b0, c3 += a[3][k] * b0;
+        c4 += a[4][k] * b0, c5 += a[5][k] * b0, c6 += a[6][k] * b0, c7 += a[7][k] * b0;
+        c8 += a[8][k] * b0, c9 += a[9][k] * b0, c10 += a[10][k] * b0, c11 += a[11][k] * b0;
+    }
+    v8 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
+    v8 lo = splat(e->lo), hi = splat(e->hi);
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        const float *r = R ? R + i * ldc : NULL;
+        if (nr == 8) {
+            v8 y0 = acc[i];
+            if (r) y0 += ld(r);
+            st(c, actv(y0, clip, lo, hi));
+        } else {
+            float t[8];
+            memcpy(t, &acc[i], 32);
+            for (int j = 0; j < nr; j++) {
+                float v = t[j] + (r ? r[j] : 0.0f);
+                c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
+            }
+        }
+        if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
+    }
+}
+static void ukr8_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
+                      int nr, const float *R, const k_epi *e) {
+    ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
+}
+static void ukr8_other(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
+                       int nr, const float *R, const k_epi *e) {
+    ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
+}
+
 static void ukr_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
                      int nr, const float *R, const k_epi *e) {
     ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
@@ -166,6 +209,14 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
             bb = bpad;
         }
         const float *Bp = B + (n / 16) * K * 16;
+        if (nr <= 8) {
+            for (int64_t m = 0; m < M; m += 12) {
+                int mr = (int)(M - m < 12 ? M - m : 12);
+                (is_clip(e) ? ukr8_clip : ukr8_other)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr,
+                                                      R ? R + m * ldc + n : NULL, e);
+            }
+            continue;
+        }
         for (int64_t m = 0; m < M; m += 6) {
             int mr = (int)(M - m < 6 ? M - m : 6);
             (is_clip(e) ? ukr_clip : ukr_other)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
