@@ -352,8 +352,13 @@ static void gemm_task(void *a, int64_t t, int th) {
 static void im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
                         float *dst) {
     int64_t H = xt->dims[2], W = xt->dims[3], C = o->cin, OH = yt->dims[2], OW = yt->dims[3], K = conv_k(o);
+    /* (n, oy, ox) of m stepped along, not divided out per pixel (3 divisions cost as much as the copies) */
+    int64_t n = m0 / (OH * OW), oy = m0 / OW % OH, ox = m0 % OW - 1;
     for (int64_t m = m0; m < m1; m++) {
-        int64_t n = m / (OH * OW), oy = m / OW % OH, ox = m % OW;
+        if (++ox == OW) {
+            ox = 0;
+            if (++oy == OH) oy = 0, n++;
+        }
         float *row = dst + (m - m0) * K;
         int64_t ix0 = ox * o->sw - o->pl, ix1 = ix0 + (int64_t)(o->kw - 1) * o->dw;
         for (int ky = 0; ky < o->kh; ky++) {
