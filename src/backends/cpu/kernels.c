@@ -105,6 +105,27 @@ static void act_pass(float *y, int64_t n, const k_epi *e) {
 }
 static FORCE_INLINE int is_clip(const k_epi *e) { return e->act == EACT_CLIP; }
 
+/* one row of a micro-kernel's tile: nv accumulators (8 columns each) + residual, activation,
+ * stored to its nr columns */
+static FORCE_INLINE void epi_row(float *c, const float *r, const v8 *y, const int nv, int nr, const k_epi *e, const int clip) {
+    v8 lo = splat(e->lo), hi = splat(e->hi);
+    if (nr == 8 * nv) {
+        for (int v = 0; v < nv; v++) {
+            v8 t = y[v];
+            if (r) t += ld(r + 8 * v);
+            st(c + 8 * v, actv(t, clip, lo, hi));
+        }
+    } else {
+        float t[16];
+        memcpy(t, y, sizeof(v8) * (size_t)nv);
+        for (int j = 0; j < nr; j++) {
+            float v = t[j] + (r ? r[j] : 0.0f);
+            c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
+        }
+    }
+    if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
+}
+
 /* 6 x 16 micro-kernel: A rows a[0..5] (stride lda), packed B panel [K][16] */
 static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
                              int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
@@ -123,26 +144,7 @@ static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, co
         c50 += x5 * b0, c51 += x5 * b1;
     }
     v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    v8 lo = splat(e->lo), hi = splat(e->hi);
-    for (int i = 0; i < mr; i++) {
-        float *c = C + i * ldc;
-        const float *r = R ? R + i * ldc : NULL;
-        if (nr == 16) {
-            v8 y0 = acc[2 * i], y1 = acc[2 * i + 1];
-            if (r) y0 += ld(r), y1 += ld(r + 8);
-            st(c, actv(y0, clip, lo, hi));
-            st(c + 8, actv(y1, clip, lo, hi));
-        } else {
-            float t[16];
-            memcpy(t, &acc[2 * i], 32);
-            memcpy(t + 8, &acc[2 * i + 1], 32);
-            for (int j = 0; j < nr; j++) {
-                float v = t[j] + (r ? r[j] : 0.0f);
-                c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
-            }
-        }
-        if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
-    }
+    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[2 * i], 2, nr, e, clip);
 }
 
 /* 12 x 8 micro-kernel for a last panel with at most 8 columns (Cout = 16 n + 8: 24, 40, ...): the
@@ -160,41 +162,19 @@ static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, c
         c8 += a[8][k] * b0, c9 += a[9][k] * b0, c10 += a[10][k] * b0, c11 += a[11][k] * b0;
     }
     v8 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
-    v8 lo = splat(e->lo), hi = splat(e->hi);
-    for (int i = 0; i < mr; i++) {
-        float *c = C + i * ldc;
-        const float *r = R ? R + i * ldc : NULL;
-        if (nr == 8) {
-            v8 y0 = acc[i];
-            if (r) y0 += ld(r);
-            st(c, actv(y0, clip, lo, hi));
-        } else {
-            float t[8];
-            memcpy(t, &acc[i], 32);
-            for (int j = 0; j < nr; j++) {
-                float v = t[j] + (r ? r[j] : 0.0f);
-                c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
-            }
-        }
-        if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
-    }
-}
-static void ukr8_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
-                      int nr, const float *R, const k_epi *e) {
-    ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
-}
-static void ukr8_other(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
-                       int nr, const float *R, const k_epi *e) {
-    ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
+    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[i], 1, nr, e, clip);
 }
 
+/* the micro-kernels with the activation a compile-time choice (clip, or anything else) */
 static void ukr_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
                      int nr, const float *R, const k_epi *e) {
-    ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
+    if (nr <= 8) ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
+    else ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
 }
 static void ukr_other(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
                       int nr, const float *R, const k_epi *e) {
-    ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
+    if (nr <= 8) ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
+    else ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
 }
 
 static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
@@ -209,16 +189,9 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
             bb = bpad;
         }
         const float *Bp = B + (n / 16) * K * 16;
-        if (nr <= 8) {
-            for (int64_t m = 0; m < M; m += 12) {
-                int mr = (int)(M - m < 12 ? M - m : 12);
-                (is_clip(e) ? ukr8_clip : ukr8_other)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr,
-                                                      R ? R + m * ldc + n : NULL, e);
-            }
-            continue;
-        }
-        for (int64_t m = 0; m < M; m += 6) {
-            int mr = (int)(M - m < 6 ? M - m : 6);
+        int rows = nr <= 8 ? 12 : 6; /* the tile's rows: 12 x 8 or 6 x 16 */
+        for (int64_t m = 0; m < M; m += rows) {
+            int mr = (int)(M - m < rows ? M - m : rows);
             (is_clip(e) ? ukr_clip : ukr_other)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
         }
     }
