@@ -13,14 +13,8 @@
 
 /* the reference Resize's formulas (ops/resize_coord.h): the engine's codes are the same */
 static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {
-    float scale = (float)out / (float)in;
-    for (int64_t o = 0; o < out; o++) {
-        float x = rz_source(m->resize_ctm, o, in, out, (float)out, scale);
-        if (!m->resize_linear) {
-            t[o].i0 = t[o].i1 = rz_nearest(m->resize_nearest, x, scale, in);
-            t[o].w0 = 1, t[o].w1 = 0;
-        } else rz_linear(x, in, &t[o].i0, &t[o].i1, &t[o].w0, &t[o].w1);
-    }
+    for (int64_t o = 0; o < out; o++)
+        rz_tap(m->resize_linear, m->resize_ctm, m->resize_nearest, o, in, out, &t[o].i0, &t[o].i1, &t[o].w0, &t[o].w1);
 }
 
 void eng_window_size(const eng_meta *m, int64_t h, int64_t w, int64_t *rh, int64_t *rw) {

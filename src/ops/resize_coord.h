@@ -76,6 +76,19 @@ RZ_FN void rz_linear(float x, int64_t in, int64_t *i0, int64_t *i1, float *w0, f
     *i0 = a, *i1 = b, *w0 = d1, *w1 = d0;
 }
 
+/* output index o of a resize from in to out along one axis, as the engine resizes (scale = out / in
+ * in float, no roi): its two taps and weights; nearest gives i0 = i1 and weights 1, 0 */
+RZ_FN void rz_tap(int linear, int ctm, int nearest, int64_t o, int64_t in, int64_t out, int64_t *i0, int64_t *i1, float *w0,
+                  float *w1) {
+    float scale = (float)out / (float)in, x = rz_source(ctm, o, in, out, (float)out, scale);
+    if (linear) {
+        rz_linear(x, in, i0, i1, w0, w1);
+    } else {
+        *i0 = *i1 = rz_nearest(nearest, x, scale, in);
+        *w0 = 1, *w1 = 0;
+    }
+}
+
 /* TF's keep-aspect-ratio size (tf.image.resize preserve_aspect_ratio, as in the TF OD API's
  * ResizeToRange): scale = min(fit_h / h, fit_w / w) in float32, sizes rounded half to even */
 RZ_FN void rz_keep_aspect_size(int64_t h, int64_t w, int64_t fit_h, int64_t fit_w, int64_t *rh, int64_t *rw) {

@@ -76,20 +76,15 @@ static double resize_error(const tfod_found *f, const float *img, int64_t h, int
                            int64_t rh, int64_t rw) {
     int lin = strcmp(f->resize_mode, "nearest") != 0, ctm = rz_ctm_code(f->resize_ctm);
     int near = rz_nearest_code(f->resize_nearest);
-    float sy = (float)rh / (float)h, sx = (float)rw / (float)w;
     double worst = 0;
     for (int64_t y = 0; y < rh; y++) {
-        float fy = rz_source(ctm, y, h, rh, (float)rh, sy);
         int64_t y0, y1;
-        float wy0 = 1, wy1 = 0;
-        if (lin) rz_linear(fy, h, &y0, &y1, &wy0, &wy1);
-        else y0 = y1 = rz_nearest(near, fy, sy, h);
+        float wy0, wy1;
+        rz_tap(lin, ctm, near, y, h, rh, &y0, &y1, &wy0, &wy1);
         for (int64_t x = 0; x < rw; x++) {
-            float fx = rz_source(ctm, x, w, rw, (float)rw, sx);
             int64_t x0, x1;
-            float wx0 = 1, wx1 = 0;
-            if (lin) rz_linear(fx, w, &x0, &x1, &wx0, &wx1);
-            else x0 = x1 = rz_nearest(near, fx, sx, w);
+            float wx0, wx1;
+            rz_tap(lin, ctm, near, x, w, rw, &x0, &x1, &wx0, &wx1);
             for (int c = 0; c < 3; c++) {
                 float a = img[(y0 * w + x0) * 3 + c] * wx0 + img[(y0 * w + x1) * 3 + c] * wx1;
                 float b = img[(y1 * w + x0) * 3 + c] * wx0 + img[(y1 * w + x1) * 3 + c] * wx1;

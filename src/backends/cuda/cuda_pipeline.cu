@@ -41,18 +41,15 @@ __global__ void prep_k(cu_prep q, const uint8_t *src, T *dst) {
         for (int c = 0; c < 3; c++) stv(dst, o + c, norm_steps(q, norm_steps(q, (float)s[c], c, 0, q.n_pre), c, q.n_pre, q.n_norm));
         return;
     }
-    float sy = (float)q.rh / (float)q.fh, sx = (float)q.rw / (float)q.fw;
-    float fy = rz_source(q.ctm, y, q.fh, q.rh, (float)q.rh, sy), fx = rz_source(q.ctm, x, q.fw, q.rw, (float)q.rw, sx);
-    if (!q.linear) {
-        int64_t yi = rz_nearest(q.nearest, fy, sy, q.fh), xi = rz_nearest(q.nearest, fx, sx, q.fw);
-        const uint8_t *s = src + (yi * q.fw + xi) * 3;
+    int64_t y0, y1, x0, x1;
+    float wy0, wy1, wx0, wx1;
+    rz_tap(q.linear, q.ctm, q.nearest, y, q.fh, q.rh, &y0, &y1, &wy0, &wy1);
+    rz_tap(q.linear, q.ctm, q.nearest, x, q.fw, q.rw, &x0, &x1, &wx0, &wx1);
+    if (!q.linear) { /* one source pixel */
+        const uint8_t *s = src + (y0 * q.fw + x0) * 3;
         for (int c = 0; c < 3; c++) stv(dst, o + c, norm_steps(q, norm_steps(q, (float)s[c], c, 0, q.n_pre), c, q.n_pre, q.n_norm));
         return;
     }
-    int64_t y0, y1, x0, x1;
-    float wy0, wy1, wx0, wx1;
-    rz_linear(fy, q.fh, &y0, &y1, &wy0, &wy1);
-    rz_linear(fx, q.fw, &x0, &x1, &wx0, &wx1);
     const uint8_t *r0 = src + y0 * q.fw * 3, *r1 = src + y1 * q.fw * 3;
     for (int c = 0; c < 3; c++) {
         /* separable as the reference: along W first, then H; steps before the resize on the taps */
