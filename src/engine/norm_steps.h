@@ -5,10 +5,12 @@
 
 #include "engine/engine.h"
 
+#ifndef ENG_FN
 #ifdef __CUDACC__
 #define ENG_FN static inline __host__ __device__
 #else
 #define ENG_FN static inline
+#endif
 #endif
 
 /* steps [s0, s1) of s applied to channel c's value v (kinds: 0 mul, 1 div, 2 add, 3 sub, 4 rsub) */

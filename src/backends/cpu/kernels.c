@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/eltwise.h"
 #include "backends/cpu/kernels.h"
 
 #ifndef KSUF
@@ -367,17 +368,6 @@ static void K(act)(const float *x, float *y, int64_t n, const k_epi *e) {
     for (; i < n; i++) y[i] = act1(x[i], e);
 }
 
-static inline float bin1(int op, float a, float b) {
-    switch (op) {
-    case BIN_ADD: return a + b;
-    case BIN_SUB: return a - b;
-    case BIN_MUL: return a * b;
-    case BIN_DIV: return a / b;
-    case BIN_MAX: return a > b || isnan(a) ? a : b;
-    default: return a < b || isnan(a) ? a : b;
-    }
-}
-
 static void K(binary)(int op, int rev, const float *a, const float *b, int64_t nb, float *y, int64_t n, const k_epi *e) {
     v8 lo = splat(e->lo), hi = splat(e->hi);
     if ((op == BIN_ADD || op == BIN_MUL) && !rev && nb % 8 == 0 && n % nb == 0) {
@@ -391,7 +381,7 @@ static void K(binary)(int op, int rev, const float *a, const float *b, int64_t n
     }
     for (int64_t i = 0; i < n; i++) {
         float bv = b[nb == 1 ? 0 : i % nb];
-        y[i] = act1(rev ? bin1(op, bv, a[i]) : bin1(op, a[i], bv), e);
+        y[i] = act1(rev ? eng_binary(op, bv, a[i]) : eng_binary(op, a[i], bv), e);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <mma.h>
 
 #include "backends/cuda/cuda_internal.h"
+#include "engine/eltwise.h"
 
 namespace {
 
@@ -77,17 +78,6 @@ __device__ __forceinline__ float act(float x, int a, float lo, float hi) {
     case EACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case EACT_SWISH: return x / (1.0f + expf(-x));
     default: return x;
-    }
-}
-
-__device__ __forceinline__ float bin(int op, float a, float b) {
-    switch (op) {
-    case BIN_ADD: return a + b;
-    case BIN_SUB: return a - b;
-    case BIN_MUL: return a * b;
-    case BIN_DIV: return a / b;
-    case BIN_MAX: return a > b || a != a ? a : b;
-    default: return a < b || a != a ? a : b;
     }
 }
 
@@ -513,7 +503,7 @@ __global__ void binary_k(elt_args a) {
     case BC_FULLCONST: b = a.c[i]; break;
     default: b = ld((const T *)a.r, i / a.per_img * a.period + i % a.period); break; /* BC_CHANNEL */
     }
-    st((T *)a.y, i, act(a.rev ? bin(a.op, b, x) : bin(a.op, x, b), a.act, a.lo, a.hi));
+    st((T *)a.y, i, act(a.rev ? eng_binary(a.op, b, x) : eng_binary(a.op, x, b), a.act, a.lo, a.hi));
 }
 
 template <typename T>
