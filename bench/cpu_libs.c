@@ -3,8 +3,8 @@
  * it: the measurement behind docs/engine.md's "XNNPACK and oneDNN". Built and run by
  * bench/cpu_libs.sh (not part of the odrt build: the libraries are not odrt dependencies).
  *
- * Each layer: its operator is created (weights packed) once, then run for about 0.3 s; the best of
- * 5 rounds of the mean time per run is printed with GFLOP/s. Inputs and weights are random. */
+ * Each layer: its operator is created (weights packed) once, then timed in 5 rounds of about 0.06 s; the best
+ * round's mean time per run is printed with GFLOP/s. Inputs and weights are random. */
 #include <dnnl.h>
 #include <math.h>
 #include <stdio.h>

@@ -611,20 +611,14 @@ odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *bl
             /* fp16: tensor cores with 16-byte loads where channels come in 8s (conv_tc); else WMMA
              * with scalar loads where K is deep (with shallow K that tile's scalar loads and
              * epilogue cost more than the multiply saves: measured on handtrack, H200) */
-            const __half *wh = x->wh ? x->wh + o->w_off / 4 : nullptr;
-            bool tc = sizeof(T) == 2 && wh && x->tc && a.Cin % 8 == 0 && a.Cout % 8 == 0, pw = o->conv_kind == CONV_GEMM;
-            if (!tc && a.K < 256) wh = nullptr;
-            if (tc && a.Cout <= 32) {
-                g.y = blocks(a.Cout, 32);
-                if (pw) conv_tc<32, true><<<g, 128, 0, s>>>(a, wh);
-                else conv_tc<32, false><<<g, 128, 0, s>>>(a, wh);
-            } else if (tc) {
-                if (pw) conv_tc<64, true><<<g, 128, 0, s>>>(a, wh);
-                else conv_tc<64, false><<<g, 128, 0, s>>>(a, wh);
-            } else if (sizeof(T) == 2 && wh && o->conv_kind == CONV_GEMM) conv_wmma<true><<<g, 128, 0, s>>>(a, wh);
-            else if (sizeof(T) == 2 && wh) conv_wmma<false><<<g, 128, 0, s>>>(a, wh);
-            else if (o->conv_kind == CONV_GEMM) conv_igemm<T, true><<<g, 256, 0, s>>>(a);
-            else conv_igemm<T, false><<<g, 256, 0, s>>>(a);
+            const __half *wh = sizeof(T) == 2 && x->wh ? x->wh + o->w_off / 4 : nullptr;
+            bool pw = o->conv_kind == CONV_GEMM, tc = wh && x->tc && a.Cin % 8 == 0 && a.Cout % 8 == 0;
+            bool wmma = wh && !tc && a.K >= 256;
+            if (tc && a.Cout <= 32) g.y = blocks(a.Cout, 32);
+            if (tc && a.Cout <= 32) pw ? conv_tc<32, true><<<g, 128, 0, s>>>(a, wh) : conv_tc<32, false><<<g, 128, 0, s>>>(a, wh);
+            else if (tc) pw ? conv_tc<64, true><<<g, 128, 0, s>>>(a, wh) : conv_tc<64, false><<<g, 128, 0, s>>>(a, wh);
+            else if (wmma) pw ? conv_wmma<true><<<g, 128, 0, s>>>(a, wh) : conv_wmma<false><<<g, 128, 0, s>>>(a, wh);
+            else pw ? conv_igemm<T, true><<<g, 256, 0, s>>>(a) : conv_igemm<T, false><<<g, 256, 0, s>>>(a);
             if (splits > 1) split_epilogue<T><<<blocks(M * a.Cout, 256), 256, 0, s>>>(a, splits);
         }
         break;
