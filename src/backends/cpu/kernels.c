@@ -1,6 +1,7 @@
 /* Float kernels written once with GCC vector extensions. This file is compiled several times
  * (CMake): KSUF names the variant and the compiler flags pick the ISA (-mavx2 -mfma for _avx2;
- * the baseline for _generic; NEON is baseline on AArch64). -ffp-contract=fast turns a*b+c into FMA. */
+ * AVX-512 F/VL/BW/DQ for _avx512, whose GEMM tiles are in gemm_zmm.h; the baseline for _generic;
+ * NEON is baseline on AArch64). -ffp-contract=fast turns a*b+c into FMA. */
 #include <math.h>
 #include <string.h>
 
@@ -166,6 +167,9 @@ static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, c
     for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[i], 1, nr, e, clip);
 }
 
+#if defined(__AVX512F__)
+#include "backends/cpu/gemm_zmm.h"
+#else
 /* the micro-kernels with the activation a compile-time choice (clip, or anything else) */
 static void ukr_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
                      int nr, const float *R, const k_epi *e) {
@@ -197,6 +201,7 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
         }
     }
 }
+#endif
 
 /* one output pixel, any kernel, bounds-checked (borders, odd kernels, channel tails) */
 static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t ox, float *y, int64_t c0, v8 lo, v8 hi) {

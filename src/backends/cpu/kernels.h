@@ -39,8 +39,10 @@ typedef struct cpu_kernels {
 extern const cpu_kernels cpu_kernels_generic;
 #if defined(__x86_64__)
 extern const cpu_kernels cpu_kernels_avx2;
+extern const cpu_kernels cpu_kernels_avx512;
 #endif
-/* the fastest set this CPU runs (ODRT_CPU_ISA=generic forces the baseline) */
+/* the fastest set this CPU runs; ODRT_CPU_ISA=generic|avx2|avx512 asks for one (a set this CPU
+ * cannot run is not chosen: the best it can run is) */
 const cpu_kernels *cpu_kernels_best(void);
 
 #endif

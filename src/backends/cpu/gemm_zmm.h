@@ -1,0 +1,113 @@
+/* The GEMM tiles of the AVX-512 kernel set (included by kernels.c when it is compiled with
+ * -mavx512f): one zmm register holds a whole 16-column panel row, so a 12 x 32 tile runs on two
+ * adjacent packed panels (24 accumulators, 2 B loads and 12 broadcasts per 24 FMAs), a 12 x 16
+ * tile on a lone panel, and panels of at most 8 columns keep the 12 x 8 ymm tile. On cores with
+ * two 512-bit FMA pipes (Intel server cores) that doubles the peak of the 256-bit tiles. */
+#ifndef ODRT_CPU_GEMM_ZMM_H
+#define ODRT_CPU_GEMM_ZMM_H
+
+typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+static inline v16 ld16(const float *p) { return *(const v16 *)p; }
+static inline v16 splat16(float x) { return (v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+
+/* one 16-column row of a tile: + residual, activation, stored to its nr columns (masked when
+ * nr < 16); max/min keep NaN as the 256-bit vmax/vmin do */
+static FORCE_INLINE void epi16(float *c, const float *r, v16 y, int nr, const k_epi *e, const int clip) {
+    __mmask16 m = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
+    if (r) y += (v16)_mm512_maskz_loadu_ps(m, r);
+    if (clip) y = (v16)_mm512_min_ps(_mm512_set1_ps(e->hi), _mm512_max_ps(_mm512_set1_ps(e->lo), (__m512)y));
+    _mm512_mask_storeu_ps(c, m, (__m512)y);
+    if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
+}
+
+#define Z_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+/* 12 x 32 tile: panels B0 (16 columns) and B1 (nr1 <= 16 columns) */
+static FORCE_INLINE void ukr_z2(int64_t K, const float *a0, int64_t lda, int mr, const float *B0, const float *B1,
+                                const float *bias0, const float *bias1, float *C, int64_t ldc, int nr1, const float *R,
+                                const k_epi *e, const int clip) {
+    const float *a[12];
+    for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+    v16 bl = ld16(bias0), bh = ld16(bias1);
+#define Z_DECL(i) v16 c##i##0 = bl, c##i##1 = bh;
+    Z_ROWS(Z_DECL)
+#undef Z_DECL
+    for (int64_t k = 0; k < K; k++) {
+        v16 b0 = ld16(B0 + 16 * k), b1 = ld16(B1 + 16 * k);
+#define Z_FMA(i) { float x = a[i][k]; c##i##0 += x * b0, c##i##1 += x * b1; }
+        Z_ROWS(Z_FMA)
+#undef Z_FMA
+    }
+    const v16 acc[24] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51,
+                         c60, c61, c70, c71, c80, c81, c90, c91, c100, c101, c110, c111};
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        const float *r = R ? R + i * ldc : NULL;
+        epi16(c, r, acc[2 * i], 16, e, clip);
+        epi16(c + 16, r ? r + 16 : NULL, acc[2 * i + 1], nr1, e, clip);
+    }
+}
+
+/* 12 x 16 tile on one panel of nr <= 16 columns */
+static FORCE_INLINE void ukr_z1(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
+                                int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
+    const float *a[12];
+    for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+    v16 bl = ld16(bias);
+#define Z_DECL(i) v16 c##i = bl;
+    Z_ROWS(Z_DECL)
+#undef Z_DECL
+    for (int64_t k = 0; k < K; k++) {
+        v16 b0 = ld16(B + 16 * k);
+#define Z_FMA(i) c##i += a[i][k] * b0;
+        Z_ROWS(Z_FMA)
+#undef Z_FMA
+    }
+    const v16 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
+    for (int i = 0; i < mr; i++) epi16(C + i * ldc, R ? R + i * ldc : NULL, acc[i], nr, e, clip);
+}
+#undef Z_ROWS
+
+/* columns [n, n + 32) (pair) or [n, n + 16) of all M rows, the activation a compile-time choice */
+static FORCE_INLINE void gemm_z_cols(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp,
+                                     const float *bias0, const float *bias1, float *C, int64_t ldc, const float *R,
+                                     const k_epi *e, const int clip) {
+    for (int64_t m = 0; m < M; m += 12) {
+        int mr = (int)(M - m < 12 ? M - m : 12);
+        const float *Rm = R ? R + m * ldc : NULL;
+        if (pair) ukr_z2(K, A + m * lda, lda, mr, Bp, Bp + 16 * K, bias0, bias1, C + m * ldc, ldc, nr - 16, Rm, e, clip);
+        else if (nr > 8) ukr_z1(K, A + m * lda, lda, mr, Bp, bias0, C + m * ldc, ldc, nr, Rm, e, clip);
+        else ukr8(K, A + m * lda, lda, mr, Bp, bias0, C + m * ldc, ldc, nr, Rm, e, clip);
+    }
+}
+static void gemm_z_clip(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp, const float *b0,
+                        const float *b1, float *C, int64_t ldc, const float *R, const k_epi *e) {
+    gemm_z_cols(M, pair, nr, K, A, lda, Bp, b0, b1, C, ldc, R, e, 1);
+}
+static void gemm_z_other(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp, const float *b0,
+                         const float *b1, float *C, int64_t ldc, const float *R, const k_epi *e) {
+    gemm_z_cols(M, pair, nr, K, A, lda, Bp, b0, b1, C, ldc, R, e, 0);
+}
+
+static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+                    const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e) {
+    float bpad[32];
+    for (int64_t n = n0; n < n1;) {
+        /* a pair when the second panel has more than 8 columns; else one panel (zmm, or the
+         * 12 x 8 tile for at most 8 columns) */
+        int64_t rem = n1 - n;
+        int pair = rem > 24, nr = (int)(pair ? (rem < 32 ? rem : 32) : (rem < 16 ? rem : 16));
+        const float *bb = bias + n;
+        if (nr < (pair ? 32 : 16)) {
+            memset(bpad, 0, sizeof bpad);
+            memcpy(bpad, bias + n, sizeof(float) * (size_t)nr);
+            bb = bpad;
+        }
+        (is_clip(e) ? gemm_z_clip : gemm_z_other)(M, pair, nr, K, A, lda, B + (n / 16) * K * 16, bb, bb + 16, C + n, ldc,
+                                                  R ? R + n : NULL, e);
+        n += pair ? 32 : 16;
+    }
+}
+
+#endif
