@@ -20,27 +20,74 @@ typedef struct {
 
 /* candidates ordered by score desc, then anchor asc (the reference's order) */
 static int before(const cand *a, const cand *b) { return a->s > b->s || (a->s == b->s && a->i < b->i); }
-static int cmp_cand(const void *a, const void *b) { return before(a, b) ? -1 : before(b, a) ? 1 : 0; }
+static void swap_cand(cand *a, cand *b) {
+    cand t = *a;
+    *a = *b, *b = t;
+}
+
+/* Hoare partition of c[lo..hi] around the median of c[lo], c[mid], c[hi]: afterwards c[lo..j] are
+ * not after the pivot and c[i..hi] not before it (j < i) */
+static void partition(cand *c, int64_t lo, int64_t hi, int64_t *pi, int64_t *pj) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (before(&c[mid], &c[lo])) swap_cand(&c[mid], &c[lo]);
+    if (before(&c[hi], &c[lo])) swap_cand(&c[hi], &c[lo]);
+    if (before(&c[hi], &c[mid])) swap_cand(&c[hi], &c[mid]);
+    cand piv = c[mid];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+        while (before(&c[i], &piv)) i++;
+        while (before(&piv, &c[j])) j--;
+        if (i <= j) swap_cand(&c[i++], &c[j--]);
+    }
+    *pi = i, *pj = j;
+}
+
+/* sort c[0..n) into the reference's order: quicksort (the smaller side first, so the stack stays
+ * logarithmic) and insertion sort for short runs, the comparison inlined (qsort's indirect calls
+ * cost more than the sort) */
+static void sort_cands(cand *c, int64_t n) {
+    while (n > 16) {
+        int64_t i, j;
+        partition(c, 0, n - 1, &i, &j);
+        if (j + 1 < n - i) sort_cands(c, j + 1), c += i, n -= i;
+        else sort_cands(c + i, n - i), n = j + 1;
+    }
+    for (int64_t i = 1; i < n; i++) {
+        cand x = c[i];
+        int64_t k = i;
+        for (; k > 0 && before(&x, &c[k - 1]); k--) c[k] = c[k - 1];
+        c[k] = x;
+    }
+}
 
 /* move the k best of c[0..n) to c[0..k) (in any order): quickselect, median of three */
 static void select_top(cand *c, int64_t n, int64_t k) {
     int64_t lo = 0, hi = n - 1;
     while (hi > lo) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (before(&c[mid], &c[lo])) { cand t = c[mid]; c[mid] = c[lo], c[lo] = t; }
-        if (before(&c[hi], &c[lo])) { cand t = c[hi]; c[hi] = c[lo], c[lo] = t; }
-        if (before(&c[hi], &c[mid])) { cand t = c[hi]; c[hi] = c[mid], c[mid] = t; }
-        cand piv = c[mid];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (before(&c[i], &piv)) i++;
-            while (before(&piv, &c[j])) j--;
-            if (i <= j) { cand t = c[i]; c[i] = c[j], c[j] = t; i++, j--; }
-        }
+        int64_t i, j;
+        partition(c, lo, hi, &i, &j);
         if (k - 1 <= j) hi = j;
         else if (k - 1 >= i) lo = i;
         else return;
     }
+}
+
+/* a float's bits as an unsigned key in the floats' order; its top 11 bits (sign, exponent and 2
+ * mantissa bits) index the score histogram */
+enum { HIST_SHIFT = 21, HIST_BINS = 1 << (32 - HIST_SHIFT) };
+static inline uint32_t fkey(float s) {
+    uint32_t u;
+    memcpy(&u, &s, sizeof u);
+    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
+}
+
+/* the lowest key of the best histogram bins that hold at least k candidates */
+static uint32_t top_bins_key(const uint32_t *hist, int64_t k) {
+    int64_t acc = 0;
+    uint32_t b = HIST_BINS - 1;
+    for (; b > 0; b--)
+        if ((acc += hist[b]) >= k) break;
+    return b << HIST_SHIFT;
 }
 
 /* fmaxf / fminf semantics (a NaN operand yields the other), inlined */
@@ -172,21 +219,33 @@ static void nms_task(void *arg, int64_t t, int th) {
     cand *heap = j->heap + t * N;
     odrt_detection_t *out = j->kept + t * K;
     float *soa = j->soa + (int64_t)th * 5 * K, *ky1 = soa, *kx1 = soa + K, *ky2 = soa + 2 * K, *kx2 = soa + 3 * K, *ka = soa + 4 * K;
+    /* visit in order: sort only the best 4 K (rarely are more needed), the rest when they are. A
+     * histogram of the scores finds the few bins that hold the best 4 K; only those are collected
+     * (the rest, should more be needed), so that most anchors are read twice and never moved. */
+    const float thr = m->score_threshold;
+    uint32_t hist[2][HIST_BINS]; /* two, so that neighbours in the same bin do not wait on each other */
+    memset(hist, 0, sizeof hist);
     int64_t n = 0;
     for (int64_t i = 0; i < N; i++)
-        if (s[i] > m->score_threshold) heap[n++] = (cand){s[i], (int32_t)i};
-    /* visit in order: sort only the best 4 K (rarely are more needed), the rest when they are */
-    int64_t sorted = n < 4 * (int64_t)K ? n : 4 * (int64_t)K;
-    if (sorted < n) select_top(heap, n, sorted);
-    qsort(heap, (size_t)sorted, sizeof(cand), cmp_cand);
+        if (s[i] > thr) hist[i & 1][fkey(s[i]) >> HIST_SHIFT]++, n++;
+    for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h];
+    int64_t sorted = n < 4 * (int64_t)K ? n : 4 * (int64_t)K, f = 0;
+    const uint32_t lo = sorted < n ? top_bins_key(hist[0], sorted) : 0;
+    for (int64_t i = 0; i < N; i++)
+        if (s[i] > thr && fkey(s[i]) >= lo) heap[f++] = (cand){s[i], (int32_t)i};
+    if (sorted < f) select_top(heap, f, sorted);
+    sort_cands(heap, sorted);
     int nk = 0;
     int64_t chunk = sorted;
     for (int64_t p = 0; p < n && nk < K; p++) {
         if (p == sorted) { /* more needed: the next best chunk (doubling), not all the rest */
+            if (f < n) /* collect the candidates below the best bins */
+                for (int64_t i = 0; i < N; i++)
+                    if (s[i] > thr && fkey(s[i]) < lo) heap[f++] = (cand){s[i], (int32_t)i};
             chunk *= 2;
             int64_t take = n - sorted < chunk ? n - sorted : chunk;
             if (take < n - sorted) select_top(heap + sorted, n - sorted, take);
-            qsort(heap + sorted, (size_t)take, sizeof(cand), cmp_cand);
+            sort_cands(heap + sorted, take);
             sorted += take;
         }
         cand top = heap[p];
