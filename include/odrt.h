@@ -260,6 +260,10 @@ double odrt_engine_device_ms(const odrt_engine_t *e);
 const char *odrt_engine_device(const odrt_engine_t *e);
 /* Backends this odrt was built with: "cpu" or "cpu cuda" (static). */
 const char *odrt_backends(void);
+/* The CPU kernel set this process runs (static): "avx512", "avx2" or "generic" on x86-64 (the
+ * best the CPU has; AMD keeps avx2; ODRT_CPU_ISA=generic|avx2|avx512 asks for one it can run),
+ * "generic" (NEON) on AArch64. */
+const char *odrt_cpu_kernels(void);
 
 /* Draw detections with score >= threshold on img (uint8 [1,H,W,3]) in place: a box in a colour
  * per class and a tag "label score" (labels from e, which may be NULL). */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/cpu/kernels.h"
 #include "util.h"
 
 const eng_backend_i *eng_backend_for(const char *device) {
@@ -25,3 +26,5 @@ const char *odrt_backends(void) {
     return "cpu";
 #endif
 }
+
+const char *odrt_cpu_kernels(void) { return cpu_kernels_best()->isa; }

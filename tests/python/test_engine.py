@@ -74,6 +74,21 @@ def test_engine_matches_reference(name, batch, engine, reference, images, tmp_pa
     assert n_checked >= 20  # the photos do have detections to compare
 
 
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_each_cpu_kernel_set_matches_reference(isa, engine, reference, images, tmp_path, monkeypatch):
+    """the run-time kernel choice: every set this CPU can run (ODRT_CPU_ISA asks for one) gives
+    the reference's detections; a set the CPU lacks is skipped"""
+    monkeypatch.setenv("ODRT_CPU_ISA", isa)
+    e = engine("handtrack")
+    got = json.loads(run_odrt("bench", e, "--iterations", "1", "--warmup", "0", "--json").stdout)["cpu_kernels"]
+    if got != isa:
+        pytest.skip("this CPU runs no %s kernels (%s chosen)" % (isa, got))
+    dets, _ = detect_json(e, images, tmp_path)
+    for img, d in zip(images, dets):
+        ref = reference("handtrack", img)
+        assert not unmatched(ref, d) and not unmatched(d, ref), img
+
+
 def test_detect_pixels_labels_and_model_argument(engine, images, tmp_path):
     e = engine("handtrack")
     got, res = detect_json(e, images[:2], tmp_path)

@@ -118,6 +118,7 @@ int cmd_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "threads", th);
             cJSON_AddNumberToObject(j, "first_ms", first);
             cJSON_AddStringToObject(j, "device", odrt_engine_device(e));
+            if (!strcmp(odrt_engine_device(e), "cpu")) cJSON_AddStringToObject(j, "cpu_kernels", odrt_cpu_kernels());
             cJSON_AddNumberToObject(j, "prepare_ms", prep_ms);
             cJSON_AddNumberToObject(j, "process_start_to_first_detection_ms", since_start);
             if (n_dev) {
@@ -143,7 +144,9 @@ int cmd_bench(int argc, char **argv) {
                         load_ms[n_load / 2], load_ms[0], n_load);
             printf("Frames: batch %d, %s; threads %s\n", B, image ? image : "synthetic at the network size",
                    th ? "as given" : "engine default");
-            printf("Device: %s; first use (context, upload, allocation): %.2f ms\n", odrt_engine_device(e), prep_ms);
+            if (!strcmp(odrt_engine_device(e), "cpu")) printf("Device: cpu, %s kernels", odrt_cpu_kernels());
+            else printf("Device: %s", odrt_engine_device(e));
+            printf("; first use (context, upload, allocation): %.2f ms\n", prep_ms);
             printf("First inference: %.2f ms; process start -> first detection: %.1f ms\n", first, since_start);
             printf("Latency: min = %.2f ms, max = %.2f ms, mean = %.2f ms, median = %.2f ms, percentile(90%%) = %.2f ms, "
                    "percentile(99%%) = %.2f ms (%d iterations after %d warm-up)\n",

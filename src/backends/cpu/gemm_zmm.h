@@ -23,50 +23,62 @@ static FORCE_INLINE void epi16(float *c, const float *r, v16 y, int nr, const k_
 
 #define Z_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
+/* A's rows of a 12-row tile. A full tile (full = 1, a constant) walks 4 pointers, rows 3r + j at
+ * q[r][j * lda], so that the loop needs 4 address registers and lda rather than 12 (which spill);
+ * a tail tile (mr < 12) keeps one pointer per row, the rows past mr repeating row 0. */
+#define Z_A_SETUP                                                                      \
+    const float *a[12], *q0 = a0, *q3 = a0 + 3 * lda, *q6 = a0 + 6 * lda, *q9 = a0 + 9 * lda; \
+    if (!full)                                                                         \
+        for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+#define Z_A(i) (full ? (i < 3 ? q0 : i < 6 ? q3 : i < 9 ? q6 : q9)[(i % 3) * lda] : a[i][k])
+
 /* 12 x 32 tile: panels B0 (16 columns) and B1 (nr1 <= 16 columns) */
 static FORCE_INLINE void ukr_z2(int64_t K, const float *a0, int64_t lda, int mr, const float *B0, const float *B1,
                                 const float *bias0, const float *bias1, float *C, int64_t ldc, int nr1, const float *R,
-                                const k_epi *e, const int clip) {
-    const float *a[12];
-    for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+                                const k_epi *e, const int clip, const int full) {
+    Z_A_SETUP
     v16 bl = ld16(bias0), bh = ld16(bias1);
 #define Z_DECL(i) v16 c##i##0 = bl, c##i##1 = bh;
     Z_ROWS(Z_DECL)
 #undef Z_DECL
     for (int64_t k = 0; k < K; k++) {
         v16 b0 = ld16(B0 + 16 * k), b1 = ld16(B1 + 16 * k);
-#define Z_FMA(i) { float x = a[i][k]; c##i##0 += x * b0, c##i##1 += x * b1; }
+#define Z_FMA(i) { float x = Z_A(i); c##i##0 += x * b0, c##i##1 += x * b1; }
         Z_ROWS(Z_FMA)
 #undef Z_FMA
+        if (full) q0++, q3++, q6++, q9++;
     }
-    const v16 acc[24] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51,
-                         c60, c61, c70, c71, c80, c81, c90, c91, c100, c101, c110, c111};
-    for (int i = 0; i < mr; i++) {
-        float *c = C + i * ldc;
-        const float *r = R ? R + i * ldc : NULL;
-        epi16(c, r, acc[2 * i], 16, e, clip);
-        epi16(c + 16, r ? r + 16 : NULL, acc[2 * i + 1], nr1, e, clip);
+#define Z_EPI(i)                                                                      \
+    if (i < mr) {                                                                     \
+        float *c = C + i * ldc;                                                       \
+        const float *r = R ? R + i * ldc : NULL;                                      \
+        epi16(c, r, c##i##0, 16, e, clip), epi16(c + 16, r ? r + 16 : NULL, c##i##1, nr1, e, clip); \
     }
+    Z_ROWS(Z_EPI)
+#undef Z_EPI
 }
 
 /* 12 x 16 tile on one panel of nr <= 16 columns */
 static FORCE_INLINE void ukr_z1(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
-                                int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
-    const float *a[12];
-    for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+                                int64_t ldc, int nr, const float *R, const k_epi *e, const int clip, const int full) {
+    Z_A_SETUP
     v16 bl = ld16(bias);
 #define Z_DECL(i) v16 c##i = bl;
     Z_ROWS(Z_DECL)
 #undef Z_DECL
     for (int64_t k = 0; k < K; k++) {
         v16 b0 = ld16(B + 16 * k);
-#define Z_FMA(i) c##i += a[i][k] * b0;
+#define Z_FMA(i) c##i += Z_A(i) * b0;
         Z_ROWS(Z_FMA)
 #undef Z_FMA
+        if (full) q0++, q3++, q6++, q9++;
     }
-    const v16 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
-    for (int i = 0; i < mr; i++) epi16(C + i * ldc, R ? R + i * ldc : NULL, acc[i], nr, e, clip);
+#define Z_EPI(i) if (i < mr) epi16(C + i * ldc, R ? R + i * ldc : NULL, c##i, nr, e, clip);
+    Z_ROWS(Z_EPI)
+#undef Z_EPI
 }
+#undef Z_A
+#undef Z_A_SETUP
 #undef Z_ROWS
 
 /* columns [n, n + 32) (pair) or [n, n + 16) of all M rows, the activation a compile-time choice */
@@ -76,9 +88,13 @@ static FORCE_INLINE void gemm_z_cols(int64_t M, int pair, int nr, int64_t K, con
     for (int64_t m = 0; m < M; m += 12) {
         int mr = (int)(M - m < 12 ? M - m : 12);
         const float *Rm = R ? R + m * ldc : NULL;
-        if (pair) ukr_z2(K, A + m * lda, lda, mr, Bp, Bp + 16 * K, bias0, bias1, C + m * ldc, ldc, nr - 16, Rm, e, clip);
-        else if (nr > 8) ukr_z1(K, A + m * lda, lda, mr, Bp, bias0, C + m * ldc, ldc, nr, Rm, e, clip);
-        else ukr8(K, A + m * lda, lda, mr, Bp, bias0, C + m * ldc, ldc, nr, Rm, e, clip);
+        const float *Am = A + m * lda;
+        float *Cm = C + m * ldc;
+        if (pair && mr == 12) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, clip, 1);
+        else if (pair) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, clip, 0);
+        else if (nr > 8 && mr == 12) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, clip, 1);
+        else if (nr > 8) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, clip, 0);
+        else ukr8(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, clip);
     }
 }
 static void gemm_z_clip(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp, const float *b0,
@@ -94,10 +110,10 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
                     const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e) {
     float bpad[32];
     for (int64_t n = n0; n < n1;) {
-        /* a pair when the second panel has more than 8 columns; else one panel (zmm, or the
+        /* a pair when there are more than 16 columns; else one panel (zmm, or the
          * 12 x 8 tile for at most 8 columns) */
         int64_t rem = n1 - n;
-        int pair = rem > 24, nr = (int)(pair ? (rem < 32 ? rem : 32) : (rem < 16 ? rem : 16));
+        int pair = rem > 16, nr = (int)(pair ? (rem < 32 ? rem : 32) : (rem < 16 ? rem : 16));
         const float *bb = bias + n;
         if (nr < (pair ? 32 : 16)) {
             memset(bpad, 0, sizeof bpad);

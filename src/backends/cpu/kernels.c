@@ -94,8 +94,9 @@ static inline v8 vexp(v8 x) {
 }
 
 /* sigmoid / swish after a kernel wrote y: 8 lanes with vexp (EfficientNet's swish is everywhere;
- * exp in double cost ~10x the convolutions), the tail in double */
-static void act_pass(float *y, int64_t n, const k_epi *e) {
+ * exp in double cost ~10x the convolutions), the tail in double; noipa keeps it out of the
+ * micro-kernels, whose hot loop it is not part of */
+static __attribute__((noipa)) void act_pass(float *y, int64_t n, const k_epi *e) {
     if (e->act != EACT_SIGMOID && e->act != EACT_SWISH) return;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
