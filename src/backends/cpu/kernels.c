@@ -251,49 +251,55 @@ static FORCE_INLINE void dw3x3_pixel(const k_dw *a, const float *const rows[3], 
     }
 }
 
-/* one input row's contribution to 4 adjacent outputs (stride S): input columns are loaded once
- * and feed every output whose window holds them (S = 1: 6 loads, S = 2: 9 loads for 12 FMAs) */
-static FORCE_INLINE void dw3_row4(const float *p, int64_t C, v8 wa, v8 wb, v8 wc, v8 *s0, v8 *s1, v8 *s2, v8 *s3, const int S) {
-    if (S == 1) {
-        v8 x0 = ld(p), x1 = ld(p + C), x2 = ld(p + 2 * C), x3 = ld(p + 3 * C), x4 = ld(p + 4 * C), x5 = ld(p + 5 * C);
-        *s0 += x0 * wa, *s0 += x1 * wb, *s0 += x2 * wc;
-        *s1 += x1 * wa, *s1 += x2 * wb, *s1 += x3 * wc;
-        *s2 += x2 * wa, *s2 += x3 * wb, *s2 += x4 * wc;
-        *s3 += x3 * wa, *s3 += x4 * wb, *s3 += x5 * wc;
-    } else {
-        v8 x0 = ld(p), x1 = ld(p + C), x2 = ld(p + 2 * C), x3 = ld(p + 3 * C), x4 = ld(p + 4 * C);
-        *s0 += x0 * wa, *s0 += x1 * wb, *s0 += x2 * wc;
-        *s1 += x2 * wa, *s1 += x3 * wb, *s1 += x4 * wc;
-        v8 x5 = ld(p + 5 * C), x6 = ld(p + 6 * C), x7 = ld(p + 7 * C), x8 = ld(p + 8 * C);
-        *s2 += x4 * wa, *s2 += x5 * wb, *s2 += x6 * wc;
-        *s3 += x6 * wa, *s3 += x7 * wb, *s3 += x8 * wc;
-    }
-}
+/* the interior tile, 8 channels at a time (and 16 in the AVX-512 set) */
+#define DW_V v8
+#define DW_N 8
+#define DW_LD ld
+#define DW_ST st
+#define DW_SPLAT splat
+#define DW_CLIP(x, lo, hi) vmin(vmax(x, lo), hi)
+#define DW_SFX 8
+#include "backends/cpu/dw3x3_tile.h"
+#undef DW_V
+#undef DW_N
+#undef DW_LD
+#undef DW_ST
+#undef DW_SPLAT
+#undef DW_CLIP
+#undef DW_SFX
+#if defined(__AVX512F__)
+static inline void st16(float *p, v16 v) { *(v16 *)p = v; }
+#define DW_V v16
+#define DW_N 16
+#define DW_LD ld16
+#define DW_ST st16
+#define DW_SPLAT splat16
+#define DW_CLIP(x, lo, hi) (v16) _mm512_min_ps((__m512)(hi), _mm512_max_ps((__m512)(lo), (__m512)(x)))
+#define DW_SFX 16
+#include "backends/cpu/dw3x3_tile.h"
+#undef DW_V
+#undef DW_N
+#undef DW_LD
+#undef DW_ST
+#undef DW_SPLAT
+#undef DW_CLIP
+#undef DW_SFX
+#endif
 
 /* 3x3, dilation 1, one output row, stride S (1 or 2, a constant), channels [0, C8): the interior
- * in tiles of 8 pixels (the tile's 3 x (8S+2) input window stays in L1; per tile and 8 channels
- * the 9 weights stay in registers while 2 x 4 outputs accumulate), then every other pixel
- * (borders, leftovers) one at a time. */
+ * in tiles of 8 pixels (the tile's 3 x (8S+2) input window stays in L1; per tile and 8 or 16
+ * channels the 9 weights stay in registers while 2 x 4 outputs accumulate), then every other
+ * pixel (borders, leftovers) one at a time. */
 static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *const rows[3], int64_t ox_lo, int64_t ox_hi, float *yrow,
                                    v8 lo, v8 hi, const int S, const int clip) {
     const int64_t C = a->C, C8 = C / 8 * 8, ox_q = ox_lo + (ox_hi - ox_lo) / 4 * 4;
     for (int64_t ox = ox_lo; ox < ox_q; ox += 8) {
         const int quads = ox + 8 <= ox_q ? 2 : 1;
-        for (int64_t c = 0; c < C8; c += 8) {
-            const float *w = a->w + c;
-            v8 w00 = ld(w), w01 = ld(w + C), w02 = ld(w + 2 * C), w10 = ld(w + 3 * C), w11 = ld(w + 4 * C);
-            v8 w12 = ld(w + 5 * C), w20 = ld(w + 6 * C), w21 = ld(w + 7 * C), w22 = ld(w + 8 * C), b = ld(a->bias + c);
-            for (int q = 0; q < quads; q++) {
-                const int64_t o = ox + 4 * q, off = (o * S - a->pl) * C + c;
-                v8 s0 = b, s1 = b, s2 = b, s3 = b;
-                dw3_row4(rows[0] + off, C, w00, w01, w02, &s0, &s1, &s2, &s3, S);
-                dw3_row4(rows[1] + off, C, w10, w11, w12, &s0, &s1, &s2, &s3, S);
-                dw3_row4(rows[2] + off, C, w20, w21, w22, &s0, &s1, &s2, &s3, S);
-                float *y = yrow + o * C + c;
-                st(y, actv(s0, clip, lo, hi)), st(y + C, actv(s1, clip, lo, hi));
-                st(y + 2 * C, actv(s2, clip, lo, hi)), st(y + 3 * C, actv(s3, clip, lo, hi));
-            }
-        }
+        int64_t c = 0;
+#if defined(__AVX512F__)
+        c = dw3_tile_16(a, rows, ox, quads, 0, C / 16 * 16, yrow, S, clip);
+#endif
+        dw3_tile_8(a, rows, ox, quads, c, C8, yrow, S, clip);
     }
     for (int64_t ox = 0; ox < a->OW; ox++)
         if (ox < ox_lo || ox >= ox_q) dw3x3_pixel(a, rows, ox, yrow + ox * C, lo, hi, clip);
