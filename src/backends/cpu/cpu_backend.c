@@ -26,6 +26,9 @@ typedef struct {
     float **fscratch; /* per thread: ring of 3 expanded rows, one depthwise row, one row of im2col patches */
     int64_t ring_max, row_max;
     double *prof; /* ODRT_PROFILE=1: seconds per op, summed over runs (printed at free) */
+    /* ODRT_CPU_HALF=1 (or =A:B: ops A..B): op outputs rounded to fp16, or with
+     * ODRT_CPU_HALF_BITS=N their mantissas to N bits (a diagnostic: how a model takes fp16) */
+    int half, half_lo, half_hi, half_bits;
     int prof_runs;
     const eng_plan *plan;
 } cpu_ctx;
@@ -267,6 +270,12 @@ static odrt_status_t cpu_prepare(const eng_plan *p, int threads, void **out) {
     c->n_ops = p->n_ops, c->plan = p;
     const char *pe = getenv("ODRT_PROFILE");
     if (pe && *pe == '1') c->prof = calloc((size_t)p->n_ops + 1, sizeof(double));
+    const char *ph = getenv("ODRT_CPU_HALF");
+    c->half = ph && *ph, c->half_lo = 0, c->half_hi = INT32_MAX;
+    if (c->half && strchr(ph, ':')) sscanf(ph, "%d:%d", &c->half_lo, &c->half_hi);
+    const char *pb = getenv("ODRT_CPU_HALF_BITS");
+    c->half_bits = pb ? atoi(pb) : 0;
+    if (c->half_bits < 1 || c->half_bits > 22) c->half_bits = 0;
     size_t ab = ((size_t)p->arena_bytes + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN + ENG_ALIGN;
     c->arena = aligned_alloc(ENG_ALIGN, ab);
     c->scratch = calloc(256, sizeof(float *));
@@ -576,6 +585,21 @@ static odrt_status_t run_ref(cpu_ctx *c, const eng_plan *p, int k) {
     return rc;
 }
 
+/* y rounded to fp16 (bits = 0) or its mantissas to bits bits (round half up, fp32's range) */
+static void round_half(float *y, int64_t n, int bits) {
+    if (!bits) {
+        for (int64_t i = 0; i < n; i++) y[i] = (float)(_Float16)y[i];
+        return;
+    }
+    const uint32_t drop = 23u - (uint32_t)bits, half = 1u << (drop - 1), mask = ~((1u << drop) - 1);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &y[i], sizeof u);
+        if ((u & 0x7f800000u) != 0x7f800000u) u = (u + half) & mask; /* Inf and NaN stay */
+        memcpy(&y[i], &u, sizeof u);
+    }
+}
+
 static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
     cpu_ctx *c = vc;
     int threads = tp_threads(c->pool);
@@ -593,6 +617,8 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
         if (c->chain[k] > 0) {
             run_chain(c, p, k);
             if (c->prof) c->prof[k] += now_s() - t0;
+            int last = p->ops[k + c->chain[k] - 1].out;
+            if (c->half && k >= c->half_lo && k <= c->half_hi) round_half(T(c, p, last), p->tensors[last].numel, c->half_bits);
             continue;
         }
         switch (o->kind) {
@@ -663,6 +689,7 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
         default: return odrt_fail(ODRT_ERR_INVALID, "engine: op kind %d", o->kind);
         }
         if (c->prof) c->prof[k] += now_s() - t0;
+        if (c->half && k >= c->half_lo && k <= c->half_hi) round_half(j.y, yt->numel, c->half_bits);
     }
     return ODRT_OK;
 }
