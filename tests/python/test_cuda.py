@@ -66,6 +66,25 @@ def test_fp32_matches_cpu(name, batch, engines, images, tmp_path):
     assert n >= 20
 
 
+def test_nms_beyond_the_preselection(engines, images, tmp_path):
+    """IoU threshold 0.02: nearly every overlap suppresses, so the GPU NMS runs out of the 4 x
+    max_per_class candidates it pre-selects and sorts the whole segment (sort_nms_k): still every
+    detection of the CPU engine, both ways, and 100 per photo"""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    m = onnx.load(MODEL)
+    for init in m.graph.initializer:
+        if init.name.endswith("iou_threshold:0"):
+            init.CopyFrom(numpy_helper.from_array(np.array(0.02, np.float32), init.name))
+    model = tmp_path / "tight_iou.onnx"
+    onnx.save(m, str(model))
+    cpu, gpu = tmp_path / "cpu.odrt", tmp_path / "gpu.odrt"
+    run_odrt("build", model, "-o", cpu, timeout=300)
+    run_odrt("build", model, "-o", gpu, "--device", "cuda", timeout=300)
+    for img, r, g in zip(images, detect(cpu, images, tmp_path), detect(gpu, images, tmp_path)):
+        assert len(r) == 100 and not missing(r, g, 0.05, 0.99) and not missing(g, r, 0.05, 0.99), img
+
+
 @pytest.mark.parametrize("name", ["handtrack", "handtrack640"])
 def test_fp32_raw_outputs(name, engines, images, tmp_path):
     """odrt compare's per-output errors: CPU engine vs CUDA fp32 engine, abs <= 1e-3"""

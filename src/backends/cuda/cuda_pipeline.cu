@@ -8,6 +8,7 @@
  * then one warp per (image, class) walks them 32 at a time, each checked against the kept boxes
  * (shared memory) by all lanes, until the class is full or the candidates end. */
 #include <cub/block/block_radix_sort.cuh>
+#include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
 #include <cuda_fp16.h>
 
@@ -174,25 +175,92 @@ __global__ void __launch_bounds__(32) nms_k(cu_post q) {
 }
 
 /* segments of at most SORT_N candidates: one block sorts its segment in shared memory (CUB's block
- * radix sort: stable, so ties keep the lower anchor first), then its first warp suppresses */
+ * radix sort: stable, so ties keep the lower anchor first), then its first warp suppresses.
+ *
+ * Most walks visit a few hundred candidates, so the block first narrows the sort: a histogram of
+ * the keys' top 11 bits (sign, exponent, 2 mantissa bits) gives the best bins that hold 4 K
+ * candidates; if they hold fewer than SEL_N, those are compacted in anchor order (a block scan)
+ * and sorted alone, behind a zero key that ends the walk. Only if the walk then runs out before K
+ * boxes are kept while other candidates remain does the block sort the whole segment and walk
+ * again (equal keys share a bin, so the narrowed order is the full order's prefix). */
 enum { SORT_T = 1024, SORT_IPT = 16, SORT_N = SORT_T * SORT_IPT };
+enum { SEL_IPT = 2, SEL_N = SORT_T * SEL_IPT, HIST_SHIFT = 21, HIST_BINS = 1 << (32 - HIST_SHIFT) };
 typedef cub::BlockRadixSort<uint32_t, SORT_T, SORT_IPT, int> block_sort;
+typedef cub::BlockRadixSort<uint32_t, SORT_T, SEL_IPT, int> sel_sort;
+typedef cub::BlockScan<int, SORT_T> block_scan;
+union sort_smem {
+    block_sort::TempStorage full;
+    struct {
+        sel_sort::TempStorage sort;
+        block_scan::TempStorage scan;
+        int hist[HIST_BINS];
+        uint32_t key[SEL_N];
+        int idx[SEL_N];
+    } sel;
+};
 
 __global__ void __launch_bounds__(SORT_T) sort_nms_k(cu_post q) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    block_sort::TempStorage &ts = *reinterpret_cast<block_sort::TempStorage *>(smem_raw);
-    float *kept_box = reinterpret_cast<float *>(smem_raw + sizeof(block_sort::TempStorage));
+    sort_smem &sm = *reinterpret_cast<sort_smem *>(smem_raw);
+    float *kept_box = reinterpret_cast<float *>(smem_raw + sizeof(sort_smem));
+    __shared__ int s_lo_bin, s_m, s_full;
     int bc = blockIdx.x, tid = threadIdx.x;
     const uint32_t *kin = q.keys + (int64_t)bc * q.N;
+    uint32_t *kout = q.keys_sorted + (int64_t)bc * q.N;
+    int *vout = q.idx_sorted + (int64_t)bc * q.N;
+
+    /* the histogram, and the best bins holding min(4 K, all) candidates */
+    for (int h = tid; h < HIST_BINS; h += SORT_T) sm.sel.hist[h] = 0;
+    if (tid == 0) s_lo_bin = HIST_BINS, s_m = 0;
+    __syncthreads();
+    for (int i = tid; i < q.N; i += SORT_T)
+        if (kin[i]) atomicAdd(&sm.sel.hist[kin[i] >> HIST_SHIFT], 1);
+    __syncthreads();
+    int b0 = HIST_BINS - 1 - 2 * tid, b1 = b0 - 1; /* this thread's two bins, best first */
+    int c0 = sm.sel.hist[b0], c1 = sm.sel.hist[b1], above, total;
+    block_scan(sm.sel.scan).ExclusiveSum(c0 + c1, above, total);
+    int target = total < 4 * q.K ? total : 4 * q.K;
+    if (target > 0 && above < target && above + c0 >= target) s_lo_bin = b0, s_m = above + c0;
+    else if (target > 0 && above + c0 < target && above + c0 + c1 >= target) s_lo_bin = b1, s_m = above + c0 + c1;
+    __syncthreads();
+    const int lo_bin = s_lo_bin, m = s_m;
+    if (m < SEL_N || q.N <= SEL_N) {
+        /* compact the selected candidates in anchor order: thread t scans anchors [t per, (t+1) per) */
+        int per = (q.N + SORT_T - 1) / SORT_T, i0 = tid * per, i1 = i0 + per < q.N ? i0 + per : q.N, cnt = 0, off;
+        for (int i = i0; i < i1; i++) cnt += kin[i] && (int)(kin[i] >> HIST_SHIFT) >= lo_bin;
+        __syncthreads(); /* the scan storage is reused */
+        block_scan(sm.sel.scan).ExclusiveSum(cnt, off);
+        for (int i = i0; i < i1; i++)
+            if (kin[i] && (int)(kin[i] >> HIST_SHIFT) >= lo_bin) sm.sel.key[off] = kin[i], sm.sel.idx[off++] = i;
+        __syncthreads();
+        uint32_t k[SEL_IPT];
+        int v[SEL_IPT];
+        for (int u = 0; u < SEL_IPT; u++) {
+            int r = tid * SEL_IPT + u;
+            k[u] = r < m ? sm.sel.key[r] : 0u, v[u] = r < m ? sm.sel.idx[r] : 0;
+        }
+        __syncthreads();
+        sel_sort(sm.sel.sort).SortDescending(k, v); /* the zero keys (r >= m) sort last: the walk's end */
+        for (int u = 0; u < SEL_IPT; u++) {
+            int r = tid * SEL_IPT + u;
+            if (r < q.N) kout[r] = k[u], vout[r] = v[u];
+        }
+        __syncthreads();
+        if (tid < 32) nms_walk(q, bc, kept_box);
+        __syncthreads();
+        if (tid == 0) s_full = q.n_kept[bc] < q.K && total > m;
+        __syncthreads();
+        if (!s_full) return;
+    }
+    /* the whole segment */
     uint32_t k[SORT_IPT];
     int v[SORT_IPT];
     for (int u = 0; u < SORT_IPT; u++) {
         int i = tid * SORT_IPT + u;
         k[u] = i < q.N ? kin[i] : 0u, v[u] = i;
     }
-    block_sort(ts).SortDescending(k, v);
-    uint32_t *kout = q.keys_sorted + (int64_t)bc * q.N;
-    int *vout = q.idx_sorted + (int64_t)bc * q.N;
+    __syncthreads();
+    block_sort(sm.full).SortDescending(k, v);
     for (int u = 0; u < SORT_IPT; u++) {
         int r = tid * SORT_IPT + u;
         if (r < q.N) kout[r] = k[u], vout[r] = v[u];
@@ -309,7 +377,7 @@ odrt_status_t cu_post_alloc(cu_post *q, const eng_meta *m, int B) {
                          q->C, q->K);
     CU_TRY(cudaFuncSetAttribute(nms_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)nms_smem(q)));
     if (q->N <= SORT_N) {
-        size_t sm = sizeof(block_sort::TempStorage) + nms_smem(q);
+        size_t sm = sizeof(sort_smem) + nms_smem(q);
         if (sm > (size_t)max_smem) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: NMS needs more shared memory than this GPU has");
         CU_TRY(cudaFuncSetAttribute(sort_nms_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
     }
@@ -327,6 +395,9 @@ odrt_status_t cu_post_alloc(cu_post *q, const eng_meta *m, int B) {
     CU_TRY(cudaMalloc(&q->keys_sorted, sizeof(uint32_t) * total));
     CU_TRY(cudaMalloc(&q->idx, sizeof(int) * total));
     CU_TRY(cudaMalloc(&q->idx_sorted, sizeof(int) * total));
+    /* zero: a walk's prefetch past a narrowed sort's end (sort_nms_k) reads keys never written */
+    CU_TRY(cudaMemset(q->keys_sorted, 0, sizeof(uint32_t) * total));
+    CU_TRY(cudaMemset(q->idx_sorted, 0, sizeof(int) * total));
     CU_TRY(cudaMalloc(&q->seg, sizeof(int) * (BC + 1)));
     int *seg = (int *)malloc(sizeof(int) * (BC + 1));
     if (!seg) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -359,7 +430,7 @@ odrt_status_t cu_postprocess(const cu_post *q, const float *anchors, const void 
     if (ev) CU_TRY(cudaEventRecord(ev[0], s));
     if (q->N <= SORT_N) { /* sort and suppress in one kernel */
         if (ev) CU_TRY(cudaEventRecord(ev[1], s));
-        sort_nms_k<<<(unsigned)(q->B * q->C), SORT_T, sizeof(block_sort::TempStorage) + nms_smem(q), s>>>(*q);
+        sort_nms_k<<<(unsigned)(q->B * q->C), SORT_T, sizeof(sort_smem) + nms_smem(q), s>>>(*q);
     } else {
         size_t tmp_bytes = q->sort_tmp_bytes;
         int64_t total = (int64_t)q->B * q->C * q->N;
