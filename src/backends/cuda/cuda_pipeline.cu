@@ -5,8 +5,9 @@
  *
  * NMS: the candidates of every (image, class) (score > threshold) are ordered best first by one
  * segmented radix sort (CUB; stable, so ties keep the lower anchor first, the reference's order);
- * then one warp per (image, class) walks them 32 at a time, each checked against the kept boxes
- * (shared memory) by all lanes, until the class is full or the candidates end. */
+ * then one warp per (image, class) walks them 32 at a time, a lane per candidate, against the kept
+ * boxes (shared memory) and the chunk's earlier candidates, until the class is full or the
+ * candidates end (nms_walk). With at most SORT_N anchors the sort is the block's own (sort_nms_k). */
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
@@ -100,19 +101,23 @@ __global__ void iota_k(int *v, int64_t n, int64_t per) {
 
 enum { NT = 1024 };
 
-__device__ bool suppressed(const float *kb, int nk, const float *b, float thr) {
-    bool hit = false;
-    for (int q = threadIdx.x % 32; q < nk; q += 32) {
-        const float *k = kb + q * 5;
-        float ixa = fmaxf(k[1], b[1]), ixb = fminf(k[3], b[3]), iya = fmaxf(k[0], b[0]), iyb = fminf(k[2], b[2]);
-        float inter = (ixb - ixa) * (iyb - iya), uni = k[4] + b[4] - inter;
-        bool ok = ixb > ixa && iyb > iya && inter > 0 && k[4] > 0 && b[4] > 0 && uni > 0;
-        hit |= ok && inter / uni > thr;
-    }
-    return __any_sync(0xffffffffu, hit);
+/* does kept box k suppress candidate b (ymin xmin ymax xmax ordered, area)? The reference's rule:
+ * IoU > thr; no overlap or a degenerate box never suppresses. Symmetric in k and b. */
+__device__ __forceinline__ bool overlaps(const float *k, const float *b, float thr) {
+    float ixa = fmaxf(k[1], b[1]), ixb = fminf(k[3], b[3]), iya = fmaxf(k[0], b[0]), iyb = fminf(k[2], b[2]);
+    float inter = (ixb - ixa) * (iyb - iya), uni = k[4] + b[4] - inter;
+    bool ok = ixb > ixa && iyb > iya && inter > 0 && k[4] > 0 && b[4] > 0 && uni > 0;
+    return ok && inter / uni > thr;
 }
 
-/* greedy suppression of (image, class) bc by one warp, over its candidates sorted best first;
+/* greedy suppression of (image, class) bc by one warp, over its candidates sorted best first,
+ * 32 at a time (lane j holds candidate j of the chunk, the next chunk loaded meanwhile):
+ * 1. each lane checks its candidate against every box kept before the chunk;
+ * 2. each lane marks which earlier candidates of the chunk would suppress it (32 x 32 overlaps);
+ * 3. every lane resolves the chunk in order with bit operations (a candidate is kept when no
+ *    earlier kept one, in or before the chunk, suppresses it, until K are kept), the same
+ *    decisions the one-at-a-time greedy walk makes;
+ * 4. the kept candidates are appended in order.
  * kept_box: shared [K][5] (ymin xmin ymax xmax ordered, area) */
 __device__ void nms_walk(const cu_post &q, int bc, float *kept_box) {
     int b = bc / q.C, lane = threadIdx.x % 32;
@@ -121,8 +126,6 @@ __device__ void nms_walk(const cu_post &q, int bc, float *kept_box) {
     const float *sc = q.scores + (int64_t)bc * q.N, *boxes = q.boxes + (int64_t)b * q.N * 4;
     float *kept = q.kept + (int64_t)bc * q.K * 6;
     int nk = 0;
-    bool more = true;
-    /* this lane's candidate of a chunk of 32, the next chunk loaded while this one is walked */
     struct cand {
         bool valid;
         float bx[4], qb[5], s;
@@ -142,28 +145,32 @@ __device__ void nms_walk(const cu_post &q, int bc, float *kept_box) {
     };
     cand cur, nxt;
     fetch(0, cur);
-    for (int64_t base = 0; more && base < q.N && nk < q.K; base += 32) {
+    for (int64_t base = 0; base < q.N && nk < q.K; base += 32) {
         if (base + 32 < q.N) fetch(base + 32, nxt);
-        unsigned vm = __ballot_sync(0xffffffffu, cur.valid);
-        for (int j = 0; j < 32 && nk < q.K; j++) {
-            if (!(vm >> j & 1)) { /* sorted: no candidates after an invalid one */
-                more = false;
-                break;
-            }
-            float c[5];
-            for (int u = 0; u < 5; u++) c[u] = __shfl_sync(0xffffffffu, cur.qb[u], j);
-            if (suppressed(kept_box, nk, c, q.iou_thr)) continue;
-            float o0 = __shfl_sync(0xffffffffu, cur.bx[0], j), o1 = __shfl_sync(0xffffffffu, cur.bx[1], j),
-                  o2 = __shfl_sync(0xffffffffu, cur.bx[2], j), o3 = __shfl_sync(0xffffffffu, cur.bx[3], j),
-                  os = __shfl_sync(0xffffffffu, cur.s, j);
-            if (lane == 0) {
-                for (int u = 0; u < 5; u++) kept_box[nk * 5 + u] = c[u];
-                float *o = kept + nk * 6;
-                o[0] = o0, o[1] = o1, o[2] = o2, o[3] = o3, o[4] = os, o[5] = (float)nk;
-            }
-            __syncwarp();
-            nk++;
+        unsigned vm = __ballot_sync(0xffffffffu, cur.valid); /* sorted: the valid ones are a prefix */
+        bool pre = !cur.valid;
+        for (int k = 0; k < nk && !pre; k++) pre = overlaps(kept_box + k * 5, cur.qb, q.iou_thr);
+        unsigned by_earlier = 0; /* bit i: chunk candidate i < lane suppresses this lane's */
+        for (int i = 0; i < 31; i++) {
+            float kb[5];
+            for (int u = 0; u < 5; u++) kb[u] = __shfl_sync(0xffffffffu, cur.qb[u], i);
+            if (i < lane && overlaps(kb, cur.qb, q.iou_thr)) by_earlier |= 1u << i;
         }
+        unsigned out = __ballot_sync(0xffffffffu, pre), keep = 0;
+        int nk2 = nk;
+        for (int j = 0; j < 32; j++) {
+            unsigned mj = __shfl_sync(0xffffffffu, by_earlier, j);
+            if (nk2 < q.K && !(out >> j & 1) && !(mj & keep)) keep |= 1u << j, nk2++;
+        }
+        if (keep >> lane & 1) {
+            int at = nk + __popc(keep & ((1u << lane) - 1));
+            for (int u = 0; u < 5; u++) kept_box[at * 5 + u] = cur.qb[u];
+            float *o = kept + at * 6;
+            o[0] = cur.bx[0], o[1] = cur.bx[1], o[2] = cur.bx[2], o[3] = cur.bx[3], o[4] = cur.s, o[5] = (float)at;
+        }
+        __syncwarp();
+        nk = nk2;
+        if (vm != 0xffffffffu) break; /* the candidates ended in this chunk */
         cur = nxt;
     }
     if (lane == 0) q.n_kept[bc] = nk;
