@@ -110,21 +110,33 @@ __device__ __forceinline__ bool overlaps(const float *k, const float *b, float t
     return ok && inter / uni > thr;
 }
 
-/* greedy suppression of (image, class) bc by one warp, over its candidates sorted best first,
- * 32 at a time (lane j holds candidate j of the chunk, the next chunk loaded meanwhile):
- * 1. each lane checks its candidate against every box kept before the chunk;
- * 2. each lane marks which earlier candidates of the chunk would suppress it (32 x 32 overlaps);
- * 3. every lane resolves the chunk in order with bit operations (a candidate is kept when no
- *    earlier kept one, in or before the chunk, suppresses it, until K are kept), the same
- *    decisions the one-at-a-time greedy walk makes;
- * 4. the kept candidates are appended in order.
+/* scratch of a walk in shared memory: the chunk's candidates suppressed by kept boxes (bit j), by
+ * earlier candidates of the chunk (word j, bit i), and the kept count after the chunk */
+struct walk_smem {
+    unsigned pre, by_earlier[32];
+    int nk;
+};
+
+/* greedy suppression of (image, class) bc by NW warps (1, or a whole block), over its candidates
+ * sorted best first, 32 at a time (lane j of every warp holds candidate j of the chunk, the next
+ * chunk loaded meanwhile):
+ * 1. warp w checks the chunk against the kept boxes w, w + NW, ... (kept before the chunk);
+ * 2. warp w checks chunk candidates w, w + NW, ... against the later ones of the chunk;
+ * 3. warp 0 resolves the chunk in order with bit operations (a candidate is kept when no earlier
+ *    kept one, in or before the chunk, suppresses it, until K are kept): the decisions of the
+ *    one-at-a-time greedy walk, and appends the kept candidates in order.
  * kept_box: shared [K][5] (ymin xmin ymax xmax ordered, area) */
-__device__ void nms_walk(const cu_post &q, int bc, float *kept_box) {
-    int b = bc / q.C, lane = threadIdx.x % 32;
+template <int NW>
+__device__ void nms_walk(const cu_post &q, int bc, float *kept_box, walk_smem &ws) {
+    int b = bc / q.C, lane = threadIdx.x % 32, w = threadIdx.x / 32;
     const uint32_t *ks = q.keys_sorted + (int64_t)bc * q.N;
     const int *vs = q.idx_sorted + (int64_t)bc * q.N;
     const float *sc = q.scores + (int64_t)bc * q.N, *boxes = q.boxes + (int64_t)b * q.N * 4;
     float *kept = q.kept + (int64_t)bc * q.K * 6;
+    auto sync = [] {
+        if (NW > 1) __syncthreads();
+        else __syncwarp();
+    };
     int nk = 0;
     struct cand {
         bool valid;
@@ -148,41 +160,46 @@ __device__ void nms_walk(const cu_post &q, int bc, float *kept_box) {
     for (int64_t base = 0; base < q.N && nk < q.K; base += 32) {
         if (base + 32 < q.N) fetch(base + 32, nxt);
         unsigned vm = __ballot_sync(0xffffffffu, cur.valid); /* sorted: the valid ones are a prefix */
-        bool pre = !cur.valid;
-        for (int k = 0; k < nk && !pre; k++) pre = overlaps(kept_box + k * 5, cur.qb, q.iou_thr);
-        unsigned by_earlier = 0; /* bit i: chunk candidate i < lane suppresses this lane's */
-        for (int i = 0; i < 31; i++) {
+        if (threadIdx.x < 32) ws.pre = ~vm, ws.by_earlier[lane] = 0;
+        sync();
+        bool pre = false;
+        for (int k = w; k < nk && !pre && cur.valid; k += NW) pre = overlaps(kept_box + k * 5, cur.qb, q.iou_thr);
+        if (pre) atomicOr(&ws.pre, 1u << lane);
+        for (int i = w; i < 31; i += NW) { /* candidate i against this lane's (i < lane) */
             float kb[5];
             for (int u = 0; u < 5; u++) kb[u] = __shfl_sync(0xffffffffu, cur.qb[u], i);
-            if (i < lane && overlaps(kb, cur.qb, q.iou_thr)) by_earlier |= 1u << i;
+            if (i < lane && overlaps(kb, cur.qb, q.iou_thr)) atomicOr(&ws.by_earlier[lane], 1u << i);
         }
-        unsigned out = __ballot_sync(0xffffffffu, pre), keep = 0;
-        int nk2 = nk;
-        for (int j = 0; j < 32; j++) {
-            unsigned mj = __shfl_sync(0xffffffffu, by_earlier, j);
-            if (nk2 < q.K && !(out >> j & 1) && !(mj & keep)) keep |= 1u << j, nk2++;
+        sync();
+        if (threadIdx.x < 32) {
+            unsigned out = ws.pre, keep = 0;
+            int nk2 = nk;
+            for (int j = 0; j < 32; j++)
+                if (nk2 < q.K && !(out >> j & 1) && !(ws.by_earlier[j] & keep)) keep |= 1u << j, nk2++;
+            if (keep >> lane & 1) {
+                int at = nk + __popc(keep & ((1u << lane) - 1));
+                for (int u = 0; u < 5; u++) kept_box[at * 5 + u] = cur.qb[u];
+                float *o = kept + at * 6;
+                o[0] = cur.bx[0], o[1] = cur.bx[1], o[2] = cur.bx[2], o[3] = cur.bx[3], o[4] = cur.s, o[5] = (float)at;
+            }
+            if (lane == 0) ws.nk = nk2;
         }
-        if (keep >> lane & 1) {
-            int at = nk + __popc(keep & ((1u << lane) - 1));
-            for (int u = 0; u < 5; u++) kept_box[at * 5 + u] = cur.qb[u];
-            float *o = kept + at * 6;
-            o[0] = cur.bx[0], o[1] = cur.bx[1], o[2] = cur.bx[2], o[3] = cur.bx[3], o[4] = cur.s, o[5] = (float)at;
-        }
-        __syncwarp();
-        nk = nk2;
+        sync();
+        nk = ws.nk;
         if (vm != 0xffffffffu) break; /* the candidates ended in this chunk */
         cur = nxt;
     }
-    if (lane == 0) q.n_kept[bc] = nk;
+    if (threadIdx.x == 0) q.n_kept[bc] = nk;
 }
 
 __global__ void __launch_bounds__(32) nms_k(cu_post q) {
     extern __shared__ float kept_box[];
-    nms_walk(q, blockIdx.x, kept_box);
+    __shared__ walk_smem ws;
+    nms_walk<1>(q, blockIdx.x, kept_box, ws);
 }
 
 /* segments of at most SORT_N candidates: one block sorts its segment in shared memory (CUB's block
- * radix sort: stable, so ties keep the lower anchor first), then its first warp suppresses.
+ * radix sort: stable, so ties keep the lower anchor first), then its warps suppress (nms_walk).
  *
  * Most walks visit a few hundred candidates, so the block first narrows the sort: a histogram of
  * the keys' top 11 bits (sign, exponent, 2 mantissa bits) gives the best bins that hold 4 K
@@ -211,6 +228,7 @@ __global__ void __launch_bounds__(SORT_T) sort_nms_k(cu_post q) {
     sort_smem &sm = *reinterpret_cast<sort_smem *>(smem_raw);
     float *kept_box = reinterpret_cast<float *>(smem_raw + sizeof(sort_smem));
     __shared__ int s_lo_bin, s_m, s_full;
+    __shared__ walk_smem ws;
     int bc = blockIdx.x, tid = threadIdx.x;
     const uint32_t *kin = q.keys + (int64_t)bc * q.N;
     uint32_t *kout = q.keys_sorted + (int64_t)bc * q.N;
@@ -253,8 +271,7 @@ __global__ void __launch_bounds__(SORT_T) sort_nms_k(cu_post q) {
             if (r < q.N) kout[r] = k[u], vout[r] = v[u];
         }
         __syncthreads();
-        if (tid < 32) nms_walk(q, bc, kept_box);
-        __syncthreads();
+        nms_walk<SORT_T / 32>(q, bc, kept_box, ws);
         if (tid == 0) s_full = q.n_kept[bc] < q.K && total > m;
         __syncthreads();
         if (!s_full) return;
@@ -273,7 +290,7 @@ __global__ void __launch_bounds__(SORT_T) sort_nms_k(cu_post q) {
         if (r < q.N) kout[r] = k[u], vout[r] = v[u];
     }
     __syncthreads();
-    if (tid < 32) nms_walk(q, bc, kept_box);
+    nms_walk<SORT_T / 32>(q, bc, kept_box, ws);
 }
 
 /* one block per image: all classes' kept boxes ordered by (score desc, class asc, NMS order) with a
