@@ -57,11 +57,9 @@ typedef struct cu_post {
     /* device buffers */
     float *boxes;     /* [B][N][4] decoded, unclipped */
     float *scores;    /* [B][C][N] */
-    uint32_t *keys, *keys_sorted; /* [B*C][N] candidate keys (0: below the threshold), sorted per segment */
-    int *idx, *idx_sorted;        /* [B*C][N] anchor indices, sorted with the keys */
-    int *seg;                     /* [B*C + 1] segment offsets */
-    void *sort_tmp;
-    size_t sort_tmp_bytes;
+    uint32_t *keys;        /* [B*C][N] candidate keys (0: below the threshold) */
+    uint32_t *keys_sorted; /* [B*C][SEG] the group being walked, sorted (cuda_pipeline.cu) */
+    int *idx_sorted;       /* [B*C][SEG] its anchor indices */
     float *kept;      /* [B*C][K][6] ymin xmin ymax xmax score rank */
     int *n_kept;      /* [B*C] */
     float *out;       /* [B][1 + max_total * 6]: count, then ymin xmin ymax xmax score class */

@@ -3,14 +3,13 @@
  * TF OD API decode, per-class NMS on unclipped boxes, then clip / drop empty / best K /
  * renormalise), so that a frame goes in as uint8 and detections come out with no host round trip.
  *
- * NMS: the candidates of every (image, class) (score > threshold) are ordered best first by one
- * segmented radix sort (CUB; stable, so ties keep the lower anchor first, the reference's order);
- * then one warp per (image, class) walks them 32 at a time, a lane per candidate, against the kept
- * boxes (shared memory) and the chunk's earlier candidates, until the class is full or the
- * candidates end (nms_walk). With at most SORT_N anchors the sort is the block's own (sort_nms_k). */
+ * NMS: one block per (image, class) takes its candidates (score > threshold) best first in groups
+ * picked by key histograms, each sorted in shared memory (stable: ties keep the lower anchor first,
+ * the reference's order), and walks them 32 at a time, a lane per candidate, against the kept
+ * boxes and the chunk's earlier candidates, until the class is full or the candidates end
+ * (select_nms_k, nms_walk). */
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_scan.cuh>
-#include <cub/device/device_segmented_radix_sort.cuh>
 #include <cuda_fp16.h>
 
 #include "backends/cuda/cuda_internal.h"
@@ -94,11 +93,6 @@ __global__ void decode_k(cu_post q, const float *anchors, const T *codes, const 
     for (int c = 0; c < q.C; c++) key[c * q.N] = sc[c * q.N] > q.score_thr ? skey(sc[c * q.N]) : 0u; /* 0: not a candidate */
 }
 
-__global__ void iota_k(int *v, int64_t n, int64_t per) {
-    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) v[i] = (int)(i % per);
-}
-
 enum { NT = 1024 };
 
 /* does kept box k suppress candidate b (ymin xmin ymax xmax ordered, area)? The reference's rule:
@@ -125,26 +119,26 @@ struct walk_smem {
  * 3. warp 0 resolves the chunk in order with bit operations (a candidate is kept when no earlier
  *    kept one, in or before the chunk, suppresses it, until K are kept): the decisions of the
  *    one-at-a-time greedy walk, and appends the kept candidates in order.
- * kept_box: shared [K][5] (ymin xmin ymax xmax ordered, area) */
+ * ks / vs: the candidates' keys and anchors, best first, ending at a zero key or len; nk: the
+ * count kept so far (kept_box: shared [K][5], ymin xmin ymax xmax ordered, area); returns the
+ * count after. */
 template <int NW>
-__device__ void nms_walk(const cu_post &q, int bc, float *kept_box, walk_smem &ws) {
+__device__ int nms_walk(const cu_post &q, int bc, const uint32_t *ks, const int *vs, int64_t len, int nk, float *kept_box,
+                        walk_smem &ws) {
     int b = bc / q.C, lane = threadIdx.x % 32, w = threadIdx.x / 32;
-    const uint32_t *ks = q.keys_sorted + (int64_t)bc * q.N;
-    const int *vs = q.idx_sorted + (int64_t)bc * q.N;
     const float *sc = q.scores + (int64_t)bc * q.N, *boxes = q.boxes + (int64_t)b * q.N * 4;
     float *kept = q.kept + (int64_t)bc * q.K * 6;
     auto sync = [] {
         if (NW > 1) __syncthreads();
         else __syncwarp();
     };
-    int nk = 0;
     struct cand {
         bool valid;
         float bx[4], qb[5], s;
     };
     auto fetch = [&](int64_t base, cand &c) {
         int64_t i = base + lane;
-        c.valid = i < q.N && ks[i] != 0u;
+        c.valid = i < len && ks[i] != 0u;
         for (int u = 0; u < 4; u++) c.bx[u] = 0;
         for (int u = 0; u < 5; u++) c.qb[u] = 0;
         c.s = 0;
@@ -157,8 +151,8 @@ __device__ void nms_walk(const cu_post &q, int bc, float *kept_box, walk_smem &w
     };
     cand cur, nxt;
     fetch(0, cur);
-    for (int64_t base = 0; base < q.N && nk < q.K; base += 32) {
-        if (base + 32 < q.N) fetch(base + 32, nxt);
+    for (int64_t base = 0; base < len && nk < q.K; base += 32) {
+        if (base + 32 < len) fetch(base + 32, nxt);
         unsigned vm = __ballot_sync(0xffffffffu, cur.valid); /* sorted: the valid ones are a prefix */
         if (threadIdx.x < 32) ws.pre = ~vm, ws.by_earlier[lane] = 0;
         sync();
@@ -189,108 +183,118 @@ __device__ void nms_walk(const cu_post &q, int bc, float *kept_box, walk_smem &w
         if (vm != 0xffffffffu) break; /* the candidates ended in this chunk */
         cur = nxt;
     }
-    if (threadIdx.x == 0) q.n_kept[bc] = nk;
+    return nk;
 }
 
-__global__ void __launch_bounds__(32) nms_k(cu_post q) {
-    extern __shared__ float kept_box[];
-    __shared__ walk_smem ws;
-    nms_walk<1>(q, blockIdx.x, kept_box, ws);
-}
-
-/* segments of at most SORT_N candidates: one block sorts its segment in shared memory (CUB's block
- * radix sort: stable, so ties keep the lower anchor first), then its warps suppress (nms_walk).
- *
- * Most walks visit a few hundred candidates, so the block first narrows the sort: a histogram of
- * the keys' top 11 bits (sign, exponent, 2 mantissa bits) gives the best bins that hold 4 K
- * candidates; if they hold fewer than SEL_N, those are compacted in anchor order (a block scan)
- * and sorted alone, behind a zero key that ends the walk. Only if the walk then runs out before K
- * boxes are kept while other candidates remain does the block sort the whole segment and walk
- * again (equal keys share a bin, so the narrowed order is the full order's prefix). */
-enum { SORT_T = 1024, SORT_IPT = 16, SORT_N = SORT_T * SORT_IPT };
-enum { SEL_IPT = 2, SEL_N = SORT_T * SEL_IPT, HIST_SHIFT = 21, HIST_BINS = 1 << (32 - HIST_SHIFT) };
-typedef cub::BlockRadixSort<uint32_t, SORT_T, SORT_IPT, int> block_sort;
+/* One block per (image, class) orders and suppresses its candidates group by group, best group
+ * first, without sorting them all: a group is the candidates whose keys lie in [lo, hi), at most
+ * SEL_N of them, as many as fit. A histogram of the keys below hi (their top 11 bits: sign,
+ * exponent, 2 mantissa bits) gives the best bins that fit; when the first bin alone holds more,
+ * the next 11 bits of that bin are counted, then the last 10, down to one key value (more than
+ * SEL_N equal keys: taken SEL_N at a time, in anchor order, which is their order). A group is
+ * compacted in anchor order (a block scan), sorted (CUB's block radix sort: stable, so equal keys
+ * keep the lower anchor first, the reference's order) into the segment's scratch behind a zero key,
+ * and walked (nms_walk), the kept boxes carried into the next group, until K are kept or the
+ * candidates end. Most classes need one group: a walk rarely visits more than a few hundred. */
+enum { SORT_T = 1024, SEL_IPT = 2, SEL_N = SORT_T * SEL_IPT, HIST_BINS = 2048, SEG = SEL_N + 64 };
 typedef cub::BlockRadixSort<uint32_t, SORT_T, SEL_IPT, int> sel_sort;
 typedef cub::BlockScan<int, SORT_T> block_scan;
-union sort_smem {
-    block_sort::TempStorage full;
-    struct {
-        sel_sort::TempStorage sort;
-        block_scan::TempStorage scan;
-        int hist[HIST_BINS];
-        uint32_t key[SEL_N];
-        int idx[SEL_N];
-    } sel;
+struct sel_smem {
+    sel_sort::TempStorage sort;
+    block_scan::TempStorage scan;
+    int hist[HIST_BINS];
+    uint32_t key[SEL_N];
+    int idx[SEL_N];
+    walk_smem walk;
+    uint32_t lo;
+    int64_t cnt;
+    int refine, bin;
 };
 
-__global__ void __launch_bounds__(SORT_T) sort_nms_k(cu_post q) {
-    extern __shared__ __align__(16) unsigned char smem_raw[];
-    sort_smem &sm = *reinterpret_cast<sort_smem *>(smem_raw);
-    float *kept_box = reinterpret_cast<float *>(smem_raw + sizeof(sort_smem));
-    __shared__ int s_lo_bin, s_m, s_full;
-    __shared__ walk_smem ws;
-    int bc = blockIdx.x, tid = threadIdx.x;
-    const uint32_t *kin = q.keys + (int64_t)bc * q.N;
-    uint32_t *kout = q.keys_sorted + (int64_t)bc * q.N;
-    int *vout = q.idx_sorted + (int64_t)bc * q.N;
+/* the next group below hi (keys in [lo, hi), count cnt; cnt = 0: none left), by the whole block */
+__device__ void next_group(const uint32_t *kin, int64_t N, uint64_t hi, sel_smem &sm) {
+    int tid = threadIdx.x;
+    uint64_t base = 0; /* the level's range: [base, base + (HIST_BINS << shift)) */
+    for (int shift = 21;; shift = shift == 21 ? 10 : 0) {
+        for (int h = tid; h < HIST_BINS; h += SORT_T) sm.hist[h] = 0;
+        if (tid == 0) sm.refine = 0, sm.cnt = 0, sm.lo = (uint32_t)base;
+        __syncthreads();
+        uint64_t top = base + ((uint64_t)HIST_BINS << shift);
+        if (top > hi) top = hi;
+        for (int64_t i = tid; i < N; i += SORT_T) {
+            uint32_t k = kin[i];
+            if (k && k >= base && k < top) atomicAdd(&sm.hist[(k - base) >> shift], 1);
+        }
+        __syncthreads();
+        /* bins best first: thread t holds bins HIST_BINS - 1 - 2t and the one below */
+        int b0 = HIST_BINS - 1 - 2 * tid, b1 = b0 - 1, c0 = sm.hist[b0], c1 = sm.hist[b1], above, total;
+        block_scan(sm.scan).ExclusiveSum(c0 + c1, above, total);
+        if (total <= SEL_N) { /* all of them fit: [base, hi) */
+            if (tid == 0) sm.cnt = total;
+        } else if (above <= SEL_N && above + c0 > SEL_N) { /* bin b0 overflows */
+            if (above > 0) sm.lo = (uint32_t)(base + ((uint64_t)(b0 + 1) << shift)), sm.cnt = above;
+            else sm.refine = 1, sm.bin = b0, sm.cnt = c0;
+        } else if (above + c0 <= SEL_N && above + c0 + c1 > SEL_N) { /* bin b1 overflows */
+            if (above + c0 > 0) sm.lo = (uint32_t)(base + ((uint64_t)(b1 + 1) << shift)), sm.cnt = above + c0;
+            else sm.refine = 1, sm.bin = b1, sm.cnt = c1;
+        }
+        __syncthreads();
+        if (!sm.refine) return;
+        base += (uint64_t)sm.bin << shift;
+        if (shift == 0) { /* one key value, more than SEL_N times */
+            if (tid == 0) sm.lo = (uint32_t)base;
+            __syncthreads();
+            return;
+        }
+        __syncthreads();
+    }
+}
 
-    /* the histogram, and the best bins holding min(4 K, all) candidates */
-    for (int h = tid; h < HIST_BINS; h += SORT_T) sm.sel.hist[h] = 0;
-    if (tid == 0) s_lo_bin = HIST_BINS, s_m = 0;
-    __syncthreads();
-    for (int i = tid; i < q.N; i += SORT_T)
-        if (kin[i]) atomicAdd(&sm.sel.hist[kin[i] >> HIST_SHIFT], 1);
-    __syncthreads();
-    int b0 = HIST_BINS - 1 - 2 * tid, b1 = b0 - 1; /* this thread's two bins, best first */
-    int c0 = sm.sel.hist[b0], c1 = sm.sel.hist[b1], above, total;
-    block_scan(sm.sel.scan).ExclusiveSum(c0 + c1, above, total);
-    int target = total < 4 * q.K ? total : 4 * q.K;
-    if (target > 0 && above < target && above + c0 >= target) s_lo_bin = b0, s_m = above + c0;
-    else if (target > 0 && above + c0 < target && above + c0 + c1 >= target) s_lo_bin = b1, s_m = above + c0 + c1;
-    __syncthreads();
-    const int lo_bin = s_lo_bin, m = s_m;
-    if (m < SEL_N || q.N <= SEL_N) {
-        /* compact the selected candidates in anchor order: thread t scans anchors [t per, (t+1) per) */
-        int per = (q.N + SORT_T - 1) / SORT_T, i0 = tid * per, i1 = i0 + per < q.N ? i0 + per : q.N, cnt = 0, off;
-        for (int i = i0; i < i1; i++) cnt += kin[i] && (int)(kin[i] >> HIST_SHIFT) >= lo_bin;
-        __syncthreads(); /* the scan storage is reused */
-        block_scan(sm.sel.scan).ExclusiveSum(cnt, off);
-        for (int i = i0; i < i1; i++)
-            if (kin[i] && (int)(kin[i] >> HIST_SHIFT) >= lo_bin) sm.sel.key[off] = kin[i], sm.sel.idx[off++] = i;
-        __syncthreads();
-        uint32_t k[SEL_IPT];
-        int v[SEL_IPT];
-        for (int u = 0; u < SEL_IPT; u++) {
-            int r = tid * SEL_IPT + u;
-            k[u] = r < m ? sm.sel.key[r] : 0u, v[u] = r < m ? sm.sel.idx[r] : 0;
+__global__ void __launch_bounds__(SORT_T) select_nms_k(cu_post q) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    sel_smem &sm = *reinterpret_cast<sel_smem *>(smem_raw);
+    float *kept_box = reinterpret_cast<float *>(smem_raw + sizeof(sel_smem));
+    int bc = blockIdx.x, tid = threadIdx.x, nk = 0;
+    const uint32_t *kin = q.keys + (int64_t)bc * q.N;
+    uint32_t *kout = q.keys_sorted + (int64_t)bc * SEG;
+    int *vout = q.idx_sorted + (int64_t)bc * SEG;
+    /* thread t compacts anchors [i0, i1) */
+    int64_t per = (q.N + SORT_T - 1) / SORT_T, i0 = tid * per < q.N ? tid * per : q.N, i1 = i0 + per < q.N ? i0 + per : q.N;
+    for (uint64_t hi = 1ull << 32; nk < q.K;) {
+        next_group(kin, q.N, hi, sm);
+        const uint32_t lo = sm.lo;
+        const int64_t cnt = sm.cnt;
+        if (cnt == 0) break;
+        for (int64_t p0 = 0; p0 < cnt && nk < q.K; p0 += SEL_N) { /* pieces: only for one key value */
+            int n = 0, off;
+            for (int64_t i = i0; i < i1; i++) n += kin[i] && kin[i] >= lo && kin[i] < hi;
+            __syncthreads(); /* the scan storage is reused */
+            block_scan(sm.scan).ExclusiveSum(n, off);
+            for (int64_t i = i0; i < i1; i++)
+                if (kin[i] && kin[i] >= lo && kin[i] < hi) {
+                    if (off >= p0 && off < p0 + SEL_N) sm.key[off - p0] = kin[i], sm.idx[off - p0] = (int)i;
+                    off++;
+                }
+            __syncthreads();
+            int m = cnt - p0 < SEL_N ? (int)(cnt - p0) : SEL_N;
+            uint32_t k[SEL_IPT];
+            int v[SEL_IPT];
+            for (int u = 0; u < SEL_IPT; u++) {
+                int r = tid * SEL_IPT + u;
+                k[u] = r < m ? sm.key[r] : 0u, v[u] = r < m ? sm.idx[r] : 0;
+            }
+            __syncthreads();
+            sel_sort(sm.sort).SortDescending(k, v); /* the zero keys (r >= m) sort last: the walk's end */
+            for (int u = 0; u < SEL_IPT; u++) kout[tid * SEL_IPT + u] = k[u], vout[tid * SEL_IPT + u] = v[u];
+            if (tid == 0) kout[SEL_N] = 0u;
+            __syncthreads();
+            nk = nms_walk<SORT_T / 32>(q, bc, kout, vout, SEG, nk, kept_box, sm.walk);
+            __syncthreads();
         }
-        __syncthreads();
-        sel_sort(sm.sel.sort).SortDescending(k, v); /* the zero keys (r >= m) sort last: the walk's end */
-        for (int u = 0; u < SEL_IPT; u++) {
-            int r = tid * SEL_IPT + u;
-            if (r < q.N) kout[r] = k[u], vout[r] = v[u];
-        }
-        __syncthreads();
-        nms_walk<SORT_T / 32>(q, bc, kept_box, ws);
-        if (tid == 0) s_full = q.n_kept[bc] < q.K && total > m;
-        __syncthreads();
-        if (!s_full) return;
+        hi = lo;
+        if (lo == 0) break;
     }
-    /* the whole segment */
-    uint32_t k[SORT_IPT];
-    int v[SORT_IPT];
-    for (int u = 0; u < SORT_IPT; u++) {
-        int i = tid * SORT_IPT + u;
-        k[u] = i < q.N ? kin[i] : 0u, v[u] = i;
-    }
-    __syncthreads();
-    block_sort(sm.full).SortDescending(k, v);
-    for (int u = 0; u < SORT_IPT; u++) {
-        int r = tid * SORT_IPT + u;
-        if (r < q.N) kout[r] = k[u], vout[r] = v[u];
-    }
-    __syncthreads();
-    nms_walk<SORT_T / 32>(q, bc, kept_box, ws);
+    if (tid == 0) q.n_kept[bc] = nk;
 }
 
 /* one block per image: all classes' kept boxes ordered by (score desc, class asc, NMS order) with a
@@ -399,12 +403,9 @@ odrt_status_t cu_post_alloc(cu_post *q, const eng_meta *m, int B) {
     if (nms_smem(q) > (size_t)max_smem || merge_smem(q) > (size_t)max_smem)
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: %d classes x %d per class need more shared memory than this GPU has",
                          q->C, q->K);
-    CU_TRY(cudaFuncSetAttribute(nms_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)nms_smem(q)));
-    if (q->N <= SORT_N) {
-        size_t sm = sizeof(sort_smem) + nms_smem(q);
-        if (sm > (size_t)max_smem) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: NMS needs more shared memory than this GPU has");
-        CU_TRY(cudaFuncSetAttribute(sort_nms_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-    }
+    size_t sm = sizeof(sel_smem) + nms_smem(q);
+    if (sm > (size_t)max_smem) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: NMS needs more shared memory than this GPU has");
+    CU_TRY(cudaFuncSetAttribute(select_nms_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
     CU_TRY(cudaFuncSetAttribute(merge_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)merge_smem(q)));
     size_t BC = (size_t)B * q->C, N = (size_t)q->N;
     CU_TRY(cudaMalloc(&q->boxes, sizeof(float) * B * N * 4));
@@ -413,34 +414,20 @@ odrt_status_t cu_post_alloc(cu_post *q, const eng_meta *m, int B) {
     CU_TRY(cudaMalloc(&q->n_kept, sizeof(int) * BC));
     CU_TRY(cudaMalloc(&q->out, sizeof(float) * B * (1 + (size_t)q->max_total * 6)));
     CU_TRY(cudaMalloc(&q->window, sizeof(float) * B * 2));
-    /* candidate keys sorted per (image, class) segment: values are anchor indices */
-    size_t total = BC * N;
-    CU_TRY(cudaMalloc(&q->keys, sizeof(uint32_t) * total));
-    CU_TRY(cudaMalloc(&q->keys_sorted, sizeof(uint32_t) * total));
-    CU_TRY(cudaMalloc(&q->idx, sizeof(int) * total));
-    CU_TRY(cudaMalloc(&q->idx_sorted, sizeof(int) * total));
-    /* zero: a walk's prefetch past a narrowed sort's end (sort_nms_k) reads keys never written */
-    CU_TRY(cudaMemset(q->keys_sorted, 0, sizeof(uint32_t) * total));
-    CU_TRY(cudaMemset(q->idx_sorted, 0, sizeof(int) * total));
-    CU_TRY(cudaMalloc(&q->seg, sizeof(int) * (BC + 1)));
-    int *seg = (int *)malloc(sizeof(int) * (BC + 1));
-    if (!seg) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i <= BC; i++) seg[i] = (int)(i * N);
-    cudaError_t e = cudaMemcpy(q->seg, seg, sizeof(int) * (BC + 1), cudaMemcpyHostToDevice);
-    free(seg);
-    CU_TRY(e);
-    iota_k<<<(unsigned)((total + 255) / 256), 256>>>(q->idx, (int64_t)total, (int64_t)N);
-    CU_TRY(cudaGetLastError());
-    CU_TRY(cub::DeviceSegmentedRadixSort::SortPairsDescending(nullptr, q->sort_tmp_bytes, q->keys, q->keys_sorted, q->idx,
-                                                              q->idx_sorted, (int64_t)total, (int64_t)BC, q->seg, q->seg + 1));
-    CU_TRY(cudaMalloc(&q->sort_tmp, q->sort_tmp_bytes + 16));
+    /* candidate keys per (image, class); a group's sorted keys and anchors (SEG each); zeroed, as a
+     * walk's prefetch reads past a group's end */
+    CU_TRY(cudaMalloc(&q->keys, sizeof(uint32_t) * BC * N));
+    CU_TRY(cudaMalloc(&q->keys_sorted, sizeof(uint32_t) * BC * SEG));
+    CU_TRY(cudaMalloc(&q->idx_sorted, sizeof(int) * BC * SEG));
+    CU_TRY(cudaMemset(q->keys_sorted, 0, sizeof(uint32_t) * BC * SEG));
+    CU_TRY(cudaMemset(q->idx_sorted, 0, sizeof(int) * BC * SEG));
     CU_TRY(cudaDeviceSynchronize());
     return ODRT_OK;
 }
 
 void cu_post_free(cu_post *q) {
     cudaFree(q->boxes), cudaFree(q->scores), cudaFree(q->kept), cudaFree(q->n_kept), cudaFree(q->out), cudaFree(q->window);
-    cudaFree(q->keys), cudaFree(q->keys_sorted), cudaFree(q->idx), cudaFree(q->idx_sorted), cudaFree(q->seg), cudaFree(q->sort_tmp);
+    cudaFree(q->keys), cudaFree(q->keys_sorted), cudaFree(q->idx_sorted);
     memset(q, 0, sizeof *q);
 }
 
@@ -452,18 +439,8 @@ odrt_status_t cu_postprocess(const cu_post *q, const float *anchors, const void 
     else decode_k<float><<<g, 256, 0, s>>>(*q, anchors, (const float *)codes, (const float *)logits);
     CU_TRY(cudaGetLastError());
     if (ev) CU_TRY(cudaEventRecord(ev[0], s));
-    if (q->N <= SORT_N) { /* sort and suppress in one kernel */
-        if (ev) CU_TRY(cudaEventRecord(ev[1], s));
-        sort_nms_k<<<(unsigned)(q->B * q->C), SORT_T, sizeof(sort_smem) + nms_smem(q), s>>>(*q);
-    } else {
-        size_t tmp_bytes = q->sort_tmp_bytes;
-        int64_t total = (int64_t)q->B * q->C * q->N;
-        CU_TRY(cub::DeviceSegmentedRadixSort::SortPairsDescending(q->sort_tmp, tmp_bytes, q->keys, q->keys_sorted, q->idx,
-                                                                  q->idx_sorted, total, (int64_t)q->B * q->C, q->seg,
-                                                                  q->seg + 1, 0, 32, s));
-        if (ev) CU_TRY(cudaEventRecord(ev[1], s));
-        nms_k<<<(unsigned)(q->B * q->C), 32, nms_smem(q), s>>>(*q);
-    }
+    if (ev) CU_TRY(cudaEventRecord(ev[1], s)); /* no separate sort: select_nms_k orders what it walks */
+    select_nms_k<<<(unsigned)(q->B * q->C), SORT_T, sizeof(sel_smem) + nms_smem(q), s>>>(*q);
     CU_TRY(cudaGetLastError());
     if (ev) CU_TRY(cudaEventRecord(ev[2], s));
     merge_k<<<(unsigned)q->B, NT, merge_smem(q), s>>>(*q, clip_to_window);
