@@ -11,14 +11,26 @@ typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
 static inline v16 ld16(const float *p) { return *(const v16 *)p; }
 static inline v16 splat16(float x) { return (v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 
-/* one 16-column row of a tile: + residual, activation, stored to its nr columns (masked when
- * nr < 16); max/min keep NaN as the 256-bit vmax/vmin do */
-static FORCE_INLINE void epi16(float *c, const float *r, v16 y, int nr, const k_epi *e, const int clip) {
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4), may_alias));
+typedef uint32_t v16u __attribute__((vector_size(64), aligned(4), may_alias));
+/* max/min keep x when it is NaN, as the 256-bit vmax/vmin do */
+static inline v16 vmax16(v16 x, v16 lo) { return (v16)_mm512_max_ps((__m512)lo, (__m512)x); }
+static inline v16 vmin16(v16 x, v16 hi) { return (v16)_mm512_min_ps((__m512)hi, (__m512)x); }
+DEF_VEXP(vexp16, v16, v16i, v16u, splat16, vmin16, vmax16)
+
+/* one 16-column row of a tile: + residual, activation (act: the eng_act, a constant: identity,
+ * clip, or sigmoid / swish on the registers, with act_pass's operations), stored to its nr
+ * columns (masked when nr < 16) */
+static FORCE_INLINE void epi16(float *c, const float *r, v16 y, int nr, const k_epi *e, const int act) {
     __mmask16 m = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
     if (r) y += (v16)_mm512_maskz_loadu_ps(m, r);
-    if (clip) y = (v16)_mm512_min_ps(_mm512_set1_ps(e->hi), _mm512_max_ps(_mm512_set1_ps(e->lo), (__m512)y));
+    if (act == EACT_CLIP) y = vmin16(vmax16(y, splat16(e->lo)), splat16(e->hi));
+    if (act == EACT_SIGMOID || act == EACT_SWISH) {
+        v16 s = splat16(1.0f) / (splat16(1.0f) + vexp16(-y));
+        if (act == EACT_SWISH) s *= y;
+        y = s;
+    }
     _mm512_mask_storeu_ps(c, m, (__m512)y);
-    if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
 }
 
 #define Z_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
@@ -35,7 +47,7 @@ static FORCE_INLINE void epi16(float *c, const float *r, v16 y, int nr, const k_
 /* 12 x 32 tile: panels B0 (16 columns) and B1 (nr1 <= 16 columns) */
 static FORCE_INLINE void ukr_z2(int64_t K, const float *a0, int64_t lda, int mr, const float *B0, const float *B1,
                                 const float *bias0, const float *bias1, float *C, int64_t ldc, int nr1, const float *R,
-                                const k_epi *e, const int clip, const int full) {
+                                const k_epi *e, const int act, const int full) {
     Z_A_SETUP
     v16 bl = ld16(bias0), bh = ld16(bias1);
 #define Z_DECL(i) v16 c##i##0 = bl, c##i##1 = bh;
@@ -52,7 +64,7 @@ static FORCE_INLINE void ukr_z2(int64_t K, const float *a0, int64_t lda, int mr,
     if (i < mr) {                                                                     \
         float *c = C + i * ldc;                                                       \
         const float *r = R ? R + i * ldc : NULL;                                      \
-        epi16(c, r, c##i##0, 16, e, clip), epi16(c + 16, r ? r + 16 : NULL, c##i##1, nr1, e, clip); \
+        epi16(c, r, c##i##0, 16, e, act), epi16(c + 16, r ? r + 16 : NULL, c##i##1, nr1, e, act); \
     }
     Z_ROWS(Z_EPI)
 #undef Z_EPI
@@ -60,7 +72,7 @@ static FORCE_INLINE void ukr_z2(int64_t K, const float *a0, int64_t lda, int mr,
 
 /* 12 x 16 tile on one panel of nr <= 16 columns */
 static FORCE_INLINE void ukr_z1(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
-                                int64_t ldc, int nr, const float *R, const k_epi *e, const int clip, const int full) {
+                                int64_t ldc, int nr, const float *R, const k_epi *e, const int act, const int full) {
     Z_A_SETUP
     v16 bl = ld16(bias);
 #define Z_DECL(i) v16 c##i = bl;
@@ -73,7 +85,7 @@ static FORCE_INLINE void ukr_z1(int64_t K, const float *a0, int64_t lda, int mr,
 #undef Z_FMA
         if (full) q0++, q3++, q6++, q9++;
     }
-#define Z_EPI(i) if (i < mr) epi16(C + i * ldc, R ? R + i * ldc : NULL, c##i, nr, e, clip);
+#define Z_EPI(i) if (i < mr) epi16(C + i * ldc, R ? R + i * ldc : NULL, c##i, nr, e, act);
     Z_ROWS(Z_EPI)
 #undef Z_EPI
 }
@@ -84,27 +96,29 @@ static FORCE_INLINE void ukr_z1(int64_t K, const float *a0, int64_t lda, int mr,
 /* columns [n, n + 32) (pair) or [n, n + 16) of all M rows, the activation a compile-time choice */
 static FORCE_INLINE void gemm_z_cols(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp,
                                      const float *bias0, const float *bias1, float *C, int64_t ldc, const float *R,
-                                     const k_epi *e, const int clip) {
+                                     const k_epi *e, const int act) {
     for (int64_t m = 0; m < M; m += 12) {
         int mr = (int)(M - m < 12 ? M - m : 12);
         const float *Rm = R ? R + m * ldc : NULL;
         const float *Am = A + m * lda;
         float *Cm = C + m * ldc;
-        if (pair && mr == 12) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, clip, 1);
-        else if (pair) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, clip, 0);
-        else if (nr > 8 && mr == 12) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, clip, 1);
-        else if (nr > 8) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, clip, 0);
-        else ukr8(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, clip);
+        if (pair && mr == 12) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, act, 1);
+        else if (pair) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, act, 0);
+        else if (nr > 8 && mr == 12) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act, 1);
+        else if (nr > 8) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act, 0);
+        else ukr8(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act == EACT_CLIP); /* its epilogue runs act_pass */
     }
 }
-static void gemm_z_clip(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp, const float *b0,
-                        const float *b1, float *C, int64_t ldc, const float *R, const k_epi *e) {
-    gemm_z_cols(M, pair, nr, K, A, lda, Bp, b0, b1, C, ldc, R, e, 1);
-}
-static void gemm_z_other(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp, const float *b0,
-                         const float *b1, float *C, int64_t ldc, const float *R, const k_epi *e) {
-    gemm_z_cols(M, pair, nr, K, A, lda, Bp, b0, b1, C, ldc, R, e, 0);
-}
+#define Z_VARIANT(name, act)                                                                                          \
+    static void name(int64_t M, int pair, int nr, int64_t K, const float *A, int64_t lda, const float *Bp,          \
+                     const float *b0, const float *b1, float *C, int64_t ldc, const float *R, const k_epi *e) {    \
+        gemm_z_cols(M, pair, nr, K, A, lda, Bp, b0, b1, C, ldc, R, e, act);                                         \
+    }
+Z_VARIANT(gemm_z_id, EACT_ID)
+Z_VARIANT(gemm_z_clip, EACT_CLIP)
+Z_VARIANT(gemm_z_sigmoid, EACT_SIGMOID)
+Z_VARIANT(gemm_z_swish, EACT_SWISH)
+#undef Z_VARIANT
 
 static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
                     const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e) {
@@ -120,8 +134,12 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
             memcpy(bpad, bias + n, sizeof(float) * (size_t)nr);
             bb = bpad;
         }
-        (is_clip(e) ? gemm_z_clip : gemm_z_other)(M, pair, nr, K, A, lda, B + (n / 16) * K * 16, bb, bb + 16, C + n, ldc,
-                                                  R ? R + n : NULL, e);
+        void (*f)(int64_t, int, int, int64_t, const float *, int64_t, const float *, const float *, const float *, float *,
+                  int64_t, const float *, const k_epi *) = e->act == EACT_CLIP      ? gemm_z_clip
+                                                           : e->act == EACT_SIGMOID ? gemm_z_sigmoid
+                                                           : e->act == EACT_SWISH   ? gemm_z_swish
+                                                                                    : gemm_z_id;
+        f(M, pair, nr, K, A, lda, B + (n / 16) * K * 16, bb, bb + 16, C + n, ldc, R ? R + n : NULL, e);
         n += pair ? 32 : 16;
     }
 }

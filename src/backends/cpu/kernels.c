@@ -69,29 +69,32 @@ static inline float act1(float x, const k_epi *e) {
  * sigmoid and swish run as a second pass over the freshly written (cache-hot) output */
 #define FORCE_INLINE inline __attribute__((always_inline))
 static FORCE_INLINE v8 actv(v8 x, const int clip, v8 lo, v8 hi) { return clip ? vmin(vmax(x, lo), hi) : x; }
-/* e^x, 8 lanes (Cephes' expf: 2^n * P(r), r = x - n ln2 in two steps; within 2 ulp). x is clamped
- * to [-87.3, 88.3] (normal results) and e^x above expf's overflow bound is +inf, as expf's: so that
- * sigmoid(-inf) = 0 and swish(-inf) = NaN, as the reference computes them; NaN stays NaN. */
-static inline v8 vexp(v8 x) {
-    typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
-    v8i over = x > splat(88.7228394f);
-    x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));
-    v8 fx = x * splat(1.44269504088896341f);
-    v8i neg = fx < splat(0.0f);
-    v8 half = (v8)((v8i)splat(0.5f) ^ (neg & (v8i)splat(-0.0f))); /* +-0.5: round half away from 0 */
-    v8i n = __builtin_convertvector(fx + half, v8i);
-    v8 nf = __builtin_convertvector(n, v8);
-    v8 r = x - nf * splat(0.693359375f) - nf * splat(-2.12194440e-4f);
-    v8 p = splat(1.9875691500e-4f);
-    p = p * r + splat(1.3981999507e-3f);
-    p = p * r + splat(8.3334519073e-3f);
-    p = p * r + splat(4.1665795894e-2f);
-    p = p * r + splat(1.6666665459e-1f);
-    p = p * r + splat(5.0000001201e-1f);
-    p = p * r * r + r + splat(1.0f);
-    v8 r2 = (v8)((v8u)p + ((v8u)n << 23));
-    return (v8)(((v8i)r2 & ~over) | ((v8i)splat(__builtin_inff()) & over));
-}
+/* e^x (Cephes' expf: 2^n * P(r), r = x - n ln2 in two steps; within 2 ulp), written once for 8
+ * lanes (vexp) and, in the AVX-512 set, 16 (vexp16). x is clamped to [-87.3, 88.3] (normal
+ * results) and e^x above expf's overflow bound is +inf, as expf's: so that sigmoid(-inf) = 0 and
+ * swish(-inf) = NaN, as the reference computes them; NaN stays NaN. */
+#define DEF_VEXP(name, V, VI, VU, SPLAT, VMIN, VMAX)                                               \
+    static inline V name(V x) {                                                                    \
+        VI over = x > SPLAT(88.7228394f);                                                          \
+        x = VMIN(VMAX(x, SPLAT(-87.3f)), SPLAT(88.3f));                                            \
+        V fx = x * SPLAT(1.44269504088896341f);                                                    \
+        VI neg = fx < SPLAT(0.0f);                                                                 \
+        V half = (V)((VI)SPLAT(0.5f) ^ (neg & (VI)SPLAT(-0.0f))); /* +-0.5: round half away from 0 */ \
+        VI n = __builtin_convertvector(fx + half, VI);                                             \
+        V nf = __builtin_convertvector(n, V);                                                      \
+        V r = x - nf * SPLAT(0.693359375f) - nf * SPLAT(-2.12194440e-4f);                          \
+        V p = SPLAT(1.9875691500e-4f);                                                             \
+        p = p * r + SPLAT(1.3981999507e-3f);                                                       \
+        p = p * r + SPLAT(8.3334519073e-3f);                                                       \
+        p = p * r + SPLAT(4.1665795894e-2f);                                                       \
+        p = p * r + SPLAT(1.6666665459e-1f);                                                       \
+        p = p * r + SPLAT(5.0000001201e-1f);                                                       \
+        p = p * r * r + r + SPLAT(1.0f);                                                           \
+        V r2 = (V)((VU)p + ((VU)n << 23));                                                         \
+        return (V)(((VI)r2 & ~over) | ((VI)SPLAT(__builtin_inff()) & over));                       \
+    }
+typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
+DEF_VEXP(vexp, v8, v8i, v8u, splat, vmin, vmax)
 
 /* sigmoid / swish after a kernel wrote y: 8 lanes with vexp (EfficientNet's swish is everywhere;
  * exp in double cost ~10x the convolutions), the tail in double; noipa keeps it out of the
@@ -383,12 +386,13 @@ static void K(act)(const float *x, float *y, int64_t n, const k_epi *e) {
 static void K(binary)(int op, int rev, const float *a, const float *b, int64_t nb, float *y, int64_t n, const k_epi *e) {
     v8 lo = splat(e->lo), hi = splat(e->hi);
     if ((op == BIN_ADD || op == BIN_MUL) && !rev && nb % 8 == 0 && n % nb == 0) {
-        for (int64_t i = 0; i < n; i += nb)
+        for (int64_t i = 0; i < n; i += nb) {
             for (int64_t j = 0; j < nb; j += 8) {
                 v8 va = ld(a + i + j), vb = ld(b + j);
                 st(y + i + j, actv(op == BIN_ADD ? va + vb : va * vb, is_clip(e), lo, hi));
-                if (!is_clip(e)) act_pass(y + i + j, 8, e);
             }
+            act_pass(y + i, nb, e); /* sigmoid / swish; nothing for the others */
+        }
         return;
     }
     for (int64_t i = 0; i < n; i++) {
