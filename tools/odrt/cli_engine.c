@@ -89,7 +89,7 @@ void print_engine_summary(const odrt_engine_t *e) {
                cJSON_GetStringValue(cJSON_GetObjectItem(j, "precision")), odrt_engine_batch(e),
                (int)cJSON_GetArrayItem(ns, 0)->valuedouble, (int)cJSON_GetArrayItem(ns, 1)->valuedouble,
                odrt_engine_num_classes(e), (int)cJSON_GetObjectItem(po, "anchors")->valuedouble);
-        printf("  network: %d ops (conv: %d gemm 6x16, %d depthwise, %d im2col; %d on the reference executor), "
+        printf("  network: %d ops (conv: %d gemm on 16-column panels, %d depthwise, %d im2col; %d on the reference executor), "
                "%d tensors, arena %.1f MiB, weights %.1f MiB, file %.1f MiB\n",
                (int)cJSON_GetObjectItem(j, "network_ops")->valuedouble,
                (int)cJSON_GetObjectItem(k, "conv_gemm_6x16")->valuedouble, (int)cJSON_GetObjectItem(k, "conv_depthwise_direct")->valuedouble,
