@@ -9,11 +9,17 @@ B="${BUILD:-build}"
 cmake --build "$B" -j"$(nproc)" --target odrt_cli test_backend_ops test_engine_threads >/dev/null
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/shared
 cp "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads .gpu/bin/
+# odrt's conv kernels against cuDNN (bench/cuda_convs.cu), when cuDNN's header is here; the GPU
+# machine's own cuDNN runs it
+if echo '#include <cudnn.h>' | nvcc -x cu -E - >/dev/null 2>&1; then
+  nvcc -O2 -std=c++17 -arch=sm_90 -DODRT_HAVE_CUDA -Isrc -Iinclude bench/cuda_convs.cu "$B"/libodrt.a -lcudnn -lprotobuf-c \
+    -lcjson -lxxhash -lmd -ljpeg -lpng -lpthread -o .gpu/bin/cuda_convs
+fi
 # not libc/libm (system), nor libstdc++/libgcc_s/libz: the GPU image has newer ones, which its
 # Python and PyTorch need
-for lib in $(ldd "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads | awk '/=> \//{print $3}' | sort -u); do
+for lib in $(ldd "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads .gpu/bin/cuda_convs 2>/dev/null | awk '/=> \//{print $3}' | sort -u); do
   case "$(basename "$lib")" in
-  libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | ld-linux* | libstdc++* | libgcc_s* | libz.so*) ;;
+  libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | ld-linux* | libstdc++* | libgcc_s* | libz.so* | libcudnn*) ;;
   *) cp -L "$lib" .gpu/lib/ ;;
   esac
 done

@@ -2,6 +2,7 @@
 # On a GPU machine, over a tree carrying .gpu (tools/gpu_pack.sh), .cache/models and .whl:
 #   bash tools/gpu_run.sh check   # backend-ops harness + CUDA engine tests (pytest test_cuda.py)
 #   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
+#   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu)
 # Logs go to $OUT when set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,10 @@ compare)
     echo "== $n: CPU engine vs CUDA fp32"; "$ODRT_BIN" compare /tmp/$n.cpu.odrt /tmp/$n.f32.odrt --images "$ODRT_SHARED_DIR/images" --atol 1e-3 --rtol 0 --json "$OUT/cmp_${n}_cpu_f32.json" | tail -4
     echo "== $n: CUDA fp32 vs CUDA fp16"; "$ODRT_BIN" compare /tmp/$n.f32.odrt /tmp/$n.f16.odrt --images "$ODRT_SHARED_DIR/images" --atol 1e-2 --rtol 1e-2 --json "$OUT/cmp_${n}_f32_f16.json" | tail -4
   done
+  ;;
+convs)
+  # odrt's CUDA conv kernels vs cuDNN per layer, fp16 NHWC (bench/cuda_convs.cu)
+  .gpu/bin/cuda_convs 2>&1 | tee "$OUT/cuda_convs.log"
   ;;
 bench)
   if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site; fi

@@ -418,36 +418,46 @@ inline unsigned blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / p
 
 /* shallow convolutions (K = kh * kw * Cin <= 32: an RGB stem) with Cout % 8 == 0, Cout <= 64: one
  * thread per output pixel and all its channels, its K input taps in registers, the packed weights
- * in shared memory (every thread reads the same word: a broadcast); summed in k order as the GEMMs */
+ * in shared memory (every thread reads the same 16 bytes: a broadcast; a tap's offsets from a table
+ * made once per block); summed in k order as the GEMMs */
 enum { DK = 32, DCO = 64 };
 template <typename T>
 __global__ void __launch_bounds__(128) conv_direct(conv_args a) {
-    __shared__ float ws[DCO / 16][DK][16];
+    __shared__ __align__(16) float ws[DCO / 16][DK][16];
     __shared__ float bs[DCO];
+    __shared__ int tdy[DK], tdx[DK], tci[DK]; /* tap k's row and column offsets and channel */
     for (int i = threadIdx.x; i < (a.Cout + 15) / 16 * a.K * 16; i += blockDim.x) ws[i / (a.K * 16)][i / 16 % a.K][i % 16] = a.w[i];
     for (int i = threadIdx.x; i < a.Cout; i += blockDim.x) bs[i] = a.bias[i];
+    if (threadIdx.x < a.K) {
+        int k = threadIdx.x;
+        tci[k] = k % a.Cin, tdx[k] = k / a.Cin % a.kw * a.dw, tdy[k] = k / (a.Cin * a.kw) * a.dh;
+    }
     __syncthreads();
     int64_t m = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, M = (int64_t)a.N * a.OH * a.OW;
     if (m >= M) return;
     int ox = (int)(m % a.OW), oy = (int)(m / a.OW % a.OH), n = (int)(m / ((int64_t)a.OW * a.OH));
-    const T *X = (const T *)a.x;
+    const T *X = (const T *)a.x + (int64_t)n * a.H * a.W * a.Cin;
+    const int iy0 = oy * a.sh - a.pt, ix0 = ox * a.sw - a.pl;
     float xin[DK];
 #pragma unroll
     for (int k = 0; k < DK; k++) {
         xin[k] = 0.0f;
         if (k < a.K) {
-            int ci = k % a.Cin, kx = k / a.Cin % a.kw, ky = k / (a.Cin * a.kw);
-            int iy = oy * a.sh - a.pt + ky * a.dh, ix = ox * a.sw - a.pl + kx * a.dw;
-            if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) xin[k] = ld(X, (((int64_t)n * a.H + iy) * a.W + ix) * a.Cin + ci);
+            int iy = iy0 + tdy[k], ix = ix0 + tdx[k];
+            if (iy >= 0 && iy < a.H && ix >= 0 && ix < a.W) xin[k] = ld(X, ((int64_t)iy * a.W + ix) * a.Cin + tci[k]);
         }
     }
     for (int c0 = 0; c0 < a.Cout; c0 += 8) {
         float v[8];
         for (int u = 0; u < 8; u++) v[u] = 0.0f;
+        const float4 *w4 = reinterpret_cast<const float4 *>(&ws[c0 >> 4][0][c0 & 15]); /* 2 x 16 bytes per tap */
 #pragma unroll
         for (int k = 0; k < DK; k++)
-            if (k < a.K)
-                for (int u = 0; u < 8; u++) v[u] += xin[k] * ws[c0 >> 4][k][(c0 & 15) + u];
+            if (k < a.K) {
+                float4 wa = w4[k * 4], wb = w4[k * 4 + 1];
+                v[0] += xin[k] * wa.x, v[1] += xin[k] * wa.y, v[2] += xin[k] * wa.z, v[3] += xin[k] * wa.w;
+                v[4] += xin[k] * wb.x, v[5] += xin[k] * wb.y, v[6] += xin[k] * wb.z, v[7] += xin[k] * wb.w;
+            }
         for (int u = 0; u < 8; u++) v[u] += bs[c0 + u];
         if (a.res) {
             float rv[8];
