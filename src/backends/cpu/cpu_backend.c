@@ -600,7 +600,7 @@ static void round_half(float *y, int64_t n, int bits) {
     }
 }
 
-static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
+static odrt_status_t run_ops(void *vc, const eng_plan *p) {
     cpu_ctx *c = vc;
     int threads = tp_threads(c->pool);
     if (c->prof) c->prof_runs++;
@@ -692,6 +692,15 @@ static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
         if (c->half && k >= c->half_lo && k <= c->half_hi) round_half(j.y, yt->numel, c->half_bits);
     }
     return ODRT_OK;
+}
+
+/* the network with denormals flushed (threadpool.h says why), the caller's float environment
+ * restored after */
+static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
+    unsigned saved = tp_flush_denormals();
+    odrt_status_t rc = run_ops(vc, p);
+    tp_restore_fp(saved);
+    return rc;
 }
 
 static uint8_t *cpu_arena(void *vc) { return ((cpu_ctx *)vc)->arena; }

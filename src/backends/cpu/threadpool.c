@@ -37,6 +37,7 @@ static void *worker(void *a) {
     tp_pool *p = wa->p;
     int id = wa->id;
     free(wa);
+    tp_flush_denormals();
     unsigned seen = 0;
     for (;;) {
         int spins = 0;
@@ -123,3 +124,16 @@ void tp_free(tp_pool *p) {
     free(p->th);
     free(p);
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+unsigned tp_flush_denormals(void) {
+    unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return saved;
+}
+void tp_restore_fp(unsigned saved) { _mm_setcsr(saved); }
+#else
+unsigned tp_flush_denormals(void) { return 0; }
+void tp_restore_fp(unsigned saved) { (void)saved; }
+#endif
