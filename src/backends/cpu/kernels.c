@@ -99,7 +99,12 @@ DEF_VEXP(vexp, v8, v8i, v8u, splat, vmin, vmax)
 /* sigmoid / swish after a kernel wrote y: 8 lanes with vexp (EfficientNet's swish is everywhere;
  * exp in double cost ~10x the convolutions), the tail in double; noipa keeps it out of the
  * micro-kernels, whose hot loop it is not part of */
-static __attribute__((noipa)) void act_pass(float *y, int64_t n, const k_epi *e) {
+#if defined(__clang__)
+#define NO_IPA __attribute__((noinline))
+#else
+#define NO_IPA __attribute__((noipa))
+#endif
+static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e) {
     if (e->act != EACT_SIGMOID && e->act != EACT_SWISH) return;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -132,27 +137,6 @@ static FORCE_INLINE void epi_row(float *c, const float *r, const v8 *y, const in
     if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
 }
 
-/* 6 x 16 micro-kernel: A rows a[0..5] (stride lda), packed B panel [K][16] */
-static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
-                             int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
-    const float *a[6];
-    for (int i = 0; i < 6; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
-    v8 bl = ld(bias), bh = ld(bias + 8);
-    v8 c00 = bl, c01 = bh, c10 = bl, c11 = bh, c20 = bl, c21 = bh, c30 = bl, c31 = bh, c40 = bl, c41 = bh, c50 = bl, c51 = bh;
-    for (int64_t k = 0; k < K; k++) {
-        v8 b0 = ld(B + 16 * k), b1 = ld(B + 16 * k + 8);
-        float x0 = a[0][k], x1 = a[1][k], x2 = a[2][k], x3 = a[3][k], x4 = a[4][k], x5 = a[5][k];
-        c00 += x0 * b0, c01 += x0 * b1;
-        c10 += x1 * b0, c11 += x1 * b1;
-        c20 += x2 * b0, c21 += x2 * b1;
-        c30 += x3 * b0, c31 += x3 * b1;
-        c40 += x4 * b0, c41 += x4 * b1;
-        c50 += x5 * b0, c51 += x5 * b1;
-    }
-    v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[2 * i], 2, nr, e, clip);
-}
-
 /* 12 x 8 micro-kernel for a last panel with at most 8 columns (Cout = 16 n + 8: 24, 40, ...): the
  * 6 x 16 tile would spend half its FMAs on the panel's zero padding */
 static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
@@ -174,6 +158,27 @@ static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, c
 #if defined(__AVX512F__)
 #include "backends/cpu/gemm_zmm.h"
 #else
+/* 6 x 16 micro-kernel: A rows a[0..5] (stride lda), packed B panel [K][16] */
+static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
+                             int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
+    const float *a[6];
+    for (int i = 0; i < 6; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
+    v8 bl = ld(bias), bh = ld(bias + 8);
+    v8 c00 = bl, c01 = bh, c10 = bl, c11 = bh, c20 = bl, c21 = bh, c30 = bl, c31 = bh, c40 = bl, c41 = bh, c50 = bl, c51 = bh;
+    for (int64_t k = 0; k < K; k++) {
+        v8 b0 = ld(B + 16 * k), b1 = ld(B + 16 * k + 8);
+        float x0 = a[0][k], x1 = a[1][k], x2 = a[2][k], x3 = a[3][k], x4 = a[4][k], x5 = a[5][k];
+        c00 += x0 * b0, c01 += x0 * b1;
+        c10 += x1 * b0, c11 += x1 * b1;
+        c20 += x2 * b0, c21 += x2 * b1;
+        c30 += x3 * b0, c31 += x3 * b1;
+        c40 += x4 * b0, c41 += x4 * b1;
+        c50 += x5 * b0, c51 += x5 * b1;
+    }
+    v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[2 * i], 2, nr, e, clip);
+}
+
 /* the micro-kernels with the activation a compile-time choice (clip, or anything else) */
 static void ukr_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
                      int nr, const float *R, const k_epi *e) {
@@ -275,13 +280,6 @@ static FORCE_INLINE void dw3x3_pixel(const k_dw *a, const float *const rows[3], 
 #define DW_CLIP(x, lo, hi) vmin(vmax(x, lo), hi)
 #define DW_SFX 8
 #include "backends/cpu/dw3x3_tile.h"
-#undef DW_V
-#undef DW_N
-#undef DW_LD
-#undef DW_ST
-#undef DW_SPLAT
-#undef DW_CLIP
-#undef DW_SFX
 #if defined(__AVX512F__)
 static inline void st16(float *p, v16 v) { *(v16 *)p = v; }
 #define DW_V v16
@@ -289,16 +287,9 @@ static inline void st16(float *p, v16 v) { *(v16 *)p = v; }
 #define DW_LD ld16
 #define DW_ST st16
 #define DW_SPLAT splat16
-#define DW_CLIP(x, lo, hi) (v16) _mm512_min_ps((__m512)(hi), _mm512_max_ps((__m512)(lo), (__m512)(x)))
+#define DW_CLIP(x, lo, hi) vmin16(vmax16(x, lo), hi)
 #define DW_SFX 16
 #include "backends/cpu/dw3x3_tile.h"
-#undef DW_V
-#undef DW_N
-#undef DW_LD
-#undef DW_ST
-#undef DW_SPLAT
-#undef DW_CLIP
-#undef DW_SFX
 #endif
 
 /* 3x3, dilation 1, one output row, stride S (1 or 2, a constant), channels [0, C8): the interior
