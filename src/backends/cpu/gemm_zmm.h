@@ -106,7 +106,7 @@ static FORCE_INLINE void gemm_z_cols(int64_t M, int pair, int nr, int64_t K, con
         else if (pair) ukr_z2(K, Am, lda, mr, Bp, Bp + 16 * K, bias0, bias1, Cm, ldc, nr - 16, Rm, e, act, 0);
         else if (nr > 8 && mr == 12) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act, 1);
         else if (nr > 8) ukr_z1(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act, 0);
-        else ukr8(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act == EACT_CLIP); /* its epilogue runs act_pass */
+        else ukr8(K, Am, lda, mr, Bp, bias0, Cm, ldc, nr, Rm, e, act);
     }
 }
 #define Z_VARIANT(name, act)                                                                                          \

@@ -116,31 +116,39 @@ static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e) {
 }
 static FORCE_INLINE int is_clip(const k_epi *e) { return e->act == EACT_CLIP; }
 
-/* one row of a micro-kernel's tile: nv accumulators (8 columns each) + residual, activation,
- * stored to its nr columns */
-static FORCE_INLINE void epi_row(float *c, const float *r, const v8 *y, const int nv, int nr, const k_epi *e, const int clip) {
+/* one row of a micro-kernel's tile: nv accumulators (8 columns each) + residual, activation (act:
+ * the eng_act, a constant; a full row takes sigmoid / swish on its registers with act_pass's
+ * operations, a partial one from act_pass), stored to its nr columns */
+static FORCE_INLINE void epi_row(float *c, const float *r, const v8 *y, const int nv, int nr, const k_epi *e, const int act) {
+    const int clip = act == EACT_CLIP;
     v8 lo = splat(e->lo), hi = splat(e->hi);
     if (nr == 8 * nv) {
         for (int v = 0; v < nv; v++) {
             v8 t = y[v];
             if (r) t += ld(r + 8 * v);
-            st(c + 8 * v, actv(t, clip, lo, hi));
+            t = actv(t, clip, lo, hi);
+            if (act == EACT_SIGMOID || act == EACT_SWISH) {
+                v8 sg = splat(1.0f) / (splat(1.0f) + vexp(-t));
+                if (act == EACT_SWISH) sg *= t;
+                t = sg;
+            }
+            st(c + 8 * v, t);
         }
-    } else {
-        float t[16];
-        memcpy(t, y, sizeof(v8) * (size_t)nv);
-        for (int j = 0; j < nr; j++) {
-            float v = t[j] + (r ? r[j] : 0.0f);
-            c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
-        }
+        return;
     }
-    if (!clip && e->act != EACT_ID) act_pass(c, nr, e);
+    float t[16];
+    memcpy(t, y, sizeof(v8) * (size_t)nv);
+    for (int j = 0; j < nr; j++) {
+        float v = t[j] + (r ? r[j] : 0.0f);
+        c[j] = clip ? (v < e->lo ? e->lo : v > e->hi ? e->hi : v) : v;
+    }
+    if (act == EACT_SIGMOID || act == EACT_SWISH) act_pass(c, nr, e);
 }
 
 /* 12 x 8 micro-kernel for a last panel with at most 8 columns (Cout = 16 n + 8: 24, 40, ...): the
  * 6 x 16 tile would spend half its FMAs on the panel's zero padding */
 static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
-                              int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
+                              int64_t ldc, int nr, const float *R, const k_epi *e, const int act) {
     const float *a[12];
     for (int i = 0; i < 12; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
     v8 bl = ld(bias);
@@ -152,7 +160,7 @@ static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, c
         c8 += a[8][k] * b0, c9 += a[9][k] * b0, c10 += a[10][k] * b0, c11 += a[11][k] * b0;
     }
     v8 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
-    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[i], 1, nr, e, clip);
+    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[i], 1, nr, e, act);
 }
 
 #if defined(__AVX512F__)
@@ -160,7 +168,7 @@ static FORCE_INLINE void ukr8(int64_t K, const float *a0, int64_t lda, int mr, c
 #else
 /* 6 x 16 micro-kernel: A rows a[0..5] (stride lda), packed B panel [K][16] */
 static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,
-                             int64_t ldc, int nr, const float *R, const k_epi *e, const int clip) {
+                             int64_t ldc, int nr, const float *R, const k_epi *e, const int act) {
     const float *a[6];
     for (int i = 0; i < 6; i++) a[i] = a0 + (i < mr ? i : 0) * lda;
     v8 bl = ld(bias), bh = ld(bias + 8);
@@ -176,20 +184,21 @@ static FORCE_INLINE void ukr(int64_t K, const float *a0, int64_t lda, int mr, co
         c50 += x5 * b0, c51 += x5 * b1;
     }
     v8 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[2 * i], 2, nr, e, clip);
+    for (int i = 0; i < mr; i++) epi_row(C + i * ldc, R ? R + i * ldc : NULL, &acc[2 * i], 2, nr, e, act);
 }
 
-/* the micro-kernels with the activation a compile-time choice (clip, or anything else) */
-static void ukr_clip(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
-                     int nr, const float *R, const k_epi *e) {
-    if (nr <= 8) ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
-    else ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 1);
-}
-static void ukr_other(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C, int64_t ldc,
-                      int nr, const float *R, const k_epi *e) {
-    if (nr <= 8) ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
-    else ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, 0);
-}
+/* the micro-kernels with the activation a compile-time choice */
+#define UKR_VARIANT(name, act)                                                                                        \
+    static void name(int64_t K, const float *a0, int64_t lda, int mr, const float *B, const float *bias, float *C,  \
+                     int64_t ldc, int nr, const float *R, const k_epi *e) {                                         \
+        if (nr <= 8) ukr8(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, act);                                          \
+        else ukr(K, a0, lda, mr, B, bias, C, ldc, nr, R, e, act);                                                   \
+    }
+UKR_VARIANT(ukr_id, EACT_ID)
+UKR_VARIANT(ukr_clip, EACT_CLIP)
+UKR_VARIANT(ukr_sigmoid, EACT_SIGMOID)
+UKR_VARIANT(ukr_swish, EACT_SWISH)
+#undef UKR_VARIANT
 
 static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
                     const float *bias, float *C, int64_t ldc, const float *R, const k_epi *e) {
@@ -206,7 +215,12 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
         int rows = nr <= 8 ? 12 : 6; /* the tile's rows: 12 x 8 or 6 x 16 */
         for (int64_t m = 0; m < M; m += rows) {
             int mr = (int)(M - m < rows ? M - m : rows);
-            (is_clip(e) ? ukr_clip : ukr_other)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
+            void (*f)(int64_t, const float *, int64_t, int, const float *, const float *, float *, int64_t, int,
+                      const float *, const k_epi *) = e->act == EACT_CLIP      ? ukr_clip
+                                                    : e->act == EACT_SIGMOID ? ukr_sigmoid
+                                                    : e->act == EACT_SWISH   ? ukr_swish
+                                                                             : ukr_id;
+            f(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
         }
     }
 }
