@@ -5,14 +5,6 @@
 
 #include "engine/engine.h"
 
-#ifndef ENG_FN
-#ifdef __CUDACC__
-#define ENG_FN static inline __host__ __device__
-#else
-#define ENG_FN static inline
-#endif
-#endif
-
 /* a op b; Max and Min return a when a is NaN (NaN propagates from a, as the reference's comparisons) */
 ENG_FN float eng_binary(int op, float a, float b) {
     switch (op) {

@@ -17,6 +17,13 @@
 
 #include "odrt.h"
 
+/* header functions shared by the CPU code and the CUDA kernels (eltwise.h, norm_steps.h) */
+#ifdef __CUDACC__
+#define ENG_FN static inline __host__ __device__
+#else
+#define ENG_FN static inline
+#endif
+
 #define ENG_FORMAT_VERSION 2
 #define ENG_ALIGN 64
 

@@ -5,14 +5,6 @@
 
 #include "engine/engine.h"
 
-#ifndef ENG_FN
-#ifdef __CUDACC__
-#define ENG_FN static inline __host__ __device__
-#else
-#define ENG_FN static inline
-#endif
-#endif
-
 /* steps [s0, s1) of s applied to channel c's value v (kinds: 0 mul, 1 div, 2 add, 3 sub, 4 rsub) */
 ENG_FN float eng_norm_steps(const eng_norm *s, float v, int c, int s0, int s1) {
     for (int i = s0; i < s1; i++) {

@@ -11,6 +11,7 @@
 
 #include "util.h"
 #include "engine/engine.h"
+#include "engine/score_key.h"
 #include "backends/cpu/kernels.h"
 
 typedef struct {
@@ -72,14 +73,8 @@ static void select_top(cand *c, int64_t n, int64_t k) {
     }
 }
 
-/* a float's bits as an unsigned key in the floats' order; its top 11 bits (sign, exponent and 2
- * mantissa bits) index the score histogram */
-enum { HIST_SHIFT = 21, HIST_BINS = 1 << (32 - HIST_SHIFT) };
-static inline uint32_t fkey(float s) {
-    uint32_t u;
-    memcpy(&u, &s, sizeof u);
-    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
-}
+/* the score histogram: bins of the keys' top bits (score_key.h) */
+enum { HIST_SHIFT = ENG_KEY_TOP_SHIFT, HIST_BINS = 1 << ENG_KEY_TOP_BITS };
 
 /* the lowest key of the best histogram bins that hold at least k candidates */
 static uint32_t top_bins_key(const uint32_t *hist, int64_t k) {
@@ -227,12 +222,12 @@ static void nms_task(void *arg, int64_t t, int th) {
     memset(hist, 0, sizeof hist);
     int64_t n = 0;
     for (int64_t i = 0; i < N; i++)
-        if (s[i] > thr) hist[i & 1][fkey(s[i]) >> HIST_SHIFT]++, n++;
+        if (s[i] > thr) hist[i & 1][eng_score_key(s[i]) >> HIST_SHIFT]++, n++;
     for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h];
     int64_t sorted = n < 4 * (int64_t)K ? n : 4 * (int64_t)K, f = 0;
     const uint32_t lo = sorted < n ? top_bins_key(hist[0], sorted) : 0;
     for (int64_t i = 0; i < N; i++)
-        if (s[i] > thr && fkey(s[i]) >= lo) heap[f++] = (cand){s[i], (int32_t)i};
+        if (s[i] > thr && eng_score_key(s[i]) >= lo) heap[f++] = (cand){s[i], (int32_t)i};
     if (sorted < f) select_top(heap, f, sorted);
     sort_cands(heap, sorted);
     int nk = 0;
@@ -241,7 +236,7 @@ static void nms_task(void *arg, int64_t t, int th) {
         if (p == sorted) { /* more needed: the next best chunk (doubling), not all the rest */
             if (f < n) /* collect the candidates below the best bins */
                 for (int64_t i = 0; i < N; i++)
-                    if (s[i] > thr && fkey(s[i]) < lo) heap[f++] = (cand){s[i], (int32_t)i};
+                    if (s[i] > thr && eng_score_key(s[i]) < lo) heap[f++] = (cand){s[i], (int32_t)i};
             chunk *= 2;
             int64_t take = n - sorted < chunk ? n - sorted : chunk;
             if (take < n - sorted) select_top(heap + sorted, n - sorted, take);

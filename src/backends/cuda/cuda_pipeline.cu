@@ -14,6 +14,7 @@
 
 #include "backends/cuda/cuda_internal.h"
 #include "engine/norm_steps.h"
+#include "engine/score_key.h"
 #include "ops/resize_coord.h"
 
 namespace {
@@ -61,10 +62,6 @@ __global__ void prep_k(cu_prep q, const uint8_t *src, T *dst) {
 }
 
 /* ---- post-processing ---- */
-__device__ __forceinline__ uint32_t skey(float f) { /* order-preserving float -> uint32 */
-    uint32_t b = __float_as_uint(f);
-    return b ^ ((b >> 31) ? 0xFFFFFFFFu : 0x80000000u);
-}
 
 template <typename T>
 __global__ void decode_k(cu_post q, const float *anchors, const T *codes, const T *logits) {
@@ -90,7 +87,7 @@ __global__ void decode_k(cu_post q, const float *anchors, const T *codes, const 
             sc[c * q.N] = q.act == 1 ? 1.0f / (1.0f + expf(-l)) : l;
         }
     }
-    for (int c = 0; c < q.C; c++) key[c * q.N] = sc[c * q.N] > q.score_thr ? skey(sc[c * q.N]) : 0u; /* 0: not a candidate */
+    for (int c = 0; c < q.C; c++) key[c * q.N] = sc[c * q.N] > q.score_thr ? eng_score_key(sc[c * q.N]) : 0u; /* 0: not a candidate */
 }
 
 enum { NT = 1024 };
@@ -196,7 +193,7 @@ __device__ int nms_walk(const cu_post &q, int bc, const uint32_t *ks, const int 
  * keep the lower anchor first, the reference's order) into the segment's scratch behind a zero key,
  * and walked (nms_walk), the kept boxes carried into the next group, until K are kept or the
  * candidates end. Most classes need one group: a walk rarely visits more than a few hundred. */
-enum { SORT_T = 1024, SEL_IPT = 2, SEL_N = SORT_T * SEL_IPT, HIST_BINS = 2048, SEG = SEL_N + 64 };
+enum { SORT_T = 1024, SEL_IPT = 2, SEL_N = SORT_T * SEL_IPT, HIST_BINS = 1 << ENG_KEY_TOP_BITS, SEG = SEL_N + 64 };
 typedef cub::BlockRadixSort<uint32_t, SORT_T, SEL_IPT, int> sel_sort;
 typedef cub::BlockScan<int, SORT_T> block_scan;
 struct sel_smem {
@@ -215,7 +212,7 @@ struct sel_smem {
 __device__ void next_group(const uint32_t *kin, int64_t N, uint64_t hi, sel_smem &sm) {
     int tid = threadIdx.x;
     uint64_t base = 0; /* the level's range: [base, base + (HIST_BINS << shift)) */
-    for (int shift = 21;; shift = shift == 21 ? 10 : 0) {
+    for (int shift = ENG_KEY_TOP_SHIFT;; shift = shift > ENG_KEY_TOP_BITS ? shift - ENG_KEY_TOP_BITS : 0) { /* 21, 10, 0 */
         for (int h = tid; h < HIST_BINS; h += SORT_T) sm.hist[h] = 0;
         if (tid == 0) sm.refine = 0, sm.cnt = 0, sm.lo = (uint32_t)base;
         __syncthreads();
@@ -311,7 +308,7 @@ __global__ void __launch_bounds__(NT) merge_k(cu_post q, int clip_to_window) {
             int c = i / q.K, r = i % q.K;
             if (r < q.n_kept[b * q.C + c]) {
                 float s = q.kept[((int64_t)(b * q.C + c) * q.K + r) * 6 + 4];
-                v = ((uint64_t)(~skey(s)) << 32) | (uint32_t)i;
+                v = ((uint64_t)(~eng_score_key(s)) << 32) | (uint32_t)i;
             }
         }
         sm[i] = v;
