@@ -134,12 +134,7 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
             memcpy(bpad, bias + n, sizeof(float) * (size_t)nr);
             bb = bpad;
         }
-        void (*f)(int64_t, int, int, int64_t, const float *, int64_t, const float *, const float *, const float *, float *,
-                  int64_t, const float *, const k_epi *) = e->act == EACT_CLIP      ? gemm_z_clip
-                                                           : e->act == EACT_SIGMOID ? gemm_z_sigmoid
-                                                           : e->act == EACT_SWISH   ? gemm_z_swish
-                                                                                    : gemm_z_id;
-        f(M, pair, nr, K, A, lda, B + (n / 16) * K * 16, bb, bb + 16, C + n, ldc, R ? R + n : NULL, e);
+        BY_ACT(e, gemm_z)(M, pair, nr, K, A, lda, B + (n / 16) * K * 16, bb, bb + 16, C + n, ldc, R ? R + n : NULL, e);
         n += pair ? 32 : 16;
     }
 }

@@ -115,6 +115,9 @@ static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e) {
     for (; i < n; i++) y[i] = act1(y[i], e);
 }
 static FORCE_INLINE int is_clip(const k_epi *e) { return e->act == EACT_CLIP; }
+/* the one of a kernel's four activation variants (f_id, f_clip, f_sigmoid, f_swish) for e */
+#define BY_ACT(e, f)                                                                                                  \
+    ((e)->act == EACT_CLIP ? f##_clip : (e)->act == EACT_SIGMOID ? f##_sigmoid : (e)->act == EACT_SWISH ? f##_swish : f##_id)
 
 /* one row of a micro-kernel's tile: nv accumulators (8 columns each) + residual, activation (act:
  * the eng_act, a constant; a full row takes sigmoid / swish on its registers with act_pass's
@@ -215,12 +218,7 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
         int rows = nr <= 8 ? 12 : 6; /* the tile's rows: 12 x 8 or 6 x 16 */
         for (int64_t m = 0; m < M; m += rows) {
             int mr = (int)(M - m < rows ? M - m : rows);
-            void (*f)(int64_t, const float *, int64_t, int, const float *, const float *, float *, int64_t, int,
-                      const float *, const k_epi *) = e->act == EACT_CLIP      ? ukr_clip
-                                                    : e->act == EACT_SIGMOID ? ukr_sigmoid
-                                                    : e->act == EACT_SWISH   ? ukr_swish
-                                                                             : ukr_id;
-            f(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
+            BY_ACT(e, ukr)(K, A + m * lda, lda, mr, Bp, bb, C + m * ldc + n, ldc, nr, R ? R + m * ldc + n : NULL, e);
         }
     }
 }
