@@ -123,8 +123,10 @@ static const char *act_name[] = {"id", "clip", "sigmoid", "swish"};
 static void conv_case(int kind, int N, int H, int W, int Cin, int Cout, int kh, int kw, int s, int d, int pt, int pl, int pb,
                       int pr, int act, int residual, int special) {
     tcase t;
-    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
-            N, H, W, Cin, Cout, kh, kw, s, d, pt, pl, pb, pr, act_name[act], residual ? " +res" : "", special ? " nan/inf" : "");
+    const char *dwr = getenv("ODRT_CUDA_DWR");
+    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
+            N, H, W, Cin, Cout, kh, kw, s, d, pt, pl, pb, pr, act_name[act], residual ? " +res" : "", special ? " nan/inf" : "",
+            dwr ? " R" : "", dwr ? dwr : "");
     t.special = special;
     int64_t dx[4] = {N, Cin, H, W};
     int xi = tc_input(&t, 4, dx, ENG_NHWC);
@@ -251,6 +253,23 @@ int main(int argc, char **argv) {
         conv_case(CONV_IM2COL, 2, 13, 12, 3, 32, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2); /* a stem: direct */
         conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
         conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
+        /* 5x5 (EfficientNet's), rows whose width is not a multiple of the pixels per thread */
+        conv_case(CONV_DW, 2, 15, 13, 40, 40, 5, 5, 2, 1, 1, 1, 2, 2, a, 0, a == 3);
+        conv_case(CONV_DW, 1, 14, 17, 12, 12, 5, 5, 1, 1, 2, 2, 2, 2, a, 0, a == 1);
+        conv_case(CONV_DW, 1, 6, 7, 5, 5, 5, 5, 2, 1, 2, 2, 2, 2, a, 0, 0);
+    }
+    /* the depthwise kernel with 2 output pixels per thread (chosen by size for large maps) */
+    {
+        setenv("ODRT_CUDA_DWR", "2", 1);
+        for (int a = 0; a < 4; a++) {
+            conv_case(CONV_DW, 1, 13, 11, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 2);
+            conv_case(CONV_DW, 2, 10, 9, 24, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, a == 0);
+            conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
+            conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
+            conv_case(CONV_DW, 2, 15, 13, 40, 40, 5, 5, 2, 1, 1, 1, 2, 2, a, 0, a == 3);
+            conv_case(CONV_DW, 1, 14, 17, 12, 12, 5, 5, 1, 1, 2, 2, 2, 2, a, 0, a == 1);
+        }
+        unsetenv("ODRT_CUDA_DWR");
     }
     for (int a = 0; a < 4; a++) { /* depthwise -> 1x1 chains (two-op plans) */
         dwpw_case(1, 13, 11, 32, 24, 3, 1, 1, a, a == 1);

@@ -143,6 +143,8 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
     c->x.wh = c->blob->dh;
     const char *tc = getenv("ODRT_CUDA_TC");
     c->x.tc = !(tc && *tc == '0');
+    const char *dwr = getenv("ODRT_CUDA_DWR");
+    c->x.dwr = dwr && (*dwr == '1' || *dwr == '2') ? *dwr - '0' : 0;
     c->arena_bytes = (size_t)p->arena_bytes / (c->half ? 2 : 1) + ENG_ALIGN;
     CU_TRY(cudaMalloc(&c->d_arena, c->arena_bytes));
     int dev;
@@ -227,17 +229,15 @@ odrt_status_t enqueue_all(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws
     CU_TRY(cudaMemcpyAsync(c->d_frames, c->h_frames, total, cudaMemcpyHostToDevice, c->stream));
     CU_TRY(cudaMemcpyAsync(c->post.window, c->h_window, sizeof(float) * 2 * n, cudaMemcpyHostToDevice, c->stream));
     if (ev) CU_TRY(cudaEventRecord(ev[0], c->stream));
-    for (int i = 0; i < m->batch; i++) {
-        if (i >= n) {
-            CU_TRY(cudaMemsetAsync(input + per_in * i, 0, per_in, c->stream));
-            continue;
-        }
+    if (n < m->batch) CU_TRY(cudaMemsetAsync(input + per_in * n, 0, per_in * (m->batch - n), c->stream));
+    for (int i = 0, j; i < n; i = j) { /* one launch per run of same-sized frames (at batch 64: 64 -> 1) */
+        for (j = i + 1; j < n && j - i < 65535 && hs[j] == hs[i] && ws[j] == ws[i];) j++;
         int64_t rh, rw;
         eng_window_size(m, hs[i], ws[i], &rh, &rw);
         cu_prep q;
         cu_prep_fill(&q, m, (int)hs[i], (int)ws[i], rh, rw);
-        ODRT_TRY(cu_preprocess(&q, c->d_frames + off, input + per_in * i, c->half, c->stream));
-        off += (size_t)hs[i] * ws[i] * 3;
+        ODRT_TRY(cu_preprocess(&q, c->d_frames + off, j - i, input + per_in * i, c->half, c->stream));
+        off += (size_t)hs[i] * ws[i] * 3 * (j - i);
     }
     if (ev) CU_TRY(cudaEventRecord(ev[1], c->stream));
     for (int k = 0; k < p->n_ops; k++) {

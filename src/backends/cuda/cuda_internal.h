@@ -28,6 +28,7 @@ typedef struct cu_exec {
     int sms;
     const __half *wh; /* fp16 engines: the blob as halves (conv weights for tensor cores), else NULL */
     int tc;           /* fp16 convs with channels in 8s on conv_tc (ODRT_CUDA_TC=0: off, for measurements) */
+    int dwr;          /* depthwise pixels per thread: 0 by map size, else 1 or 2 (ODRT_CUDA_DWR, for tests) */
 } cu_exec;
 /* the blob's floats as halves into out (len / 4 halves; non-float parts become garbage, unused) */
 odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out);
@@ -37,7 +38,7 @@ size_t cu_conv_workspace(const eng_plan *p, int sms);
 /* one network op's launch (tensors as element pointers into the arena) */
 odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s);
 
-/* preprocessing: one uint8 frame (device) -> network input of image b (T = float or half) */
+/* preprocessing: uint8 frames (device) -> network inputs (T = float or half) */
 typedef struct cu_prep {
     int fh, fw, rh, rw; /* frame size, window it is resized into */
     int net_h, net_w;
@@ -47,7 +48,8 @@ typedef struct cu_prep {
     float pad;
 } cu_prep;
 void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int64_t rw);
-odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frame, void *dst, int half, cudaStream_t s);
+/* count frames of q's size, consecutive in frames (device) -> network inputs from dst on, in one launch */
+odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frames, int count, void *dst, int half, cudaStream_t s);
 
 /* post-processing: decode, scores, per-class NMS, merge (TF OD API semantics, as postproc.c) */
 typedef struct cu_post {

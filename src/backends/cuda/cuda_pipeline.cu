@@ -28,10 +28,12 @@ __device__ __forceinline__ float norm_steps(const cu_prep &q, float v, int c, in
     return eng_norm_steps(q.norm, v, c, s0, s1);
 }
 
+/* one thread per output pixel; blockIdx.z: the frame of a run of same-sized frames */
 template <typename T>
-__global__ void prep_k(cu_prep q, const uint8_t *src, T *dst) {
+__global__ void prep_k(cu_prep q, const uint8_t *src, T *dst, int64_t dst_stride) {
     int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y;
     if (x >= q.net_w) return;
+    src += (int64_t)blockIdx.z * q.fh * q.fw * 3, dst += (int64_t)blockIdx.z * dst_stride;
     int64_t o = ((int64_t)y * q.net_w + x) * 3;
     if (y >= q.rh || x >= q.rw) {
         for (int c = 0; c < 3; c++) stv(dst, o + c, q.pad);
@@ -372,10 +374,11 @@ void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int
     memcpy(q->norm, m->norm, sizeof q->norm);
 }
 
-odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frame, void *dst, int half, cudaStream_t s) {
-    dim3 g((unsigned)((q->net_w + 127) / 128), (unsigned)q->net_h);
-    if (half) prep_k<__half><<<g, 128, 0, s>>>(*q, frame, (__half *)dst);
-    else prep_k<float><<<g, 128, 0, s>>>(*q, frame, (float *)dst);
+odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frames, int count, void *dst, int half, cudaStream_t s) {
+    dim3 g((unsigned)((q->net_w + 127) / 128), (unsigned)q->net_h, (unsigned)count);
+    int64_t stride = (int64_t)q->net_h * q->net_w * 3;
+    if (half) prep_k<__half><<<g, 128, 0, s>>>(*q, frames, (__half *)dst, stride);
+    else prep_k<float><<<g, 128, 0, s>>>(*q, frames, (float *)dst, stride);
     CU_TRY(cudaGetLastError());
     return ODRT_OK;
 }
