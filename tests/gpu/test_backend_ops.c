@@ -280,16 +280,19 @@ int main(int argc, char **argv) {
     /* elementwise: every op, every broadcast, operands swapped */
     for (int bin = BIN_ADD; bin <= BIN_MIN; bin++)
         for (int bc = BC_SAME; bc <= BC_CHANNEL; bc++)
-            for (int rev = 0; rev < 2; rev++) binary_case(bin, bc, rev, (bin + bc + rev) % 4, 1 + rev * 2, 5 + bc * 3, 7, 9);
-    for (int a = 1; a < 4; a++) { /* unary */
+            for (int rev = 0; rev < 2; rev++) {
+                binary_case(bin, bc, rev, (bin + bc + rev) % 4, 1 + rev * 2, 5 + bc * 3, 7, 9);
+                binary_case(bin, bc, rev, (bin + bc + rev + 1) % 4, 2 - rev, 16, 5, 3); /* in 8s: 8 elements a thread */
+            }
+    for (int a = 1; a < 8; a++) { /* unary (from a = 4: channels in 8s, 8 elements a thread) */
         tcase t;
-        tc_init(&t, "unary %s N2 13x7x5", act_name[a]);
+        tc_init(&t, "unary %s N2 13x7x%d", act_name[a % 4 ? a % 4 : 1], a < 4 ? 5 : 8);
         t.special = 1;
-        int64_t d[4] = {2, 5, 13, 7};
+        int64_t d[4] = {2, a < 4 ? 5 : 8, 13, 7};
         int xi = tc_input(&t, 4, d, ENG_NHWC);
         t.out = eng_add_tensor(&t.p, 4, d, ENG_NHWC);
         eng_op *o = eng_add_op(&t.p, EOP_UNARY);
-        o->n_in = 1, o->in[0] = xi, o->out = t.out, o->act = a, o->act_lo = -0.25f, o->act_hi = 0.5f;
+        o->n_in = 1, o->in[0] = xi, o->out = t.out, o->act = a % 4 ? a % 4 : 1, o->act_lo = -0.25f, o->act_hi = 0.5f;
         tc_run(&t, 1e-10, 2e-5);
     }
     { /* gather: a random index map */
@@ -334,11 +337,16 @@ int main(int argc, char **argv) {
         o->pt = o->pl = pt[v], o->pb = o->pr = pb[v], o->cin = o->cout = 19;
         tc_run(&t, 0, 2e-5);
     }
-    for (int sp = 0; sp < 2; sp++) { /* spatial mean */
+    /* spatial mean; fp16 with channels in 8s: two passes over parts of the pixels (one part, many,
+     * one channel chunk per pixel lane) */
+    static const int64_t mshape[][4] = {{2, 37, 19, 23}, {2, 40, 19, 23}, {1, 32, 70, 90}, {3, 1152, 9, 11}, {1, 16, 128, 128}};
+    for (int sp = 0; sp < 10; sp++) {
+        const int64_t *ms = mshape[sp / 2];
         tcase t;
-        tc_init(&t, "mean-hw N2 C37 19x23%s", sp ? " nan/inf" : "");
-        t.special = sp;
-        int64_t d[4] = {2, 37, 19, 23}, dy[4] = {2, 37, 1, 1};
+        tc_init(&t, "mean-hw N%lld C%lld %lldx%lld%s", (long long)ms[0], (long long)ms[1], (long long)ms[2], (long long)ms[3],
+                sp % 2 ? " nan/inf" : "");
+        t.special = sp % 2;
+        int64_t d[4] = {ms[0], ms[1], ms[2], ms[3]}, dy[4] = {ms[0], ms[1], 1, 1};
         int xi = tc_input(&t, 4, d, ENG_NHWC);
         t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
         eng_op *o = eng_add_op(&t.p, EOP_MEAN_HW);
