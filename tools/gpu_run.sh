@@ -3,6 +3,7 @@
 #   bash tools/gpu_run.sh check   # backend-ops harness + CUDA engine tests (pytest test_cuda.py)
 #   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
 #   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu)
+#   bash tools/gpu_run.sh peerprofile [--batch 64]   # PyTorch's kernels by device time (bench/gpu_peer_profile.py)
 # Logs go to $OUT when set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,9 +51,11 @@ convs)
   # odrt's CUDA conv kernels vs cuDNN per layer, fp16 NHWC (bench/cuda_convs.cu)
   .gpu/bin/cuda_convs 2>&1 | tee "$OUT/cuda_convs.log"
   ;;
-bench)
+bench | peerprofile)
   if [ -d .whl ]; then python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site; fi
+  script=bench/gpu_peer.py
+  [ "$1" = peerprofile ] && script=bench/gpu_peer_profile.py
   shift
-  PYTHONUNBUFFERED=1 python3 bench/gpu_peer.py --odrt "$ODRT_BIN" "$@" 2>&1 | tee "$OUT/gpu_peer.log" | tail -30
+  PYTHONUNBUFFERED=1 python3 "$script" --odrt "$ODRT_BIN" "$@" 2>&1 | tee "$OUT/$(basename "$script" .py).log" | tail -32
   ;;
 esac
