@@ -425,8 +425,8 @@ __global__ void conv_dw(conv_args a) {
  * bound). Every load is unconditional (padding taps read a clamped pixel, their products
  * predicated off), so that later rows' loads can be issued before earlier rows' FMAs: the kernel
  * waited on loads (ncu: 55% of its stalls); handtrack fp16 on the H200, against skipping the
- * padding taps by branches: batch 64 depthwise 1.49 -> 1.34 ms, batch 1 detect 0.59 -> 0.57 ms. The same sums in the same order as conv_dw (bias,
- * then taps in ky, kx order, padding skipped). */
+ * padding taps by branches: batch 64 depthwise 1.49 -> 1.34 ms, batch 1 detect 0.59 -> 0.57 ms.
+ * The same sums in the same order as conv_dw (bias, then taps in ky, kx order, padding skipped). */
 template <typename T, int V, int K, int S, int R>
 __global__ void __launch_bounds__(128) conv_dwr(conv_args a) {
     constexpr int NC = (R - 1) * S + K; /* input columns of R outputs */
