@@ -136,8 +136,10 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
         if (c->half) {
             CU_TRY(cudaMalloc(&c->blob->dh, (size_t)p->blob_len / 2 + ENG_ALIGN));
             ODRT_TRY(cu_blob_to_half(c->blob->d, p->blob_len, c->blob->dh));
-            CU_TRY(cudaDeviceSynchronize());
         }
+        /* the upload (from pageable memory cudaMemcpy may return before its DMA lands) and the
+         * half copy are done before any context's stream (non-blocking) reads them */
+        CU_TRY(cudaDeviceSynchronize());
     }
     c->d_blob = c->blob->d;
     c->x.wh = c->blob->dh;
@@ -386,31 +388,36 @@ odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_
 odrt_status_t cuda_read_tensor(void *vc, const eng_plan *p, int t, float *dst) {
     cu_ctx *c = (cu_ctx *)vc;
     size_t n = (size_t)p->tensors[t].numel;
-    CU_TRY(cudaStreamSynchronize(c->stream));
     if (!c->half) {
-        CU_TRY(cudaMemcpy(dst, tensor_ptr(c, t), n * 4, cudaMemcpyDeviceToHost));
+        CU_TRY(cudaMemcpyAsync(dst, tensor_ptr(c, t), n * 4, cudaMemcpyDeviceToHost, c->stream));
+        CU_TRY(cudaStreamSynchronize(c->stream));
         return ODRT_OK;
     }
     __half *h = (__half *)malloc(n * 2 + 2);
     if (!h) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    cudaError_t e = cudaMemcpy(h, tensor_ptr(c, t), n * 2, cudaMemcpyDeviceToHost);
+    cudaError_t e = cudaMemcpyAsync(h, tensor_ptr(c, t), n * 2, cudaMemcpyDeviceToHost, c->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
     for (size_t i = 0; e == cudaSuccess && i < n; i++) dst[i] = __half2float(h[i]);
     free(h);
     CU_TRY(e);
     return ODRT_OK;
 }
 
+/* the copy is made on the context's stream and waited for: a plain cudaMemcpy from pageable memory
+ * may return before its DMA lands, and the context's stream (non-blocking) does not wait for it */
 odrt_status_t cuda_write_tensor(void *vc, const eng_plan *p, int t, const float *src) {
     cu_ctx *c = (cu_ctx *)vc;
     size_t n = (size_t)p->tensors[t].numel;
     if (!c->half) {
-        CU_TRY(cudaMemcpy(tensor_ptr(c, t), src, n * 4, cudaMemcpyHostToDevice));
+        CU_TRY(cudaMemcpyAsync(tensor_ptr(c, t), src, n * 4, cudaMemcpyHostToDevice, c->stream));
+        CU_TRY(cudaStreamSynchronize(c->stream));
         return ODRT_OK;
     }
     __half *h = (__half *)malloc(n * 2 + 2);
     if (!h) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) h[i] = __float2half(src[i]);
-    cudaError_t e = cudaMemcpy(tensor_ptr(c, t), h, n * 2, cudaMemcpyHostToDevice);
+    cudaError_t e = cudaMemcpyAsync(tensor_ptr(c, t), h, n * 2, cudaMemcpyHostToDevice, c->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
     free(h);
     CU_TRY(e);
     return ODRT_OK;
