@@ -5,7 +5,8 @@
  * positions required equal (inputs carry some). Exit 0 only if every case passes; 77 (skip) when
  * this odrt has no CUDA backend or the machine no GPU. ctest label `gpu` (CI has no GPU).
  *
- *   build/test_backend_ops [-v]        # one line per case with -v, a summary always */
+ *   build/test_backend_ops [-v] [FILTER]   # one line per case with -v, a summary always; FILTER: only
+ *                                          # the cases whose name contains it */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ static float frand(void) { /* uniform [-1, 1) */
 }
 
 static int verbose, n_cases, n_failed;
+static const char *filter;
 
 typedef struct {
     eng_plan p;
@@ -78,8 +80,17 @@ static double run_backend(const eng_backend_i *be, tcase *t, const char *prec, f
     return rc == ODRT_OK ? 0 : -1;
 }
 
+static void tc_free(tcase *t) {
+    for (int i = 0; i < t->n_in; i++) free(t->x[i]);
+    eng_plan_free(&t->p);
+}
+
 static void tc_run(tcase *t, double tol32, double tol16) {
     eng_plan *p = &t->p;
+    if (filter && !strstr(t->name, filter)) {
+        tc_free(t);
+        return;
+    }
     int refused = eng_plan_memory(p) != ODRT_OK;
     for (int k = 0; k < p->n_ops && !refused; k++) refused = !eng_backend_cpu.supports_op(p, k) || !eng_backend_cuda.supports_op(p, k);
     if (refused) {
@@ -112,10 +123,15 @@ static void tc_run(tcase *t, double tol32, double tol16) {
             printf("%s %-70s %s nmse %.3g (tol %.0e)%s", pass ? "ok  " : "FAIL", t->name, h ? "fp16" : "fp32", nmse, tol,
                    bad_nf >= 0 ? "" : "\n");
         if (bad_nf >= 0) printf(" non-finite mismatch at %lld: cpu %g cuda %g\n", (long long)bad_nf, ref[bad_nf], got[bad_nf]);
+        if (!pass && ok) { /* where: the first elements off by more than 1% of the output's scale */
+            double scale = sqrt(den / (double)n) + 1e-30;
+            for (int64_t i = 0, shown = 0; i < n && shown < 6; i++)
+                if (!(fabs((double)got[i] - ref[i]) <= 0.01 * scale))
+                    printf("    [%lld] cpu %g cuda %g\n", (long long)i, ref[i], got[i]), shown++;
+        }
     }
     free(ref), free(got);
-    for (int i = 0; i < t->n_in; i++) free(t->x[i]);
-    eng_plan_free(p);
+    tc_free(t);
 }
 
 static const char *act_name[] = {"id", "clip", "sigmoid", "swish"};
@@ -123,10 +139,10 @@ static const char *act_name[] = {"id", "clip", "sigmoid", "swish"};
 static void conv_case(int kind, int N, int H, int W, int Cin, int Cout, int kh, int kw, int s, int d, int pt, int pl, int pb,
                       int pr, int act, int residual, int special) {
     tcase t;
-    const char *dwr = getenv("ODRT_CUDA_DWR");
-    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
+    const char *dwr = getenv("ODRT_CUDA_DWR"), *pw = getenv("ODRT_CUDA_PW");
+    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s%s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
             N, H, W, Cin, Cout, kh, kw, s, d, pt, pl, pb, pr, act_name[act], residual ? " +res" : "", special ? " nan/inf" : "",
-            dwr ? " R" : "", dwr ? dwr : "");
+            dwr ? " R" : "", dwr ? dwr : "", pw ? " PW" : "");
     t.special = special;
     int64_t dx[4] = {N, Cin, H, W};
     int xi = tc_input(&t, 4, dx, ENG_NHWC);
@@ -149,10 +165,37 @@ static void conv_case(int kind, int N, int H, int W, int Cin, int Cout, int kh, 
     tc_run(&t, 1e-9, 2e-5);
 }
 
+/* depthwise: 3x3 and 5x5, strides 1 and 2, dilation, channels not in 8s and in 8s (8-wide fp16),
+ * rows whose width is not a multiple of the pixels per thread */
+static void dw_cases(int a) {
+    conv_case(CONV_DW, 1, 13, 11, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 2);
+    conv_case(CONV_DW, 2, 10, 9, 24, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, a == 0);
+    conv_case(CONV_DW, 1, 8, 12, 5, 5, 5, 5, 1, 2, 4, 4, 4, 4, a, 0, 0);
+    conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
+    conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
+    conv_case(CONV_DW, 2, 15, 13, 40, 40, 5, 5, 2, 1, 1, 1, 2, 2, a, 0, a == 3);
+    conv_case(CONV_DW, 1, 14, 17, 12, 12, 5, 5, 1, 1, 2, 2, 2, 2, a, 0, a == 1);
+    conv_case(CONV_DW, 1, 6, 7, 5, 5, 5, 5, 2, 1, 2, 2, 2, 2, a, 0, 0);
+}
+
+/* 1x1 convs with channels in 8s (fp16: tensor cores): both conv_tc tile widths, split K, and for
+ * conv_pw every column tile (32, 64, 96, 128, partial last ones), K in one and several k-slices
+ * (K % 32 != 0), pixel counts not a multiple of its 128-pixel tile */
+static void gemm_cases(int a) {
+    conv_case(CONV_GEMM, 2, 9, 11, 24, 144, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 2, a == 1);
+    conv_case(CONV_GEMM, 1, 10, 13, 144, 24, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, a == 3);
+    conv_case(CONV_GEMM, 1, 3, 3, 320, 1280, 1, 1, 1, 1, 0, 0, 0, 0, a, 0, 0); /* split K, many column tiles */
+    conv_case(CONV_GEMM, 2, 17, 23, 16, 96, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 1, a == 2);
+    conv_case(CONV_GEMM, 1, 19, 21, 40, 136, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 3, 0);
+    conv_case(CONV_GEMM, 3, 12, 12, 64, 64, 1, 1, 1, 1, 0, 0, 0, 0, a, a != 1, a == 0);
+    conv_case(CONV_GEMM, 1, 30, 30, 96, 576, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, 0);
+}
+
 /* a depthwise conv and the 1x1 conv reading it: a plan of two ops */
 static void dwpw_case(int N, int H, int W, int C, int Cout, int k, int s, int pad, int act, int residual) {
     tcase t;
-    tc_init(&t, "dw+pw N%d %dx%d %d->%d k%dx%d s%d p%d %s%s", N, H, W, C, Cout, k, k, s, pad, act_name[act], residual ? " +res" : "");
+    tc_init(&t, "dw+pw N%d %dx%d %d->%d k%dx%d s%d p%d %s%s%s", N, H, W, C, Cout, k, k, s, pad, act_name[act], residual ? " +res" : "",
+            getenv("ODRT_CUDA_PW") ? " PW" : "");
     int64_t dx[4] = {N, C, H, W};
     int xi = tc_input(&t, 4, dx, ENG_NHWC);
     int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
@@ -175,6 +218,13 @@ static void dwpw_case(int N, int H, int W, int C, int Cout, int k, int s, int pa
         free(w), free(b);
     }
     tc_run(&t, 1e-9, 2e-5);
+}
+
+static void dwpw_cases(int a) {
+    dwpw_case(1, 13, 11, 32, 24, 3, 1, 1, a, a == 1);
+    dwpw_case(2, 10, 9, 48, 136, 3, 2, 1, a, a == 2);
+    dwpw_case(1, 9, 9, 64, 16, 5, 1, 2, a, 0);
+    dwpw_case(1, 5, 5, 960, 320, 3, 1, 1, a, 0); /* split K */
 }
 
 static void binary_case(int bin, int bc, int rev, int act, int N, int C, int H, int W) {
@@ -215,7 +265,10 @@ int main(int argc, char **argv) {
     puts("SKIP: this odrt was built without the CUDA backend");
     return 77;
 #else
-    verbose = argc > 1 && !strcmp(argv[1], "-v");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v")) verbose = 1;
+        else filter = argv[i];
+    }
     { /* a GPU? */
         tcase t;
         tc_init(&t, "probe");
@@ -233,6 +286,7 @@ int main(int argc, char **argv) {
     }
     /* convolutions: 1x1 GEMM, im2col (strides, dilation, asymmetric pads), depthwise */
     for (int a = 0; a < 4; a++) {
+        gemm_cases(a);
         conv_case(CONV_GEMM, 1, 13, 11, 17, 33, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, 0);
         conv_case(CONV_GEMM, 3, 7, 9, 32, 16, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 1, a == 2);
         conv_case(CONV_GEMM, 1, 5, 5, 960, 160, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, 0); /* small map, deep K: split K */
@@ -241,42 +295,31 @@ int main(int argc, char **argv) {
         conv_case(CONV_IM2COL, 2, 9, 8, 19, 7, 3, 3, 1, 1, 1, 1, 1, 1, a, a == 3, a == 1);
         conv_case(CONV_IM2COL, 1, 12, 10, 8, 70, 5, 5, 1, 2, 4, 4, 4, 4, a, 0, 0);
         conv_case(CONV_IM2COL, 2, 9, 9, 16, 16, 1, 1, 2, 1, 0, 0, 0, 0, a, 0, 0);
-        conv_case(CONV_DW, 1, 13, 11, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 2);
-        conv_case(CONV_DW, 2, 10, 9, 24, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, a == 0);
-        conv_case(CONV_DW, 1, 8, 12, 5, 5, 5, 5, 1, 2, 4, 4, 4, 4, a, 0, 0);
-        /* channels in 8s (fp16: the 16-byte tensor-core tiles, both tile widths; 8-wide depthwise) */
-        conv_case(CONV_GEMM, 2, 9, 11, 24, 144, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 2, a == 1);
-        conv_case(CONV_GEMM, 1, 10, 13, 144, 24, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 0, a == 3);
-        conv_case(CONV_GEMM, 1, 3, 3, 320, 1280, 1, 1, 1, 1, 0, 0, 0, 0, a, 0, 0); /* split K, many column tiles */
+        /* channels in 8s (fp16: the 16-byte tensor-core tiles, both tile widths) */
         conv_case(CONV_IM2COL, 2, 11, 9, 32, 48, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2);
         conv_case(CONV_IM2COL, 1, 7, 7, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, 0);
-        conv_case(CONV_IM2COL, 2, 13, 12, 3, 32, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2); /* a stem: direct */
-        conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
-        conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
-        /* 5x5 (EfficientNet's), rows whose width is not a multiple of the pixels per thread */
-        conv_case(CONV_DW, 2, 15, 13, 40, 40, 5, 5, 2, 1, 1, 1, 2, 2, a, 0, a == 3);
-        conv_case(CONV_DW, 1, 14, 17, 12, 12, 5, 5, 1, 1, 2, 2, 2, 2, a, 0, a == 1);
-        conv_case(CONV_DW, 1, 6, 7, 5, 5, 5, 5, 2, 1, 2, 2, 2, 2, a, 0, 0);
+        /* stems (K <= 32, channels not in 8s): conv_direct, fp16 on tensor cores (conv_stem_tc) */
+        conv_case(CONV_IM2COL, 2, 13, 12, 3, 32, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 1, a == 2);
+        conv_case(CONV_IM2COL, 2, 33, 31, 3, 64, 3, 3, 2, 1, 0, 0, 1, 1, a, a == 2, a == 3);
+        conv_case(CONV_IM2COL, 1, 21, 19, 1, 16, 5, 5, 2, 1, 2, 2, 2, 2, a, 0, 0);
+        conv_case(CONV_IM2COL, 1, 17, 16, 3, 8, 3, 3, 1, 2, 2, 2, 2, 2, a, a == 0, a == 1);
+        /* a map whose 128-pixel tiles fill the GPU: conv_pw by size in fp16 */
+        conv_case(CONV_GEMM, 2, 96, 97, 24, 144, 1, 1, 1, 1, 0, 0, 0, 0, a, a == 3, a == 0);
+        dw_cases(a);
     }
     /* the depthwise kernel with 2 output pixels per thread (chosen by size for large maps) */
-    {
-        setenv("ODRT_CUDA_DWR", "2", 1);
-        for (int a = 0; a < 4; a++) {
-            conv_case(CONV_DW, 1, 13, 11, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 2);
-            conv_case(CONV_DW, 2, 10, 9, 24, 24, 3, 3, 2, 1, 0, 0, 1, 1, a, 0, a == 0);
-            conv_case(CONV_DW, 2, 9, 13, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, a, 0, a == 1);
-            conv_case(CONV_DW, 1, 11, 10, 12, 12, 3, 3, 2, 1, 1, 1, 1, 1, a, 0, 0);
-            conv_case(CONV_DW, 2, 15, 13, 40, 40, 5, 5, 2, 1, 1, 1, 2, 2, a, 0, a == 3);
-            conv_case(CONV_DW, 1, 14, 17, 12, 12, 5, 5, 1, 1, 2, 2, 2, 2, a, 0, a == 1);
-        }
-        unsetenv("ODRT_CUDA_DWR");
+    setenv("ODRT_CUDA_DWR", "2", 1);
+    for (int a = 0; a < 4; a++) dw_cases(a);
+    unsetenv("ODRT_CUDA_DWR");
+    /* fp16 1x1 convs with channels in 8s on conv_pw whatever the map's size (ODRT_CUDA_PW=1: no
+     * split K); by default small maps take conv_tc */
+    setenv("ODRT_CUDA_PW", "1", 1);
+    for (int a = 0; a < 4; a++) {
+        gemm_cases(a);
+        dwpw_cases(a);
     }
-    for (int a = 0; a < 4; a++) { /* depthwise -> 1x1 chains (two-op plans) */
-        dwpw_case(1, 13, 11, 32, 24, 3, 1, 1, a, a == 1);
-        dwpw_case(2, 10, 9, 48, 136, 3, 2, 1, a, a == 2);
-        dwpw_case(1, 9, 9, 64, 16, 5, 1, 2, a, 0);
-        dwpw_case(1, 5, 5, 960, 320, 3, 1, 1, a, 0); /* split K */
-    }
+    unsetenv("ODRT_CUDA_PW");
+    for (int a = 0; a < 4; a++) dwpw_cases(a); /* depthwise -> 1x1 chains (two-op plans) */
     /* elementwise: every op, every broadcast, operands swapped */
     for (int bin = BIN_ADD; bin <= BIN_MIN; bin++)
         for (int bc = BC_SAME; bc <= BC_CHANNEL; bc++)

@@ -22,20 +22,32 @@ extern "C" {
         if (e_ != cudaSuccess) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: %s: %s", #call, cudaGetErrorString(e_)); \
     } while (0)
 
-/* what kernels need beyond the plan: the split-K workspace, the GPU's multiprocessor count */
+/* what kernels need beyond the plan: the workspace (split-K partial sums, fp16 means' parts), the
+ * GPU's multiprocessor count and compute capability */
 typedef struct cu_exec {
     float *ws;
     int sms;
+    int cc;           /* compute capability, 10 * major + minor */
     const __half *wh; /* fp16 engines: the blob as halves (conv weights for tensor cores), else NULL */
     int tc;           /* fp16 convs with channels in 8s on conv_tc (ODRT_CUDA_TC=0: off, for measurements) */
     int dwr;          /* depthwise pixels per thread: 0 by map size, else 1 or 2 (ODRT_CUDA_DWR, for tests) */
+    int stem;         /* fp16 shallow convs (an RGB stem) on conv_stem_tc (sm_80+): 1, or 0 (ODRT_CUDA_STEM=0) */
+    int pw;           /* fp16 1x1 convs on conv_pw: -1 by map size, 0 never, 1 always, 2 by size if Cout > 64 (ODRT_CUDA_PW) */
 } cu_exec;
 /* the blob's floats as halves into out (len / 4 halves; non-float parts become garbage, unused) */
 odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out);
-/* K splits a conv of M pixels x Cout gets; workspace bytes the plan's convs need at most */
+/* cuda_conv.cu: K splits a conv of M pixels x Cout gets (conv_tc and the GEMM tiles); workspace
+ * floats op k needs (0 for other ops); op k (a conv) enqueued */
 int cu_conv_splits(int64_t M, int Cout, int K, int sms);
-size_t cu_conv_workspace(const eng_plan *p, int sms);
-/* one network op's launch (tensors as element pointers into the arena) */
+size_t cu_conv_ws_floats(const eng_plan *p, int k, int sms);
+/* cuda_conv_mma.cu: whether an fp16 1x1 conv of M pixels x Cout runs on conv_pw; the shared
+ * memory limits of its kernels, set before a context's first conv (idempotent) */
+int cu_conv_uses_pw(int64_t M, int Cout, const cu_exec *x);
+odrt_status_t cu_conv_init(void);
+odrt_status_t cu_run_conv(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s);
+/* cuda_ops.cu: workspace bytes a plan needs at most; one network op's launch (tensors as element
+ * pointers into the arena) */
+size_t cu_workspace_bytes(const eng_plan *p, int sms, int half);
 odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s);
 
 /* preprocessing: uint8 frames (device) -> network inputs (T = float or half) */
