@@ -116,6 +116,14 @@ def test_bench_reports_device_time(engines):
     assert b["load_ms"] > 0 and b["process_start_to_first_detection_ms"] > 0
 
 
+def test_bench_streams(engines):
+    """two handles on one engine in flight at once (own streams, graphs and buffers): more images/s
+    than one at batch 16, where one handle leaves the GPU idle while it stages and uploads frames"""
+    e = engines("handtrack", "--device", "cuda", "--precision", "fp16", "--batch", "16")
+    b = json.loads(run_odrt("bench", e, "--iterations", "100", "--warmup", "10", "--streams", "2", "--json", timeout=300).stdout)
+    assert b["streams"] == 2 and b["streams_throughput_ips"] > b["throughput_ips"] > 0, b
+
+
 def test_frames_of_changing_sizes(engines, images, tmp_path):
     """the graph is captured again when the frame size changes: the same photos, in another order"""
     e = engines("handtrack", "--device", "cuda")

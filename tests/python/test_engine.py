@@ -144,6 +144,16 @@ def test_bench_json(engine):
     assert "Engine load (file -> ready" in p.stdout and "percentile(99%)" in p.stdout
 
 
+def test_bench_streams(engine):
+    """--streams: handles on one engine detecting concurrently, their images/s; bad counts refused"""
+    b = json.loads(run_odrt("bench", engine("handtrack"), "--iterations", "4", "--warmup", "1", "--streams", "2", "--json",
+                            timeout=300).stdout)
+    assert b["streams"] == 2 and b["streams_throughput_ips"] > 0
+    for bad in ("0", "17", "x"):
+        p = run_odrt("bench", engine("handtrack"), "--streams", bad, check=False, timeout=60)
+        assert p.returncode == 2 and "usage" in p.stderr, (bad, p.stderr)
+
+
 def test_cuda_engine_without_a_gpu(tmp_path):
     """a CUDA engine builds, saves and inspects anywhere; it runs only where there is a GPU"""
     e = tmp_path / "c.odrt"

@@ -1,6 +1,7 @@
 /* odrt bench: load time, first inference, latency percentiles, throughput and peak RSS, in the
  * spirit of trtexec's performance summary. */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,83 @@ static double pct(const double *s, int n, double p) { /* nearest rank */
     return s[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
+/* --streams N: N handles on one engine (odrt_engine_share: on a GPU each its own stream, graph and
+ * buffers) detecting concurrently from N threads, as a server keeps several batches in flight
+ * (trtexec --streams): one batch's upload and host work overlap another's network */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready, go; /* streams warm (or failed); timing started */
+} stream_gate;
+typedef struct {
+    odrt_engine_t *e;
+    const odrt_tensor_t **frames;
+    int B, iters, warmup, rc;
+    stream_gate *g;
+} stream_job;
+
+static void *stream_run(void *arg) {
+    stream_job *j = arg;
+    odrt_detections_t *d = calloc((size_t)j->B, sizeof *d);
+    j->rc = !d;
+    for (int it = 0; it < j->warmup + j->iters && !j->rc; it++) {
+        if (it == j->warmup) { /* warm: wait for the others */
+            pthread_mutex_lock(&j->g->mu);
+            j->g->ready++;
+            pthread_cond_broadcast(&j->g->cv);
+            while (!j->g->go) pthread_cond_wait(&j->g->cv, &j->g->mu);
+            pthread_mutex_unlock(&j->g->mu);
+        }
+        if (odrt_engine_detect(j->e, j->B, j->frames, d) != ODRT_OK) {
+            j->rc = 1;
+            if (it < j->warmup) { /* failed while warming up: count as ready, do not wait */
+                pthread_mutex_lock(&j->g->mu);
+                j->g->ready++;
+                pthread_cond_broadcast(&j->g->cv);
+                pthread_mutex_unlock(&j->g->mu);
+            }
+        }
+        for (int i = 0; i < j->B; i++) odrt_detections_clear(&d[i]);
+    }
+    free(d);
+    return NULL;
+}
+
+/* images/s of n streams, each iters batches after warmup ones, timed from the moment every stream
+ * is warm; -1 on failure (error set) */
+static double streams_throughput(odrt_engine_t *e, int n, const odrt_tensor_t **frames, int B, int iters, int warmup) {
+    stream_job jobs[16];
+    pthread_t th[16];
+    stream_gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    int started = 0, bad = 0;
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (stream_job){i ? NULL : e, frames, B, iters, warmup, 0, &g};
+        if (i && odrt_engine_share(e, &jobs[i].e) != ODRT_OK) bad = 1;
+    }
+    for (; !bad && started < n; started++)
+        if (pthread_create(&th[started], NULL, stream_run, &jobs[started])) {
+            fprintf(stderr, "odrt bench: could not start a thread per stream\n");
+            bad = 1;
+            break;
+        }
+    pthread_mutex_lock(&g.mu);
+    while (g.ready < started) pthread_cond_wait(&g.cv, &g.mu);
+    double t0 = cli_now();
+    g.go = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    double dt = cli_now() - t0;
+    for (int i = 0; i < n; i++) {
+        bad |= jobs[i].rc;
+        if (i && jobs[i].e) odrt_engine_free(jobs[i].e);
+    }
+    return bad ? -1 : (double)n * iters * B / dt;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *target = NULL, *image = NULL;
-    int iters = 50, warmup = 5, json = 0, threads = 0;
+    int iters = 50, warmup = 5, json = 0, threads = 0, streams = 1;
     odrt_build_options_t o;
     memset(&o, 0, sizeof o);
     for (int i = 1; i < argc; i++) {
@@ -33,14 +108,16 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
+        else if (!strcmp(argv[i], "--streams") && i + 1 < argc) streams = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (argv[i][0] == '-' || target) {
             fprintf(stderr, "odrt bench: unexpected argument '%s' (see odrt --help)\n", argv[i]);
             return 2;
         } else target = argv[i];
     }
-    if (!target || iters < 1 || iters > 1000000 || warmup < 0 || warmup > 100000) {
-        fprintf(stderr, "odrt bench: usage: odrt bench MODEL|ENGINE [--iterations N>=1] [--warmup N] [--batch N] [--threads N] [--image FILE] [--json]\n");
+    if (!target || iters < 1 || iters > 1000000 || warmup < 0 || warmup > 100000 || streams < 1 || streams > 16) {
+        fprintf(stderr, "odrt bench: usage: odrt bench MODEL|ENGINE [--iterations N>=1] [--warmup N] [--batch N] [--threads N] "
+                        "[--streams 1..16] [--image FILE] [--json]\n");
         return 2;
     }
     odrt_engine_t *e;
@@ -99,6 +176,9 @@ int cmd_bench(int argc, char **argv) {
         if (it >= 0 && odrt_engine_device_ms(e) >= 0) dev[n_dev++] = odrt_engine_device_ms(e);
     }
     if (n_dev) qsort(dev, (size_t)n_dev, sizeof(double), cmp_d);
+    double st_ips = 0;
+    if (!rc && streams > 1 && (st_ips = streams_throughput(e, streams, frames, B, iters, warmup > 2 ? warmup : 2)) < 0)
+        rc = cli_error("detect");
     if (!rc) {
         double mean = 0;
         for (int i = 0; i < iters; i++) mean += lat[i];
@@ -132,6 +212,7 @@ int cmd_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "p99_ms", pct(lat, iters, 99));
             cJSON_AddNumberToObject(j, "max_ms", lat[iters - 1]);
             cJSON_AddNumberToObject(j, "throughput_ips", B * 1e3 / mean);
+            if (streams > 1) cJSON_AddNumberToObject(j, "streams", streams), cJSON_AddNumberToObject(j, "streams_throughput_ips", st_ips);
             cJSON_AddNumberToObject(j, "peak_rss_mib", rss);
             char *s = cJSON_Print(j);
             puts(s);
@@ -152,6 +233,9 @@ int cmd_bench(int argc, char **argv) {
                    "percentile(99%%) = %.2f ms (%d iterations after %d warm-up)\n",
                    lat[0], lat[iters - 1], mean, pct(lat, iters, 50), pct(lat, iters, 90), pct(lat, iters, 99), iters, warmup);
             printf("Throughput: %.1f images/s\n", B * 1e3 / mean);
+            if (streams > 1)
+                printf("Throughput with %d streams (handles detecting concurrently, %d batches each): %.1f images/s\n", streams,
+                       iters, st_ips);
             if (n_dev)
                 printf("GPU time per inference (device events: upload, preprocessing, network, NMS, download): median %.3f ms, "
                        "min %.3f ms\n", pct(dev, n_dev, 50), dev[0]);
