@@ -4,6 +4,9 @@
 #   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
 #   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu)
 #   bash tools/gpu_run.sh peerprofile [--batch 64]   # PyTorch's kernels by device time (bench/gpu_peer_profile.py)
+#   bash tools/gpu_run.sh ab KNOB V1 V2 ...   # GPU time per detect with an environment knob at each value
+#                                             # (e.g. ODRT_CUDA_PW 0 -), batch 1 and 64, runs alternated
+#   bash tools/gpu_run.sh opprof MODEL PREC BATCH   # every op's device time ($OUT/opprof_*.log)
 # Logs go to $OUT when set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,34 @@ profile)
     ODRT_PROFILE=1 "$ODRT_BIN" bench $e --iterations 20 --warmup 3 2>&1 | grep -E "odrt cuda profile|GPU time|Latency" > "$OUT/profile_${3:-fp16}_b${4:-1}.log"
   ODRT_PROFILE=1 "$ODRT_BIN" bench $e --iterations 20 --warmup 3 2>&1 | grep -E "^ +[0-9]+ " | sort -k3 -n -r | head -12 >> "$OUT/profile_${3:-fp16}_b${4:-1}.log"
   cat "$OUT/profile_${3:-fp16}_b${4:-1}.log"
+  ;;
+ab)
+  # GPU time per detect (median) with KNOB at each value ('-': unset), the values alternated over 3
+  # rounds so that drift shows; handtrack fp16 and fp32, EfficientDet-D0 fp16, batch 1 and 64
+  knob="$2"; shift 2
+  for spec in "models/handtrack/handtrack.onnx fp16 1" "models/handtrack/handtrack.onnx fp16 64" \
+              "models/handtrack/handtrack.onnx fp32 1" "$ODRT_SHARED_DIR/models/efficientdet_d0/model.onnx fp16 1" \
+              "$ODRT_SHARED_DIR/models/efficientdet_d0/model.onnx fp16 16"; do
+    set -- $spec "${@}"
+    m=$1 p=$2 b=$3; shift 3
+    "$ODRT_BIN" build "$m" -o /tmp/ab.odrt --device cuda --precision "$p" --batch "$b" >/dev/null || continue
+    it=$([ "$b" = 1 ] && echo 400 || echo 100)
+    line="$(basename "$(dirname "$m")")/$(basename "$m" .onnx) $p b$b:"
+    for r in 1 2 3; do
+      for v in "$@"; do
+        if [ "$v" = - ]; then t=$(env -u "$knob" "$ODRT_BIN" bench /tmp/ab.odrt --iterations $it --warmup 20 --json | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["device_median_ms"])')
+        else t=$(env "$knob=$v" "$ODRT_BIN" bench /tmp/ab.odrt --iterations $it --warmup 20 --json | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["device_median_ms"])'); fi
+        line="$line $knob=$v $t"
+      done
+    done
+    echo "$line" | tee -a "$OUT/ab.log"
+  done
+  ;;
+opprof)
+  e=/tmp/opprof.odrt
+  "$ODRT_BIN" build "$2" -o $e --device cuda --precision "$3" --batch "$4" >/dev/null &&
+    ODRT_PROFILE=1 "$ODRT_BIN" bench $e --iterations 20 --warmup 3 > /dev/null 2> "$OUT/opprof_$(basename "$2" .onnx)_$3_b$4${5:+_$5}.log"
+  grep "odrt cuda profile" "$OUT/opprof_$(basename "$2" .onnx)_$3_b$4${5:+_$5}.log"
   ;;
 quick)
   # batch-1 latency of the handtrack CUDA engines (graph replay)
