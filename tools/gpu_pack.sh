@@ -12,9 +12,10 @@ B="${BUILD:-build-gpu}"
 cmake --build "$B" -j"$(nproc)" --target odrt_cli test_backend_ops test_engine_threads >/dev/null
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/shared
 cp "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads .gpu/bin/
-# odrt's conv kernels against cuDNN (bench/cuda_convs.cu), when cuDNN's header is here; the GPU
-# machine's own cuDNN runs it
-if echo '#include <cudnn.h>' | nvcc -x cu -E - >/dev/null 2>&1; then
+# CONVS=1: odrt's conv kernels against cuDNN too (bench/cuda_convs.cu, 5 MiB; the GPU machine's own
+# cuDNN runs it), when cuDNN's header is here. Off by default: the tracked tree, .gpu, .cache/models
+# and .whl already come to about 63 MiB of the device tool's 64
+if [ "${CONVS:-0}" = 1 ] && echo '#include <cudnn.h>' | nvcc -x cu -E - >/dev/null 2>&1; then
   nvcc -O2 -std=c++17 -arch=sm_90 -DODRT_HAVE_CUDA -Isrc -Iinclude bench/cuda_convs.cu "$B"/libodrt.a -lcudnn -lprotobuf-c \
     -lcjson -lxxhash -lmd -ljpeg -lpng -lpthread -o .gpu/bin/cuda_convs
 fi

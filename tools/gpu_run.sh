@@ -2,7 +2,7 @@
 # On a GPU machine, over a tree carrying .gpu (tools/gpu_pack.sh), .cache/models and .whl:
 #   bash tools/gpu_run.sh check   # backend-ops harness + CUDA engine tests (pytest test_cuda.py)
 #   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
-#   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu)
+#   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu; CONVS=1 gpu_pack.sh)
 #   bash tools/gpu_run.sh peerprofile [--batch 64]   # PyTorch's kernels by device time (bench/gpu_peer_profile.py)
 #   bash tools/gpu_run.sh ab KNOB V1 V2 ...   # GPU time per detect with an environment knob at each value
 #                                             # (e.g. ODRT_CUDA_PW 0 -), batch 1 and 64, runs alternated
