@@ -43,8 +43,9 @@ ab)
     line="$(basename "$(dirname "$m")")/$(basename "$m" .onnx) $p b$b:"
     for r in 1 2 3; do
       for v in "$@"; do
-        if [ "$v" = - ]; then t=$(env -u "$knob" "$ODRT_BIN" bench /tmp/ab.odrt --iterations $it --warmup 20 --json | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["device_median_ms"])')
-        else t=$(env "$knob=$v" "$ODRT_BIN" bench /tmp/ab.odrt --iterations $it --warmup 20 --json | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["device_median_ms"])'); fi
+        set_knob=("$knob=$v"); [ "$v" = - ] && set_knob=(-u "$knob")
+        t=$(env "${set_knob[@]}" "$ODRT_BIN" bench /tmp/ab.odrt --iterations $it --warmup 20 --json |
+          python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["device_median_ms"])')
         line="$line $knob=$v $t"
       done
     done

@@ -32,49 +32,47 @@ typedef struct {
     const odrt_tensor_t **frames;
     int B, iters, warmup, rc;
     stream_gate *g;
+    char err[256]; /* the stream's error (odrt's error is per thread) */
 } stream_job;
+
+/* a stream is warm, or failed before: count it, and wait for the start unless it failed */
+static void stream_arrive(stream_gate *g, int wait) {
+    pthread_mutex_lock(&g->mu);
+    g->ready++;
+    pthread_cond_broadcast(&g->cv);
+    while (wait && !g->go) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
 
 static void *stream_run(void *arg) {
     stream_job *j = arg;
     odrt_detections_t *d = calloc((size_t)j->B, sizeof *d);
-    j->rc = !d;
-    for (int it = 0; it < j->warmup + j->iters && !j->rc; it++) {
-        if (it == j->warmup) { /* warm: wait for the others */
-            pthread_mutex_lock(&j->g->mu);
-            j->g->ready++;
-            pthread_cond_broadcast(&j->g->cv);
-            while (!j->g->go) pthread_cond_wait(&j->g->cv, &j->g->mu);
-            pthread_mutex_unlock(&j->g->mu);
-        }
-        if (odrt_engine_detect(j->e, j->B, j->frames, d) != ODRT_OK) {
-            j->rc = 1;
-            if (it < j->warmup) { /* failed while warming up: count as ready, do not wait */
-                pthread_mutex_lock(&j->g->mu);
-                j->g->ready++;
-                pthread_cond_broadcast(&j->g->cv);
-                pthread_mutex_unlock(&j->g->mu);
-            }
-        }
+    int it = 0;
+    if (!d) snprintf(j->err, sizeof j->err, "out of memory"), j->rc = 1;
+    for (; it < j->warmup + j->iters && !j->rc; it++) {
+        if (it == j->warmup) stream_arrive(j->g, 1);
+        if (odrt_engine_detect(j->e, j->B, j->frames, d) != ODRT_OK) snprintf(j->err, sizeof j->err, "%s", odrt_last_error()), j->rc = 1;
         for (int i = 0; i < j->B; i++) odrt_detections_clear(&d[i]);
     }
+    if (j->rc && it <= j->warmup) stream_arrive(j->g, 0); /* failed while warming up */
     free(d);
     return NULL;
 }
 
 /* images/s of n streams, each iters batches after warmup ones, timed from the moment every stream
- * is warm; -1 on failure (error set) */
+ * is warm; -1 on failure (reported on stderr) */
 static double streams_throughput(odrt_engine_t *e, int n, const odrt_tensor_t **frames, int B, int iters, int warmup) {
     stream_job jobs[16];
     pthread_t th[16];
     stream_gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     int started = 0, bad = 0;
     for (int i = 0; i < n; i++) {
-        jobs[i] = (stream_job){i ? NULL : e, frames, B, iters, warmup, 0, &g};
-        if (i && odrt_engine_share(e, &jobs[i].e) != ODRT_OK) bad = 1;
+        jobs[i] = (stream_job){i ? NULL : e, frames, B, iters, warmup, 0, &g, ""};
+        if (i && !bad && odrt_engine_share(e, &jobs[i].e) != ODRT_OK) bad = cli_error("bench: a handle per stream");
     }
     for (; !bad && started < n; started++)
         if (pthread_create(&th[started], NULL, stream_run, &jobs[started])) {
-            fprintf(stderr, "odrt bench: could not start a thread per stream\n");
+            fprintf(stderr, "odrt: bench: could not start a thread per stream\n");
             bad = 1;
             break;
         }
@@ -87,7 +85,7 @@ static double streams_throughput(odrt_engine_t *e, int n, const odrt_tensor_t **
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     double dt = cli_now() - t0;
     for (int i = 0; i < n; i++) {
-        bad |= jobs[i].rc;
+        if (jobs[i].rc && !bad) fprintf(stderr, "odrt: bench: stream %d: %s\n", i, jobs[i].err), bad = 1;
         if (i && jobs[i].e) odrt_engine_free(jobs[i].e);
     }
     return bad ? -1 : (double)n * iters * B / dt;
@@ -177,8 +175,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (n_dev) qsort(dev, (size_t)n_dev, sizeof(double), cmp_d);
     double st_ips = 0;
-    if (!rc && streams > 1 && (st_ips = streams_throughput(e, streams, frames, B, iters, warmup > 2 ? warmup : 2)) < 0)
-        rc = cli_error("detect");
+    if (!rc && streams > 1 && (st_ips = streams_throughput(e, streams, frames, B, iters, warmup > 2 ? warmup : 2)) < 0) rc = 1;
     if (!rc) {
         double mean = 0;
         for (int i = 0; i < iters; i++) mean += lat[i];

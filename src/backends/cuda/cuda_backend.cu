@@ -203,7 +203,7 @@ odrt_status_t cuda_share(void *src, const eng_plan *p, void **out) {
 }
 
 void *tensor_ptr(const cu_ctx *c, int t) {
-    return (uint8_t *)c->d_arena + c->p->tensors[t].offset / 4 * (c->half ? 2 : 4);
+    return cu_tensor(c->d_arena, c->p, t, c->half ? 2 : 4);
 }
 
 /* the network ops, enqueued on the context's stream (the input is in the arena) */

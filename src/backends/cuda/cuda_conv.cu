@@ -468,10 +468,14 @@ __global__ void __launch_bounds__(128) conv_direct(conv_args a) {
 }
 
 
+/* K per split for sp splits: a multiple of the widest k-slice (WK), so the splits then number
+ * ceil(K / kper), at most sp */
+int split_kper(int K, int sp) { return ((K + sp - 1) / sp + WK - 1) / WK * WK; }
+
 template <typename T>
 odrt_status_t run_conv(const eng_plan *p, int k, uint8_t *arena, const uint8_t *blob, const cu_exec *x, cudaStream_t s) {
     const eng_op *o = &p->ops[k];
-    auto P = [&](int t) -> void * { return t < 0 ? nullptr : arena + p->tensors[t].offset / 4 * (int64_t)sizeof(T); };
+    auto P = [&](int t) { return cu_tensor(arena, p, t, (int)sizeof(T)); };
     const eng_tensor *xt = &p->tensors[o->in[0]], *yt = &p->tensors[o->out];
     conv_args a;
     memset(&a, 0, sizeof a);
@@ -482,6 +486,7 @@ odrt_status_t run_conv(const eng_plan *p, int k, uint8_t *arena, const uint8_t *
     a.kh = o->kh, a.kw = o->kw, a.sh = o->sh, a.sw = o->sw, a.dh = o->dh, a.dw = o->dw, a.pt = o->pt, a.pl = o->pl;
     a.K = o->kh * o->kw * o->cin;
     a.act = o->act, a.lo = o->act_lo, a.hi = o->act_hi;
+    const __half *wh = sizeof(T) == 2 && x->wh ? x->wh + o->w_off / 4 : nullptr; /* fp16: the weights' half copy */
     if (o->conv_kind == CONV_DW) {
         int V = a.Cout % 8 == 0 && sizeof(T) == 2 ? 8 : a.Cout % 4 == 0 ? 4 : 1; /* 16-byte loads */
         int64_t n = yt->numel / V;
@@ -489,7 +494,6 @@ odrt_status_t run_conv(const eng_plan *p, int k, uint8_t *arena, const uint8_t *
         else if (V == 4) launch_dw<T, 4>(a, n, x, s);
         else launch_dw<T, 1>(a, n, x, s);
     } else if (a.Cin % 8 && a.K <= DK && a.Cout % 8 == 0 && a.Cout <= DCO) { /* else tensor cores or GEMM tiles */
-        const __half *wh = sizeof(T) == 2 && x->wh ? x->wh + o->w_off / 4 : nullptr;
         if (wh && x->tc && x->stem && x->cc >= 80) cu_launch_mma(a, wh, true, s);
         else conv_direct<T><<<blocks((int64_t)a.N * a.OH * a.OW, 128), 128, 0, s>>>(a);
     } else {
@@ -498,16 +502,14 @@ odrt_status_t run_conv(const eng_plan *p, int k, uint8_t *arena, const uint8_t *
          * maps that fill the GPU, else conv_tc); else WMMA with scalar loads where K is deep (with
          * shallow K that tile's scalar loads and epilogue cost more than the multiply saves:
          * measured on handtrack, H200) */
-        const __half *wh = sizeof(T) == 2 && x->wh ? x->wh + o->w_off / 4 : nullptr;
         bool pw = o->conv_kind == CONV_GEMM, tc = wh && x->tc && a.Cin % 8 == 0 && a.Cout % 8 == 0;
         if (tc && pw && cu_conv_uses_pw(M, a.Cout, x)) {
             cu_launch_mma(a, wh, false, s);
             CU_TRY(cudaGetLastError());
             return ODRT_OK;
         }
-        int splits = cu_conv_splits(M, a.Cout, a.K, x->sms);
-        a.kper = (a.K + splits - 1) / splits, a.kper = (a.kper + WK - 1) / WK * WK;
-        splits = (a.K + a.kper - 1) / a.kper;
+        a.kper = split_kper(a.K, cu_conv_splits(M, a.Cout, a.K, x->sms));
+        int splits = (a.K + a.kper - 1) / a.kper;
         a.ws = splits > 1 ? x->ws : nullptr;
         dim3 g(blocks(M, BM), blocks(a.Cout, BN), (unsigned)splits);
         bool wmma = wh && !tc && a.K >= 256;
@@ -538,9 +540,8 @@ size_t cu_conv_ws_floats(const eng_plan *p, int k, int sms) {
     int64_t M = yt->dims[0] * yt->dims[2] * yt->dims[3];
     int K = o->kh * o->kw * o->cin, sp = cu_conv_splits(M, o->cout, K, sms);
     if (sp < 2) return 0;
-    int kper = ((K + sp - 1) / sp + WK - 1) / WK * WK;
-    sp = (K + kper - 1) / kper;
-    return (size_t)sp * M * o->cout;
+    int kper = split_kper(K, sp);
+    return (size_t)((K + kper - 1) / kper) * M * o->cout;
 }
 
 odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out) {

@@ -34,6 +34,11 @@ typedef struct cu_exec {
     int stem;         /* fp16 shallow convs (an RGB stem) on conv_stem_tc (sm_80+): 1, or 0 (ODRT_CUDA_STEM=0) */
     int pw;           /* fp16 1x1 convs on conv_pw: -1 by map size, 0 never, 1 always, 2 by size if Cout > 64 (ODRT_CUDA_PW) */
 } cu_exec;
+/* tensor t of p in a device arena whose elements are esz bytes (fp16 arenas: the plan's byte
+ * offsets / 4 elements), or NULL for t < 0 */
+static inline void *cu_tensor(void *arena, const eng_plan *p, int t, int esz) {
+    return t < 0 ? NULL : (uint8_t *)arena + p->tensors[t].offset / 4 * esz;
+}
 /* the blob's floats as halves into out (len / 4 halves; non-float parts become garbage, unused) */
 odrt_status_t cu_blob_to_half(const uint8_t *blob, int64_t len, void *out);
 /* cuda_conv.cu: K splits a conv of M pixels x Cout gets (conv_tc and the GEMM tiles); workspace

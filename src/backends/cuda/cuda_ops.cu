@@ -199,8 +199,7 @@ __global__ void mean_hw_tree_k(const T *x, T *y, int64_t HW, int C) {
 template <typename T>
 odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *blob, const cu_exec *x, cudaStream_t s) {
     const eng_op *o = &p->ops[k];
-    const int esz = (int)sizeof(T);
-    auto P = [&](int t) -> void * { return t < 0 ? nullptr : arena + p->tensors[t].offset / 4 * esz; };
+    auto P = [&](int t) { return cu_tensor(arena, p, t, (int)sizeof(T)); };
     const eng_tensor *yt = &p->tensors[o->out];
     switch (o->kind) {
     case EOP_CONV: return cu_run_conv(p, k, arena, blob, sizeof(T) == 2, x, s);
