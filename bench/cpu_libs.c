@@ -109,7 +109,7 @@ static void dnnl_run(void *a) {
     } while (0)
 
 int main(void) {
-    const cpu_kernels *k = cpu_kernels_best();
+    const cpu_kernels *k = cpu_kernels_pick(getenv("ODRT_CPU_ISA"));
     if (xnn_initialize(NULL) != xnn_status_success) return fprintf(stderr, "XNNPACK: init failed\n"), 1;
     dnnl_engine_t eng;
     dnnl_stream_t st;

@@ -10,6 +10,15 @@
  *    accepts NULL.
  *  - Ownership is stated on each call: "caller owns" means the caller must free with the named
  *    function; "borrowed" means valid as long as the handle it came from.
+ *  - Options structs begin with `struct_size`: set it with the struct's *_init function (or to
+ *    sizeof the struct), so that a program built against this header keeps working with a later
+ *    library whose struct has grown (fields past struct_size take their defaults).
+ *  - The library prints nothing and reads no environment variables: messages (profiles, warnings)
+ *    go to the callback of odrt_set_log; every knob is an option (odrt_engine_options_t). The CLI
+ *    maps its environment variables (ODRT_PROFILE, ODRT_CPU_ISA, ...; `odrt --help`) onto them.
+ *  - Thread safety: calls on different handles may run concurrently. One handle is used by one
+ *    thread at a time (odrt_engine_share makes a handle for another thread). odrt_set_log and
+ *    odrt_set_reference_threads are process-wide: call them before other threads use odrt.
  */
 #ifndef ODRT_H
 #define ODRT_H
@@ -21,9 +30,18 @@
 extern "C" {
 #endif
 
+/* Symbols of the public API (exported from a shared libodrt; everything else is hidden). */
+#if defined(ODRT_BUILDING) && defined(__GNUC__)
+#define ODRT_API __attribute__((visibility("default")))
+#else
+#define ODRT_API
+#endif
+
 #define ODRT_VERSION_MAJOR 0
-#define ODRT_VERSION_MINOR 1
+#define ODRT_VERSION_MINOR 2
 #define ODRT_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH of this header; odrt_version_number() gives the library's */
+#define ODRT_VERSION_NUMBER (ODRT_VERSION_MAJOR * 10000 + ODRT_VERSION_MINOR * 100 + ODRT_VERSION_PATCH)
 
 typedef enum odrt_status {
     ODRT_OK = 0,
@@ -35,6 +53,7 @@ typedef enum odrt_status {
     ODRT_ERR_NOMEM,       /* allocation failed or a size limit was exceeded */
     ODRT_ERR_ARG,         /* bad argument from the caller */
     ODRT_ERR_NOT_FOUND,   /* a named tensor/node/structure was not found */
+    ODRT_ERR_DEVICE,      /* the device (GPU) failed or is missing: the message has the driver's text */
 } odrt_status_t;
 
 /* Static string for a status ("ok", "io error", ...). */
@@ -43,6 +62,15 @@ const char *odrt_status_str(odrt_status_t s);
 const char *odrt_last_error(void);
 /* "MAJOR.MINOR.PATCH". Static. */
 const char *odrt_version(void);
+/* The library's ODRT_VERSION_NUMBER (a program can compare it with the header it was built with). */
+int odrt_version_number(void);
+
+/* Messages of the library: profiles (ODRT_LOG_INFO, when a profiling engine is freed) and
+ * warnings. fn receives one message (one or more lines, no trailing newline) and user. NULL (the
+ * default) drops them. Process-wide. */
+typedef enum odrt_log_level { ODRT_LOG_ERROR = 0, ODRT_LOG_WARN, ODRT_LOG_INFO, ODRT_LOG_DEBUG } odrt_log_level_t;
+typedef void (*odrt_log_fn)(odrt_log_level_t level, const char *message, void *user);
+void odrt_set_log(odrt_log_fn fn, void *user);
 
 /* Element types; values equal ONNX TensorProto.DataType. */
 typedef enum odrt_dtype {
@@ -141,6 +169,7 @@ odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
 /* Conversion of a TF OD API export (tf2onnx) into a TensorRT-ready ONNX (docs/convert.md). */
 
 typedef struct odrt_convert_options {
+    size_t struct_size;        /* sizeof(odrt_convert_options_t): odrt_convert_options_init sets it */
     const char *target;        /* "trt7", "trt8", "trt10" or "onnx"; NULL = "trt8" */
     const char *nms;           /* "efficient", "batched", "onnx"; NULL = per target (trt7: batched,
                                   trt8/trt10: efficient, onnx: onnx) */
@@ -159,6 +188,9 @@ typedef struct odrt_convert_options {
     int analyze_only;          /* 1: find and rewrite but skip the verification runs (inspect's dry run) */
 } odrt_convert_options_t;
 
+/* Zeroes *o (every field its default) and sets struct_size. */
+void odrt_convert_options_init(odrt_convert_options_t *o);
+
 /* Rewrite `m` in place. On failure the model is left unusable (reload it) and the error names the
  * part that was not found and what to pass. *report_json receives the report (caller frees; may be
  * NULL to skip), also on success only. */
@@ -168,6 +200,10 @@ odrt_status_t odrt_convert(odrt_model_t *m, const odrt_convert_options_t *opts, 
 /* Sessions: the CPU reference executor. */
 
 typedef struct odrt_session odrt_session_t;
+
+/* Threads the reference executor's large GEMMs use (0 = the CPU count, at most 16; the default).
+ * Process-wide. */
+void odrt_set_reference_threads(int n);
 
 /* Name of the i-th operator the CPU executor supports ("Conv", or "domain.Op" outside ai.onnx),
  * or NULL when i is past the end. Static strings. */
@@ -189,7 +225,34 @@ odrt_status_t odrt_session_run(odrt_session_t *s, int n_inputs, const char *cons
 
 typedef struct odrt_engine odrt_engine_t;
 
+/* How an engine handle runs (not stored in the file). The diagnostic knobs exist for
+ * measurements and tests; the defaults are what odrt ships. */
+typedef struct odrt_engine_options {
+    size_t struct_size;    /* sizeof(odrt_engine_options_t): odrt_engine_options_init sets it */
+    int threads;           /* CPU threads (pre/post-processing too); 0 = the count stored at build time */
+    int profile;           /* 1: time every op; the profile goes to the log (ODRT_LOG_INFO) when the
+                              handle is freed (CLI: ODRT_PROFILE=1). A CUDA engine then runs op by op,
+                              not as one graph */
+    const char *cpu_isa;   /* CPU kernel set: NULL = the best this CPU runs well (AVX-512 on Intel,
+                              AVX2, baseline); "generic", "avx2", "avx512" ask for one (one the CPU
+                              cannot run is not taken: the best it can run is) (CLI: ODRT_CPU_ISA) */
+    int cpu_no_fuse;       /* 1: CPU conv chains run op by op (CLI: ODRT_NO_FUSE=1) */
+    int cpu_half;          /* 1: the CPU engine rounds the outputs of ops cpu_half_first..cpu_half_last
+                              to fp16, or with cpu_half_bits in 1..22 their mantissas to that many
+                              bits: how a model takes fp16 (CLI: ODRT_CPU_HALF=1 or =A:B,
+                              ODRT_CPU_HALF_BITS=N) */
+    int cpu_half_first, cpu_half_last, cpu_half_bits;
+    int cuda_no_tensor_cores; /* 1: fp16 convs on CUDA cores (CLI: ODRT_CUDA_TC=0) */
+    int cuda_dw_pixels;    /* depthwise output pixels per thread: 0 by map size, 1 or 2 (ODRT_CUDA_DWR) */
+    int cuda_no_stem;      /* 1: fp16 RGB stems off the tensor cores (ODRT_CUDA_STEM=0) */
+    int cuda_pw;           /* fp16 1x1 convs on conv_pw: 0 by map size (default), 1 never, 2 always,
+                              3 by size when Cout > 64 (CLI: ODRT_CUDA_PW=0|1|2 give 1|2|3) */
+} odrt_engine_options_t;
+/* Every field its default; struct_size set. */
+void odrt_engine_options_init(odrt_engine_options_t *o);
+
 typedef struct odrt_build_options {
+    size_t struct_size;    /* sizeof(odrt_build_options_t): odrt_build_options_init sets it */
     const char *device;    /* "cpu" (default) or "cuda" */
     const char *precision; /* "fp32" (default) or "fp16" */
     int batch;             /* frames per run; 0 = 1 */
@@ -198,7 +261,10 @@ typedef struct odrt_build_options {
     const char *labels;    /* label_map.pbtxt or one-name-per-line file; NULL = none */
     int class_offset;      /* added to 0-based class indices when has_class_offset (default 1, TF's ids) */
     int has_class_offset;
+    const odrt_engine_options_t *engine; /* how the returned handle runs (borrowed; NULL = defaults) */
 } odrt_build_options_t;
+/* Every field its default; struct_size set. */
+void odrt_build_options_init(odrt_build_options_t *o);
 
 typedef struct odrt_detection {
     float ymin, xmin, ymax, xmax; /* normalised to the frame, [0, 1] */
@@ -222,6 +288,9 @@ odrt_status_t odrt_engine_save(const odrt_engine_t *e, const char *path);
 odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **out);
 /* Same from bytes, copied. */
 odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, odrt_engine_t **out);
+/* The same with run-time options (o may be NULL: defaults). */
+odrt_status_t odrt_engine_load_ex(const char *path, const odrt_engine_options_t *o, odrt_engine_t **out);
+odrt_status_t odrt_engine_load_buffer_ex(const void *buf, size_t len, const odrt_engine_options_t *o, odrt_engine_t **out);
 void odrt_engine_free(odrt_engine_t *e);
 
 /* Frames per run (the build batch). */
@@ -258,11 +327,13 @@ odrt_status_t odrt_engine_prepare(odrt_engine_t *e);
 double odrt_engine_device_ms(const odrt_engine_t *e);
 /* "cpu" or "cuda" (borrowed). */
 const char *odrt_engine_device(const odrt_engine_t *e);
+/* The kernel set the handle runs (static): a CPU engine's "avx512", "avx2" or "generic" (see
+ * odrt_engine_options_t.cpu_isa), a CUDA engine's "cuda" until it is prepared, then "sm_XY". */
+const char *odrt_engine_kernels(odrt_engine_t *e);
 /* Backends this odrt was built with: "cpu" or "cpu cuda" (static). */
 const char *odrt_backends(void);
-/* The CPU kernel set this process runs (static): "avx512", "avx2" or "generic" on x86-64 (the
- * best the CPU has; AMD keeps avx2; ODRT_CPU_ISA=generic|avx2|avx512 asks for one it can run),
- * "generic" (NEON) on AArch64. */
+/* The CPU kernel set engines take by default (static): "avx512", "avx2" or "generic" on x86-64
+ * (the best the CPU has; AMD keeps avx2), "generic" (NEON) on AArch64. */
 const char *odrt_cpu_kernels(void);
 
 /* Draw detections with score >= threshold on img (uint8 [1,H,W,3]) in place: a box in a colour

@@ -55,11 +55,60 @@ const char *odrt_status_str(odrt_status_t s) {
     case ODRT_ERR_NOMEM: return "out of memory";
     case ODRT_ERR_ARG: return "bad argument";
     case ODRT_ERR_NOT_FOUND: return "not found";
+    case ODRT_ERR_DEVICE: return "device error";
     }
     return "unknown status";
 }
 
-const char *odrt_version(void) { return "0.1.0"; }
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const char *odrt_version(void) { return STR(ODRT_VERSION_MAJOR) "." STR(ODRT_VERSION_MINOR) "." STR(ODRT_VERSION_PATCH); }
+int odrt_version_number(void) { return ODRT_VERSION_NUMBER; }
+
+/* a caller's options struct read as this library's (fields past its struct_size: defaults) */
+odrt_status_t odrt_read_options(const void *src, size_t size, void *dst, void (*init)(void *), const char *what) {
+    init(dst);
+    if (!src) return ODRT_OK;
+    size_t given = *(const size_t *)src;
+    if (given < sizeof(size_t))
+        return odrt_fail(ODRT_ERR_ARG, "%s: struct_size is %zu (set it with its _init function)", what, given);
+    memcpy(dst, src, given < size ? given : size);
+    *(size_t *)dst = size;
+    if (given > size) { /* a newer caller: its extra fields must be unset */
+        for (size_t i = size; i < given; i++)
+            if (((const uint8_t *)src)[i])
+                return odrt_fail(ODRT_ERR_ARG, "%s: struct_size %zu is larger than this odrt's (%zu): a field it does not know is set",
+                                 what, given, size);
+    }
+    return ODRT_OK;
+}
+
+/* ---- log ---- */
+static odrt_log_fn g_log;
+static void *g_log_user;
+
+void odrt_set_log(odrt_log_fn fn, void *user) { g_log = fn, g_log_user = user; }
+
+int odrt_log_enabled(void) { return g_log != NULL; }
+
+void odrt_log(odrt_log_level_t level, const char *fmt, ...) {
+    if (!g_log) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_log(level, buf, g_log_user);
+}
+
+void odrt_log_text(odrt_log_level_t level, odrt_sb_t *sb) {
+    char *text = odrt_sb_take(sb);
+    if (!text) return;
+    size_t n = strlen(text);
+    while (n && text[n - 1] == '\n') text[--n] = 0;
+    if (g_log) g_log(level, text, g_log_user);
+    free(text);
+}
 
 /* ---- arena ---- */
 typedef struct chunk {

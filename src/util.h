@@ -58,6 +58,19 @@ void odrt_sb_printf(odrt_sb_t *sb, const char *fmt, ...) ODRT_PRINTF(2, 3);
 void odrt_sb_puts(odrt_sb_t *sb, const char *s);
 char *odrt_sb_take(odrt_sb_t *sb); /* caller frees; NULL if OOM */
 
+/* A caller's options struct (its first field a size_t struct_size) read into dst, this library's
+ * `size`-byte version: init(dst) sets the defaults, then the caller's first struct_size bytes are
+ * copied (a caller built against an older header leaves the newer fields at their defaults). A
+ * struct_size below sizeof(size_t), or a larger struct with a field this library lacks set, is
+ * refused naming `what`. src NULL: defaults. */
+odrt_status_t odrt_read_options(const void *src, size_t size, void *dst, void (*init)(void *), const char *what);
+
+/* Messages to the callback of odrt_set_log (dropped when none is set): one formatted line, or a
+ * whole builder's text (taken and freed). */
+void odrt_log(odrt_log_level_t level, const char *fmt, ...) ODRT_PRINTF(2, 3);
+void odrt_log_text(odrt_log_level_t level, odrt_sb_t *sb);
+int odrt_log_enabled(void);
+
 /* Read a whole file (caller frees *buf). Refuses files over `max` bytes. */
 odrt_status_t odrt_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
     }
     odrt_model_t *m;
     odrt_build_options_t o;
-    memset(&o, 0, sizeof o);
+    odrt_build_options_init(&o);
     char dev[16];
     snprintf(dev, sizeof dev, "%s", argv[2]);
     char *colon = strchr(dev, ':');

@@ -1,7 +1,9 @@
-/* Backend interface (in the spirit of ggml's ggml_backend_i). A backend checks that it can run
- * each op of a plan (supports_op: shapes, packing, blob ranges; a loaded file is untrusted),
- * prepares what it needs at load (arena, threads; weights are used in place from the blob), and
- * runs the network ops. Weight packing for a backend's kernels happens at build time (lower.c). */
+/* Backend interface (in the spirit of ggml's ggml_backend_i). The engine validates a plan
+ * (engine/validate.c: a loaded file is untrusted) before any backend sees it; a backend then says
+ * which of its valid ops it runs (supports_op), prepares what it needs at load (arena, threads;
+ * weights are used in place from the blob), and runs the network ops. Weight packing for a
+ * backend's kernels happens at build time (engine/lower.c), in the layout its device record
+ * names. Each backend has one table of op runners indexed by kind (engine_ops.h). */
 #ifndef ODRT_BACKEND_H
 #define ODRT_BACKEND_H
 
@@ -9,16 +11,22 @@
 
 typedef struct eng_backend_i {
     const char *name;
-    /* 1 if op k of p can run here; otherwise 0 with the error set naming the problem */
+    /* what engines for this backend may hold (precisions, lazy prepare, weight layout) */
+    const eng_device *dev;
+    /* 1 if op k of the (validated) plan p runs here; otherwise 0 with the error set naming why */
     int (*supports_op)(const eng_plan *p, int k);
-    /* load time: *ctx receives the backend's state for p (arena, threads, reference sessions) */
-    odrt_status_t (*prepare)(const eng_plan *p, int threads, void **ctx);
+    /* load time: *ctx receives the backend's state for p (arena, threads, reference sessions);
+     * o: the run-time options (threads, profiling, kernel choices; never NULL) */
+    odrt_status_t (*prepare)(const eng_plan *p, const odrt_engine_options_t *o, void **ctx);
     /* run every network op; the input tensor has been written into the arena */
     odrt_status_t (*run)(void *ctx, const eng_plan *p);
-    /* the arena (tensor bytes at eng_tensor.offset) */
+    /* the arena (tensor bytes at eng_tensor.offset), or NULL for device memory (read_tensor) */
     uint8_t *(*arena)(void *ctx);
-    /* run fn(arg, i, thread) for i in [0, n) on the backend's host threads (pre/post-processing) */
-    void (*parallel_for)(void *ctx, int64_t n, void (*fn)(void *arg, int64_t i, int thread), void *arg);
+    /* host work for the engine's pre/post-processing: fn(arg, i, thread) for i in [0, n) */
+    void (*parallel_for)(void *ctx, int64_t n, eng_task fn, void *arg);
+    /* y = sigmoid(x), vectorised on the host; NULL: the engine uses the scalar formula */
+    void (*sigmoid)(void *ctx, const float *x, float *y, int64_t n);
+    /* the backend's profile (o->profile), through odrt's log, then the state released */
     void (*free)(void *ctx);
     /* optional (NULL: the engine preprocesses into the arena on the host, calls run, and
      * post-processes the arena's outputs on the host): the whole detection on the device, frames
@@ -31,14 +39,14 @@ typedef struct eng_backend_i {
     /* optional: device milliseconds of the last detect (from device events), -1 if unknown */
     double (*last_device_ms)(void *ctx);
     /* optional: a new context for p (the same engine) sharing src's device weights; NULL: prepare */
-    odrt_status_t (*share)(void *src, const eng_plan *p, void **ctx);
+    odrt_status_t (*share)(void *src, const eng_plan *p, const odrt_engine_options_t *o, void **ctx);
+    /* the kernel set the context runs ("avx512", "avx2", "generic", "sm_90", ...; static) */
+    const char *(*kernels)(void *ctx);
 } eng_backend_i;
 
 extern const eng_backend_i eng_backend_cpu;
 #ifdef ODRT_HAVE_CUDA
 extern const eng_backend_i eng_backend_cuda;
 #endif
-/* the backend for an engine's device, or NULL (error set) when this odrt has none */
-const eng_backend_i *eng_backend_for(const char *device);
 
 #endif

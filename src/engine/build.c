@@ -61,17 +61,17 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     ir_model *m = om->ir;
     ir_graph *g = m->graph;
     eng_meta *mt = &p->meta;
-    const char *device = o && o->device ? o->device : "cpu", *prec = o && o->precision ? o->precision : "fp32";
-    if (strcmp(device, "cpu") && strcmp(device, "cuda"))
-        return odrt_fail(ODRT_ERR_ARG, "build: unknown --device '%s' (cpu, cuda)", device);
-    if (strcmp(prec, "fp32") && strcmp(prec, "fp16"))
-        return odrt_fail(ODRT_ERR_ARG, "build: unknown --precision '%s' (fp32, fp16)", prec);
-    if (!strcmp(prec, "fp16") && strcmp(device, "cuda"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --precision fp16 is for CUDA engines; CPU engines are fp32");
-    int batch = o && o->batch > 0 ? o->batch : 1;
-    if (o && o->batch < 0) return odrt_fail(ODRT_ERR_ARG, "build: --batch must be positive");
+    const char *device = o->device ? o->device : "cpu", *prec = o->precision ? o->precision : "fp32";
+    const eng_device *dev = eng_device_find(device);
+    if (!dev) return odrt_fail(ODRT_ERR_ARG, "build: unknown --device '%s' (%s)", device, eng_known_names(0));
+    if (!eng_precision_code(prec)) return odrt_fail(ODRT_ERR_ARG, "build: unknown --precision '%s' (%s)", prec, eng_known_names(1));
+    if (!(eng_precision_code(prec) & dev->precisions))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --precision %s is not one %s engines have (%s)", prec, dev->name,
+                         eng_device_precisions(dev));
+    int batch = o->batch > 0 ? o->batch : 1;
+    if (o->batch < 0) return odrt_fail(ODRT_ERR_ARG, "build: --batch must be positive");
     if (batch > 256) return odrt_fail(ODRT_ERR_ARG, "build: --batch %d is more than 256", batch);
-    if (o && (o->frame_h < 0 || o->frame_w < 0 || o->frame_h > 16384 || o->frame_w > 16384))
+    if (o->frame_h < 0 || o->frame_w < 0 || o->frame_h > 16384 || o->frame_w > 16384)
         return odrt_fail(ODRT_ERR_ARG, "build: --input-shape must be HxW with sizes in 1..16384");
 
     tfod_found f;
@@ -91,7 +91,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
                          "TF OD API model (input_tensor uint8 [1,H,W,3]); ONNX already converted by odrt is not built yet");
     }
     int64_t th = f.has_resize ? f.target_h : f.in_dims[1], tw = f.has_resize ? f.target_w : f.in_dims[2];
-    if (!f.has_resize && o && o->frame_h > 0) th = o->frame_h, tw = o->frame_w;
+    if (!f.has_resize && o->frame_h > 0) th = o->frame_h, tw = o->frame_w;
     if (th <= 0 || tw <= 0) {
         tfod_found_free(&f);
         return odrt_fail(ODRT_ERR_NOT_FOUND, "build: the network input size was not found (no fixed-size resize, dynamic "
@@ -114,7 +114,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     /* meta: preprocessing, post-processing */
     snprintf(mt->input_name, sizeof mt->input_name, "%s", f.input->name);
     mt->batch = batch, mt->net_h = (int)th, mt->net_w = (int)tw;
-    mt->frame_h = o ? o->frame_h : 0, mt->frame_w = o ? o->frame_w : 0;
+    mt->frame_h = o->frame_h, mt->frame_w = o->frame_w;
     if ((rc = fill_preproc(&f, mt)) != ODRT_OK) goto fail;
     mt->n_anchors = f.n_anchors, mt->n_classes = (int)f.n_classes, mt->bg_offset = (int)f.bg_offset;
     mt->score_act = f.act == ACT_SIGMOID ? 1 : f.act == ACT_SOFTMAX ? 2 : 0;
@@ -122,7 +122,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     mt->score_threshold = f.score_threshold, mt->iou_threshold = f.iou_threshold;
     mt->max_total = (int)f.max_total;
     mt->max_per_class = f.max_per_class > 0 ? (int)f.max_per_class : mt->max_total;
-    mt->class_offset = o && o->has_class_offset ? o->class_offset : 1;
+    mt->class_offset = o->has_class_offset ? o->class_offset : 1;
     if (isnan(mt->score_threshold) || isnan(mt->iou_threshold) || mt->max_total <= 0) {
         rc = odrt_fail(ODRT_ERR_NOT_FOUND, "build: NMS settings not found in the graph (%d NonMaxSuppression nodes)",
                        f.n_nms_nodes);
@@ -132,11 +132,11 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     snprintf(mt->source_sha256, sizeof mt->source_sha256, "%s", om->sha256);
     snprintf(mt->device, sizeof mt->device, "%s", device);
     snprintf(mt->precision, sizeof mt->precision, "%s", prec);
-    mt->threads = o ? o->threads : 0;
+    mt->threads = o->threads;
     snprintf(mt->build_options, sizeof mt->build_options, "--device %s --precision %s --batch %d --input-shape %dx%d "
              "--threads %d --class-offset %d%s%s", device, prec, batch, mt->frame_h, mt->frame_w, mt->threads,
-             mt->class_offset, o && o->labels ? " --labels " : "", o && o->labels ? o->labels : "");
-    if ((rc = load_labels(o ? o->labels : NULL, mt)) != ODRT_OK) goto fail;
+             mt->class_offset, o->labels ? " --labels " : "", o->labels ? o->labels : "");
+    if ((rc = load_labels(o->labels, mt)) != ODRT_OK) goto fail;
     /* the network: input -> (box codes, class logits) */
     {
         ir_value *outs[2] = {f.encodings, f.logits};
@@ -155,7 +155,17 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
+    if (dev->weights != ENG_WEIGHTS_PANEL16) { /* the one packing lower.c writes */
+        rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s engines read a weight layout this build does not pack", dev->name);
+        goto fail;
+    }
     if ((rc = eng_lower_network(m, f.input, g->outputs[0], g->outputs[1], p)) != ODRT_OK) goto fail;
+    for (int k = 0; k < p->n_ops && !dev->reference_ops; k++)
+        if (p->ops[k].kind == EOP_REF) {
+            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op '%s' has no native lowering, and %s engines do not run the reference "
+                           "executor", p->ops[k].name, dev->name);
+            goto fail;
+        }
     mt->anchors_off = eng_blob_append(p, f.anchors, sizeof(float) * (size_t)f.n_anchors * 4);
     if (mt->anchors_off < 0) {
         rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");

@@ -26,6 +26,9 @@
 
 #define ENG_FORMAT_VERSION 2
 #define ENG_ALIGN 64
+#define ENG_MAX_IN 16 /* tensor inputs of one op */
+
+#include "engine/engine_ops.h"
 
 /* physical layout of a tensor's bytes */
 enum { ENG_PLAIN = 0, /* row-major in its logical (ONNX) shape */
@@ -40,22 +43,13 @@ typedef struct eng_tensor {
     int64_t numel;
 } eng_tensor;
 
-typedef enum { EOP_CONV = 1, EOP_BINARY, EOP_UNARY, EOP_GATHER, EOP_CONCAT, EOP_REF,
-               EOP_MEAN_HW, /* NHWC [N,H,W,C] -> [N,C,1,1]: mean over H and W (GlobalAveragePool, ReduceMean) */
-               EOP_MAXPOOL  /* NHWC max pooling: kh x kw, strides, pads (conv fields; padding never wins) */
-} eng_op_kind;
-#define EOP_LAST EOP_MAXPOOL
-typedef enum { EACT_ID = 0, EACT_CLIP, EACT_SIGMOID, EACT_SWISH } eng_act;
-typedef enum { BIN_ADD = 0, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN } eng_bin;
-/* conv kernel variants chosen at build time */
-typedef enum { CONV_GEMM = 0, /* 1x1 stride 1 no pad: GEMM on NHWC rows */
-               CONV_DW = 1,   /* depthwise (groups == Cin == Cout) direct */
-               CONV_IM2COL = 2 /* groups == 1, any kernel: im2col tiles + GEMM */ } eng_conv_kind;
+typedef enum { EACT_ID = 0, EACT_CLIP, EACT_SIGMOID, EACT_SWISH, EACT_COUNT } eng_act;
+typedef enum { BIN_ADD = 0, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_COUNT } eng_bin;
 /* broadcast of a binary op's second operand */
 typedef enum { BC_SAME = 0, BC_SCALAR, BC_LASTDIM, BC_FULLCONST,
-               BC_CHANNEL /* tensor in[1] [N,C,1,1] against NHWC [N,H,W,C]: one vector per image */ } eng_bcast;
+               BC_CHANNEL, /* tensor in[1] [N,C,1,1] against NHWC [N,H,W,C]: one vector per image */
+               BC_COUNT } eng_bcast;
 
-#define ENG_MAX_IN 16
 
 typedef struct eng_op {
     int kind;
@@ -82,6 +76,11 @@ typedef struct eng_op {
     void *ref_model, *ref_session; /* loaded at engine load */
     char name[96];
 } eng_op;
+
+/* the profile class of an op, in [0, ENG_OP_CLASSES): its kind, or EOP_COUNT + conv_kind for a
+ * conv; and a class's name ("conv-gemm", "binary", ...) */
+int eng_op_class(const eng_op *o);
+const char *eng_op_class_name(int cls);
 
 typedef struct eng_norm {
     int kind; /* 0 mul, 1 div, 2 add, 3 sub, 4 rsub (c - x) */
@@ -136,6 +135,37 @@ typedef struct eng_plan {
     int owns_blob; /* blob malloc'ed (building) rather than inside a loaded file */
 } eng_plan;
 
+/* What an engine for a device may hold (engine/device.c). Known whether or not this odrt runs
+ * that device, so that build and the file format need no device names of their own; a backend
+ * (backends/backend.h) points at its record. */
+enum { ENG_PREC_FP32 = 1u << 0, ENG_PREC_FP16 = 1u << 1 };
+typedef enum { ENG_WEIGHTS_PANEL16 = 0 /* conv weights as lower.c packs them (docs/engine-format.md) */ } eng_weight_layout;
+typedef struct eng_device {
+    const char *name;          /* as engine files name it: "cpu", "cuda" */
+    unsigned precisions;       /* ENG_PREC_* its engines may have */
+    int lazy_prepare;          /* 1: the backend's state is made at first use, not at load (a device
+                                  engine can be opened, inspected and saved where the device is missing) */
+    int reference_ops;         /* 1: runs EOP_REF ops (the reference executor, on the host) */
+    eng_weight_layout weights; /* the packing its kernels read */
+} eng_device;
+extern const eng_device eng_device_cpu, eng_device_cuda;
+/* the record of a device, or NULL when no engine is made for that name */
+const eng_device *eng_device_find(const char *name);
+/* ENG_PREC_* of a precision name ("fp32", "fp16"), 0 when unknown */
+unsigned eng_precision_code(const char *name);
+/* the known device (what = 0) or precision (what = 1) names, ", "-separated, for messages (static) */
+const char *eng_known_names(int what);
+/* which of dev's precisions it has, ", "-separated (static buffer of the calling thread) */
+const char *eng_device_precisions(const eng_device *dev);
+
+/* validate.c: every check of a (possibly untrusted) plan that belongs to no backend: each op's
+ * inputs, shapes, parameters and blob ranges against its kind's row (engine_ops.h), arena
+ * overlaps, the network input and outputs against the metadata, and the precision against the
+ * device's record. A backend then says only which valid ops it runs (supports_op). */
+odrt_status_t eng_validate_plan(const eng_plan *p);
+/* op k of p alone: 1 if valid, else 0 with the error set (the backend-ops harness checks its plans with it) */
+int eng_validate_op(const eng_plan *p, int k);
+
 /* physical dims of a tensor (rank unchanged; NHWC permutes) */
 void eng_phys_dims(const eng_tensor *t, int64_t *out);
 
@@ -156,9 +186,14 @@ odrt_status_t eng_serialize(const eng_plan *p, uint8_t **buf, size_t *len);
 /* Parses and validates `buf` (kept: the plan's blob points into it). */
 odrt_status_t eng_deserialize(const uint8_t *buf, size_t len, eng_plan *p);
 
-/* host parallel loop (a backend's thread pool) */
+/* host work a backend lends the engine (pre/post-processing): a parallel loop over its threads
+ * and its vectorised sigmoid */
 typedef void (*eng_task)(void *arg, int64_t i, int thread);
-typedef void (*eng_parallel_fn)(void *ctx, int64_t n, eng_task fn, void *arg);
+typedef struct eng_host {
+    void (*parallel_for)(void *ctx, int64_t n, eng_task fn, void *arg); /* fn(arg, i, thread), i in [0, n) */
+    void (*sigmoid)(void *ctx, const float *x, float *y, int64_t n);     /* NULL: the scalar formula */
+    void *ctx;
+} eng_host;
 
 /* preproc.c: a uint8 [H,W,3] frame -> float NHWC [net_h, net_w, 3], rows in parallel */
 typedef struct {
@@ -186,8 +221,7 @@ void eng_prep_free(eng_prep *p);
  * the caller's workspace (NULL at first; grown as needed; eng_post_ws_free) */
 typedef struct eng_post_ws eng_post_ws;
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              const float *window, odrt_detections_t *out, eng_parallel_fn par, void *par_ctx,
-                              eng_post_ws **ws);
+                              const float *window, odrt_detections_t *out, const eng_host *host, eng_post_ws **ws);
 void eng_post_ws_free(eng_post_ws *ws);
 
 #endif

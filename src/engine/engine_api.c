@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "runtime/runtime.h"
 #include "frontend/model.h"
 #include "util.h"
 #include "engine/engine.h"
@@ -23,11 +24,11 @@ struct odrt_engine {
     size_t len;
     int mapped;
     atomic_int *refs;     /* handles using the bytes */
-    int threads;          /* for a lazy prepare */
+    odrt_engine_options_t opt; /* how this handle runs (threads resolved), for a lazy prepare */
     odrt_tensor_t raw[2]; /* views of the network outputs in the arena (host copies for devices) */
     float *raw_host[2];
     eng_post_ws *post_ws; /* post-processing buffers, kept across runs */
-    double *prof;         /* ODRT_PROFILE=1: seconds in preprocessing, network, post-processing */
+    double *prof;         /* opt.profile: seconds in preprocessing, network, post-processing */
     int prof_runs;
 };
 
@@ -42,19 +43,6 @@ void odrt_detections_clear(odrt_detections_t *d) {
     if (!d) return;
     free(d->items);
     d->items = NULL, d->count = 0;
-}
-
-static odrt_status_t check_io(const eng_plan *p) {
-    const eng_meta *m = &p->meta;
-    const eng_tensor *ti = &p->tensors[m->t_input], *tb = &p->tensors[m->t_boxes], *ts = &p->tensors[m->t_scores];
-    if (ti->layout != ENG_PLAIN || ti->rank != 4 || ti->dims[0] != m->batch || ti->dims[1] != m->net_h || ti->dims[2] != m->net_w ||
-        ti->dims[3] != 3)
-        return odrt_fail(ODRT_ERR_PARSE, "engine: network input tensor does not match the input metadata");
-    if (tb->layout != ENG_PLAIN || tb->rank != 3 || tb->dims[0] != m->batch || tb->dims[1] != m->n_anchors || tb->dims[2] != 4 ||
-        ts->layout != ENG_PLAIN || ts->rank != 3 || ts->dims[0] != m->batch || ts->dims[1] != m->n_anchors ||
-        ts->dims[2] != m->n_classes + m->bg_offset)
-        return odrt_fail(ODRT_ERR_PARSE, "engine: network output tensors do not match the post-processing metadata");
-    return ODRT_OK;
 }
 
 /* the backend's state for the engine: made at load (eagerly) or at first use (an engine built in
@@ -75,13 +63,24 @@ static odrt_status_t bind_raw(odrt_engine_t *e) {
 
 static odrt_status_t ensure_ctx(odrt_engine_t *e) {
     if (e->ctx) return ODRT_OK;
-    ODRT_TRY(e->be->prepare(&e->plan, e->threads, &e->ctx));
+    ODRT_TRY(e->be->prepare(&e->plan, &e->opt, &e->ctx));
     return bind_raw(e);
 }
 
-static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int threads, int eager, odrt_engine_t **out) {
+void odrt_engine_options_init(odrt_engine_options_t *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->cpu_half_last = -1;
+}
+
+static void engine_options_init_v(void *o) { odrt_engine_options_init(o); }
+
+static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, const odrt_engine_options_t *o, int eager,
+                                odrt_engine_t **out) {
     odrt_engine_t *e = calloc(1, sizeof *e);
     if (!e) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    e->opt = *o;
     e->bytes = b, e->len = len, e->mapped = mapped;
     if (!(e->refs = malloc(sizeof *e->refs))) {
         free(e);
@@ -89,40 +88,57 @@ static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, int th
     }
     atomic_init(e->refs, 1);
     odrt_status_t rc = eng_deserialize(b, len, &e->plan);
+    if (rc == ODRT_OK) rc = eng_validate_plan(&e->plan);
     if (rc == ODRT_OK && !(e->be = eng_backend_for(e->plan.meta.device))) rc = ODRT_ERR_UNSUPPORTED;
-    if (rc == ODRT_OK) rc = check_io(&e->plan);
     for (int k = 0; rc == ODRT_OK && k < e->plan.n_ops; k++)
-        if (!e->be->supports_op(&e->plan, k)) rc = ODRT_ERR_PARSE;
-    if (threads <= 0) threads = e->plan.meta.threads;
-    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    e->threads = threads;
-    if (rc == ODRT_OK && (eager || e->be == &eng_backend_cpu)) rc = ensure_ctx(e);
+        if (!e->be->supports_op(&e->plan, k)) rc = ODRT_ERR_UNSUPPORTED;
+    if (e->opt.threads <= 0) e->opt.threads = e->plan.meta.threads;
+    if (e->opt.threads <= 0) e->opt.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (e->opt.threads > 256) e->opt.threads = 256;
+    if (rc == ODRT_OK && (eager || !e->be->dev->lazy_prepare)) rc = ensure_ctx(e);
+    if (rc == ODRT_OK && e->opt.profile && !(e->prof = calloc(3, sizeof(double)))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc != ODRT_OK) {
         e->bytes = NULL; /* the caller still owns the bytes on failure */
         odrt_engine_free(e);
         return rc;
     }
-    const char *pe = getenv("ODRT_PROFILE");
-    if (pe && *pe == '1') e->prof = calloc(3, sizeof(double));
     *out = e;
     return ODRT_OK;
 }
 
 odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, odrt_engine_t **out) {
+    odrt_engine_options_t o;
+    odrt_engine_options_init(&o);
+    o.threads = threads;
+    return odrt_engine_load_buffer_ex(buf, len, &o, out);
+}
+
+odrt_status_t odrt_engine_load_buffer_ex(const void *buf, size_t len, const odrt_engine_options_t *opts, odrt_engine_t **out) {
     if (!buf || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_load_buffer: NULL argument");
     *out = NULL;
+    odrt_engine_options_t o;
+    ODRT_TRY(odrt_read_options(opts, sizeof o, &o, engine_options_init_v, "odrt_engine_options_t"));
     /* an aligned private copy: blob parts must be ENG_ALIGN-aligned in memory */
     uint8_t *copy = aligned_alloc(ENG_ALIGN, (len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
     if (!copy) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     memcpy(copy, buf, len);
-    odrt_status_t rc = open_bytes(copy, len, 0, threads, 0, out);
+    odrt_status_t rc = open_bytes(copy, len, 0, &o, 0, out);
     if (rc != ODRT_OK) free(copy);
     return rc;
 }
 
 odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **out) {
+    odrt_engine_options_t o;
+    odrt_engine_options_init(&o);
+    o.threads = threads;
+    return odrt_engine_load_ex(path, &o, out);
+}
+
+odrt_status_t odrt_engine_load_ex(const char *path, const odrt_engine_options_t *opts, odrt_engine_t **out) {
     if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_load: NULL argument");
     *out = NULL;
+    odrt_engine_options_t o;
+    ODRT_TRY(odrt_read_options(opts, sizeof o, &o, engine_options_init_v, "odrt_engine_options_t"));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return odrt_fail(ODRT_ERR_IO, "cannot open '%s'", path);
     struct stat sb;
@@ -138,7 +154,7 @@ odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **ou
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return odrt_fail(ODRT_ERR_IO, "cannot map '%s'", path);
-    odrt_status_t rc = open_bytes(map, len, 1, threads, 0, out);
+    odrt_status_t rc = open_bytes(map, len, 1, &o, 0, out);
     if (rc != ODRT_OK) {
         munmap(map, len);
         return odrt_fail_ctx(rc, "%s", path);
@@ -146,13 +162,26 @@ odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **ou
     return ODRT_OK;
 }
 
-odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, odrt_engine_t **out) {
+void odrt_build_options_init(odrt_build_options_t *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+static void build_options_init_v(void *o) { odrt_build_options_init(o); }
+
+odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *opts, odrt_engine_t **out) {
     if (!m || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_build: NULL argument");
     *out = NULL;
+    odrt_build_options_t bo;
+    odrt_engine_options_t eo;
+    ODRT_TRY(odrt_read_options(opts, sizeof bo, &bo, build_options_init_v, "odrt_build_options_t"));
+    ODRT_TRY(odrt_read_options(bo.engine, sizeof eo, &eo, engine_options_init_v, "odrt_engine_options_t"));
+    if (!eo.threads) eo.threads = bo.threads;
     eng_plan p;
     memset(&p, 0, sizeof p);
     p.owns_blob = 1;
-    odrt_status_t rc = eng_build_plan(m, o, &p);
+    odrt_status_t rc = eng_build_plan(m, &bo, &p);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (rc == ODRT_OK) rc = eng_serialize(&p, &buf, &len);
@@ -167,7 +196,7 @@ odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, 
     }
     memcpy(copy, buf, len);
     free(buf);
-    rc = open_bytes(copy, len, 0, o ? o->threads : 0, 0, out);
+    rc = open_bytes(copy, len, 0, &eo, 0, out);
     if (rc != ODRT_OK) free(copy);
     return rc;
 }
@@ -187,8 +216,8 @@ odrt_status_t odrt_engine_save(const odrt_engine_t *e, const char *path) {
 void odrt_engine_free(odrt_engine_t *e) {
     if (!e) return;
     if (e->prof && e->prof_runs)
-        fprintf(stderr, "odrt profile: %d detects: preprocessing %.3f ms, network %.3f ms, post-processing %.3f ms\n",
-                e->prof_runs, e->prof[0] * 1e3 / e->prof_runs, e->prof[1] * 1e3 / e->prof_runs, e->prof[2] * 1e3 / e->prof_runs);
+        odrt_log(ODRT_LOG_INFO, "odrt profile: %d detects: preprocessing %.3f ms, network %.3f ms, post-processing %.3f ms",
+                 e->prof_runs, e->prof[0] * 1e3 / e->prof_runs, e->prof[1] * 1e3 / e->prof_runs, e->prof[2] * 1e3 / e->prof_runs);
     free(e->prof);
     eng_post_ws_free(e->post_ws);
     if (e->ctx) e->be->free(e->ctx);
@@ -301,9 +330,9 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
     double t1 = e->prof ? now_s() : 0;
     ODRT_TRY(e->be->run(e->ctx, &e->plan));
     double t2 = e->prof ? now_s() : 0;
+    const eng_host host = {e->be->parallel_for, e->be->sigmoid, e->ctx};
     odrt_status_t rc = eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n,
-                                       m->clip_to_window ? window : NULL, out,
-                                       e->be->parallel_for, e->ctx, &e->post_ws);
+                                       m->clip_to_window ? window : NULL, out, &host, &e->post_ws);
     if (e->prof) e->prof[0] += t1 - t0, e->prof[1] += t2 - t1, e->prof[2] += now_s() - t2, e->prof_runs++;
     return rc;
 }
@@ -325,7 +354,7 @@ odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
     ODRT_TRY(ensure_ctx(e));
     odrt_engine_t *s = calloc(1, sizeof *s);
     if (!s) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    s->bytes = e->bytes, s->len = e->len, s->mapped = e->mapped, s->refs = e->refs, s->be = e->be, s->threads = e->threads;
+    s->bytes = e->bytes, s->len = e->len, s->mapped = e->mapped, s->refs = e->refs, s->be = e->be, s->opt = e->opt;
     atomic_fetch_add(e->refs, 1);
     odrt_status_t rc = eng_deserialize(e->bytes, e->len, &s->plan); /* validated before: the same bytes */
     if (rc == ODRT_OK && e->plan.meta.labels) { /* labels set on the handle after load */
@@ -337,12 +366,13 @@ odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
     }
     if (rc == ODRT_OK) {
         if (s->be->share) { /* the device weights are shared; the rest is the new context's own */
-            rc = s->be->share(e->ctx, &s->plan, &s->ctx);
+            rc = s->be->share(e->ctx, &s->plan, &s->opt, &s->ctx);
             if (rc == ODRT_OK) rc = bind_raw(s);
         } else {
             rc = ensure_ctx(s);
         }
     }
+    if (rc == ODRT_OK && s->opt.profile && !(s->prof = calloc(3, sizeof(double)))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc != ODRT_OK) {
         odrt_engine_free(s);
         return rc;
@@ -361,3 +391,8 @@ double odrt_engine_device_ms(const odrt_engine_t *e) {
 }
 
 const char *odrt_engine_device(const odrt_engine_t *e) { return e ? e->plan.meta.device : NULL; }
+
+const char *odrt_engine_kernels(odrt_engine_t *e) {
+    if (!e) return NULL;
+    return e->ctx && e->be->kernels ? e->be->kernels(e->ctx) : e->be->name;
+}

@@ -130,7 +130,7 @@ static cJSON *meta_json(const eng_plan *p) {
         else if (o->kind == EOP_REF) counts[4]++;
     }
     cJSON *kc = cJSON_AddObjectToObject(r, "kernels");
-    cJSON_AddStringToObject(kc, "backend", "cpu");
+    cJSON_AddStringToObject(kc, "backend", m->device);
     cJSON_AddNumberToObject(kc, "conv_gemm_6x16", counts[CONV_GEMM]);
     cJSON_AddNumberToObject(kc, "conv_depthwise_direct", counts[CONV_DW]);
     cJSON_AddNumberToObject(kc, "conv_im2col_gemm", counts[CONV_IM2COL]);
@@ -364,7 +364,7 @@ static odrt_status_t read_network(const cJSON *r, eng_plan *p) {
         int64_t in[ENG_MAX_IN], pi[18], fb[3], w[2], b[2], x;
         int n_in = jints(e, "in", -ENG_MAX_IN, 0, nt - 1, in);
         const char *name = jstr(e, "name");
-        if (!jint(e, "kind", EOP_CONV, EOP_LAST, &x) || n_in < 0 || !jint(e, "out", 0, nt - 1, &v[0]) ||
+        if (!jint(e, "kind", EOP_NONE + 1, EOP_COUNT - 1, &x) || n_in < 0 || !jint(e, "out", 0, nt - 1, &v[0]) ||
             jints(e, "p", 18, -1, 1 << 20, pi) != 18 || jints(e, "f", 3, 0, UINT32_MAX, fb) != 3 ||
             jints(e, "w", 2, 0, INT64_MAX / 4, w) != 2 || jints(e, "b", 2, 0, INT64_MAX / 4, b) != 2)
             return BAD("op %d bad", i);
@@ -412,7 +412,7 @@ odrt_status_t eng_deserialize(const uint8_t *b, size_t len, eng_plan *p) {
     if (hsum != get64(b + 40)) return BAD("header checksum mismatch (corrupted)");
     char dev[17] = {0};
     memcpy(dev, b + 48, 16);
-    if (strcmp(dev, "cpu") && strcmp(dev, "cuda")) return BAD("unknown device '%.16s' in the header", dev);
+    if (!eng_device_find(dev)) return BAD("unknown device '%.16s' in the header", dev);
     const uint8_t *meta = NULL, *blob = NULL;
     uint64_t meta_len = 0, blob_len = 0;
     for (uint32_t i = 0; i < ns; i++) {
@@ -442,8 +442,6 @@ odrt_status_t eng_deserialize(const uint8_t *b, size_t len, eng_plan *p) {
     if (rc == ODRT_OK && (p->meta.anchors_off % 4 || !blob_ok(p, p->meta.anchors_off, p->meta.n_anchors * 16)))
         rc = BAD("anchors outside the blob");
     if (rc == ODRT_OK && strcmp(p->meta.device, dev)) rc = BAD("metadata device '%s' is not the header's '%s'", p->meta.device, dev);
-    if (rc == ODRT_OK && !(!strcmp(p->meta.precision, "fp32") || (!strcmp(p->meta.precision, "fp16") && !strcmp(dev, "cuda"))))
-        rc = BAD("precision '%s' is not one a %s engine has", p->meta.precision, dev);
     if (rc != ODRT_OK) {
         eng_plan_free(p);
         p->blob = NULL;

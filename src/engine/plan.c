@@ -50,6 +50,11 @@ int eng_root(const eng_plan *p, int t) {
     return t;
 }
 
+int eng_tensors_overlap(const eng_plan *p, int a, int b) {
+    const eng_tensor *x = &p->tensors[a], *y = &p->tensors[b];
+    return x->offset < y->offset + y->numel * 4 && y->offset < x->offset + x->numel * 4;
+}
+
 /* First-fit placement of each root buffer in one arena, from the op range over which it (or any
  * alias of it) is alive. The network input is written before op 0; the two outputs are read after
  * the last op. */

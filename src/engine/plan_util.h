@@ -16,5 +16,9 @@ eng_op *eng_add_op(eng_plan *p, int kind);
 odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float *bias);
 /* root tensor of an alias chain */
 int eng_root(const eng_plan *p, int t);
+/* 1 if tensors a and b share arena bytes */
+int eng_tensors_overlap(const eng_plan *p, int a, int b);
+/* multiply-adds per output element of conv o (its GEMM's K) */
+static inline int64_t eng_conv_k(const eng_op *o) { return (int64_t)o->kh * o->kw * (o->conv_kind == CONV_DW ? 1 : o->cin); }
 
 #endif

@@ -12,7 +12,6 @@
 #include "util.h"
 #include "engine/engine.h"
 #include "engine/score_key.h"
-#include "backends/cpu/kernels.h"
 
 typedef struct {
     float s;
@@ -111,26 +110,26 @@ typedef struct {
     odrt_detection_t *kept;    /* [B][C][max_per_class] */
     int *n_kept;               /* [B][C] */
     float *soa;                /* per thread: kept boxes as 5 arrays of max_per_class */
-    const cpu_kernels *k;      /* the vectorised sigmoid */
+    const eng_host *host;      /* the vectorised sigmoid */
 } post_job;
 
 /* sigmoid scores of anchors [i0, i1) of image b: the logits are contiguous ([anchor][class]), so
- * the CPU kernels' vectorised sigmoid runs over blocks of them, then the scores are scattered into
+ * the backend's vectorised sigmoid runs over blocks of them, then the scores are scattered into
  * the class-major layout */
 static void sigmoid_scores(const post_job *j, int64_t b, int64_t i0, int64_t i1) {
     enum { TMP = 4096 };
     float tmp[TMP];
-    const k_epi e = {EACT_SIGMOID, 0, 0};
     int64_t per = TMP / j->CT > 0 ? TMP / j->CT : 1;
+    int vec = j->CT <= TMP && j->host->sigmoid;
     for (int64_t a0 = i0; a0 < i1; a0 += per) {
         int64_t a1 = a0 + per < i1 ? a0 + per : i1;
         const float *l = j->logits + (b * j->N + a0) * j->CT;
-        if (j->CT <= TMP) j->k->act(l, tmp, (a1 - a0) * j->CT, &e);
+        if (vec) j->host->sigmoid(j->host->ctx, l, tmp, (a1 - a0) * j->CT);
         for (int64_t i = a0; i < a1; i++) {
             float *sc = j->sc + b * j->C * j->N + i;
             for (int c = 0; c < j->C; c++) {
                 int64_t at = (i - a0) * j->CT + c + j->m->bg_offset;
-                sc[c * j->N] = j->CT <= TMP ? tmp[at] : 1.0f / (1.0f + expf(-l[at]));
+                sc[c * j->N] = vec ? tmp[at] : 1.0f / (1.0f + expf(-l[at]));
             }
         }
     }
@@ -294,11 +293,11 @@ static eng_post_ws *ws_get(eng_post_ws **pw, const eng_meta *m, int B) {
 }
 
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              const float *window, odrt_detections_t *out, eng_parallel_fn par, void *par_ctx, eng_post_ws **pw) {
+                              const float *window, odrt_detections_t *out, const eng_host *host, eng_post_ws **pw) {
     post_job j;
     memset(&j, 0, sizeof j);
     j.m = m, j.anchors = anchors, j.codes = codes, j.logits = logits, j.N = m->n_anchors, j.chunk = 2048;
-    j.C = m->n_classes, j.CT = m->n_classes + m->bg_offset, j.k = cpu_kernels_best();
+    j.C = m->n_classes, j.CT = m->n_classes + m->bg_offset, j.host = host;
     size_t BC = (size_t)B * (size_t)j.C, K = (size_t)m->max_per_class;
     eng_post_ws *w = ws_get(pw, m, B);
     odrt_status_t rc = ODRT_OK;
@@ -306,8 +305,8 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
     for (int b = 0; b < B; b++) memset(&out[b], 0, sizeof out[b]);
     if (!w) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc == ODRT_OK) {
-        par(par_ctx, B * ((j.N + j.chunk - 1) / j.chunk), decode_task, &j);
-        par(par_ctx, (int64_t)BC, nms_task, &j);
+        host->parallel_for(host->ctx, B * ((j.N + j.chunk - 1) / j.chunk), decode_task, &j);
+        host->parallel_for(host->ctx, (int64_t)BC, nms_task, &j);
     }
     for (int b = 0; b < B && rc == ODRT_OK; b++) {
         int64_t n_all = 0;

@@ -94,7 +94,7 @@ static cJSON *dry_convert(const ir_model *m, char *err, size_t err_len) {
     if (ir_export_onnx(m, &buf, &len) == ODRT_OK && ir_import_onnx(buf, len, NULL, &copy) == ODRT_OK) {
         odrt_model_t om = {copy, ""};
         odrt_convert_options_t o;
-        memset(&o, 0, sizeof o);
+        odrt_convert_options_init(&o);
         o.target = "onnx", o.analyze_only = 1, o.class_offset = 1;
         char *rep = NULL;
         if (odrt_convert(&om, &o, &rep) == ODRT_OK && rep) r = cJSON_Parse(rep);

@@ -63,18 +63,18 @@ static void *gemm_thread(void *p) {
     return NULL;
 }
 
+static int g_threads; /* odrt_set_reference_threads; 0: the CPU count, at most 16 */
+
+void odrt_set_reference_threads(int n) { g_threads = n > 0 ? (n > 256 ? 256 : n) : 0; }
+
 static int n_threads(void) {
-    static int n = 0;
+    int n = g_threads;
     if (!n) {
-        const char *e = getenv("ODRT_NUM_THREADS");
-        n = e ? atoi(e) : 0;
-        if (n <= 0) {
-            long c = 2;
+        long c = 2;
 #ifdef _SC_NPROCESSORS_ONLN
-            c = sysconf(_SC_NPROCESSORS_ONLN);
+        c = sysconf(_SC_NPROCESSORS_ONLN);
 #endif
-            n = c > 0 ? (int)(c > 16 ? 16 : c) : 1;
-        }
+        n = c > 0 ? (int)(c > 16 ? 16 : c) : 1;
     }
     return n;
 }

@@ -228,7 +228,19 @@ void tfod_guess_family(const ir_graph *g, tfod_found *f) {
     f->backbone = tfod_backbone(g);
 }
 
-odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *o, char **report_json) {
+void odrt_convert_options_init(odrt_convert_options_t *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+static void convert_options_init_v(void *o) { odrt_convert_options_init(o); }
+
+odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts, char **report_json) {
+    if (!om) return odrt_fail(ODRT_ERR_ARG, "odrt_convert: NULL model");
+    odrt_convert_options_t oo;
+    ODRT_TRY(odrt_read_options(opts, sizeof oo, &oo, convert_options_init_v, "odrt_convert_options_t"));
+    const odrt_convert_options_t *o = &oo;
     ir_model *m = om->ir;
     ir_graph *g = m->graph;
     tfod_found f;

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (odrt_model_to_dot(m, &s) == ODRT_OK) free(s);
     odrt_session_t *sess = NULL;
     if (odrt_session_create(m, &sess) == ODRT_OK) odrt_session_free(sess);
-    odrt_convert_options_t o = {0};
+    odrt_convert_options_t o;
+    odrt_convert_options_init(&o);
     if (odrt_convert(m, &o, &s) == ODRT_OK) free(s); /* rewrites in place: last */
     odrt_model_free(m);
     return 0;

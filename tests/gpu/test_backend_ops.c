@@ -24,6 +24,7 @@ static float frand(void) { /* uniform [-1, 1) */
 }
 
 static int verbose, n_cases, n_failed;
+static odrt_engine_options_t opts; /* the backends' run-time options (kernel variants under test) */
 static const char *filter;
 
 typedef struct {
@@ -62,7 +63,9 @@ static double run_backend(const eng_backend_i *be, tcase *t, const char *prec, f
     eng_plan *p = &t->p;
     snprintf(p->meta.precision, sizeof p->meta.precision, "%s", prec);
     void *ctx = NULL;
-    if (be->prepare(p, 2, &ctx) != ODRT_OK) {
+    odrt_engine_options_t o = opts;
+    o.threads = 2;
+    if (be->prepare(p, &o, &ctx) != ODRT_OK) {
         fprintf(stderr, "%s: %s prepare: %s\n", t->name, be->name, odrt_last_error());
         return -1;
     }
@@ -92,7 +95,8 @@ static void tc_run(tcase *t, double tol32, double tol16) {
         return;
     }
     int refused = eng_plan_memory(p) != ODRT_OK;
-    for (int k = 0; k < p->n_ops && !refused; k++) refused = !eng_backend_cpu.supports_op(p, k) || !eng_backend_cuda.supports_op(p, k);
+    for (int k = 0; k < p->n_ops && !refused; k++)
+        refused = !eng_validate_op(p, k) || !eng_backend_cpu.supports_op(p, k) || !eng_backend_cuda.supports_op(p, k);
     if (refused) {
         printf("FAIL %s: plan refused: %s\n", t->name, odrt_last_error());
         n_cases++, n_failed++;
@@ -139,10 +143,9 @@ static const char *act_name[] = {"id", "clip", "sigmoid", "swish"};
 static void conv_case(int kind, int N, int H, int W, int Cin, int Cout, int kh, int kw, int s, int d, int pt, int pl, int pb,
                       int pr, int act, int residual, int special) {
     tcase t;
-    const char *dwr = getenv("ODRT_CUDA_DWR"), *pw = getenv("ODRT_CUDA_PW");
-    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s%s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
+    tc_init(&t, "conv-%s N%d %dx%d %d->%d k%dx%d s%d d%d p%d,%d,%d,%d %s%s%s%s%s", kind == CONV_GEMM ? "gemm" : kind == CONV_DW ? "dw" : "im2col",
             N, H, W, Cin, Cout, kh, kw, s, d, pt, pl, pb, pr, act_name[act], residual ? " +res" : "", special ? " nan/inf" : "",
-            dwr ? " R" : "", dwr ? dwr : "", pw ? " PW" : "");
+            opts.cuda_dw_pixels ? (opts.cuda_dw_pixels == 2 ? " R2" : " R1") : "", opts.cuda_pw ? " PW" : "");
     t.special = special;
     int64_t dx[4] = {N, Cin, H, W};
     int xi = tc_input(&t, 4, dx, ENG_NHWC);
@@ -195,7 +198,7 @@ static void gemm_cases(int a) {
 static void dwpw_case(int N, int H, int W, int C, int Cout, int k, int s, int pad, int act, int residual) {
     tcase t;
     tc_init(&t, "dw+pw N%d %dx%d %d->%d k%dx%d s%d p%d %s%s%s", N, H, W, C, Cout, k, k, s, pad, act_name[act], residual ? " +res" : "",
-            getenv("ODRT_CUDA_PW") ? " PW" : "");
+            opts.cuda_pw ? " PW" : "");
     int64_t dx[4] = {N, C, H, W};
     int xi = tc_input(&t, 4, dx, ENG_NHWC);
     int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
@@ -265,6 +268,8 @@ int main(int argc, char **argv) {
     puts("SKIP: this odrt was built without the CUDA backend");
     return 77;
 #else
+    odrt_engine_options_init(&opts);
+    opts.threads = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) verbose = 1;
         else filter = argv[i];
@@ -277,9 +282,10 @@ int main(int argc, char **argv) {
         eng_plan_memory(&t.p);
         snprintf(t.p.meta.precision, sizeof t.p.meta.precision, "fp32");
         void *ctx;
-        if (eng_backend_cuda.prepare(&t.p, 1, &ctx) != ODRT_OK) {
-            printf("SKIP: %s\n", odrt_last_error());
-            return 77;
+        if (eng_backend_cuda.prepare(&t.p, &opts, &ctx) != ODRT_OK) { /* skipped only where there is no GPU */
+            int no_gpu = strstr(odrt_last_error(), "no usable GPU") != NULL;
+            printf("%s: %s\n", no_gpu ? "SKIP" : "FAIL", odrt_last_error());
+            return no_gpu ? 77 : 1;
         }
         eng_backend_cuda.free(ctx);
         eng_plan_free(&t.p);
@@ -308,17 +314,17 @@ int main(int argc, char **argv) {
         dw_cases(a);
     }
     /* the depthwise kernel with 2 output pixels per thread (chosen by size for large maps) */
-    setenv("ODRT_CUDA_DWR", "2", 1);
+    opts.cuda_dw_pixels = 2;
     for (int a = 0; a < 4; a++) dw_cases(a);
-    unsetenv("ODRT_CUDA_DWR");
-    /* fp16 1x1 convs with channels in 8s on conv_pw whatever the map's size (ODRT_CUDA_PW=1: no
-     * split K); by default small maps take conv_tc */
-    setenv("ODRT_CUDA_PW", "1", 1);
+    opts.cuda_dw_pixels = 0;
+    /* fp16 1x1 convs with channels in 8s on conv_pw whatever the map's size (cuda_pw 2, "always":
+     * no split K); by default small maps take conv_tc */
+    opts.cuda_pw = 2;
     for (int a = 0; a < 4; a++) {
         gemm_cases(a);
         dwpw_cases(a);
     }
-    unsetenv("ODRT_CUDA_PW");
+    opts.cuda_pw = 0;
     for (int a = 0; a < 4; a++) dwpw_cases(a); /* depthwise -> 1x1 chains (two-op plans) */
     /* elementwise: every op, every broadcast, operands swapped */
     for (int bin = BIN_ADD; bin <= BIN_MIN; bin++)

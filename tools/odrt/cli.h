@@ -19,6 +19,13 @@ int cli_is_engine_file(const char *path);
 void print_engine_summary(const odrt_engine_t *e);
 /* an engine file is loaded; anything else is built in memory with o. 0 ok, else exit status (printed) */
 int cli_open_engine(const char *path, const odrt_build_options_t *o, int threads, odrt_engine_t **e, double *load_s, int *built);
+/* the environment's knobs (odrt --help) as engine options, odrt's log to stderr; called first */
+void cli_env_init(void);
+extern odrt_engine_options_t cli_engine_opts;
+/* build options with their defaults and the environment's engine options */
+void cli_build_options_init(odrt_build_options_t *o);
+/* an engine file with the environment's options (threads 0: the stored count) */
+odrt_status_t cli_load_engine(const char *path, int threads, odrt_engine_t **e);
 /* print "odrt: WHAT: <last error>" and return 1 */
 int cli_error(const char *what);
 int write_text_file(const char *path, const char *text);

@@ -63,7 +63,7 @@ int cli_open_engine(const char *path, const odrt_build_options_t *o, int threads
     double t0 = cli_now();
     *built = !cli_is_engine_file(path);
     if (!*built) {
-        if (odrt_engine_load(path, threads, e) != ODRT_OK) return cli_error("");
+        if (cli_load_engine(path, threads, e) != ODRT_OK) return cli_error("");
     } else {
         odrt_model_t *m;
         if (odrt_model_load(path, &m) != ODRT_OK) return cli_error("");
@@ -104,4 +104,49 @@ void print_engine_summary(const odrt_engine_t *e) {
         cJSON_Delete(j);
     }
     free(js);
+}
+
+/* ---- the environment's knobs ---- */
+odrt_engine_options_t cli_engine_opts;
+
+static void log_stderr(odrt_log_level_t level, const char *message, void *user) {
+    (void)level, (void)user;
+    fprintf(stderr, "%s\n", message);
+}
+
+static int env_is(const char *name, const char *value) {
+    const char *v = getenv(name);
+    return v && !strcmp(v, value);
+}
+
+void cli_env_init(void) {
+    odrt_set_log(log_stderr, NULL);
+    odrt_engine_options_t *o = &cli_engine_opts;
+    odrt_engine_options_init(o);
+    o->profile = env_is("ODRT_PROFILE", "1");
+    o->cpu_isa = getenv("ODRT_CPU_ISA");
+    o->cpu_no_fuse = env_is("ODRT_NO_FUSE", "1");
+    const char *h = getenv("ODRT_CPU_HALF"), *hb = getenv("ODRT_CPU_HALF_BITS");
+    if (h && *h) {
+        o->cpu_half = 1;
+        if (strchr(h, ':') && sscanf(h, "%d:%d", &o->cpu_half_first, &o->cpu_half_last) != 2) o->cpu_half_first = 0, o->cpu_half_last = -1;
+    }
+    if (hb) o->cpu_half_bits = atoi(hb);
+    o->cuda_no_tensor_cores = env_is("ODRT_CUDA_TC", "0");
+    o->cuda_no_stem = env_is("ODRT_CUDA_STEM", "0");
+    const char *dwr = getenv("ODRT_CUDA_DWR"), *pw = getenv("ODRT_CUDA_PW"), *nt = getenv("ODRT_NUM_THREADS");
+    if (dwr && (!strcmp(dwr, "1") || !strcmp(dwr, "2"))) o->cuda_dw_pixels = *dwr - '0';
+    if (pw && *pw >= '0' && *pw <= '2' && !pw[1]) o->cuda_pw = *pw - '0' + 1;
+    if (nt) odrt_set_reference_threads(atoi(nt));
+}
+
+void cli_build_options_init(odrt_build_options_t *o) {
+    odrt_build_options_init(o);
+    o->engine = &cli_engine_opts;
+}
+
+odrt_status_t cli_load_engine(const char *path, int threads, odrt_engine_t **e) {
+    odrt_engine_options_t o = cli_engine_opts;
+    o.threads = threads;
+    return odrt_engine_load_ex(path, &o, e);
 }

@@ -95,7 +95,7 @@ int cmd_bench(int argc, char **argv) {
     const char *target = NULL, *image = NULL;
     int iters = 50, warmup = 5, json = 0, threads = 0, streams = 1;
     odrt_build_options_t o;
-    memset(&o, 0, sizeof o);
+    cli_build_options_init(&o);
     for (int i = 1; i < argc; i++) {
         int r = cli_build_flag(argc, argv, &i, &o, "bench");
         if (r < 0) return 2;
@@ -130,7 +130,7 @@ int cmd_bench(int argc, char **argv) {
         for (; n_load < 7; n_load++) {
             odrt_engine_t *e2;
             double t0 = cli_now();
-            if (odrt_engine_load(target, threads, &e2) != ODRT_OK || odrt_engine_prepare(e2) != ODRT_OK) return cli_error("");
+            if (cli_load_engine(target, threads, &e2) != ODRT_OK || odrt_engine_prepare(e2) != ODRT_OK) return cli_error("");
             load_ms[n_load] = (cli_now() - t0) * 1e3;
             odrt_engine_free(e2);
         }
@@ -195,7 +195,7 @@ int cmd_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "threads", th);
             cJSON_AddNumberToObject(j, "first_ms", first);
             cJSON_AddStringToObject(j, "device", odrt_engine_device(e));
-            if (!strcmp(odrt_engine_device(e), "cpu")) cJSON_AddStringToObject(j, "cpu_kernels", odrt_cpu_kernels());
+            if (!strcmp(odrt_engine_device(e), "cpu")) cJSON_AddStringToObject(j, "cpu_kernels", odrt_engine_kernels(e));
             cJSON_AddNumberToObject(j, "prepare_ms", prep_ms);
             cJSON_AddNumberToObject(j, "process_start_to_first_detection_ms", since_start);
             if (n_dev) {
@@ -222,7 +222,7 @@ int cmd_bench(int argc, char **argv) {
                         load_ms[n_load / 2], load_ms[0], n_load);
             printf("Frames: batch %d, %s; threads %s\n", B, image ? image : "synthetic at the network size",
                    th ? "as given" : "engine default");
-            if (!strcmp(odrt_engine_device(e), "cpu")) printf("Device: cpu, %s kernels", odrt_cpu_kernels());
+            if (!strcmp(odrt_engine_device(e), "cpu")) printf("Device: cpu, %s kernels", odrt_engine_kernels(e));
             else printf("Device: %s", odrt_engine_device(e));
             printf("; first use (context, upload, allocation): %.2f ms\n", prep_ms);
             printf("First inference: %.2f ms; process start -> first detection: %.1f ms\n", first, since_start);

@@ -9,7 +9,7 @@
 int cmd_build(int argc, char **argv) {
     const char *model = NULL, *out = NULL;
     odrt_build_options_t o;
-    memset(&o, 0, sizeof o);
+    cli_build_options_init(&o);
     for (int i = 1; i < argc; i++) {
         int r = cli_build_flag(argc, argv, &i, &o, "build");
         if (r < 0) return 2;

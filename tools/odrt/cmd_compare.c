@@ -39,7 +39,7 @@ typedef struct {
 
 static int open_side(side *s, const char *path, int threads) {
     s->path = path;
-    if (cli_is_engine_file(path)) return odrt_engine_load(path, threads, &s->e) != ODRT_OK ? cli_error("") : 0;
+    if (cli_is_engine_file(path)) return cli_load_engine(path, threads, &s->e) != ODRT_OK ? cli_error("") : 0;
     if (odrt_model_load(path, &s->m) != ODRT_OK) return cli_error("");
     if (odrt_model_num_inputs(s->m) != 1) return fprintf(stderr, "odrt compare: %s: models with one input are compared\n", path), 1;
     if (odrt_session_create(s->m, &s->s) != ODRT_OK) return cli_error(path);

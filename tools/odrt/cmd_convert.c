@@ -97,7 +97,7 @@ static void print_summary(const char *json, const char *out) {
 int cmd_convert(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *report = NULL, *debug[MAX_DEBUG];
     odrt_convert_options_t o;
-    memset(&o, 0, sizeof o);
+    odrt_convert_options_init(&o);
     o.debug_outputs = debug;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

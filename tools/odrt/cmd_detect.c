@@ -76,7 +76,7 @@ int cmd_detect(int argc, char **argv) {
     float threshold = 0.3f;
     int threads = 0, from_dir = 0;
     odrt_build_options_t o;
-    memset(&o, 0, sizeof o);
+    cli_build_options_init(&o);
     strlist files = {0};
     int rc = 0;
     for (int i = 1; i < argc; i++) {

@@ -98,7 +98,7 @@ int cmd_eval(int argc, char **argv) {
     float threshold = 0;
     int per_class = 0, threads = 0;
     odrt_build_options_t o;
-    memset(&o, 0, sizeof o);
+    cli_build_options_init(&o);
     for (int i = 1; i < argc; i++) {
         int r = cli_build_flag(argc, argv, &i, &o, "eval");
         if (r < 0) return 2;

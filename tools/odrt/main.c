@@ -62,6 +62,14 @@ static void usage(FILE *f) {
             "\n"
             "  odrt --help | --version | --ops   (--ops lists the operators the CPU executor runs)\n"
             "\n"
+            "Environment (diagnostics and measurements; the defaults are what odrt ships):\n"
+            "  ODRT_PROFILE=1        per-op times on stderr when an engine is freed (CUDA: op by op, no graph)\n"
+            "  ODRT_CPU_ISA=generic|avx2|avx512   the CPU kernel set (one this CPU cannot run is not taken)\n"
+            "  ODRT_NO_FUSE=1        CPU conv chains op by op\n"
+            "  ODRT_CPU_HALF=1|A:B   CPU engine: round op outputs (ops A..B) to fp16; ODRT_CPU_HALF_BITS=N: to N-bit mantissas\n"
+            "  ODRT_CUDA_TC=0, ODRT_CUDA_STEM=0, ODRT_CUDA_PW=0|1|2, ODRT_CUDA_DWR=1|2   CUDA kernel choices (docs/cuda.md)\n"
+            "  ODRT_NUM_THREADS=N    threads of the reference executor's GEMMs (run, compare, reference ops)\n"
+            "\n"
             "Exit status: 0 success, 1 error (one line on stderr naming the problem), 2 usage error.\n",
             odrt_version());
 }
@@ -70,6 +78,7 @@ double cli_start;
 
 int main(int argc, char **argv) {
     cli_start = cli_now();
+    cli_env_init();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -139,7 +148,7 @@ int cmd_inspect(int argc, char **argv) {
     if (cli_is_engine_file(model)) { /* an engine: its metadata */
         odrt_engine_t *e;
         if (dot || resave || shapes) return fprintf(stderr, "odrt inspect: --dot/--resave/--shapes take an ONNX model\n"), 2;
-        if (odrt_engine_load(model, 1, &e) != ODRT_OK) return cli_error("");
+        if (cli_load_engine(model, 1, &e) != ODRT_OK) return cli_error("");
         char *js = NULL;
         int erc = 0;
         if (json) {

@@ -1,32 +1,33 @@
-/* Choosing the kernel set at run time, once per process (the post-processing asks on every
- * detect). AVX-512 is chosen on Intel cores, whose two 512-bit FMA pipes double the 256-bit
- * peak; AMD's Zen 4 splits a 512-bit FMA in two, and there the avx512 set measured 2.5-5% slower
- * than avx2 on handtrack (docs/engine.md), so AMD keeps avx2. */
+/* Choosing the kernel set (per engine, odrt_engine_options_t.cpu_isa). The CPU's features are
+ * read once per process. AVX-512 is chosen on Intel cores, whose two 512-bit FMA pipes double the
+ * 256-bit peak; AMD's Zen 4 splits a 512-bit FMA in two, and there the avx512 set measured 2.5-5%
+ * slower than avx2 on handtrack (docs/engine.md), so AMD keeps avx2 unless asked. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/cpu/kernels.h"
 
-static const cpu_kernels *best;
-static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+static int has_avx2, has_avx512, is_amd;
+static pthread_once_t features_once = PTHREAD_ONCE_INIT;
 
-static void choose(void) {
-    const char *force = getenv("ODRT_CPU_ISA");
-    best = &cpu_kernels_generic;
-    if (force && !strcmp(force, "generic")) return;
+static void read_features(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    has_avx512 = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-    if (force && !strcmp(force, "avx2") && avx2) best = &cpu_kernels_avx2;
-    else if (avx512 && ((force && !strcmp(force, "avx512")) || !__builtin_cpu_is("amd"))) best = &cpu_kernels_avx512;
-    else if (avx2) best = &cpu_kernels_avx2;
+    is_amd = __builtin_cpu_is("amd");
 #endif
 }
 
-const cpu_kernels *cpu_kernels_best(void) {
-    pthread_once(&best_once, choose);
-    return best;
+const cpu_kernels *cpu_kernels_pick(const char *isa) {
+    pthread_once(&features_once, read_features);
+    if (isa && !strcmp(isa, "generic")) return &cpu_kernels_generic;
+#if defined(__x86_64__)
+    if (isa && !strcmp(isa, "avx2") && has_avx2) return &cpu_kernels_avx2;
+    if (has_avx512 && ((isa && !strcmp(isa, "avx512")) || !is_amd)) return &cpu_kernels_avx512;
+    if (has_avx2) return &cpu_kernels_avx2;
+#endif
+    return &cpu_kernels_generic;
 }

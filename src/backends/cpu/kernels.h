@@ -1,5 +1,5 @@
 /* CPU float kernels, compiled once per ISA from kernels.c (GCC vector extensions: AVX2+FMA and
- * the x86-64 baseline on x86-64, NEON on AArch64) and chosen at load by cpu_kernels_best(). */
+ * the x86-64 baseline on x86-64, NEON on AArch64) and chosen at load by cpu_kernels_pick(). */
 #ifndef ODRT_CPU_KERNELS_H
 #define ODRT_CPU_KERNELS_H
 
@@ -41,8 +41,8 @@ extern const cpu_kernels cpu_kernels_generic;
 extern const cpu_kernels cpu_kernels_avx2;
 extern const cpu_kernels cpu_kernels_avx512;
 #endif
-/* the fastest set this CPU runs; ODRT_CPU_ISA=generic|avx2|avx512 asks for one (a set this CPU
- * cannot run is not chosen: the best it can run is) */
-const cpu_kernels *cpu_kernels_best(void);
+/* the set named ("generic", "avx2", "avx512"), or for NULL the fastest this CPU runs; a set this
+ * CPU cannot run is not chosen: the best it can run is */
+const cpu_kernels *cpu_kernels_pick(const char *isa);
 
 #endif

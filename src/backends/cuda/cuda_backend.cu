@@ -50,50 +50,42 @@ struct cu_ctx {
     int prof_runs;
 };
 
-void print_profile(const cu_ctx *c) {
+void log_profile(const cu_ctx *c) {
     const eng_plan *p = c->p;
     int R = c->prof_runs, n = p->n_ops;
-    static const char *kinds[] = {"?", "conv", "binary", "unary", "gather", "concat", "ref", "mean-hw", "maxpool"};
-    double by[9] = {0}, conv[3] = {0}, net = 0;
-    for (int k = 0; k < n; k++) {
-        const eng_op *o = &p->ops[k];
-        if (o->kind == EOP_CONV) conv[o->conv_kind % 3] += c->prof[2 + k];
-        else by[o->kind % 9] += c->prof[2 + k];
-        net += c->prof[2 + k];
-    }
-    fprintf(stderr, "odrt cuda profile (%s, %d runs, ms per run): upload %.3f, preprocessing %.3f, network %.3f "
-            "(conv gemm %.3f, depthwise %.3f, im2col %.3f", p->meta.precision, R, c->prof[0] / R, c->prof[1] / R, net / R,
-            conv[0] / R, conv[1] / R, conv[2] / R);
-    for (int i = 2; i < 9; i++)
-        if (by[i] > 0) fprintf(stderr, ", %s %.3f", kinds[i], by[i] / R);
-    fprintf(stderr, "), decode + NMS + merge %.3f (decode %.3f, sort %.3f, nms %.3f), download %.3f\n", c->prof[2 + n] / R,
-            c->prof[4 + n] / R, c->prof[5 + n] / R, c->prof[6 + n] / R, c->prof[3 + n] / R);
+    double by[ENG_OP_CLASSES] = {0}, net = 0;
+    for (int k = 0; k < n; k++) by[eng_op_class(&p->ops[k])] += c->prof[2 + k], net += c->prof[2 + k];
+    odrt_sb_t sb;
+    memset(&sb, 0, sizeof sb);
+    odrt_sb_printf(&sb, "odrt cuda profile (%s, %d runs, ms per run): upload %.3f, preprocessing %.3f, network %.3f (", p->meta.precision,
+                   R, c->prof[0] / R, c->prof[1] / R, net / R);
+    for (int i = 0, first = 1; i < ENG_OP_CLASSES; i++)
+        if (by[i] > 0) odrt_sb_printf(&sb, "%s%s %.3f", first ? "" : ", ", eng_op_class_name(i), by[i] / R), first = 0;
+    odrt_sb_printf(&sb, "), decode + NMS + merge %.3f (decode %.3f, sort %.3f, nms %.3f), download %.3f\n", c->prof[2 + n] / R,
+                   c->prof[4 + n] / R, c->prof[5 + n] / R, c->prof[6 + n] / R, c->prof[3 + n] / R);
     for (int k = 0; k < n; k++) {
         const eng_op *o = &p->ops[k];
         const eng_tensor *y = &p->tensors[o->out];
-        fprintf(stderr, "  %4d %-8s %8.4f ms  out %lldx%lldx%lldx%lld  %s\n", k, kinds[o->kind % 9], c->prof[2 + k] / R,
-                (long long)y->dims[0], (long long)(y->rank > 1 ? y->dims[1] : 1), (long long)(y->rank > 2 ? y->dims[2] : 1),
-                (long long)(y->rank > 3 ? y->dims[3] : 1), o->name);
+        odrt_sb_printf(&sb, "  %4d %-11s %8.4f ms  out %lldx%lldx%lldx%lld  %s\n", k, eng_op_class_name(eng_op_class(o)), c->prof[2 + k] / R,
+                       (long long)y->dims[0], (long long)(y->rank > 1 ? y->dims[1] : 1), (long long)(y->rank > 2 ? y->dims[2] : 1),
+                       (long long)(y->rank > 3 ? y->dims[3] : 1), o->name);
     }
+    odrt_log_text(ODRT_LOG_INFO, &sb);
 }
 
-/* the CPU backend's checks (shapes, blob ranges, packing) hold here too; beyond them, every op
- * needs a CUDA kernel (no reference fallback on the device) */
+/* every valid op with a CUDA runner (cuda_ops.cu) runs here; reference ops do not */
 int cuda_supports_op(const eng_plan *p, int k) {
-    if (!eng_backend_cpu.supports_op(p, k)) return 0;
     const eng_op *o = &p->ops[k];
-    if (o->kind == EOP_REF) {
-        odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: op %d ('%s') runs on the reference executor, which the CUDA backend has not",
-                  k, o->name);
-        return 0;
-    }
-    return 1;
+    if (cu_has_op(o->kind)) return 1;
+    odrt_fail(ODRT_ERR_UNSUPPORTED, "engine: op %d ('%s') is a %s op, which the CUDA backend has no kernel for", k, o->name,
+              eng_op_kind_name(o->kind));
+    return 0;
 }
 
 void cuda_free(void *vc) {
     cu_ctx *c = (cu_ctx *)vc;
     if (!c) return;
-    if (c->prof && c->prof_runs) print_profile(c);
+    if (c->prof && c->prof_runs) log_profile(c);
     if (c->pev)
         for (int k = 0; k < c->p->n_ops + 7; k++) cudaEventDestroy(c->pev[k]);
     free(c->pev), free(c->prof);
@@ -114,11 +106,11 @@ void cuda_free(void *vc) {
 }
 
 /* src: a context of the same engine whose uploaded blob is shared, or NULL to upload it */
-odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
+odrt_status_t prepare_(const eng_plan *p, const odrt_engine_options_t *o, cu_ctx *c, const cu_ctx *src) {
     int n_dev = 0;
     cudaError_t e = cudaGetDeviceCount(&n_dev);
     if (e != cudaSuccess || n_dev < 1)
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: no usable GPU (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return odrt_fail(ODRT_ERR_DEVICE, "cuda: no usable GPU (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     c->p = p, c->half = !strcmp(p->meta.precision, "fp16"), c->last_ms = -1;
     CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CU_TRY(cudaEventCreate(&c->ev0));
@@ -143,14 +135,10 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
     }
     c->d_blob = c->blob->d;
     c->x.wh = c->blob->dh;
-    const char *tc = getenv("ODRT_CUDA_TC");
-    c->x.tc = !(tc && *tc == '0');
-    const char *dwr = getenv("ODRT_CUDA_DWR");
-    c->x.dwr = dwr && (*dwr == '1' || *dwr == '2') ? *dwr - '0' : 0;
-    const char *stem = getenv("ODRT_CUDA_STEM");
-    c->x.stem = !(stem && *stem == '0');
-    const char *pw = getenv("ODRT_CUDA_PW");
-    c->x.pw = pw && *pw >= '0' && *pw <= '2' ? *pw - '0' : -1;
+    c->x.tc = !o->cuda_no_tensor_cores;
+    c->x.dwr = o->cuda_dw_pixels == 1 || o->cuda_dw_pixels == 2 ? o->cuda_dw_pixels : 0;
+    c->x.stem = !o->cuda_no_stem;
+    c->x.pw = o->cuda_pw >= 1 && o->cuda_pw <= 3 ? o->cuda_pw - 1 : -1;
     c->arena_bytes = (size_t)p->arena_bytes / (c->half ? 2 : 1) + ENG_ALIGN;
     CU_TRY(cudaMalloc(&c->d_arena, c->arena_bytes));
     int dev;
@@ -167,8 +155,7 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
     size_t out_floats = (size_t)p->meta.batch * (1 + (size_t)p->meta.max_total * 6);
     CU_TRY(cudaMallocHost(&c->h_out, sizeof(float) * out_floats));
     CU_TRY(cudaMallocHost(&c->h_window, sizeof(float) * 2 * p->meta.batch));
-    const char *pe = getenv("ODRT_PROFILE");
-    if (pe && *pe == '1') {
+    if (o->profile) {
         c->pev = (cudaEvent_t *)calloc((size_t)p->n_ops + 7, sizeof(cudaEvent_t));
         c->prof = (double *)calloc((size_t)p->n_ops + 7, sizeof(double));
         if (!c->pev || !c->prof) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -177,11 +164,10 @@ odrt_status_t prepare_(const eng_plan *p, cu_ctx *c, const cu_ctx *src) {
     return ODRT_OK;
 }
 
-odrt_status_t cuda_prepare(const eng_plan *p, int threads, void **out) {
-    (void)threads;
+odrt_status_t cuda_prepare(const eng_plan *p, const odrt_engine_options_t *o, void **out) {
     cu_ctx *c = (cu_ctx *)calloc(1, sizeof(cu_ctx));
     if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    odrt_status_t rc = prepare_(p, c, NULL);
+    odrt_status_t rc = prepare_(p, o, c, NULL);
     if (rc != ODRT_OK) {
         cuda_free(c);
         return rc;
@@ -190,10 +176,10 @@ odrt_status_t cuda_prepare(const eng_plan *p, int threads, void **out) {
     return ODRT_OK;
 }
 
-odrt_status_t cuda_share(void *src, const eng_plan *p, void **out) {
+odrt_status_t cuda_share(void *src, const eng_plan *p, const odrt_engine_options_t *o, void **out) {
     cu_ctx *c = (cu_ctx *)calloc(1, sizeof(cu_ctx));
     if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    odrt_status_t rc = prepare_(p, c, (const cu_ctx *)src);
+    odrt_status_t rc = prepare_(p, o, c, (const cu_ctx *)src);
     if (rc != ODRT_OK) {
         cuda_free(c);
         return rc;
@@ -434,8 +420,19 @@ odrt_status_t cuda_write_tensor(void *vc, const eng_plan *p, int t, const float 
 
 double cuda_last_ms(void *vc) { return ((cu_ctx *)vc)->last_ms; }
 
+const char *cuda_kernels(void *vc) {
+    static const char *names[] = {"sm_72", "sm_80", "sm_87", "sm_90", "sm_100", "sm_120", "cuda"};
+    static const int ccs[] = {72, 80, 87, 90, 100, 120};
+    int cc = ((cu_ctx *)vc)->x.cc;
+    for (int i = 0; i < 6; i++)
+        if (ccs[i] == cc) return names[i];
+    return names[6];
+}
+
 } // namespace
 
-extern "C" const eng_backend_i eng_backend_cuda = {"cuda",   cuda_supports_op, cuda_prepare,      cuda_run,
-                                                   cuda_arena, cuda_parallel_for, cuda_free,      cuda_detect,
-                                                   cuda_read_tensor, cuda_write_tensor, cuda_last_ms, cuda_share};
+/* in eng_backend_i's order (C++17 has no designated initializers) */
+extern "C" const eng_backend_i eng_backend_cuda = {
+    "cuda", &eng_device_cuda, cuda_supports_op, cuda_prepare, cuda_run, cuda_arena, cuda_parallel_for,
+    nullptr /* sigmoid: post-processing runs on the device */, cuda_free, cuda_detect, cuda_read_tensor,
+    cuda_write_tensor, cuda_last_ms, cuda_share, cuda_kernels};

@@ -19,7 +19,7 @@ extern "C" {
 #define CU_TRY(call)                                                                                     \
     do {                                                                                                 \
         cudaError_t e_ = (call);                                                                         \
-        if (e_ != cudaSuccess) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: %s: %s", #call, cudaGetErrorString(e_)); \
+        if (e_ != cudaSuccess) return odrt_fail(ODRT_ERR_DEVICE, "cuda: %s: %s", #call, cudaGetErrorString(e_)); \
     } while (0)
 
 /* what kernels need beyond the plan: the workspace (split-K partial sums, fp16 means' parts), the
@@ -29,10 +29,10 @@ typedef struct cu_exec {
     int sms;
     int cc;           /* compute capability, 10 * major + minor */
     const __half *wh; /* fp16 engines: the blob as halves (conv weights for tensor cores), else NULL */
-    int tc;           /* fp16 convs with channels in 8s on conv_tc (ODRT_CUDA_TC=0: off, for measurements) */
-    int dwr;          /* depthwise pixels per thread: 0 by map size, else 1 or 2 (ODRT_CUDA_DWR, for tests) */
-    int stem;         /* fp16 shallow convs (an RGB stem) on conv_stem_tc (sm_80+): 1, or 0 (ODRT_CUDA_STEM=0) */
-    int pw;           /* fp16 1x1 convs on conv_pw: -1 by map size, 0 never, 1 always, 2 by size if Cout > 64 (ODRT_CUDA_PW) */
+    int tc;           /* fp16 convs with channels in 8s on conv_tc (options.cuda_no_tensor_cores: off, for measurements) */
+    int dwr;          /* depthwise pixels per thread: 0 by map size, else 1 or 2 (options.cuda_dw_pixels, for tests) */
+    int stem;         /* fp16 shallow convs (an RGB stem) on conv_stem_tc (sm_80+): 1, or 0 (options.cuda_no_stem) */
+    int pw;           /* fp16 1x1 convs on conv_pw: -1 by map size, 0 never, 1 always, 2 by size if Cout > 64 (options.cuda_pw - 1) */
 } cu_exec;
 /* tensor t of p in a device arena whose elements are esz bytes (fp16 arenas: the plan's byte
  * offsets / 4 elements), or NULL for t < 0 */
@@ -53,6 +53,8 @@ odrt_status_t cu_run_conv(const eng_plan *p, int k, void *arena, const uint8_t *
 /* cuda_ops.cu: workspace bytes a plan needs at most; one network op's launch (tensors as element
  * pointers into the arena) */
 size_t cu_workspace_bytes(const eng_plan *p, int sms, int half);
+/* 1 if op kind has a CUDA runner (cuda_ops.cu's table) */
+int cu_has_op(int kind);
 odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s);
 
 /* preprocessing: uint8 frames (device) -> network inputs (T = float or half) */

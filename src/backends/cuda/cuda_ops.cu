@@ -196,72 +196,123 @@ __global__ void mean_hw_tree_k(const T *x, T *y, int64_t HW, int C) {
     }
 }
 
+/* ---- the runners, one per op kind (engine_ops.h), on the context's stream ---- */
+template <typename T>
+struct cu_op {
+    const eng_plan *p;
+    int k;
+    uint8_t *arena;
+    const uint8_t *blob;
+    const cu_exec *x;
+    cudaStream_t s;
+    const eng_op *o;
+    void *P(int t) const { return cu_tensor(arena, p, t, (int)sizeof(T)); }
+};
+
+template <typename T>
+odrt_status_t run_conv(const cu_op<T> &a) {
+    return cu_run_conv(a.p, a.k, a.arena, a.blob, sizeof(T) == 2, a.x, a.s);
+}
+
+/* binary and unary ops */
+template <typename T>
+odrt_status_t run_eltwise(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    const eng_tensor *yt = &q.p->tensors[o->out];
+    elt_args a;
+    a.x = q.P(o->in[0]), a.r = o->n_in > 1 ? q.P(o->in[1]) : nullptr, a.y = q.P(o->out);
+    a.c = (const float *)(q.blob + o->w_off), a.n = yt->numel, a.op = o->bin, a.bcast = o->bcast, a.rev = o->axis;
+    a.act = o->act, a.scalar = o->scalar, a.lo = o->act_lo, a.hi = o->act_hi;
+    a.period = o->bcast == BC_LASTDIM ? o->w_len / 4 : o->bcast == BC_CHANNEL ? yt->dims[1] : 1;
+    a.per_img = yt->numel / (yt->rank ? yt->dims[0] : 1);
+    bool by8 = a.n % 8 == 0 && (o->kind == EOP_UNARY || (a.bcast != BC_LASTDIM && a.bcast != BC_CHANNEL) || a.period % 8 == 0);
+    if (by8 && o->kind == EOP_UNARY) elt8_k<T, false><<<blocks(a.n / 8, 256), 256, 0, q.s>>>(a);
+    else if (by8) elt8_k<T, true><<<blocks(a.n / 8, 256), 256, 0, q.s>>>(a);
+    else if (o->kind == EOP_UNARY) unary_k<T><<<blocks(a.n, 256), 256, 0, q.s>>>(a);
+    else binary_k<T><<<blocks(a.n, 256), 256, 0, q.s>>>(a);
+    return ODRT_OK;
+}
+
+template <typename T>
+odrt_status_t run_gather(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    int64_t n = q.p->tensors[o->out].numel;
+    gather_k<T><<<blocks(n, 256), 256, 0, q.s>>>((const T *)q.P(o->in[0]), (const int32_t *)(q.blob + o->w_off), (T *)q.P(o->out), n);
+    return ODRT_OK;
+}
+
+template <typename T>
+odrt_status_t run_concat(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    const eng_tensor *yt = &q.p->tensors[o->out];
+    concat_args a;
+    int64_t py[ODRT_MAX_RANK], outer = 1;
+    eng_phys_dims(yt, py);
+    for (int d = 0; d < o->axis; d++) outer *= py[d];
+    a.inner_y = yt->numel / outer, a.n = yt->numel, a.n_in = o->n_in, a.y = q.P(o->out);
+    a.at[0] = 0;
+    for (int i = 0; i < o->n_in; i++) a.x[i] = q.P(o->in[i]), a.inner[i] = q.p->tensors[o->in[i]].numel / outer, a.at[i + 1] = a.at[i] + a.inner[i];
+    concat_k<T><<<blocks(a.n, 256), 256, 0, q.s>>>(a);
+    return ODRT_OK;
+}
+
+template <typename T>
+odrt_status_t run_maxpool(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    const eng_tensor *xt = &q.p->tensors[o->in[0]], *yt = &q.p->tensors[o->out];
+    conv_args a;
+    memset(&a, 0, sizeof a);
+    a.x = q.P(o->in[0]), a.y = q.P(o->out);
+    a.N = (int)xt->dims[0], a.Cout = (int)xt->dims[1], a.H = (int)xt->dims[2], a.W = (int)xt->dims[3];
+    a.OH = (int)yt->dims[2], a.OW = (int)yt->dims[3], a.kh = o->kh, a.kw = o->kw, a.sh = o->sh, a.sw = o->sw, a.pt = o->pt, a.pl = o->pl;
+    maxpool_k<T><<<blocks(yt->numel, 256), 256, 0, q.s>>>(a);
+    return ODRT_OK;
+}
+
+template <typename T>
+odrt_status_t run_mean_hw(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    const eng_tensor *xt = &q.p->tensors[o->in[0]];
+    const cu_exec *x = q.x;
+    dim3 g(blocks(xt->dims[1], 32), (unsigned)xt->dims[0]);
+    if (sizeof(T) == 4) /* fp32: the reference's order (EfficientDet: 2.8 -> 4.3 ms on an H200, for parity) */
+        mean_hw_k<T><<<g, 256, 0, q.s>>>((const T *)q.P(o->in[0]), (T *)q.P(o->out), xt->dims[2] * xt->dims[3], (int)xt->dims[1]);
+    else if (mean_two_pass(xt) && x->ws) {
+        int64_t HW = xt->dims[2] * xt->dims[3];
+        int N = (int)xt->dims[0], C = (int)xt->dims[1], parts = mean_parts(HW, N, C, x->sms);
+        mean_part_k<T><<<dim3((unsigned)parts, (unsigned)N), MEAN_T, 0, q.s>>>((const T *)q.P(o->in[0]), x->ws, HW, C);
+        mean_fin_k<T><<<blocks((int64_t)N * C, 256), 256, 0, q.s>>>(x->ws, (T *)q.P(o->out), HW, C, parts, N);
+    } else
+        mean_hw_tree_k<T><<<g, 256, 0, q.s>>>((const T *)q.P(o->in[0]), (T *)q.P(o->out), xt->dims[2] * xt->dims[3], (int)xt->dims[1]);
+    return ODRT_OK;
+}
+
+template <typename T>
+using cu_op_fn = odrt_status_t (*)(const cu_op<T> &);
+
+/* the runners in engine_ops.h's order; nullptr: no CUDA kernel (the op is refused at load) */
+template <typename T>
+struct cu_ops {
+    static constexpr cu_op_fn<T> table[] = {
+        nullptr,        /* EOP_NONE */
+        run_conv<T>,    /* EOP_CONV */
+        run_eltwise<T>, /* EOP_BINARY */
+        run_eltwise<T>, /* EOP_UNARY */
+        run_gather<T>,  /* EOP_GATHER */
+        run_concat<T>,  /* EOP_CONCAT */
+        nullptr,        /* EOP_REF: the reference executor runs on the host only */
+        run_mean_hw<T>, /* EOP_MEAN_HW */
+        run_maxpool<T>, /* EOP_MAXPOOL */
+    };
+    static_assert(sizeof table / sizeof table[0] == EOP_COUNT, "cu_ops: one entry per engine op kind (engine_ops.h)");
+};
+
 template <typename T>
 odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *blob, const cu_exec *x, cudaStream_t s) {
     const eng_op *o = &p->ops[k];
-    auto P = [&](int t) { return cu_tensor(arena, p, t, (int)sizeof(T)); };
-    const eng_tensor *yt = &p->tensors[o->out];
-    switch (o->kind) {
-    case EOP_CONV: return cu_run_conv(p, k, arena, blob, sizeof(T) == 2, x, s);
-    case EOP_BINARY:
-    case EOP_UNARY: {
-        elt_args a;
-        a.x = P(o->in[0]), a.r = o->n_in > 1 ? P(o->in[1]) : nullptr, a.y = P(o->out);
-        a.c = (const float *)(blob + o->w_off), a.n = yt->numel, a.op = o->bin, a.bcast = o->bcast, a.rev = o->axis;
-        a.act = o->act, a.scalar = o->scalar, a.lo = o->act_lo, a.hi = o->act_hi;
-        a.period = o->bcast == BC_LASTDIM ? o->w_len / 4 : o->bcast == BC_CHANNEL ? yt->dims[1] : 1;
-        a.per_img = yt->numel / (yt->rank ? yt->dims[0] : 1);
-        bool by8 = a.n % 8 == 0 && (o->kind == EOP_UNARY || (a.bcast != BC_LASTDIM && a.bcast != BC_CHANNEL) || a.period % 8 == 0);
-        if (by8 && o->kind == EOP_UNARY) elt8_k<T, false><<<blocks(a.n / 8, 256), 256, 0, s>>>(a);
-        else if (by8) elt8_k<T, true><<<blocks(a.n / 8, 256), 256, 0, s>>>(a);
-        else if (o->kind == EOP_UNARY) unary_k<T><<<blocks(a.n, 256), 256, 0, s>>>(a);
-        else binary_k<T><<<blocks(a.n, 256), 256, 0, s>>>(a);
-        break;
-    }
-    case EOP_GATHER:
-        gather_k<T><<<blocks(yt->numel, 256), 256, 0, s>>>((const T *)P(o->in[0]), (const int32_t *)(blob + o->w_off),
-                                                           (T *)P(o->out), yt->numel);
-        break;
-    case EOP_CONCAT: {
-        concat_args a;
-        int64_t py[ODRT_MAX_RANK], px[ODRT_MAX_RANK], outer = 1;
-        eng_phys_dims(yt, py);
-        for (int d = 0; d < o->axis; d++) outer *= py[d];
-        a.inner_y = yt->numel / outer, a.n = yt->numel, a.n_in = o->n_in, a.y = P(o->out);
-        a.at[0] = 0;
-        for (int i = 0; i < o->n_in; i++) {
-            eng_phys_dims(&p->tensors[o->in[i]], px);
-            a.x[i] = P(o->in[i]), a.inner[i] = p->tensors[o->in[i]].numel / outer, a.at[i + 1] = a.at[i] + a.inner[i];
-        }
-        concat_k<T><<<blocks(a.n, 256), 256, 0, s>>>(a);
-        break;
-    }
-    case EOP_MAXPOOL: {
-        const eng_tensor *xt = &p->tensors[o->in[0]];
-        conv_args a;
-        memset(&a, 0, sizeof a);
-        a.x = P(o->in[0]), a.y = P(o->out);
-        a.N = (int)xt->dims[0], a.Cout = (int)xt->dims[1], a.H = (int)xt->dims[2], a.W = (int)xt->dims[3];
-        a.OH = (int)yt->dims[2], a.OW = (int)yt->dims[3], a.kh = o->kh, a.kw = o->kw, a.sh = o->sh, a.sw = o->sw, a.pt = o->pt, a.pl = o->pl;
-        maxpool_k<T><<<blocks(yt->numel, 256), 256, 0, s>>>(a);
-        break;
-    }
-    case EOP_MEAN_HW: {
-        const eng_tensor *xt = &p->tensors[o->in[0]];
-        dim3 g(blocks(xt->dims[1], 32), (unsigned)xt->dims[0]);
-        if (sizeof(T) == 4) /* fp32: the reference's order (EfficientDet: 2.8 -> 4.3 ms on an H200, for parity) */
-            mean_hw_k<T><<<g, 256, 0, s>>>((const T *)P(o->in[0]), (T *)P(o->out), xt->dims[2] * xt->dims[3], (int)xt->dims[1]);
-        else if (mean_two_pass(xt) && x->ws) {
-            int64_t HW = xt->dims[2] * xt->dims[3];
-            int N = (int)xt->dims[0], C = (int)xt->dims[1], parts = mean_parts(HW, N, C, x->sms);
-            mean_part_k<T><<<dim3((unsigned)parts, (unsigned)N), MEAN_T, 0, s>>>((const T *)P(o->in[0]), x->ws, HW, C);
-            mean_fin_k<T><<<blocks((int64_t)N * C, 256), 256, 0, s>>>(x->ws, (T *)P(o->out), HW, C, parts, N);
-        } else
-            mean_hw_tree_k<T><<<g, 256, 0, s>>>((const T *)P(o->in[0]), (T *)P(o->out), xt->dims[2] * xt->dims[3], (int)xt->dims[1]);
-        break;
-    }
-    default: return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: op kind %d ('%s') has no CUDA kernel", o->kind, o->name);
-    }
+    cu_op_fn<T> fn = o->kind > EOP_NONE && o->kind < EOP_COUNT ? cu_ops<T>::table[o->kind] : nullptr;
+    if (!fn) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: op %d (%s) has no CUDA kernel", k, eng_op_kind_name(o->kind));
+    ODRT_TRY(fn(cu_op<T>{p, k, arena, blob, x, s, o}));
     CU_TRY(cudaGetLastError());
     return ODRT_OK;
 }
@@ -281,6 +332,8 @@ size_t cu_workspace_bytes(const eng_plan *p, int sms, int half) {
     }
     return mx * sizeof(float);
 }
+
+int cu_has_op(int kind) { return kind > EOP_NONE && kind < EOP_COUNT && cu_ops<float>::table[kind] != nullptr; }
 
 odrt_status_t cu_run_op(const eng_plan *p, int k, void *arena, const uint8_t *blob, int half, const cu_exec *x, cudaStream_t s) {
     return half ? run_op<__half>(p, k, (uint8_t *)arena, blob, x, s) : run_op<float>(p, k, (uint8_t *)arena, blob, x, s);

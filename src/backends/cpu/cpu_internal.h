@@ -1,0 +1,54 @@
+/* CPU backend internals: the context of one loaded engine, and the pieces of the backend
+ * (cpu_backend.c: prepare and the run loop; cpu_ops.c: one runner per op kind; cpu_fuse.c: fused
+ * conv chains; cpu_profile.c: per-op times; cpu_half.c: the fp16 emulation). */
+#ifndef ODRT_CPU_INTERNAL_H
+#define ODRT_CPU_INTERNAL_H
+
+#include "backends/backend.h"
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/threadpool.h"
+
+#define MB 48 /* GEMM rows per task (8 micro-tiles) */
+
+typedef struct cpu_ctx {
+    const cpu_kernels *k;
+    tp_pool *pool;
+    uint8_t *arena;
+    float **scratch; /* per thread, im2col tiles */
+    float *zeros;    /* read-only zero row for depthwise borders */
+    odrt_model_t **ref_models;
+    odrt_session_t **ref_sessions;
+    int n_ops;
+    int *chain;      /* per op: length of a fused chain starting here (2 or 3), 0 none, -1 inside one */
+    float **fscratch; /* per thread: ring of 3 expanded rows, one depthwise row, one row of im2col patches */
+    int64_t ring_max, row_max;
+    double *prof; /* options.profile: seconds per op, summed over runs (logged at free) */
+    /* options.cpu_half: op outputs [half_lo, half_hi] rounded to fp16, or with half_bits their
+     * mantissas to that many bits (a diagnostic: how a model takes fp16) */
+    int half, half_lo, half_hi, half_bits;
+    int prof_runs;
+    const eng_plan *plan;
+} cpu_ctx;
+
+static inline float *cpu_tensor(const cpu_ctx *c, const eng_plan *p, int t) { return (float *)(c->arena + p->tensors[t].offset); }
+
+/* cpu_ops.c: the runner of each op kind (NULL: none), indexed by kind */
+typedef odrt_status_t (*cpu_op_fn)(cpu_ctx *c, const eng_plan *p, int k);
+extern const cpu_op_fn cpu_ops[EOP_COUNT];
+/* im2col rows of conv o for output pixels [m0, m1) (m = (n * OH + oy) * OW + ox) into dst [m1 - m0][K] */
+void cpu_im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
+                     float *dst);
+
+/* cpu_fuse.c: [1x1 expand ->] depthwise 3x3 [-> 1x1 project] chains marked in c->chain, with the
+ * per-thread scratch sizes they need; a chain starting at op k run */
+void cpu_find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *row_max, int64_t *patch_max);
+void cpu_run_chain(cpu_ctx *c, const eng_plan *p, int k);
+
+/* cpu_profile.c: monotonic seconds; the profile through odrt's log */
+double cpu_now(void);
+void cpu_log_profile(const cpu_ctx *c, const eng_plan *p);
+
+/* cpu_half.c: y rounded to fp16 (bits = 0) or its mantissas to bits bits (round half up, fp32's range) */
+void cpu_round_half(float *y, int64_t n, int bits);
+
+#endif
