@@ -12,10 +12,10 @@
 #include "passes/tfod.h"
 #include "passes/netopt.h"
 #include "engine/engine.h"
-#include "ops/resize_coord.h"
+#include "resize_coord.h"
 #include "engine/plan_util.h"
 
-/* the engine's codes are ops/resize_coord.h's first four of each */
+/* the engine's codes are src/resize_coord.h's first four of each */
 static int ctm_code(const char *s) {
     int c = rz_ctm_code(s);
     return c >= 0 && c <= RZ_PYTORCH_HALF_PIXEL ? c : -1;

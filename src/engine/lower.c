@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/fold.h"
+#include "ops/fold.h"
 #include "frontend/model.h"
 #include "engine/engine.h"
 #include "engine/plan_util.h"

@@ -8,10 +8,10 @@
 #include "util.h"
 #include "engine/engine.h"
 #include "engine/norm_steps.h"
-#include "ops/resize_coord.h"
+#include "resize_coord.h"
 
 
-/* the reference Resize's formulas (ops/resize_coord.h): the engine's codes are the same */
+/* the reference Resize's formulas (src/resize_coord.h): the engine's codes are the same */
 static void taps(const eng_meta *m, int64_t in, int64_t out, eng_tap *t) {
     for (int64_t o = 0; o < out; o++)
         rz_tap(m->resize_linear, m->resize_ctm, m->resize_nearest, o, in, out, &t[o].i0, &t[o].i1, &t[o].w0, &t[o].w1);

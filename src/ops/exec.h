@@ -3,7 +3,7 @@
 #define ODRT_EXEC_H
 
 #include "ir/ir.h"
-#include "ir/shape_rules.h"
+#include "ops/shape_rules.h"
 
 /* A runtime value: a dense tensor or a sequence of tensors. */
 typedef struct ex_val {
@@ -42,7 +42,7 @@ typedef struct ex_kernel {
     const char *domain; /* "" = ai.onnx */
     const char *op;
     ex_kernel_fn fn;     /* reference kernel (the oracle) */
-    ir_shape_rule shape; /* shape inference rule (src/ir/shape.c), NULL: outputs stay unknown */
+    ir_shape_rule shape; /* shape inference rule (src/ops/shape.c), NULL: outputs stay unknown */
     ex_lower lower;      /* engine lowering */
 } ex_kernel;
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ops/exec.h"
-#include "ops/resize_coord.h"
+#include "resize_coord.h"
 
 typedef struct {
     int n;          /* taps per output coordinate: 1, 2 or 4 */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ir/fold.h"
+#include "ops/fold.h"
 
 static int ok(bld *b) { return b->rc == ODRT_OK; }
 

@@ -2,7 +2,7 @@
 #ifndef ODRT_CONVERT_H
 #define ODRT_CONVERT_H
 
-#include "ir/fold.h"
+#include "ops/fold.h"
 #include "ir/ir.h"
 
 typedef enum { NORM_MUL, NORM_DIV, NORM_ADD, NORM_SUB, NORM_RSUB } norm_kind; /* RSUB: c - x */

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ir/fold.h"
+#include "ops/fold.h"
 #include "passes/netopt.h"
 
 static const float *const_f(const ir_value *v, int64_t n) {

@@ -7,12 +7,12 @@
  *   - the window the image lands in (constant images 1 and 2 differ there; elsewhere the pad value),
  *   - the rule giving the window from the frame size (fixed, or keep-aspect-ratio then pad),
  *   - the true-image-shape output ([rh, rw, 3] for every probe),
- *   - the Resize attributes, checked by recomputing a random image with ops/resize_coord.h. */
+ *   - the Resize attributes, checked by recomputing a random image with src/resize_coord.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/resize_coord.h"
+#include "resize_coord.h"
 #include "passes/convert.h"
 #include "passes/tfod.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/fold.h"
+#include "ops/fold.h"
 #include "passes/build.h"
 #include "passes/convert.h"
 #include "passes/rewrite.h"

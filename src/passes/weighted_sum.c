@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ir/fold.h"
+#include "ops/fold.h"
 #include "passes/build.h"
 #include "passes/netopt.h"
 

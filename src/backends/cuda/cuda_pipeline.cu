@@ -1,5 +1,5 @@
 /* CUDA preprocessing and post-processing: the engine's preproc.c and postproc.c on the GPU, with
- * the same formulas (ops/resize_coord.h for the taps; the export's normalisation steps in order;
+ * the same formulas (src/resize_coord.h for the taps; the export's normalisation steps in order;
  * TF OD API decode, per-class NMS on unclipped boxes, then clip / drop empty / best K /
  * renormalise), so that a frame goes in as uint8 and detections come out with no host round trip.
  *
@@ -15,7 +15,7 @@
 #include "backends/cuda/cuda_internal.h"
 #include "engine/norm_steps.h"
 #include "engine/score_key.h"
-#include "ops/resize_coord.h"
+#include "resize_coord.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 /* Partial evaluation, constant folding and Transpose folding. */
-#include "ir/fold.h"
+#include "ops/fold.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/fold.h"
-#include "ir/shape_rules.h"
+#include "ops/fold.h"
+#include "ops/shape_rules.h"
 #include "ops/exec.h"
 #include "ir/ir.h"
 

@@ -1,4 +1,4 @@
-/* Shape rules of shape inference (src/ir/shape.c), named by each op's registry row. */
+/* Shape rules of shape inference (src/ops/shape.c), named by each op's registry row. */
 #ifndef ODRT_SHAPE_RULES_H
 #define ODRT_SHAPE_RULES_H
 
