@@ -73,3 +73,9 @@ void odrt_tensor_free(odrt_tensor_t *t) {
     free(t->data);
     free(t);
 }
+
+void odrt_detections_clear(odrt_detections_t *d) {
+    if (!d) return;
+    free(d->items);
+    d->items = NULL, d->count = 0;
+}

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
-#include "frontend/model.h"
+#include "ir/model.h"
 
 static int failures;
 #define CHECK(cond, ...)                                                                           \

@@ -8,7 +8,7 @@
 
 #include "passes/convert.h"
 #include "passes/rewrite.h"
-#include "frontend/model.h"
+#include "ir/model.h"
 #include "passes/tfod.h"
 #include "passes/netopt.h"
 #include "engine/engine.h"

@@ -48,10 +48,29 @@ static void dims_of(const ir_value *v, int64_t *d) {
     for (int i = 0; i < v->type.rank; i++) d[i] = v->type.dims[i].value;
 }
 
-/* the engine lowering the op's registry row names (src/ops/k_*.c) */
+/* How the engine lowers an ONNX op (ai.onnx); any op not listed runs as a reference op */
+typedef enum { EX_LOWER_REF = 0, EX_LOWER_MOVE, EX_LOWER_CONCAT, EX_LOWER_CONV, EX_LOWER_RELU, EX_LOWER_CLIP, EX_LOWER_SIGMOID,
+               EX_LOWER_ADD, EX_LOWER_SUB, EX_LOWER_MUL, EX_LOWER_DIV, EX_LOWER_MAX, EX_LOWER_MIN,
+               EX_LOWER_MEAN_HW /* spatial mean of an NCHW tensor */, EX_LOWER_MAXPOOL } ex_lower;
+static const struct {
+    const char *op;
+    ex_lower lower;
+} lowerings[] = {
+    /* data movement from one source: evaluated on an index tensor at build time (an alias or a gather) */
+    {"Identity", EX_LOWER_MOVE}, {"Reshape", EX_LOWER_MOVE}, {"Flatten", EX_LOWER_MOVE}, {"Squeeze", EX_LOWER_MOVE},
+    {"Unsqueeze", EX_LOWER_MOVE}, {"Transpose", EX_LOWER_MOVE}, {"Slice", EX_LOWER_MOVE}, {"Gather", EX_LOWER_MOVE},
+    {"Expand", EX_LOWER_MOVE}, {"Tile", EX_LOWER_MOVE}, {"DepthToSpace", EX_LOWER_MOVE}, {"SpaceToDepth", EX_LOWER_MOVE},
+    {"Concat", EX_LOWER_CONCAT}, {"Conv", EX_LOWER_CONV}, {"Relu", EX_LOWER_RELU}, {"Clip", EX_LOWER_CLIP},
+    {"Sigmoid", EX_LOWER_SIGMOID}, {"Add", EX_LOWER_ADD}, {"Sub", EX_LOWER_SUB}, {"Mul", EX_LOWER_MUL}, {"Div", EX_LOWER_DIV},
+    {"Max", EX_LOWER_MAX}, {"Min", EX_LOWER_MIN}, {"GlobalAveragePool", EX_LOWER_MEAN_HW}, {"ReduceMean", EX_LOWER_MEAN_HW},
+    {"MaxPool", EX_LOWER_MAXPOOL},
+};
+
 static ex_lower lowering(const ir_node *n) {
-    const ex_kernel *k = ex_find_op(n->domain, n->op);
-    return k ? k->lower : EX_LOWER_REF;
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) return EX_LOWER_REF;
+    for (size_t i = 0; i < sizeof lowerings / sizeof lowerings[0]; i++)
+        if (!strcmp(lowerings[i].op, n->op)) return lowerings[i].lower;
+    return EX_LOWER_REF;
 }
 
 static int is_movement(const ir_node *n) {

@@ -1,13 +1,8 @@
-/* The public odrt_model_t handle and the ONNX bridge (the only protobuf-aware code). */
+/* The ONNX bridge (the only protobuf-aware code) behind the public model API (model.c). */
 #ifndef ODRT_MODEL_H
 #define ODRT_MODEL_H
 
-#include "ir/ir.h"
-
-struct odrt_model {
-    ir_model *ir;
-    char sha256[65]; /* of the bytes it was loaded from (hex) */
-};
+#include "ir/model.h"
 
 /* Parse ONNX bytes. `dir`: folder for external data (NULL refuses external data). */
 odrt_status_t ir_import_onnx(const void *buf, size_t len, const char *dir, ir_model **out);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "io/io.h"
 
 /* classic 5x7 font, ASCII 32..126, column-major, bit 0 = top row */
 static const uint8_t FONT[95][5] = {
@@ -61,7 +62,7 @@ static void text(canvas *c, int x, int y, int s, const char *str, const uint8_t 
     }
 }
 
-odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, const odrt_engine_t *e, float threshold) {
+odrt_status_t io_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, io_label_fn label, const void *ctx, float threshold) {
     if (!img || !d) return odrt_fail(ODRT_ERR_ARG, "odrt_image_draw_detections: NULL argument");
     if (img->dtype != ODRT_DT_UINT8 || img->rank != 4 || img->dims[0] != 1 || img->dims[3] != 3)
         return odrt_fail(ODRT_ERR_SHAPE, "odrt_image_draw_detections: expected a uint8 [1,H,W,3] image");
@@ -79,7 +80,7 @@ odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detectio
         fill(&c, x0, y0, x0 + t, y1, col);
         fill(&c, x1 - t, y0, x1, y1, col);
         char lab[96];
-        const char *name = e ? odrt_engine_label(e, q->class_id) : NULL;
+        const char *name = label ? label(ctx, q->class_id) : NULL;
         if (name) snprintf(lab, sizeof lab, "%.80s %.2f", name, q->score);
         else snprintf(lab, sizeof lab, "class %d %.2f", q->class_id, q->score);
         int tw = (int)strlen(lab) * 6 * s + 2 * s, th = 9 * s;

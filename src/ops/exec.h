@@ -30,20 +30,14 @@ typedef struct ex_node_ctx {
 
 typedef odrt_status_t (*ex_kernel_fn)(ex_node_ctx *c);
 
-/* How engines lower an op (src/engine/lower.c); anything else runs as a reference op there. */
-typedef enum { EX_LOWER_REF = 0, EX_LOWER_MOVE, EX_LOWER_CONCAT, EX_LOWER_CONV, EX_LOWER_RELU, EX_LOWER_CLIP, EX_LOWER_SIGMOID,
-               EX_LOWER_ADD, EX_LOWER_SUB, EX_LOWER_MUL, EX_LOWER_DIV, EX_LOWER_MAX, EX_LOWER_MIN,
-               EX_LOWER_MEAN_HW /* spatial mean of an NCHW tensor */, EX_LOWER_MAXPOOL } ex_lower;
-
 /* The operator registry: one row per op, in the kernel table of its family (k_*.c). Adding an op
- * is one row here (reference kernel, shape rule, engine lowering) plus a kernel per backend that
- * lowers it natively, plus a test row. */
+ * is one row here (reference kernel, shape rule) plus a test row; an engine that lowers it
+ * natively says so in its own table (src/engine/lower.c). */
 typedef struct ex_kernel {
     const char *domain; /* "" = ai.onnx */
     const char *op;
     ex_kernel_fn fn;     /* reference kernel (the oracle) */
     ir_shape_rule shape; /* shape inference rule (src/ops/shape.c), NULL: outputs stay unknown */
-    ex_lower lower;      /* engine lowering */
 } ex_kernel;
 
 /* Kernel tables (one per source file), NULL-op terminated. */
@@ -104,6 +98,13 @@ int ex_scored_asc(const void *a, const void *b);
  * value id, so that n's sub-graphs (If/Loop bodies) can read them; outs receive new values. */
 odrt_status_t ex_run_node_in_scope(const ir_model *m, const ir_graph *g, const ir_node *n, ex_val **env, ex_val **ins,
                                    ex_val **outs);
+/* A session: each graph of m planned once (exec.c). m must outlive it. */
+odrt_status_t ex_session_new(const ir_model *m, ex_session **out);
+void ex_session_free(ex_session *s);
+const ir_model *ex_session_model(const ex_session *s);
+/* run graph g of s's model (parent: the enclosing frame of a sub-graph, NULL for the main graph);
+ * inputs borrowed, outputs[k] receive new values (caller frees) */
+odrt_status_t ex_run_graph(ex_session *s, const ir_graph *g, ex_frame *parent, ex_val **inputs, int n_inputs, ex_val **outputs);
 /* run a sub-graph with the given inputs; outputs[k] receive new values (caller frees) */
 odrt_status_t ex_run_subgraph(ex_node_ctx *c, const ir_graph *g, ex_val **inputs, int n_inputs, ex_val **outputs);
 

@@ -333,9 +333,9 @@ static odrt_status_t k_split_to_seq(ex_node_ctx *c) {
 }
 
 const ex_kernel ex_kernels_control[] = {
-    {"", "Loop", k_loop, sh_loop, EX_LOWER_REF}, {"", "If", k_if, NULL, EX_LOWER_REF}, {"", "SequenceEmpty", k_seq_empty, NULL, EX_LOWER_REF},
-    {"", "SequenceConstruct", k_seq_construct, NULL, EX_LOWER_REF}, {"", "SequenceInsert", k_seq_insert, NULL, EX_LOWER_REF},
-    {"", "SequenceErase", k_seq_erase, NULL, EX_LOWER_REF}, {"", "SequenceAt", k_seq_at, NULL, EX_LOWER_REF}, {"", "SequenceLength", k_seq_length, NULL, EX_LOWER_REF},
-    {"", "ConcatFromSequence", k_concat_from_seq, NULL, EX_LOWER_REF}, {"", "SplitToSequence", k_split_to_seq, NULL, EX_LOWER_REF},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"", "Loop", k_loop, sh_loop}, {"", "If", k_if, NULL}, {"", "SequenceEmpty", k_seq_empty, NULL},
+    {"", "SequenceConstruct", k_seq_construct, NULL}, {"", "SequenceInsert", k_seq_insert, NULL},
+    {"", "SequenceErase", k_seq_erase, NULL}, {"", "SequenceAt", k_seq_at, NULL}, {"", "SequenceLength", k_seq_length, NULL},
+    {"", "ConcatFromSequence", k_concat_from_seq, NULL}, {"", "SplitToSequence", k_split_to_seq, NULL},
+    {NULL, NULL, NULL, NULL},
 };

@@ -93,6 +93,6 @@ static odrt_status_t k_nms(ex_node_ctx *c) {
 }
 
 const ex_kernel ex_kernels_nms[] = {
-    {"", "NonMaxSuppression", k_nms, sh_nms, EX_LOWER_REF},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"", "NonMaxSuppression", k_nms, sh_nms},
+    {NULL, NULL, NULL, NULL},
 };

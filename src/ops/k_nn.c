@@ -469,9 +469,9 @@ static odrt_status_t k_logsoftmax(ex_node_ctx *c) { return softmax(c, 1, 0); }
 static odrt_status_t k_hardmax(ex_node_ctx *c) { return softmax(c, 0, 1); }
 
 const ex_kernel ex_kernels_nn[] = {
-    {"", "Conv", k_conv, sh_conv, EX_LOWER_CONV}, {"", "ConvTranspose", k_conv_transpose, NULL, EX_LOWER_REF}, {"", "MaxPool", k_maxpool, sh_pool, EX_LOWER_MAXPOOL},
-    {"", "AveragePool", k_avgpool, sh_pool, EX_LOWER_REF}, {"", "GlobalAveragePool", k_gap, sh_global_pool, EX_LOWER_MEAN_HW}, {"", "GlobalMaxPool", k_gmp, sh_global_pool, EX_LOWER_REF},
-    {"", "BatchNormalization", k_batchnorm, sh_same, EX_LOWER_REF}, {"", "InstanceNormalization", k_instnorm, sh_same, EX_LOWER_REF}, {"", "MatMul", k_matmul, sh_matmul, EX_LOWER_REF},
-    {"", "Gemm", k_gemm, sh_gemm, EX_LOWER_REF}, {"", "Softmax", k_softmax, sh_same, EX_LOWER_REF}, {"", "LogSoftmax", k_logsoftmax, sh_same, EX_LOWER_REF}, {"", "Hardmax", k_hardmax, NULL, EX_LOWER_REF},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"", "Conv", k_conv, sh_conv}, {"", "ConvTranspose", k_conv_transpose, NULL}, {"", "MaxPool", k_maxpool, sh_pool},
+    {"", "AveragePool", k_avgpool, sh_pool}, {"", "GlobalAveragePool", k_gap, sh_global_pool}, {"", "GlobalMaxPool", k_gmp, sh_global_pool},
+    {"", "BatchNormalization", k_batchnorm, sh_same}, {"", "InstanceNormalization", k_instnorm, sh_same}, {"", "MatMul", k_matmul, sh_matmul},
+    {"", "Gemm", k_gemm, sh_gemm}, {"", "Softmax", k_softmax, sh_same}, {"", "LogSoftmax", k_logsoftmax, sh_same}, {"", "Hardmax", k_hardmax, NULL},
+    {NULL, NULL, NULL, NULL},
 };

@@ -217,9 +217,9 @@ static odrt_status_t k_cumsum(ex_node_ctx *c) {
 }
 
 const ex_kernel ex_kernels_reduce[] = {
-    {"", "ReduceSum", k_rsum, sh_reduce, EX_LOWER_REF}, {"", "ReduceMean", k_rmean, sh_reduce, EX_LOWER_MEAN_HW}, {"", "ReduceMax", k_rmax, sh_reduce, EX_LOWER_REF}, {"", "ReduceMin", k_rmin, sh_reduce, EX_LOWER_REF},
-    {"", "ReduceProd", k_rprod, sh_reduce, EX_LOWER_REF}, {"", "ReduceL1", k_rl1, sh_reduce, EX_LOWER_REF}, {"", "ReduceL2", k_rl2, sh_reduce, EX_LOWER_REF}, {"", "ReduceLogSum", k_rlogsum, sh_reduce, EX_LOWER_REF},
-    {"", "ReduceLogSumExp", k_rlse, sh_reduce, EX_LOWER_REF}, {"", "ReduceSumSquare", k_rsumsq, sh_reduce, EX_LOWER_REF}, {"", "ArgMax", k_argmax, sh_reduce, EX_LOWER_REF},
-    {"", "ArgMin", k_argmin, sh_reduce, EX_LOWER_REF}, {"", "TopK", k_topk, sh_topk, EX_LOWER_REF}, {"", "CumSum", k_cumsum, sh_same, EX_LOWER_REF},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"", "ReduceSum", k_rsum, sh_reduce}, {"", "ReduceMean", k_rmean, sh_reduce}, {"", "ReduceMax", k_rmax, sh_reduce}, {"", "ReduceMin", k_rmin, sh_reduce},
+    {"", "ReduceProd", k_rprod, sh_reduce}, {"", "ReduceL1", k_rl1, sh_reduce}, {"", "ReduceL2", k_rl2, sh_reduce}, {"", "ReduceLogSum", k_rlogsum, sh_reduce},
+    {"", "ReduceLogSumExp", k_rlse, sh_reduce}, {"", "ReduceSumSquare", k_rsumsq, sh_reduce}, {"", "ArgMax", k_argmax, sh_reduce},
+    {"", "ArgMin", k_argmin, sh_reduce}, {"", "TopK", k_topk, sh_topk}, {"", "CumSum", k_cumsum, sh_same},
+    {NULL, NULL, NULL, NULL},
 };

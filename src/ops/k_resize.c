@@ -211,7 +211,7 @@ static odrt_status_t k_upsample(ex_node_ctx *c) {
 }
 
 const ex_kernel ex_kernels_resize[] = {
-    {"", "Resize", k_resize, sh_resize, EX_LOWER_REF},
-    {"", "Upsample", k_upsample, NULL, EX_LOWER_REF},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"", "Resize", k_resize, sh_resize},
+    {"", "Upsample", k_upsample, NULL},
+    {NULL, NULL, NULL, NULL},
 };

@@ -784,12 +784,12 @@ static odrt_status_t k_depth_to_space(ex_node_ctx *c) { return depth_space(c, 1)
 static odrt_status_t k_space_to_depth(ex_node_ctx *c) { return depth_space(c, 0); }
 
 const ex_kernel ex_kernels_shape[] = {
-    {"", "Shape", k_shape, sh_shape, EX_LOWER_REF}, {"", "Size", k_size, NULL, EX_LOWER_REF}, {"", "Reshape", k_reshape, sh_reshape, EX_LOWER_MOVE}, {"", "Flatten", k_flatten, sh_flatten, EX_LOWER_MOVE},
-    {"", "Squeeze", k_squeeze, sh_squeeze, EX_LOWER_MOVE}, {"", "Unsqueeze", k_unsqueeze, sh_unsqueeze, EX_LOWER_MOVE}, {"", "Transpose", k_transpose, sh_transpose, EX_LOWER_MOVE},
-    {"", "Concat", k_concat, sh_concat, EX_LOWER_CONCAT}, {"", "Split", k_split, sh_split, EX_LOWER_REF}, {"", "Slice", k_slice, sh_slice, EX_LOWER_MOVE}, {"", "Gather", k_gather, sh_gather, EX_LOWER_MOVE},
-    {"", "GatherElements", k_gather_elements, sh_gather_elements, EX_LOWER_REF}, {"", "GatherND", k_gather_nd, sh_gather_nd, EX_LOWER_REF}, {"", "ScatterND", k_scatter_nd, sh_dtype_only, EX_LOWER_REF},
-    {"", "ScatterElements", k_scatter_elements, sh_dtype_only, EX_LOWER_REF}, {"", "Expand", k_expand, sh_dtype_only, EX_LOWER_MOVE}, {"", "Tile", k_tile, sh_keep_rank, EX_LOWER_MOVE}, {"", "Pad", k_pad, sh_keep_rank, EX_LOWER_REF},
-    {"", "Constant", k_constant, NULL, EX_LOWER_REF}, {"", "ConstantOfShape", k_constant_of_shape, sh_constant_of_shape, EX_LOWER_REF}, {"", "Range", k_range, sh_range, EX_LOWER_REF},
-    {"", "NonZero", k_nonzero, sh_nonzero, EX_LOWER_REF}, {"", "DepthToSpace", k_depth_to_space, NULL, EX_LOWER_MOVE}, {"", "SpaceToDepth", k_space_to_depth, NULL, EX_LOWER_MOVE},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"", "Shape", k_shape, sh_shape}, {"", "Size", k_size, NULL}, {"", "Reshape", k_reshape, sh_reshape}, {"", "Flatten", k_flatten, sh_flatten},
+    {"", "Squeeze", k_squeeze, sh_squeeze}, {"", "Unsqueeze", k_unsqueeze, sh_unsqueeze}, {"", "Transpose", k_transpose, sh_transpose},
+    {"", "Concat", k_concat, sh_concat}, {"", "Split", k_split, sh_split}, {"", "Slice", k_slice, sh_slice}, {"", "Gather", k_gather, sh_gather},
+    {"", "GatherElements", k_gather_elements, sh_gather_elements}, {"", "GatherND", k_gather_nd, sh_gather_nd}, {"", "ScatterND", k_scatter_nd, sh_dtype_only},
+    {"", "ScatterElements", k_scatter_elements, sh_dtype_only}, {"", "Expand", k_expand, sh_dtype_only}, {"", "Tile", k_tile, sh_keep_rank}, {"", "Pad", k_pad, sh_keep_rank},
+    {"", "Constant", k_constant, NULL}, {"", "ConstantOfShape", k_constant_of_shape, sh_constant_of_shape}, {"", "Range", k_range, sh_range},
+    {"", "NonZero", k_nonzero, sh_nonzero}, {"", "DepthToSpace", k_depth_to_space, NULL}, {"", "SpaceToDepth", k_space_to_depth, NULL},
+    {NULL, NULL, NULL, NULL},
 };

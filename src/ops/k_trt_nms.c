@@ -223,7 +223,7 @@ static odrt_status_t k_batched_nms(ex_node_ctx *c) {
 }
 
 const ex_kernel ex_kernels_trt_nms[] = {
-    {"trt.plugins", "EfficientNMS_TRT", k_efficient_nms, sh_trt_nms, EX_LOWER_REF}, {"trt.plugins", "BatchedNMS_TRT", k_batched_nms, sh_trt_nms, EX_LOWER_REF},
-    {"", "EfficientNMS_TRT", k_efficient_nms, sh_trt_nms, EX_LOWER_REF},            {"", "BatchedNMS_TRT", k_batched_nms, sh_trt_nms, EX_LOWER_REF},
-    {NULL, NULL, NULL, NULL, EX_LOWER_REF},
+    {"trt.plugins", "EfficientNMS_TRT", k_efficient_nms, sh_trt_nms}, {"trt.plugins", "BatchedNMS_TRT", k_batched_nms, sh_trt_nms},
+    {"", "EfficientNMS_TRT", k_efficient_nms, sh_trt_nms},            {"", "BatchedNMS_TRT", k_batched_nms, sh_trt_nms},
+    {NULL, NULL, NULL, NULL},
 };

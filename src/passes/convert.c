@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/model.h"
+#include "ir/model.h"
 #include "passes/tfod.h"
 #include "passes/convert.h"
 #include "passes/rewrite.h"

@@ -12,8 +12,9 @@
 
 #include "backends/backend.h"
 #include "runtime/runtime.h"
-#include "frontend/model.h"
+#include "ir/model.h"
 #include "util.h"
+#include "io/io.h"
 #include "engine/engine.h"
 
 struct odrt_engine {
@@ -37,12 +38,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-void odrt_detections_clear(odrt_detections_t *d) {
-    if (!d) return;
-    free(d->items);
-    d->items = NULL, d->count = 0;
 }
 
 /* the backend's state for the engine: made at load (eagerly) or at first use (an engine built in
@@ -241,6 +236,12 @@ const char *odrt_engine_label(const odrt_engine_t *e, int class_id) {
     if (!e) return NULL;
     int c = class_id - e->plan.meta.class_offset;
     return c >= 0 && c < e->plan.meta.n_labels ? e->plan.meta.labels[c] : NULL;
+}
+
+static const char *engine_label(const void *e, int class_id) { return odrt_engine_label(e, class_id); }
+
+odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, const odrt_engine_t *e, float threshold) {
+    return io_draw_detections(img, d, e ? engine_label : NULL, e, threshold);
 }
 
 odrt_status_t odrt_engine_set_labels(odrt_engine_t *e, const char *path) {
