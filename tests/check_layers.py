@@ -26,7 +26,7 @@ LAYERS = [  # (module, rank): lower ranks are below; one rank may hold modules t
     ("backends/cuda", 7), # the CUDA backend
     ("runtime", 8),       # the public engine API over the backends built in
 ]
-GENERATED = {"onnx.pb-c.h": {"frontend"}}  # header -> modules that may include it
+GENERATED = {"odrt_onnx.pb-c.h": {"frontend"}}  # header -> modules that may include it
 RANK = dict(LAYERS)
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
 

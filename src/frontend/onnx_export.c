@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "frontend/model.h"
-#include "onnx.pb-c.h"
+#include "odrt_onnx.pb-c.h"
 
 typedef struct {
     odrt_arena_t *a;

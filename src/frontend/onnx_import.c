@@ -10,7 +10,7 @@
 
 #include "ir/ir.h"
 #include "frontend/model.h"
-#include "onnx.pb-c.h"
+#include "odrt_onnx.pb-c.h"
 
 #define MAX_MSG_DEPTH 128            /* protobuf message nesting accepted before unpacking */
 #define MAX_MODEL_BYTES ((size_t)4 << 30)

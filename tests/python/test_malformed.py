@@ -70,3 +70,54 @@ def test_bad_npy_inputs(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 8, 8, 3), np.uint8))
     p = run_odrt("run", MODEL, "--input", "wrong_name=%s" % (tmp_path / "x.npy"), check=False)
     assert p.returncode == 1 and one_line(p.stderr) and "input_tensor" in p.stderr
+
+
+def test_schema_refusals_and_skipped_fields(tmp_path):
+    """odrt's ONNX schema (src/frontend/onnx/odrt_onnx.proto) holds the fields odrt reads: what it
+    must not drop silently (model-local functions, training info, sparse initializers) is refused by
+    name; fields it does not read (quantization annotations, value_info metadata) are skipped and the
+    model still runs as onnxruntime runs it"""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, TensorProto
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    base = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+
+    def run(m, name):
+        path = tmp_path / name
+        onnx.save(m, str(path))
+        return path, run_odrt("inspect", path, check=False, timeout=60)
+
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    f = m.functions.add()
+    f.name, f.domain = "F", "local"
+    _, p = run(m, "functions.onnx")
+    assert p.returncode == 1 and one_line(p.stderr) and "model-local functions" in p.stderr, p.stderr
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    m.training_info.add()
+    _, p = run(m, "training.onnx")
+    assert p.returncode == 1 and one_line(p.stderr) and "training_info" in p.stderr, p.stderr
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    sp = m.graph.sparse_initializer.add()
+    sp.dims.append(2)
+    _, p = run(m, "sparse.onnx")
+    assert p.returncode == 1 and one_line(p.stderr) and "sparse initializers" in p.stderr, p.stderr
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    qa = m.graph.quantization_annotation.add()
+    qa.tensor_name = "y"
+    vi = m.graph.value_info.add()
+    vi.CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [2]))
+    vi.metadata_props.add(key="k", value="v")
+    path, p = run(m, "extra_fields.onnx")
+    assert p.returncode == 0, p.stderr
+    xs = np.array([-1.5, 2.25], np.float32)
+    np.save(tmp_path / "x.npy", xs)
+    run_odrt("run", path, "--input", "x=%s" % (tmp_path / "x.npy"), "--output-dir", tmp_path)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": xs})[0]
+    assert np.array_equal(np.load(tmp_path / "y.npy"), want)
