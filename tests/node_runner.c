@@ -1,7 +1,12 @@
 /* Runs one materialised ONNX backend node test (tools/fixtures/make_node_tests.py) on the CPU
  * reference executor and compares every output with the ONNX reference outputs using the test's
- * tolerance (|got - want| <= atol + rtol * |want|, NaN == NaN). Exit 0 pass, 1 fail, 77 when the
- * case needs something odrt does not support (printed as "UNSUPPORTED: why"). */
+ * tolerance (|got - want| <= atol + rtol * |want|, NaN == NaN). Exit 0 pass, 1 fail.
+ *
+ *   node_runner [--expect-unsupported] CASE_DIR
+ *
+ * A case that needs something odrt does not support prints "UNSUPPORTED: why": with
+ * --expect-unsupported (the case is pinned in tests/node_skips.txt) it exits 77, a CTest skip,
+ * and passing then fails (the pin is stale); without it, unsupported is a failure. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,12 +56,21 @@ static double get(const odrt_tensor_t *t, int64_t i) {
     }
 }
 
+static int run_case(const char *dir);
+
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: node_runner CASE_DIR\n");
+    int expect = argc == 3 && !strcmp(argv[1], "--expect-unsupported");
+    if (argc != 2 + expect) {
+        fprintf(stderr, "usage: node_runner [--expect-unsupported] CASE_DIR\n");
         return 2;
     }
-    const char *dir = argv[1];
+    int rc = run_case(argv[1 + expect]);
+    if (rc == SKIP && !expect) printf("FAIL: unsupported, and tests/node_skips.txt does not list this case\n");
+    if (rc == 0 && expect) printf("FAIL: passes, but tests/node_skips.txt lists it as unsupported: remove it there\n");
+    return rc == SKIP ? (expect ? SKIP : 1) : rc == 0 ? (expect ? 1 : 0) : rc;
+}
+
+static int run_case(const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/meta.json", dir);
     char *txt = slurp(path);

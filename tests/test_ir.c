@@ -7,6 +7,8 @@
 #include "ir/ir.h"
 #include "ir/model.h"
 
+/* A failed check ends the test (goto out): every later step reads what the earlier ones made,
+ * so going on would dereference what a failure left NULL. */
 static int failures;
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -15,6 +17,7 @@ static int failures;
             printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
             printf(__VA_ARGS__);                                                                   \
             printf(" (%s)\n", odrt_last_error());                                                  \
+            goto out;                                                                              \
         }                                                                                          \
     } while (0)
 
@@ -50,19 +53,20 @@ static void free_outputs(odrt_model_t *m, odrt_tensor_t **o) {
 }
 
 static void test_edits_keep_results(const char *path) {
-    odrt_model_t *m;
-    CHECK(odrt_model_load(path, &m) == ODRT_OK, "load %s", path);
-    if (failures) return;
-    ir_graph *g = m->ir->graph;
+    odrt_model_t *m = NULL, *m2 = NULL;
     odrt_tensor_t *ref[16] = {0}, *got[16] = {0};
+    CHECK(odrt_model_load(path, &m) == ODRT_OK, "load %s", path);
+    CHECK(odrt_model_num_outputs(m) <= 16, "at most 16 outputs");
+    ir_graph *g = m->ir->graph;
     CHECK(run(m, ref), "reference run");
     size_t n0 = g->n_nodes;
 
     /* 1. a dead branch: Relu(Relu(first Conv output)) feeding nothing */
     ir_node *conv = NULL;
-    CHECK(ir_graph_find_op(g, "Conv", &conv, 1) > 0, "a Conv exists");
+    CHECK(ir_graph_find_op(g, "Conv", &conv, 1) > 0 && conv, "a Conv exists");
     ir_node *r1 = ir_node_new(g, "Relu", "", "dead1", 1, 1), *r2 = ir_node_new(g, "Relu", "", "dead2", 1, 1);
     ir_value *d1 = ir_value_new(g, "dead1_out"), *d2 = ir_value_new(g, "dead2_out");
+    CHECK(r1 && r2 && d1 && d2, "new nodes and values");
     ir_node_set_input(r1, 0, conv->out[0]);
     ir_node_set_output(r1, 0, d1);
     ir_node_set_input(r2, 0, d1);
@@ -95,6 +99,7 @@ static void test_edits_keep_results(const char *path) {
     ir_value *v = conv->out[0];
     ir_value *v2 = ir_value_new(g, "conv_copy");
     ir_node *id = ir_node_new(g, "Identity", "", "copy", 1, 1);
+    CHECK(v2 && id, "new Identity");
     ir_node_set_output(id, 0, v2);
     CHECK(ir_value_replace_uses(v, v2) == ODRT_OK, "replace uses");
     ir_node_set_input(id, 0, v);
@@ -106,20 +111,17 @@ static void test_edits_keep_results(const char *path) {
 
     /* 5. export and re-import: still identical */
     CHECK(odrt_model_save(m, "test_ir_edited.onnx") == ODRT_OK, "save");
-    odrt_model_t *m2;
     CHECK(odrt_model_load("test_ir_edited.onnx", &m2) == ODRT_OK, "reload");
-    if (!failures) {
-        CHECK(m2->ir->graph->n_nodes == n0 + 1, "reloaded node count");
-        CHECK(run(m2, got), "run reloaded");
-        CHECK(same_outputs(m2, ref, got), "reloaded outputs bit-identical");
-        free_outputs(m2, got);
-        odrt_model_free(m2);
-    }
     remove("test_ir_edited.onnx");
+    CHECK(m2->ir->graph->n_nodes == n0 + 1, "reloaded node count");
+    CHECK(run(m2, got), "run reloaded");
+    CHECK(same_outputs(m2, ref, got), "reloaded outputs bit-identical");
+    free_outputs(m2, got);
 
     /* 6. a cycle is refused */
     ir_node *a = ir_node_new(g, "Relu", "", "cyc_a", 1, 1), *b = ir_node_new(g, "Relu", "", "cyc_b", 1, 1);
     ir_value *va = ir_value_new(g, "cyc_a_out"), *vb = ir_value_new(g, "cyc_b_out");
+    CHECK(a && b && va && vb, "cycle nodes");
     ir_node_set_output(a, 0, va);
     ir_node_set_output(b, 0, vb);
     ir_node_set_input(a, 0, vb);
@@ -132,7 +134,10 @@ static void test_edits_keep_results(const char *path) {
 
     /* 7. a value name cannot be defined twice in a scope */
     CHECK(ir_value_new(g, "conv_copy") == NULL, "duplicate name refused");
-    free_outputs(m, ref);
+out:
+    remove("test_ir_edited.onnx");
+    if (m) free_outputs(m, ref), free_outputs(m, got);
+    odrt_model_free(m2);
     odrt_model_free(m);
 }
 

@@ -133,28 +133,53 @@ def test_frames_of_changing_sizes(engines, images, tmp_path):
         assert x == y
 
 
-@pytest.mark.parametrize("prec", ["fp32", pytest.param("fp16", marks=pytest.mark.xfail(
-    reason="the random-weight EfficientDet fixture is not fp16-safe: on the CPU, rounding every op's output to fp16 "
-           "loses 21% of its detections >= 0.5 and rounding one early tensor 2% (bench/fp16_sensitivity.py)",
-    strict=False))])
-def test_efficientdet(prec, engines, images, tmp_path):
-    """EfficientDet-D0 (keep-aspect resize + pad, clip window, BiFPN) on the GPU against the original
-    export run by onnxruntime, every photo at its own size"""
+def ort_detections(images):
+    """the original EfficientDet export under onnxruntime, every photo at its own size"""
     import onnxruntime as ort
     from PIL import Image
     s = ort.InferenceSession(ED, providers=["CPUExecutionProvider"])
     names = [o.name for o in s.get_outputs()]
-    got = detect(engines("efficientdet_d0", "--device", "cuda", "--precision", prec), images, tmp_path)
-    n_ref = n_miss = 0
-    for img, g in zip(images, got):
+    out = []
+    for img in images:
         r = dict(zip(names, s.run(None, {"input_tensor": np.array(Image.open(img).convert("RGB"))[None]})))
-        ref = [(int(r["detection_classes"][0, i]), float(r["detection_scores"][0, i]), r["detection_boxes"][0, i].tolist())
-               for i in range(int(r["num_detections"][0]))]
-        if prec == "fp32":
-            assert not missing(ref, g, 0.05, 0.99), (img, missing(ref, g, 0.05, 0.99)[:3])
-            assert not missing(g, ref, 0.05, 0.99), (img, missing(g, ref, 0.05, 0.99)[:3])
-        else:
-            n_ref += sum(d[1] >= 0.3 for d in ref)
-            n_miss += len(missing(ref, g, 0.3, 0.9))
-            assert not missing(ref, g, 0.5, 0.9), (img, missing(ref, g, 0.5, 0.9))
-    assert n_miss <= 0.02 * n_ref, (n_miss, n_ref)
+        out.append([(int(r["detection_classes"][0, i]), float(r["detection_scores"][0, i]), r["detection_boxes"][0, i].tolist())
+                    for i in range(int(r["num_detections"][0]))])
+    return out
+
+
+def test_efficientdet_fp32(engines, images, tmp_path):
+    """EfficientDet-D0 (keep-aspect resize + pad, clip window, BiFPN) on the GPU in fp32 against the
+    original export run by onnxruntime: every detection >= 0.05 matched both ways"""
+    got = detect(engines("efficientdet_d0", "--device", "cuda"), images, tmp_path)
+    n = 0
+    for img, ref, g in zip(images, ort_detections(images), got):
+        assert not missing(ref, g, 0.05, 0.99), (img, missing(ref, g, 0.05, 0.99)[:3])
+        assert not missing(g, ref, 0.05, 0.99), (img, missing(g, ref, 0.05, 0.99)[:3])
+        n += sum(d[1] >= 0.05 for d in ref)
+    assert n > 0
+
+
+def test_efficientdet_fp16(engines, images, tmp_path):
+    """EfficientDet-D0 in fp16, judged against what fp16 storage itself costs this model: the CPU
+    engine with every op's output rounded to fp16 (ODRT_CPU_HALF=1, unfused) is the yardstick. The
+    fixture's random weights are not fp16-safe (bench/fp16_sensitivity.py: the emulation itself
+    loses a fifth of the detections >= 0.5), so the fp16 criteria of the other models cannot hold;
+    the CUDA engine may miss no more than the emulation misses, plus 2 detections or 3% of the
+    reference's (its tensor-core products round differently from the emulation's)."""
+    ref = ort_detections(images)
+    got = detect(engines("efficientdet_d0", "--device", "cuda", "--precision", "fp16"), images, tmp_path)
+    cpu = engines("efficientdet_d0")
+    out = tmp_path / "emul.json"
+    subprocess.run([odrt_bin(), "detect", cpu, *images, "--json", out, "--threshold", "0"], check=True, capture_output=True,
+                   timeout=900, env={**os.environ, "ODRT_CPU_HALF": "1", "ODRT_NO_FUSE": "1"})
+    emul = [[(d["class_id"], d["score"], d["box_normalized"]) for d in r["detections"]] for r in json.loads(out.read_text())["images"]]
+    n3 = sum(sum(d[1] >= 0.3 for d in r) for r in ref)
+    n5 = sum(sum(d[1] >= 0.5 for d in r) for r in ref)
+    m3 = {k: sum(len(missing(r, x, 0.3, 0.9)) for r, x in zip(ref, v)) for k, v in (("cuda", got), ("emulation", emul))}
+    m5 = {k: sum(len(missing(r, x, 0.5, 0.9)) for r, x in zip(ref, v)) for k, v in (("cuda", got), ("emulation", emul))}
+    assert n3 > 0 and n5 > 0, (n3, n5)
+    assert m3["emulation"] < n3, "the yardstick itself lost every detection: the emulation did not run as intended"
+    print("EfficientDet-D0 fp16: >=0.3 %d, missing cuda %d / emulation %d; >=0.5 %d, missing cuda %d / emulation %d" %
+          (n3, m3["cuda"], m3["emulation"], n5, m5["cuda"], m5["emulation"]))
+    assert m3["cuda"] <= m3["emulation"] + max(2, 0.03 * n3), (m3, n3)
+    assert m5["cuda"] <= m5["emulation"] + max(2, 0.03 * n5), (m5, n5)
