@@ -57,20 +57,20 @@ typedef enum odrt_status {
 } odrt_status_t;
 
 /* Static string for a status ("ok", "io error", ...). */
-const char *odrt_status_str(odrt_status_t s);
+ODRT_API const char *odrt_status_str(odrt_status_t s);
 /* Message of the last failure on this thread ("" if none). Borrowed. */
-const char *odrt_last_error(void);
+ODRT_API const char *odrt_last_error(void);
 /* "MAJOR.MINOR.PATCH". Static. */
-const char *odrt_version(void);
+ODRT_API const char *odrt_version(void);
 /* The library's ODRT_VERSION_NUMBER (a program can compare it with the header it was built with). */
-int odrt_version_number(void);
+ODRT_API int odrt_version_number(void);
 
 /* Messages of the library: profiles (ODRT_LOG_INFO, when a profiling engine is freed) and
  * warnings. fn receives one message (one or more lines, no trailing newline) and user. NULL (the
  * default) drops them. Process-wide. */
 typedef enum odrt_log_level { ODRT_LOG_ERROR = 0, ODRT_LOG_WARN, ODRT_LOG_INFO, ODRT_LOG_DEBUG } odrt_log_level_t;
 typedef void (*odrt_log_fn)(odrt_log_level_t level, const char *message, void *user);
-void odrt_set_log(odrt_log_fn fn, void *user);
+ODRT_API void odrt_set_log(odrt_log_fn fn, void *user);
 
 /* Element types; values equal ONNX TensorProto.DataType. */
 typedef enum odrt_dtype {
@@ -92,9 +92,9 @@ typedef enum odrt_dtype {
 } odrt_dtype_t;
 
 /* Lower-case name ("float32", "uint8", ...) or "undefined". Static. */
-const char *odrt_dtype_name(odrt_dtype_t dt);
+ODRT_API const char *odrt_dtype_name(odrt_dtype_t dt);
 /* Size of one element in bytes; 0 for undefined/string. */
-size_t odrt_dtype_size(odrt_dtype_t dt);
+ODRT_API size_t odrt_dtype_size(odrt_dtype_t dt);
 
 #define ODRT_MAX_RANK 8
 
@@ -110,22 +110,22 @@ typedef struct odrt_tensor {
 } odrt_tensor_t;
 
 /* New zero-filled tensor. Caller owns *out (odrt_tensor_free). */
-odrt_status_t odrt_tensor_create(odrt_dtype_t dt, int rank, const int64_t *dims, odrt_tensor_t **out);
-void odrt_tensor_free(odrt_tensor_t *t);
-int64_t odrt_tensor_numel(const odrt_tensor_t *t);
+ODRT_API odrt_status_t odrt_tensor_create(odrt_dtype_t dt, int rank, const int64_t *dims, odrt_tensor_t **out);
+ODRT_API void odrt_tensor_free(odrt_tensor_t *t);
+ODRT_API int64_t odrt_tensor_numel(const odrt_tensor_t *t);
 
 /* .npy I/O (versions 1-3, little-endian, C order; float32/16/64, int8-64, uint8-64, bool).
  * Caller owns *out. */
-odrt_status_t odrt_npy_load(const char *path, odrt_tensor_t **out);
-odrt_status_t odrt_npy_save(const char *path, const odrt_tensor_t *t);
+ODRT_API odrt_status_t odrt_npy_load(const char *path, odrt_tensor_t **out);
+ODRT_API odrt_status_t odrt_npy_save(const char *path, const odrt_tensor_t *t);
 
 /* Decode a JPEG or PNG into a uint8 [1,H,W,3] RGB tensor. If out_h and out_w are > 0 the image
  * is resized to that size with bilinear interpolation (half-pixel centres, as PIL's BILINEAR
  * for upscaling). Caller owns *out. */
-odrt_status_t odrt_image_load(const char *path, int out_h, int out_w, odrt_tensor_t **out);
+ODRT_API odrt_status_t odrt_image_load(const char *path, int out_h, int out_w, odrt_tensor_t **out);
 
 /* Write a uint8 [1,H,W,3] RGB image as PNG or JPEG (by the path's extension). */
-odrt_status_t odrt_image_save(const char *path, const odrt_tensor_t *img);
+ODRT_API odrt_status_t odrt_image_save(const char *path, const odrt_tensor_t *img);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Models. */
@@ -133,37 +133,37 @@ odrt_status_t odrt_image_save(const char *path, const odrt_tensor_t *img);
 typedef struct odrt_model odrt_model_t;
 
 /* Load an ONNX model (external data allowed only inside the model's folder). Caller owns *out. */
-odrt_status_t odrt_model_load(const char *path, odrt_model_t **out);
+ODRT_API odrt_status_t odrt_model_load(const char *path, odrt_model_t **out);
 /* Same from memory; `dir` is the folder for external data, or NULL to refuse external data. */
-odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *dir, odrt_model_t **out);
+ODRT_API odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *dir, odrt_model_t **out);
 /* Serialize the model as ONNX (all tensor data inline). */
-odrt_status_t odrt_model_save(const odrt_model_t *m, const char *path);
-void odrt_model_free(odrt_model_t *m);
+ODRT_API odrt_status_t odrt_model_save(const odrt_model_t *m, const char *path);
+ODRT_API void odrt_model_free(odrt_model_t *m);
 
 /* Graph inputs and outputs of the main graph (initializers excluded from inputs). */
-int odrt_model_num_inputs(const odrt_model_t *m);
-int odrt_model_num_outputs(const odrt_model_t *m);
+ODRT_API int odrt_model_num_inputs(const odrt_model_t *m);
+ODRT_API int odrt_model_num_outputs(const odrt_model_t *m);
 /* Name (borrowed), dtype, and shape (-1 for unknown dims; rank -1 if unknown). */
-const char *odrt_model_input_name(const odrt_model_t *m, int i);
-const char *odrt_model_output_name(const odrt_model_t *m, int i);
-odrt_status_t odrt_model_input_info(const odrt_model_t *m, int i, odrt_dtype_t *dt, int *rank,
+ODRT_API const char *odrt_model_input_name(const odrt_model_t *m, int i);
+ODRT_API const char *odrt_model_output_name(const odrt_model_t *m, int i);
+ODRT_API odrt_status_t odrt_model_input_info(const odrt_model_t *m, int i, odrt_dtype_t *dt, int *rank,
                                     int64_t dims[ODRT_MAX_RANK]);
-odrt_status_t odrt_model_output_info(const odrt_model_t *m, int i, odrt_dtype_t *dt, int *rank,
+ODRT_API odrt_status_t odrt_model_output_info(const odrt_model_t *m, int i, odrt_dtype_t *dt, int *rank,
                                      int64_t dims[ODRT_MAX_RANK]);
 
 /* Inspection report as JSON text (format: docs/inspect-json.md). Caller owns *json (free()). */
-odrt_status_t odrt_model_inspect_json(const odrt_model_t *m, char **json);
+ODRT_API odrt_status_t odrt_model_inspect_json(const odrt_model_t *m, char **json);
 /* Human-readable report. Caller owns *text (free()). */
-odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text);
+ODRT_API odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text);
 /* Infer value types and shapes (constant-propagating through shape computations with the
  * reference kernels); declared types are only refined. *n_updated (may be NULL) counts values
  * that gained information. */
-odrt_status_t odrt_model_infer_shapes(odrt_model_t *m, int *n_updated);
+ODRT_API odrt_status_t odrt_model_infer_shapes(odrt_model_t *m, int *n_updated);
 /* Every value of the main graph with its dtype and shape as JSON: {"values": [{"name", "dtype",
  * "shape"}]} (shape null when the rank is unknown, dims null when unknown). Caller frees. */
-odrt_status_t odrt_model_values_json(const odrt_model_t *m, char **json);
+ODRT_API odrt_status_t odrt_model_values_json(const odrt_model_t *m, char **json);
 /* Graphviz dot of the main graph. Caller owns *dot (free()). */
-odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
+ODRT_API odrt_status_t odrt_model_to_dot(const odrt_model_t *m, char **dot);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Conversion of a TF OD API export (tf2onnx) into a TensorRT-ready ONNX (docs/convert.md). */
@@ -189,12 +189,12 @@ typedef struct odrt_convert_options {
 } odrt_convert_options_t;
 
 /* Zeroes *o (every field its default) and sets struct_size. */
-void odrt_convert_options_init(odrt_convert_options_t *o);
+ODRT_API void odrt_convert_options_init(odrt_convert_options_t *o);
 
 /* Rewrite `m` in place. On failure the model is left unusable (reload it) and the error names the
  * part that was not found and what to pass. *report_json receives the report (caller frees; may be
  * NULL to skip), also on success only. */
-odrt_status_t odrt_convert(odrt_model_t *m, const odrt_convert_options_t *opts, char **report_json);
+ODRT_API odrt_status_t odrt_convert(odrt_model_t *m, const odrt_convert_options_t *opts, char **report_json);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions: the CPU reference executor. */
@@ -203,20 +203,20 @@ typedef struct odrt_session odrt_session_t;
 
 /* Threads the reference executor's large GEMMs use (0 = the CPU count, at most 16; the default).
  * Process-wide. */
-void odrt_set_reference_threads(int n);
+ODRT_API void odrt_set_reference_threads(int n);
 
 /* Name of the i-th operator the CPU executor supports ("Conv", or "domain.Op" outside ai.onnx),
  * or NULL when i is past the end. Static strings. */
-const char *odrt_supported_op(int i);
+ODRT_API const char *odrt_supported_op(int i);
 
 /* The session borrows `m`, which must outlive it. Caller owns *out. */
-odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out);
-void odrt_session_free(odrt_session_t *s);
+ODRT_API odrt_status_t odrt_session_create(const odrt_model_t *m, odrt_session_t **out);
+ODRT_API void odrt_session_free(odrt_session_t *s);
 
 /* Run the model. `inputs[i]` is matched to `input_names[i]` (all model inputs must be given;
  * borrowed). On success outputs[j] (j < odrt_model_num_outputs) are new tensors in model
  * output order; caller owns each (odrt_tensor_free). */
-odrt_status_t odrt_session_run(odrt_session_t *s, int n_inputs, const char *const *input_names,
+ODRT_API odrt_status_t odrt_session_run(odrt_session_t *s, int n_inputs, const char *const *input_names,
                                const odrt_tensor_t *const *inputs, odrt_tensor_t **outputs);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -249,7 +249,7 @@ typedef struct odrt_engine_options {
                               3 by size when Cout > 64 (CLI: ODRT_CUDA_PW=0|1|2 give 1|2|3) */
 } odrt_engine_options_t;
 /* Every field its default; struct_size set. */
-void odrt_engine_options_init(odrt_engine_options_t *o);
+ODRT_API void odrt_engine_options_init(odrt_engine_options_t *o);
 
 typedef struct odrt_build_options {
     size_t struct_size;    /* sizeof(odrt_build_options_t): odrt_build_options_init sets it */
@@ -264,7 +264,7 @@ typedef struct odrt_build_options {
     const odrt_engine_options_t *engine; /* how the returned handle runs (borrowed; NULL = defaults) */
 } odrt_build_options_t;
 /* Every field its default; struct_size set. */
-void odrt_build_options_init(odrt_build_options_t *o);
+ODRT_API void odrt_build_options_init(odrt_build_options_t *o);
 
 typedef struct odrt_detection {
     float ymin, xmin, ymax, xmax; /* normalised to the frame, [0, 1] */
@@ -276,77 +276,77 @@ typedef struct odrt_detections {
     int count;
     odrt_detection_t *items; /* owned: odrt_detections_clear frees */
 } odrt_detections_t;
-void odrt_detections_clear(odrt_detections_t *d);
+ODRT_API void odrt_detections_clear(odrt_detections_t *d);
 
 /* Build an engine from a TF OD API export (tf2onnx). `m` is rewritten on the way (reload it to
  * use it again). Caller owns *out. */
-odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, odrt_engine_t **out);
+ODRT_API odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *o, odrt_engine_t **out);
 /* Write the engine file. */
-odrt_status_t odrt_engine_save(const odrt_engine_t *e, const char *path);
+ODRT_API odrt_status_t odrt_engine_save(const odrt_engine_t *e, const char *path);
 /* mmap an engine file and make it ready to run (weights used in place). threads: 0 = the count
  * stored at build time. Caller owns *out. */
-odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **out);
+ODRT_API odrt_status_t odrt_engine_load(const char *path, int threads, odrt_engine_t **out);
 /* Same from bytes, copied. */
-odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, odrt_engine_t **out);
+ODRT_API odrt_status_t odrt_engine_load_buffer(const void *buf, size_t len, int threads, odrt_engine_t **out);
 /* The same with run-time options (o may be NULL: defaults). */
-odrt_status_t odrt_engine_load_ex(const char *path, const odrt_engine_options_t *o, odrt_engine_t **out);
-odrt_status_t odrt_engine_load_buffer_ex(const void *buf, size_t len, const odrt_engine_options_t *o, odrt_engine_t **out);
-void odrt_engine_free(odrt_engine_t *e);
+ODRT_API odrt_status_t odrt_engine_load_ex(const char *path, const odrt_engine_options_t *o, odrt_engine_t **out);
+ODRT_API odrt_status_t odrt_engine_load_buffer_ex(const void *buf, size_t len, const odrt_engine_options_t *o, odrt_engine_t **out);
+ODRT_API void odrt_engine_free(odrt_engine_t *e);
 
 /* Frames per run (the build batch). */
-int odrt_engine_batch(const odrt_engine_t *e);
+ODRT_API int odrt_engine_batch(const odrt_engine_t *e);
 /* The offset added to 0-based classes in this engine's detections. */
-int odrt_engine_class_offset(const odrt_engine_t *e);
+ODRT_API int odrt_engine_class_offset(const odrt_engine_t *e);
 /* Number of classes (without background), and the label of a class id (after the offset);
  * NULL when the engine has no label for it. Borrowed. */
-int odrt_engine_num_classes(const odrt_engine_t *e);
-const char *odrt_engine_label(const odrt_engine_t *e, int class_id);
+ODRT_API int odrt_engine_num_classes(const odrt_engine_t *e);
+ODRT_API const char *odrt_engine_label(const odrt_engine_t *e, int class_id);
 /* Replace the engine's labels with a label file's (see odrt_labels_load). */
-odrt_status_t odrt_engine_set_labels(odrt_engine_t *e, const char *path);
+ODRT_API odrt_status_t odrt_engine_set_labels(odrt_engine_t *e, const char *path);
 /* Metadata as JSON (input, preprocessing, NMS settings, labels, provenance). Caller frees. */
-odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json);
+ODRT_API odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json);
 
 /* Detect on n frames (1 <= n <= batch), each uint8 [1,H,W,3] RGB (any H, W unless the engine was
  * built for a fixed frame size). out[i] receives frame i's detections (caller clears each). */
-odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
+ODRT_API odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
 /* After a detect: the raw network outputs of the last run, box codes [batch, anchors, 4] and class
  * logits [batch, anchors, classes + background], float32 (a CUDA engine's are copied from the GPU,
  * fp16 ones converted). Borrowed until the next run. */
-odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits);
+ODRT_API odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits);
 /* A second handle on e for another thread (or CUDA stream): it shares the engine file and, on a
  * GPU, the uploaded weights, and has its own execution context (activation memory, stream, graph,
  * buffers), so that handles detect concurrently. Each handle is used by one thread at a time and
  * freed with odrt_engine_free, in any order. */
-odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out);
+ODRT_API odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out);
 /* Make the engine ready to run now: a CUDA engine's weights are uploaded and its buffers allocated
  * (load and build leave that to the first detect, so that a device engine can be opened, inspected
  * and saved where that device is missing). CPU engines are ready at load. */
-odrt_status_t odrt_engine_prepare(odrt_engine_t *e);
+ODRT_API odrt_status_t odrt_engine_prepare(odrt_engine_t *e);
 /* Device milliseconds of the last detect, from device events (CUDA engines: upload, preprocessing,
  * network, NMS and download as one graph); -1 for CPU engines. */
-double odrt_engine_device_ms(const odrt_engine_t *e);
+ODRT_API double odrt_engine_device_ms(const odrt_engine_t *e);
 /* "cpu" or "cuda" (borrowed). */
-const char *odrt_engine_device(const odrt_engine_t *e);
+ODRT_API const char *odrt_engine_device(const odrt_engine_t *e);
 /* The kernel set the handle runs (static): a CPU engine's "avx512", "avx2" or "generic" (see
  * odrt_engine_options_t.cpu_isa), a CUDA engine's "cuda" until it is prepared, then "sm_XY". */
-const char *odrt_engine_kernels(odrt_engine_t *e);
+ODRT_API const char *odrt_engine_kernels(odrt_engine_t *e);
 /* Backends this odrt was built with: "cpu" or "cpu cuda" (static). */
-const char *odrt_backends(void);
+ODRT_API const char *odrt_backends(void);
 /* The CPU kernel set engines take by default (static): "avx512", "avx2" or "generic" on x86-64
  * (the best the CPU has; AMD keeps avx2), "generic" (NEON) on AArch64. */
-const char *odrt_cpu_kernels(void);
+ODRT_API const char *odrt_cpu_kernels(void);
 
 /* Draw detections with score >= threshold on img (uint8 [1,H,W,3]) in place: a box in a colour
  * per class and a tag "label score" (labels from e, which may be NULL). */
-odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, const odrt_engine_t *e,
+ODRT_API odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, const odrt_engine_t *e,
                                          float threshold);
 
 /* Label files: TF OD API label_map.pbtxt (item { id: N name: "..." display_name: "..." }; id N is
  * 0-based class N - 1, display_name preferred) or one name per line (line i is class i).
  * names[c] is the label of 0-based class c, NULL where the file has none. Caller frees with
  * odrt_labels_free. */
-odrt_status_t odrt_labels_load(const char *path, char ***names, int *n);
-void odrt_labels_free(char **names, int n);
+ODRT_API odrt_status_t odrt_labels_load(const char *path, char ***names, int *n);
+ODRT_API void odrt_labels_free(char **names, int n);
 
 /* ------------------------------------------------------------------------------------------ */
 /* COCO bbox evaluation, with pycocotools' COCOeval results (docs/eval.md). */
@@ -360,27 +360,27 @@ typedef struct odrt_coco_det {
 } odrt_coco_det_t;
 
 /* COCO instances json (images, categories, annotations with bbox, area, iscrowd). Caller owns *out. */
-odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out);
+ODRT_API odrt_status_t odrt_coco_load(const char *path, odrt_coco_t **out);
 /* Same from JSON text; `name` names it in errors. */
-odrt_status_t odrt_coco_load_buffer(const char *json, size_t len, const char *name, odrt_coco_t **out);
-void odrt_coco_free(odrt_coco_t *c);
-int odrt_coco_num_images(const odrt_coco_t *c);
-int odrt_coco_num_categories(const odrt_coco_t *c);
+ODRT_API odrt_status_t odrt_coco_load_buffer(const char *json, size_t len, const char *name, odrt_coco_t **out);
+ODRT_API void odrt_coco_free(odrt_coco_t *c);
+ODRT_API int odrt_coco_num_images(const odrt_coco_t *c);
+ODRT_API int odrt_coco_num_categories(const odrt_coco_t *c);
 /* i-th image / category in id order; strings borrowed (NULL when absent). */
-odrt_status_t odrt_coco_image(const odrt_coco_t *c, int i, int64_t *id, const char **file_name, double *w, double *h);
-odrt_status_t odrt_coco_category(const odrt_coco_t *c, int i, int64_t *id, const char **name);
+ODRT_API odrt_status_t odrt_coco_image(const odrt_coco_t *c, int i, int64_t *id, const char **file_name, double *w, double *h);
+ODRT_API odrt_status_t odrt_coco_category(const odrt_coco_t *c, int i, int64_t *id, const char **name);
 /* Ground truth from boxes (odrt compare: one model's detections): images with their sizes,
  * categories by id, annotations as detections (area = w * h, not crowd, ids 1..n; score unused).
  * Caller owns *out. */
-odrt_status_t odrt_coco_create(int n_images, const int64_t *image_ids, const double *sizes_wh, int n_cats, const int64_t *cat_ids,
+ODRT_API odrt_status_t odrt_coco_create(int n_images, const int64_t *image_ids, const double *sizes_wh, int n_cats, const int64_t *cat_ids,
                                const odrt_coco_det_t *anns, size_t n_anns, odrt_coco_t **out);
 /* A COCO results file ([{image_id, category_id, bbox, score}]), every id checked against gt.
  * Caller frees *dets (free()). */
-odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n);
+ODRT_API odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n);
 /* The 12 COCOeval stats (AP .50:.95, AP .50, AP .75, AP small/medium/large, AR 1/10/100, AR
  * small/medium/large; -1 where undefined). per_class_ap (may be NULL): AP .50:.95 per category in
  * id order, -1 for a category without ground truth. */
-odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *dets, size_t n, double stats[12],
+ODRT_API odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *dets, size_t n, double stats[12],
                                  double *per_class_ap);
 
 #ifdef __cplusplus

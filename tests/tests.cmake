@@ -75,3 +75,9 @@ add_test(NAME unit/engine_threads_cpu COMMAND test_engine_threads ${CMAKE_SOURCE
 set_tests_properties(unit/engine_threads_cpu PROPERTIES TIMEOUT 600)
 add_test(NAME gpu/engine_threads_cuda COMMAND test_engine_threads ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx cuda:fp16 ${ODRT_SHARED_PHOTOS})
 set_tests_properties(gpu/engine_threads_cuda PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# the public API's contracts (versions, struct_size, log callback, ODRT_ERR_DEVICE, static strings)
+add_executable(test_api tests/test_api.c)
+target_compile_options(test_api PRIVATE ${ODRT_WARN})
+target_link_libraries(test_api PRIVATE odrt)
+add_test(NAME unit/api COMMAND test_api ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx ${CMAKE_SOURCE_DIR}/data/images/hands.jpg)
