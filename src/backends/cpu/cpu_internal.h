@@ -34,7 +34,7 @@ static inline float *cpu_tensor(const cpu_ctx *c, const eng_plan *p, int t) { re
 
 /* cpu_ops.c: the runner of each op kind (NULL: none), indexed by kind */
 typedef odrt_status_t (*cpu_op_fn)(cpu_ctx *c, const eng_plan *p, int k);
-extern const cpu_op_fn cpu_ops[EOP_COUNT];
+extern const cpu_op_fn cpu_ops[]; /* EOP_COUNT entries: cpu_ops.c checks it */
 /* im2col rows of conv o for output pixels [m0, m1) (m = (n * OH + oy) * OW + ox) into dst [m1 - m0][K] */
 void cpu_im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
                      float *dst);
