@@ -83,6 +83,12 @@ odrt_status_t odrt_read_options(const void *src, size_t size, void *dst, void (*
     return ODRT_OK;
 }
 
+void odrt_options_clear(void *o, size_t size) {
+    if (!o) return;
+    memset(o, 0, size);
+    *(size_t *)o = size;
+}
+
 /* ---- log ---- */
 static odrt_log_fn g_log;
 static void *g_log_user;

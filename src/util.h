@@ -64,6 +64,8 @@ char *odrt_sb_take(odrt_sb_t *sb); /* caller frees; NULL if OOM */
  * struct_size below sizeof(size_t), or a larger struct with a field this library lacks set, is
  * refused naming `what`. src NULL: defaults. */
 odrt_status_t odrt_read_options(const void *src, size_t size, void *dst, void (*init)(void *), const char *what);
+/* an options struct of `size` bytes zeroed, its struct_size set (NULL: nothing) */
+void odrt_options_clear(void *o, size_t size);
 
 /* Messages to the callback of odrt_set_log (dropped when none is set): one formatted line, or a
  * whole builder's text (taken and freed). */

@@ -228,11 +228,7 @@ void tfod_guess_family(const ir_graph *g, tfod_found *f) {
     f->backbone = tfod_backbone(g);
 }
 
-void odrt_convert_options_init(odrt_convert_options_t *o) {
-    if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-}
+void odrt_convert_options_init(odrt_convert_options_t *o) { odrt_options_clear(o, sizeof *o); }
 
 static void convert_options_init_v(void *o) { odrt_convert_options_init(o); }
 

@@ -64,8 +64,7 @@ static odrt_status_t ensure_ctx(odrt_engine_t *e) {
 
 void odrt_engine_options_init(odrt_engine_options_t *o) {
     if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
+    odrt_options_clear(o, sizeof *o);
     o->cpu_half_last = -1;
 }
 
@@ -157,11 +156,7 @@ odrt_status_t odrt_engine_load_ex(const char *path, const odrt_engine_options_t 
     return ODRT_OK;
 }
 
-void odrt_build_options_init(odrt_build_options_t *o) {
-    if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-}
+void odrt_build_options_init(odrt_build_options_t *o) { odrt_options_clear(o, sizeof *o); }
 
 static void build_options_init_v(void *o) { odrt_build_options_init(o); }
 
