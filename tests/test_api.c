@@ -6,18 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "odrt.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf(" (last error: %s)\n", odrt_last_error());                                      \
-        }                                                                                          \
-    } while (0)
 
 static int n_info, n_profile_lines;
 static void logger(odrt_log_level_t level, const char *msg, void *user) {

@@ -4,22 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "ir/ir.h"
 #include "ir/model.h"
 
-/* A failed check ends the test (goto out): every later step reads what the earlier ones made,
- * so going on would dereference what a failure left NULL. */
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf(" (%s)\n", odrt_last_error());                                                  \
-            goto out;                                                                              \
-        }                                                                                          \
-    } while (0)
+/* every check is a REQUIRE: each step reads what the earlier ones made, so going on after a
+ * failure would dereference what it left NULL */
 
 static odrt_tensor_t *input_image(void) {
     int64_t d[4] = {1, 48, 64, 3};
@@ -55,23 +45,23 @@ static void free_outputs(odrt_model_t *m, odrt_tensor_t **o) {
 static void test_edits_keep_results(const char *path) {
     odrt_model_t *m = NULL, *m2 = NULL;
     odrt_tensor_t *ref[16] = {0}, *got[16] = {0};
-    CHECK(odrt_model_load(path, &m) == ODRT_OK, "load %s", path);
-    CHECK(odrt_model_num_outputs(m) <= 16, "at most 16 outputs");
+    REQUIRE(odrt_model_load(path, &m) == ODRT_OK, "load %s", path);
+    REQUIRE(odrt_model_num_outputs(m) <= 16, "at most 16 outputs");
     ir_graph *g = m->ir->graph;
-    CHECK(run(m, ref), "reference run");
+    REQUIRE(run(m, ref), "reference run");
     size_t n0 = g->n_nodes;
 
     /* 1. a dead branch: Relu(Relu(first Conv output)) feeding nothing */
     ir_node *conv = NULL;
-    CHECK(ir_graph_find_op(g, "Conv", &conv, 1) > 0 && conv, "a Conv exists");
+    REQUIRE(ir_graph_find_op(g, "Conv", &conv, 1) > 0 && conv, "a Conv exists");
     ir_node *r1 = ir_node_new(g, "Relu", "", "dead1", 1, 1), *r2 = ir_node_new(g, "Relu", "", "dead2", 1, 1);
     ir_value *d1 = ir_value_new(g, "dead1_out"), *d2 = ir_value_new(g, "dead2_out");
-    CHECK(r1 && r2 && d1 && d2, "new nodes and values");
+    REQUIRE(r1 && r2 && d1 && d2, "new nodes and values");
     ir_node_set_input(r1, 0, conv->out[0]);
     ir_node_set_output(r1, 0, d1);
     ir_node_set_input(r2, 0, d1);
     ir_node_set_output(r2, 0, d2);
-    CHECK(g->n_nodes == n0 + 2, "two nodes added");
+    REQUIRE(g->n_nodes == n0 + 2, "two nodes added");
 
     /* 2. reverse the node order: toposort must restore a valid order */
     for (size_t i = 0; i < g->n_nodes / 2; i++) {
@@ -79,8 +69,8 @@ static void test_edits_keep_results(const char *path) {
         g->nodes[i] = g->nodes[g->n_nodes - 1 - i];
         g->nodes[g->n_nodes - 1 - i] = t;
     }
-    CHECK(ir_graph_toposort(g) == ODRT_OK, "toposort");
-    CHECK(ir_graph_validate(g) == ODRT_OK, "validate after toposort");
+    REQUIRE(ir_graph_toposort(g) == ODRT_OK, "toposort");
+    REQUIRE(ir_graph_validate(g) == ODRT_OK, "validate after toposort");
     for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->mark = (int)i;
     int ordered = 1;
     for (size_t i = 0; i < g->n_nodes; i++)
@@ -88,52 +78,52 @@ static void test_edits_keep_results(const char *path) {
             ir_value *v = g->nodes[i]->in[k];
             if (v && v->producer && v->graph == g && v->producer->mark >= (int)i) ordered = 0;
         }
-    CHECK(ordered, "every producer precedes its consumers");
+    REQUIRE(ordered, "every producer precedes its consumers");
 
     /* 3. cleanup removes exactly the dead branch */
     ir_graph_cleanup(g);
-    CHECK(g->n_nodes == n0, "cleanup leaves %zu nodes, expected %zu", g->n_nodes, n0);
-    CHECK(!ir_graph_find_node(g, "dead1") && !ir_graph_find_node(g, "dead2"), "dead nodes gone");
+    REQUIRE(g->n_nodes == n0, "cleanup leaves %zu nodes, expected %zu", g->n_nodes, n0);
+    REQUIRE(!ir_graph_find_node(g, "dead1") && !ir_graph_find_node(g, "dead2"), "dead nodes gone");
 
     /* 4. insert an Identity after the Conv and move every use onto it */
     ir_value *v = conv->out[0];
     ir_value *v2 = ir_value_new(g, "conv_copy");
     ir_node *id = ir_node_new(g, "Identity", "", "copy", 1, 1);
-    CHECK(v2 && id, "new Identity");
+    REQUIRE(v2 && id, "new Identity");
     ir_node_set_output(id, 0, v2);
-    CHECK(ir_value_replace_uses(v, v2) == ODRT_OK, "replace uses");
+    REQUIRE(ir_value_replace_uses(v, v2) == ODRT_OK, "replace uses");
     ir_node_set_input(id, 0, v);
-    CHECK(v->n_uses == 1 && v->uses[0].node == id, "only the Identity reads the Conv now");
-    CHECK(ir_graph_toposort(g) == ODRT_OK && ir_graph_validate(g) == ODRT_OK, "valid after rewire");
-    CHECK(run(m, got), "run after edits");
-    CHECK(same_outputs(m, ref, got), "outputs bit-identical after edits");
+    REQUIRE(v->n_uses == 1 && v->uses[0].node == id, "only the Identity reads the Conv now");
+    REQUIRE(ir_graph_toposort(g) == ODRT_OK && ir_graph_validate(g) == ODRT_OK, "valid after rewire");
+    REQUIRE(run(m, got), "run after edits");
+    REQUIRE(same_outputs(m, ref, got), "outputs bit-identical after edits");
     free_outputs(m, got);
 
     /* 5. export and re-import: still identical */
-    CHECK(odrt_model_save(m, "test_ir_edited.onnx") == ODRT_OK, "save");
-    CHECK(odrt_model_load("test_ir_edited.onnx", &m2) == ODRT_OK, "reload");
+    REQUIRE(odrt_model_save(m, "test_ir_edited.onnx") == ODRT_OK, "save");
+    REQUIRE(odrt_model_load("test_ir_edited.onnx", &m2) == ODRT_OK, "reload");
     remove("test_ir_edited.onnx");
-    CHECK(m2->ir->graph->n_nodes == n0 + 1, "reloaded node count");
-    CHECK(run(m2, got), "run reloaded");
-    CHECK(same_outputs(m2, ref, got), "reloaded outputs bit-identical");
+    REQUIRE(m2->ir->graph->n_nodes == n0 + 1, "reloaded node count");
+    REQUIRE(run(m2, got), "run reloaded");
+    REQUIRE(same_outputs(m2, ref, got), "reloaded outputs bit-identical");
     free_outputs(m2, got);
 
     /* 6. a cycle is refused */
     ir_node *a = ir_node_new(g, "Relu", "", "cyc_a", 1, 1), *b = ir_node_new(g, "Relu", "", "cyc_b", 1, 1);
     ir_value *va = ir_value_new(g, "cyc_a_out"), *vb = ir_value_new(g, "cyc_b_out");
-    CHECK(a && b && va && vb, "cycle nodes");
+    REQUIRE(a && b && va && vb, "cycle nodes");
     ir_node_set_output(a, 0, va);
     ir_node_set_output(b, 0, vb);
     ir_node_set_input(a, 0, vb);
     ir_node_set_input(b, 0, va);
-    CHECK(ir_graph_validate(g) == ODRT_ERR_INVALID && strstr(odrt_last_error(), "cycle"), "cycle detected");
-    CHECK(ir_graph_toposort(g) == ODRT_ERR_INVALID, "toposort refuses a cycle");
+    REQUIRE(ir_graph_validate(g) == ODRT_ERR_INVALID && strstr(odrt_last_error(), "cycle"), "cycle detected");
+    REQUIRE(ir_graph_toposort(g) == ODRT_ERR_INVALID, "toposort refuses a cycle");
     ir_node_remove(a);
     ir_node_remove(b);
-    CHECK(ir_graph_validate(g) == ODRT_OK, "valid once the cycle is removed");
+    REQUIRE(ir_graph_validate(g) == ODRT_OK, "valid once the cycle is removed");
 
     /* 7. a value name cannot be defined twice in a scope */
-    CHECK(ir_value_new(g, "conv_copy") == NULL, "duplicate name refused");
+    REQUIRE(ir_value_new(g, "conv_copy") == NULL, "duplicate name refused");
 out:
     remove("test_ir_edited.onnx");
     if (m) free_outputs(m, ref), free_outputs(m, got);

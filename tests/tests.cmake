@@ -43,7 +43,7 @@ endforeach()
 
 # C unit tests of the IR surgery API
 add_executable(test_ir tests/test_ir.c)
-target_include_directories(test_ir PRIVATE src)
+target_include_directories(test_ir PRIVATE src tests)
 target_compile_options(test_ir PRIVATE ${ODRT_WARN})
 target_link_libraries(test_ir PRIVATE odrt)
 add_test(NAME unit/ir COMMAND test_ir ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx)
@@ -79,5 +79,6 @@ set_tests_properties(gpu/engine_threads_cuda PROPERTIES LABELS gpu SKIP_RETURN_C
 # the public API's contracts (versions, struct_size, log callback, ODRT_ERR_DEVICE, static strings)
 add_executable(test_api tests/test_api.c)
 target_compile_options(test_api PRIVATE ${ODRT_WARN})
+target_include_directories(test_api PRIVATE tests)
 target_link_libraries(test_api PRIVATE odrt)
 add_test(NAME unit/api COMMAND test_api ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx ${CMAKE_SOURCE_DIR}/data/images/hands.jpg)
