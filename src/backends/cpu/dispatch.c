@@ -8,11 +8,12 @@
 
 #include "backends/cpu/kernels.h"
 
+#if defined(__x86_64__)
 static int has_avx2, has_avx512, is_amd;
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
 
 static void read_features(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__GNUC__)
     __builtin_cpu_init();
     has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     has_avx512 = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
@@ -20,11 +21,12 @@ static void read_features(void) {
     is_amd = __builtin_cpu_is("amd");
 #endif
 }
+#endif
 
 const cpu_kernels *cpu_kernels_pick(const char *isa) {
-    pthread_once(&features_once, read_features);
     if (isa && !strcmp(isa, "generic")) return &cpu_kernels_generic;
 #if defined(__x86_64__)
+    pthread_once(&features_once, read_features);
     if (isa && !strcmp(isa, "avx2") && has_avx2) return &cpu_kernels_avx2;
     if (has_avx512 && ((isa && !strcmp(isa, "avx512")) || !is_amd)) return &cpu_kernels_avx512;
     if (has_avx2) return &cpu_kernels_avx2;
