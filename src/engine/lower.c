@@ -371,8 +371,16 @@ static odrt_status_t lower_ref(lw *L, ir_node *n) {
         char nm[32];
         snprintf(nm, sizeof nm, "in%d", k);
         ir_value *nv;
-        if (is_const(v)) {
-            nv = ir_graph_add_const(g, nm, v->init);
+        if (is_const(v)) { /* a copy: ir_graph_add_const names the tensor, which the network's graph owns */
+            const ir_tensor *src = v->init;
+            ir_tensor *t = src->dtype == ODRT_DT_STRING ? NULL : ir_tensor_new(mm, src->dtype, src->rank, src->dims);
+            if (!t) {
+                rc = odrt_fail(src->dtype == ODRT_DT_STRING ? ODRT_ERR_UNSUPPORTED : ODRT_ERR_NOMEM,
+                               "build: constant '%s' of op %s cannot be copied", v->name, n->op);
+                break;
+            }
+            if (src->nbytes) memcpy(t->data, src->data, src->nbytes);
+            nv = ir_graph_add_const(g, nm, t);
         } else {
             int t;
             if (tmp.n_in >= ENG_MAX_IN) rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op %s has too many inputs", n->op);

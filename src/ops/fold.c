@@ -87,18 +87,16 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
     for (size_t i = 0; i < g->n_nodes && rc == ODRT_OK; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead || !n->mark) continue;
-        ex_val *outer_views[64];
         int n_outer = 0;
         int scoped = has_subgraph(n) && ex_find_kernel(n->domain, n->op);
         if (!scoped && !ir_node_foldable(n)) {
             rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "cannot evaluate node '%s' (%s) here", n->name, n->op);
             break;
         }
-        ex_val *ins[64] = {0}, *outs[16] = {0};
-        if (n->n_in > 64 || n->n_out > 16) {
-            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "node '%s' has too many inputs/outputs to evaluate", n->name);
-            break;
-        }
+        /* a Concat of every class's boxes has as many inputs as the model has classes */
+        ex_val **ins = calloc((size_t)n->n_in + 1, sizeof *ins), **outs = calloc((size_t)n->n_out + 1, sizeof *outs);
+        ex_val **outer_views = calloc((size_t)n->n_in + 1, sizeof *outer_views);
+        if (!ins || !outs || !outer_views) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         for (int k = 0; k < n->n_in && rc == ODRT_OK; k++) {
             ir_value *v = n->in[k];
             if (!v) continue;
@@ -118,12 +116,13 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
         }
         if (rc == ODRT_OK) rc = scoped ? ex_run_node_in_scope(m, g, n, env, ins, outs) : ir_run_node(m, n, ins, outs, 0);
         for (int k = 0; k < n_outer; k++) free(outer_views[k]);
-        for (int k = 0; k < n->n_out; k++) {
+        for (int k = 0; outs && k < n->n_out; k++) {
             if (rc == ODRT_OK && n->out[k] && outs[k]) {
                 env[n->out[k]->id] = outs[k];
                 own[n->out[k]->id] = 1;
             } else ex_val_free(outs[k]);
         }
+        free(ins), free(outs), free(outer_views);
     }
     for (int t = 0; t < n_targets && rc == ODRT_OK; t++) {
         ex_val *v = env[targets[t]->id];
@@ -184,10 +183,9 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
             all = n->in[k]->init != NULL && n->in[k]->graph == g;
             if (all) in_bytes += n->in[k]->init->nbytes;
         }
-        if (!all || n->n_out > 16) continue;
-        ex_val *ins[64] = {0}, *outs[16] = {0};
-        if (n->n_in > 64) continue;
-        int ok = 1;
+        if (!all) continue;
+        ex_val **ins = calloc((size_t)n->n_in + 1, sizeof *ins), **outs = calloc((size_t)n->n_out + 1, sizeof *outs);
+        int ok = ins && outs;
         for (int k = 0; k < n->n_in && ok; k++)
             if (n->in[k]) ok = (ins[k] = view_of_init(n->in[k]->init)) != NULL;
         if (ok) ok = ir_run_node(m, n, ins, outs, 1) == ODRT_OK;
@@ -223,8 +221,9 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
                 folded++;
             }
         }
-        for (int k = 0; k < n->n_in; k++) free(ins[k]);
-        for (int k = 0; k < n->n_out; k++) ex_val_free(outs[k]);
+        for (int k = 0; ins && k < n->n_in; k++) free(ins[k]);
+        for (int k = 0; outs && k < n->n_out; k++) ex_val_free(outs[k]);
+        free(ins), free(outs);
     }
     return folded;
 }

@@ -66,16 +66,18 @@ static int dims_of(const ir_value *v, int64_t *d) {
 /* evaluate n if all inputs are constant and small */
 static int try_fold(shape_ctx *s, ir_node *n) {
     if (!ir_node_foldable(n)) return 0;
-    ex_val *ins[64] = {0};
-    if (n->n_in > 64) return 0;
-    for (int k = 0; k < n->n_in; k++) {
+    ex_val **ins = calloc((size_t)n->n_in + 1, sizeof *ins), **outs = calloc((size_t)n->n_out + 1, sizeof *outs);
+    int ok = ins && outs;
+    for (int k = 0; ok && k < n->n_in; k++) {
         if (!n->in[k]) continue;
         ins[k] = get_const(s, n->in[k]);
-        if (!ins[k] || ex_numel(ins[k]) > FOLD_MAX_ELEMS) return 0;
+        if (!ins[k] || ex_numel(ins[k]) > FOLD_MAX_ELEMS) ok = 0;
     }
-    ex_val *outs[16] = {0};
-    if (n->n_out > 16) return 0;
-    int ok = ir_run_node(s->m, n, ins, outs, 1) == ODRT_OK; /* folding failures are not the caller's errors */
+    if (!ok) {
+        free(ins), free(outs);
+        return 0;
+    }
+    ok = ir_run_node(s->m, n, ins, outs, 1) == ODRT_OK; /* folding failures are not the caller's errors */
     for (int k = 0; k < n->n_out; k++) {
         if (ok && n->out[k] && outs[k] && !outs[k]->is_seq) {
             set_type(s, n->out[k], outs[k]->t.dtype, outs[k]->t.rank, outs[k]->t.dims);
@@ -86,6 +88,7 @@ static int try_fold(shape_ctx *s, ir_node *n) {
         }
         ex_val_free(outs[k]);
     }
+    free(ins), free(outs);
     return ok;
 }
 
