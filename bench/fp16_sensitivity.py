@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How a model takes fp16 activations, measured on the CPU (no GPU needed): the CPU engine, unfused,
-with every op's output rounded to fp16 (ODRT_CPU_HALF=1), or only some ops' (ODRT_CPU_HALF=A:B), or
-to a mantissa of N bits in fp32's range (ODRT_CPU_HALF_BITS=N), against the same engine in fp32,
+with every op's output rounded to fp16 (ODRT_CPU_HALF=1; with ODRT_CPU_HALF_WEIGHTS=1 every conv's
+weights too, as fp16 engines store them), or only some ops' (ODRT_CPU_HALF=A:B), or to a mantissa of
+N bits in fp32's range (ODRT_CPU_HALF_BITS=N), against the same engine in fp32,
 scored with the CUDA issue's fp16 criteria on the shared photos: detections with score >= 0.3
 matched at IoU >= 0.9 (same class) and those with score >= 0.5 missing.
 
@@ -31,6 +32,7 @@ MODELS = {
 }
 # (label, environment): every op rounded to fp16, to wider mantissas, and one early tensor only
 MODES = [("fp16, every op", {"ODRT_CPU_HALF": "1"}),
+         ("fp16, every op + conv weights", {"ODRT_CPU_HALF": "1", "ODRT_CPU_HALF_WEIGHTS": "1"}),
          ("14-bit mantissa, every op", {"ODRT_CPU_HALF": "1", "ODRT_CPU_HALF_BITS": "14"}),
          ("18-bit mantissa, every op", {"ODRT_CPU_HALF": "1", "ODRT_CPU_HALF_BITS": "18"}),
          ("fp16, op 0 only", {"ODRT_CPU_HALF": "0:0"})]

@@ -242,6 +242,8 @@ typedef struct odrt_engine_options {
                               bits: how a model takes fp16 (CLI: ODRT_CPU_HALF=1 or =A:B,
                               ODRT_CPU_HALF_BITS=N) */
     int cpu_half_first, cpu_half_last, cpu_half_bits;
+    int cpu_half_weights;  /* with cpu_half: every conv's weights rounded the same way (fp16 engines keep
+                              weights in half; CLI: ODRT_CPU_HALF_WEIGHTS=1) */
     int cuda_no_tensor_cores; /* 1: fp16 convs on CUDA cores (CLI: ODRT_CUDA_TC=0) */
     int cuda_dw_pixels;    /* depthwise output pixels per thread: 0 by map size, 1 or 2 (ODRT_CUDA_DWR) */
     int cuda_no_stem;      /* 1: fp16 RGB stems off the tensor cores (ODRT_CUDA_STEM=0) */

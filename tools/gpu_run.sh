@@ -19,7 +19,8 @@ check)
   .gpu/bin/test_backend_ops -v > "$OUT/backend_ops.log" 2>&1; echo "backend ops rc=$?"
   grep -E "FAIL|backend ops" "$OUT/backend_ops.log" | head -40
   for d in cuda cuda:fp16; do .gpu/bin/test_engine_threads models/handtrack/handtrack.onnx $d "$ODRT_SHARED_DIR"/images/*.jpg; done
-  (cd tests/python && python3 -m pytest -q -x -p no:cacheprovider test_cuda.py 2>&1 | tail -25)
+  .gpu/bin/test_api models/handtrack/handtrack.onnx data/images/hands.jpg
+  (cd tests/python && python3 -m pytest -q -p no:cacheprovider test_cuda.py test_engine.py::test_cuda_engine_without_a_gpu 2>&1 | tail -25)
   ;;
 profile)
   # per-op device times of CUDA engines: MODEL PRECISION BATCH

@@ -132,6 +132,7 @@ void cli_env_init(void) {
         if (strchr(h, ':') && sscanf(h, "%d:%d", &o->cpu_half_first, &o->cpu_half_last) != 2) o->cpu_half_first = 0, o->cpu_half_last = -1;
     }
     if (hb) o->cpu_half_bits = atoi(hb);
+    o->cpu_half_weights = env_is("ODRT_CPU_HALF_WEIGHTS", "1");
     o->cuda_no_tensor_cores = env_is("ODRT_CUDA_TC", "0");
     o->cuda_no_stem = env_is("ODRT_CUDA_STEM", "0");
     const char *dwr = getenv("ODRT_CUDA_DWR"), *pw = getenv("ODRT_CUDA_PW"), *nt = getenv("ODRT_NUM_THREADS");

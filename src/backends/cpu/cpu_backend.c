@@ -36,6 +36,7 @@ static void cpu_free(void *vc) {
     free(c->ref_models);
     free(c->zeros);
     free(c->arena);
+    free(c->blob_copy);
     free(c);
 }
 
@@ -49,6 +50,11 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
     if (o->profile) c->prof = calloc((size_t)p->n_ops + 1, sizeof(double));
     c->half = o->cpu_half, c->half_lo = o->cpu_half_first, c->half_hi = o->cpu_half_last < 0 ? INT32_MAX : o->cpu_half_last;
     c->half_bits = o->cpu_half_bits >= 1 && o->cpu_half_bits <= 22 ? o->cpu_half_bits : 0;
+    c->blob = p->blob;
+    if (c->half && o->cpu_half_weights && !(c->blob = c->blob_copy = cpu_half_weights(p, c->half_bits))) {
+        cpu_free(c);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
     size_t ab = ((size_t)p->arena_bytes + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN + ENG_ALIGN;
     c->arena = aligned_alloc(ENG_ALIGN, ab);
     c->scratch = calloc(256, sizeof(float *));

@@ -77,8 +77,8 @@ static void chain_task(void *arg, int64_t t, int th) {
     float *ring = c->fscratch[th], *drow = ring + c->ring_max, *patch = drow + c->row_max;
     const eng_tensor *at = a ? &p->tensors[a->in[0]] : NULL;
     const float *X = cpu_tensor(c, p, a ? a->in[0] : d->in[0]);
-    const float *wa = a ? (const float *)(p->blob + a->w_off) : NULL, *ba = a ? (const float *)(p->blob + a->b_off) : NULL;
-    const float *we = e ? (const float *)(p->blob + e->w_off) : NULL, *be = e ? (const float *)(p->blob + e->b_off) : NULL;
+    const float *wa = a ? (const float *)(c->blob + a->w_off) : NULL, *ba = a ? (const float *)(c->blob + a->b_off) : NULL;
+    const float *we = e ? (const float *)(c->blob + e->w_off) : NULL, *be = e ? (const float *)(c->blob + e->b_off) : NULL;
     float *Y = cpu_tensor(c, p, e ? e->out : d->out);
     const float *R = e && e->residual >= 0 ? cpu_tensor(c, p, e->residual) : NULL;
     k_epi ea = a ? (k_epi){a->act, a->act_lo, a->act_hi} : (k_epi){0, 0, 0}, ee = e ? (k_epi){e->act, e->act_lo, e->act_hi} : ea;
@@ -126,7 +126,7 @@ void cpu_run_chain(cpu_ctx *c, const eng_plan *p, int k) {
     else j.a = &p->ops[k], j.d = &p->ops[k + 1], j.e = len > 2 ? &p->ops[k + 2] : NULL;
     const eng_op *d = j.d;
     const eng_tensor *xt = &p->tensors[d->in[0]], *dt = &p->tensors[d->out];
-    j.kd = (k_dw){NULL, (const float *)(p->blob + d->w_off), (const float *)(p->blob + d->b_off), NULL, xt->dims[2], xt->dims[3],
+    j.kd = (k_dw){NULL, (const float *)(c->blob + d->w_off), (const float *)(c->blob + d->b_off), NULL, xt->dims[2], xt->dims[3],
                   d->cin, dt->dims[2], dt->dims[3], 3, 3, d->sh, d->sw, 1, 1, d->pt, d->pl,
                   (k_epi){d->act, d->act_lo, d->act_hi}, c->zeros};
     int threads = tp_threads(c->pool);

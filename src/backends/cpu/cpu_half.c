@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "backends/cpu/cpu_internal.h"
 
 /* x rounded to the nearest fp16 value (ties to even; overflow to inf, fp16's subnormals below
@@ -31,4 +33,13 @@ void cpu_round_half(float *y, int64_t n, int bits) {
         if ((u & 0x7f800000u) != 0x7f800000u) u = (u + half) & mask; /* Inf and NaN stay */
         memcpy(&y[i], &u, sizeof u);
     }
+}
+
+uint8_t *cpu_half_weights(const eng_plan *p, int bits) {
+    uint8_t *b = aligned_alloc(ENG_ALIGN, ((size_t)p->blob_len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
+    if (!b) return NULL;
+    memcpy(b, p->blob, (size_t)p->blob_len);
+    for (int k = 0; k < p->n_ops; k++)
+        if (p->ops[k].kind == EOP_CONV) cpu_round_half((float *)(b + p->ops[k].w_off), p->ops[k].w_len / 4, bits);
+    return b;
 }

@@ -14,6 +14,8 @@ typedef struct cpu_ctx {
     const cpu_kernels *k;
     tp_pool *pool;
     uint8_t *arena;
+    const uint8_t *blob; /* the plan's weights, or (options.cpu_half_weights) a copy with conv weights in fp16 */
+    uint8_t *blob_copy;
     float **scratch; /* per thread, im2col tiles */
     float *zeros;    /* read-only zero row for depthwise borders */
     odrt_model_t **ref_models;
@@ -50,5 +52,7 @@ void cpu_log_profile(const cpu_ctx *c, const eng_plan *p);
 
 /* cpu_half.c: y rounded to fp16 (bits = 0) or its mantissas to bits bits (round half up, fp32's range) */
 void cpu_round_half(float *y, int64_t n, int bits);
+/* a copy of p's blob with every conv's weights rounded as cpu_round_half rounds (caller frees) */
+uint8_t *cpu_half_weights(const eng_plan *p, int bits);
 
 #endif

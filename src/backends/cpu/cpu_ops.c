@@ -188,7 +188,7 @@ static job job_of(cpu_ctx *c, const eng_plan *p, int k) {
     job j;
     memset(&j, 0, sizeof j);
     j.c = c, j.p = p, j.o = o, j.y = T(c, p, o->out), j.x = o->n_in ? T(c, p, o->in[0]) : NULL;
-    j.w = (const float *)(p->blob + o->w_off), j.b = (const float *)(p->blob + o->b_off);
+    j.w = (const float *)(c->blob + o->w_off), j.b = (const float *)(c->blob + o->b_off);
     j.e = (k_epi){o->act, o->act_lo, o->act_hi};
     return j;
 }
