@@ -260,10 +260,10 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     if (!strcmp(family, "centernet"))
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet export recognised (heatmap peaks by MaxPool, no anchors, no "
                          "NonMaxSuppression): not converted yet; missing: a keypoint/heatmap decoder in place of the NMS rewrite");
-    if (!strcmp(family, "faster_rcnn"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: Faster R-CNN export recognised (two stages: proposals cropped from the "
-                         "feature map by CropAndResize/RoiAlign): not converted yet; missing: the second-stage box decoder and "
-                         "its per-proposal NMS rewrite");
+    if (!strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: %s export recognised (two stages: proposals cropped from the "
+                         "feature map, a second network stage on the crops): not converted yet; missing: the second-stage box "
+                         "decoder and its per-proposal NMS rewrite", !strcmp(family, "mask_rcnn") ? "Mask R-CNN" : "Faster R-CNN");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
     /* input settings */

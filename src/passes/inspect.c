@@ -157,11 +157,8 @@ static cJSON *tfod_json(const ir_model *m) {
             cJSON_AddStringToObject(o, "analysis_error", err);
         }
     }
-    size_t clips = tfod_count_op(g, "Clip");
-    cJSON_AddStringToObject(o, "backbone_hint", tfod_count_swish(g) >= 8 ? "efficientnet (swish)"
-                                                : clips >= 8          ? "mobilenet (relu6)"
-                                                : tfod_count_op(g, "Relu") ? "relu backbone (resnet?)"
-                                                                           : "unknown");
+    cJSON_AddStringToObject(o, "backbone_hint", tfod_backbone(g));
+    cJSON_AddStringToObject(o, "neck", tfod_neck(g));
     cJSON_AddBoolToObject(o, "is_tf_od_api_export", n_found >= 4 && (loop || n_nms));
     return o;
 }
@@ -332,9 +329,10 @@ odrt_status_t odrt_model_inspect_text(const odrt_model_t *m, char **text) {
                        jint(cJSON_GetObjectItem(it, "outer_scope_reads")));
     }
     const cJSON *t = cJSON_GetObjectItem(r, "tf_od_api");
-    odrt_sb_printf(&sb, "TF OD API: %s; family guess: %s; backbone: %s\n",
+    odrt_sb_printf(&sb, "TF OD API: %s; family guess: %s; backbone: %s; neck: %s\n",
                    cJSON_IsTrue(cJSON_GetObjectItem(t, "is_tf_od_api_export")) ? "recognised" : "not recognised",
-                   cJSON_GetObjectItem(t, "family")->valuestring, cJSON_GetObjectItem(t, "backbone_hint")->valuestring);
+                   cJSON_GetObjectItem(t, "family")->valuestring, cJSON_GetObjectItem(t, "backbone_hint")->valuestring,
+                   cJSON_GetObjectItem(t, "neck")->valuestring);
     const cJSON *pre = cJSON_GetObjectItem(t, "preprocessing_loop");
     if (cJSON_IsTrue(cJSON_GetObjectItem(pre, "found")))
         odrt_sb_printf(&sb, "  preprocessing Loop: %s (%lld body nodes, resize %s/%s)\n",

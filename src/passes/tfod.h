@@ -19,8 +19,22 @@ const ir_value *tfod_find_output(const ir_graph *g, const char *name);
 /* Number of swish activations x * sigmoid(x) (EfficientNet backbones). */
 size_t tfod_count_swish(const ir_graph *g);
 
-/* Family by structure: "faster_rcnn", "centernet", "efficientdet" or "ssd"; backbone hint. */
+/* Family by structure: "mask_rcnn", "faster_rcnn", "centernet", "efficientdet" or "ssd". */
 const char *tfod_family(const ir_graph *g);
+
+/* What the network is made of (main graph), counted by structure */
+typedef struct tfod_arch {
+    size_t convs, depthwise;      /* depthwise: group == Cout with one input channel per group */
+    size_t residual_adds;         /* Add of two computed conv-path tensors (ResNet / inverted-residual skips) */
+    size_t upsample_adds;         /* Add of an upsampled tensor (an FPN's top-down pathway) */
+    size_t weighted_sums;         /* MatMul of stacked inputs by a constant [k, 1] column (BiFPN fusion) */
+    size_t swish, relu6, relu;
+} tfod_arch;
+tfod_arch tfod_arch_stats(const ir_graph *g);
+/* "efficientnet" (swish), "mobilenet_v2" (depthwise + inverted-residual skips), "mobilenet_v1"
+ * (depthwise, no skips), "resnet" (residual skips, no depthwise), "other" */
 const char *tfod_backbone(const ir_graph *g);
+/* "bifpn", "fpn" (upsample + add top-down pathway) or "none" */
+const char *tfod_neck(const ir_graph *g);
 
 #endif
