@@ -15,15 +15,16 @@
 #endif
 
 /* coordinate_transformation_mode; the first four codes are the engine file's (docs/engine-format.md) */
-enum { RZ_HALF_PIXEL = 0, RZ_ASYMMETRIC, RZ_ALIGN_CORNERS, RZ_PYTORCH_HALF_PIXEL, RZ_HALF_PIXEL_SYMMETRIC, RZ_TF_CROP };
+enum { RZ_HALF_PIXEL = 0, RZ_ASYMMETRIC, RZ_ALIGN_CORNERS, RZ_PYTORCH_HALF_PIXEL, RZ_HALF_PIXEL_SYMMETRIC, RZ_TF_CROP,
+       RZ_TF_HALF_PIXEL_NN /* opset 11-12's tf_half_pixel_for_nn: TF's nearest upsampling (x + 0.5) / scale */ };
 /* nearest_mode; the first four codes are the engine file's; SIMPLE is Upsample's legacy rounding */
 enum { RZ_NEAR_RPF = 0, RZ_NEAR_RPC, RZ_NEAR_FLOOR, RZ_NEAR_CEIL, RZ_NEAR_SIMPLE };
 
 /* code of a coordinate_transformation_mode name, -1 unknown */
 static inline int rz_ctm_code(const char *s) {
     static const char *names[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel", "half_pixel_symmetric",
-                                  "tf_crop_and_resize"};
-    for (int i = 0; i < 6; i++)
+                                  "tf_crop_and_resize", "tf_half_pixel_for_nn"};
+    for (int i = 0; i < 7; i++)
         if (!strcmp(s, names[i])) return i;
     return -1;
 }
@@ -44,6 +45,7 @@ RZ_FN float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float out_f, 
     case RZ_PYTORCH_HALF_PIXEL: return out > 1 ? (fo + 0.5f) / scale - 0.5f : 0;
     case RZ_ALIGN_CORNERS: return out == 1 ? 0 : fo * (float)(in - 1) / (out_f - 1);
     case RZ_ASYMMETRIC: return fo / scale;
+    case RZ_TF_HALF_PIXEL_NN: return (fo + 0.5f) / scale;
     default: { /* half_pixel_symmetric */
         float adj = (float)out / (scale * (float)in), center = (float)in / 2;
         return center * (1 - adj) + (fo + 0.5f) / scale - 0.5f;

@@ -788,7 +788,7 @@ const ex_kernel ex_kernels_shape[] = {
     {"", "Squeeze", k_squeeze, sh_squeeze}, {"", "Unsqueeze", k_unsqueeze, sh_unsqueeze}, {"", "Transpose", k_transpose, sh_transpose},
     {"", "Concat", k_concat, sh_concat}, {"", "Split", k_split, sh_split}, {"", "Slice", k_slice, sh_slice}, {"", "Gather", k_gather, sh_gather},
     {"", "GatherElements", k_gather_elements, sh_gather_elements}, {"", "GatherND", k_gather_nd, sh_gather_nd}, {"", "ScatterND", k_scatter_nd, sh_dtype_only},
-    {"", "ScatterElements", k_scatter_elements, sh_dtype_only}, {"", "Expand", k_expand, sh_dtype_only}, {"", "Tile", k_tile, sh_keep_rank}, {"", "Pad", k_pad, sh_keep_rank},
+    {"", "ScatterElements", k_scatter_elements, sh_dtype_only}, {"", "Expand", k_expand, sh_dtype_only}, {"", "Tile", k_tile, sh_keep_rank}, {"", "Pad", k_pad, sh_pad},
     {"", "Constant", k_constant, NULL}, {"", "ConstantOfShape", k_constant_of_shape, sh_constant_of_shape}, {"", "Range", k_range, sh_range},
     {"", "NonZero", k_nonzero, sh_nonzero}, {"", "DepthToSpace", k_depth_to_space, NULL}, {"", "SpaceToDepth", k_space_to_depth, NULL},
     {NULL, NULL, NULL, NULL},

@@ -2,6 +2,7 @@
  * evaluated with the reference executor's own kernels (small results kept as constants, so
  * Shape -> Gather -> Concat -> Reshape chains resolve); other nodes get per-op shape rules. Types
  * found are written to the IR values where they were missing or less precise. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,8 +337,14 @@ void sh_resize(shape_ctx *s, ir_node *n) {
     SH_PRELUDE;
     int64_t v[ODRT_MAX_RANK];
     if (r < 0) return set_type(s, y, dt, -1, NULL);
-    if (n->n_in > 3 && n->in[3] && attr_or_const_ints(s, n, "", 3, v, ODRT_MAX_RANK) == r) set_type(s, y, dt, r, v);
-    else set_type(s, y, dt, r, NULL);
+    if (n->n_in > 3 && n->in[3] && attr_or_const_ints(s, n, "", 3, v, ODRT_MAX_RANK) == r) return set_type(s, y, dt, r, v);
+    /* no sizes: scales (input 2; opset 10's input 1), each output dim floor(input dim * scale) */
+    ex_val *sc = n->n_in > 2 && n->in[2] ? get_const(s, n->in[2]) : n->n_in == 2 ? get_const(s, n->in[1]) : NULL;
+    if (sc && !sc->is_seq && ex_numel(sc) == r && (sc->t.dtype == ODRT_DT_FLOAT || sc->t.dtype == ODRT_DT_DOUBLE)) {
+        for (int i = 0; i < r; i++) v[i] = d[i] >= 0 ? (int64_t)floor((double)d[i] * (double)(float)ex_get_f(&sc->t, i)) : -1;
+        return set_type(s, y, dt, r, v);
+    }
+    set_type(s, y, dt, r, NULL);
 }
 
 void sh_nms(shape_ctx *s, ir_node *n) {
@@ -367,6 +374,28 @@ void sh_topk(shape_ctx *s, ir_node *n) {
 void sh_keep_rank(shape_ctx *s, ir_node *n) {
     SH_PRELUDE;
     for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], dt, r, NULL);
+}
+
+/* Pad with constant pads (attribute before opset 11, input 1 after; an axes input from opset 18):
+ * each padded axis grows by its begin + end pads */
+void sh_pad(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int64_t pads[2 * ODRT_MAX_RANK], ax[ODRT_MAX_RANK];
+    int64_t np = r > 0 ? attr_or_const_ints(s, n, "pads", 1, pads, 2 * ODRT_MAX_RANK) : -1;
+    int64_t na = n->n_in > 3 && n->in[3] ? attr_or_const_ints(s, n, "", 3, ax, ODRT_MAX_RANK) : r;
+    if (r <= 0 || na < 0 || np != 2 * na) {
+        set_type(s, y, dt, r, NULL);
+        return;
+    }
+    for (int i = 0; i < na; i++) {
+        int64_t a = n->n_in > 3 && n->in[3] ? (ax[i] < 0 ? ax[i] + r : ax[i]) : i;
+        if (a < 0 || a >= r) {
+            set_type(s, y, dt, r, NULL);
+            return;
+        }
+        if (d[a] >= 0) d[a] += pads[i] + pads[i + na];
+    }
+    set_type(s, y, dt, r, d);
 }
 
 void sh_dtype_only(shape_ctx *s, ir_node *n) {

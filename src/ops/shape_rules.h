@@ -30,6 +30,7 @@ void sh_nms(shape_ctx *s, ir_node *n);
 void sh_nonzero(shape_ctx *s, ir_node *n);
 void sh_topk(shape_ctx *s, ir_node *n);
 void sh_keep_rank(shape_ctx *s, ir_node *n);  /* data-dependent sizes, rank kept */
+void sh_pad(shape_ctx *s, ir_node *n);        /* constant pads: each axis grows by its pads */
 void sh_dtype_only(shape_ctx *s, ir_node *n); /* data-dependent shape */
 void sh_reduce(shape_ctx *s, ir_node *n);     /* Reduce*, ArgMax/ArgMin (keepdims) */
 void sh_slice(shape_ctx *s, ir_node *n);
