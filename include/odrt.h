@@ -264,6 +264,13 @@ typedef struct odrt_build_options {
     int class_offset;      /* added to 0-based class indices when has_class_offset (default 1, TF's ids) */
     int has_class_offset;
     const odrt_engine_options_t *engine; /* how the returned handle runs (borrowed; NULL = defaults) */
+    /* NMS settings in place of the graph's (SSD, EfficientDet; CenterNet: the score threshold and
+     * the number of peaks kept), used when has_score_threshold / has_iou_threshold / max_detections > 0 */
+    float score_threshold;
+    int has_score_threshold;
+    float iou_threshold;
+    int has_iou_threshold;
+    int max_detections;
 } odrt_build_options_t;
 /* Every field its default; struct_size set. */
 ODRT_API void odrt_build_options_init(odrt_build_options_t *o);
@@ -315,6 +322,12 @@ ODRT_API odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_te
  * logits [batch, anchors, classes + background], float32 (a CUDA engine's are copied from the GPU,
  * fp16 ones converted). Borrowed until the next run. */
 ODRT_API odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits);
+/* The network's outputs as the post-processing reads them, float32, borrowed until the next run:
+ * SSD / EfficientDet engines "box_encodings" [batch, anchors, 4] and "class_logits" [batch,
+ * anchors, classes + background]; CenterNet engines "heatmap_logits" [batch, classes, H, W],
+ * "offsets" and "sizes" [batch, 2, H, W]. odrt_engine_raw_outputs is the SSD case. */
+ODRT_API int odrt_engine_num_outputs(const odrt_engine_t *e);
+ODRT_API odrt_status_t odrt_engine_output(odrt_engine_t *e, int i, const odrt_tensor_t **t, const char **name);
 /* A second handle on e for another thread (or CUDA stream): it shares the engine file and, on a
  * GPU, the uploaded weights, and has its own execution context (activation memory, stream, graph,
  * buffers), so that handles detect concurrently. Each handle is used by one thread at a time and

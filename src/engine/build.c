@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "resize_coord.h"
 #include "engine/plan_util.h"
+#include "engine/build_internal.h"
 
 /* the engine's codes are src/resize_coord.h's first four of each */
 static int ctm_code(const char *s) {
@@ -27,6 +28,7 @@ static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {
         mt->norm[i].kind = (int)f->norm[i].kind;
         for (int c = 0; c < 3; c++) mt->norm[i].v[c] = f->norm[i].v[f->norm[i].n == 1 ? 0 : c];
     }
+    memcpy(mt->chan_perm, f->chan_perm, sizeof mt->chan_perm);
     mt->has_resize = f->has_resize;
     mt->n_norm_pre = f->has_resize ? f->n_norm_pre : 0;
     mt->keep_aspect = f->keep_aspect;
@@ -80,9 +82,11 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     ODRT_TRY(ir_model_check_runnable(m));
     ir_infer_shapes(m);
     const char *family = tfod_family(g);
-    if (!strcmp(family, "faster_rcnn") || !strcmp(family, "centernet"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s export recognised: not built yet (only SSD and EfficientDet "
-                         "exports are)", !strcmp(family, "centernet") ? "CenterNet" : "Faster R-CNN (two-stage)");
+    if (!strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn"))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s export recognised: not built yet (SSD, EfficientDet and CenterNet "
+                         "exports are)", !strcmp(family, "mask_rcnn") ? "Mask R-CNN (two stages and a mask head)"
+                                                                       : "Faster R-CNN (two-stage)");
+    int centernet = !strcmp(family, "centernet");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
     if (!f.loop) {
@@ -104,7 +108,10 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     if ((rc = tfod_rewrite_preproc(m, &f, &cp)) != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
-    if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
+    if ((rc = centernet ? tfod_analyze_centernet(m, &f) : tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
+    mt->batch = batch, mt->net_h = (int)th, mt->net_w = (int)tw;
+    mt->class_offset = o->has_class_offset ? o->class_offset : 1;
+    if (centernet && (rc = eng_centernet_setup(m, &f, mt)) != ODRT_OK) goto fail; /* checked while the graph has its post-processing */
     if (batch != f.model_batch) {
         f.input->type.dims[0].value = batch;
         ir_graph_clear_types(g);
@@ -113,19 +120,35 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     }
     /* meta: preprocessing, post-processing */
     snprintf(mt->input_name, sizeof mt->input_name, "%s", f.input->name);
-    mt->batch = batch, mt->net_h = (int)th, mt->net_w = (int)tw;
     mt->frame_h = o->frame_h, mt->frame_w = o->frame_w;
     if ((rc = fill_preproc(&f, mt)) != ODRT_OK) goto fail;
-    mt->n_anchors = f.n_anchors, mt->n_classes = (int)f.n_classes, mt->bg_offset = (int)f.bg_offset;
-    mt->score_act = f.act == ACT_SIGMOID ? 1 : f.act == ACT_SOFTMAX ? 2 : 0;
-    memcpy(mt->scales, f.scales, sizeof mt->scales);
-    mt->score_threshold = f.score_threshold, mt->iou_threshold = f.iou_threshold;
-    mt->max_total = (int)f.max_total;
-    mt->max_per_class = f.max_per_class > 0 ? (int)f.max_per_class : mt->max_total;
-    mt->class_offset = o->has_class_offset ? o->class_offset : 1;
-    if (isnan(mt->score_threshold) || isnan(mt->iou_threshold) || mt->max_total <= 0) {
-        rc = odrt_fail(ODRT_ERR_NOT_FOUND, "build: NMS settings not found in the graph (%d NonMaxSuppression nodes)",
-                       f.n_nms_nodes);
+    if (!centernet) {
+        mt->n_anchors = f.n_anchors, mt->n_classes = (int)f.n_classes, mt->bg_offset = (int)f.bg_offset;
+        mt->score_act = f.act == ACT_SIGMOID ? 1 : f.act == ACT_SOFTMAX ? 2 : 0;
+        memcpy(mt->scales, f.scales, sizeof mt->scales);
+        mt->score_threshold = f.score_threshold, mt->iou_threshold = f.iou_threshold;
+        mt->max_total = (int)f.max_total;
+        mt->max_per_class = f.max_per_class > 0 ? (int)f.max_per_class : mt->max_total;
+    } else {
+        mt->score_threshold = 0, mt->iou_threshold = 0; /* no NMS */
+    }
+    /* the caller's NMS settings in place of the graph's */
+    if (o->has_score_threshold) mt->score_threshold = o->score_threshold;
+    if (o->has_iou_threshold) {
+        if (centernet) {
+            rc = odrt_fail(ODRT_ERR_ARG, "build: a CenterNet engine has no NMS (--iou-threshold does not apply)");
+            goto fail;
+        }
+        mt->iou_threshold = o->iou_threshold;
+    }
+    if (o->max_detections > 0) {
+        if (centernet) mt->cn_k = o->max_detections;
+        if (mt->max_per_class <= 0 || mt->max_per_class > o->max_detections) mt->max_per_class = o->max_detections;
+        mt->max_total = o->max_detections;
+    }
+    if (isnan(mt->score_threshold) || !(mt->iou_threshold >= 0 && mt->iou_threshold <= 1) || mt->max_total <= 0) {
+        rc = odrt_fail(ODRT_ERR_NOT_FOUND, "build: NMS settings not found in the graph (%d NonMaxSuppression nodes); pass "
+                       "--score-threshold, --iou-threshold and --max-detections", f.n_nms_nodes);
         goto fail;
     }
     snprintf(mt->family, sizeof mt->family, "%s", f.family);
@@ -136,22 +159,30 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     snprintf(mt->build_options, sizeof mt->build_options, "--device %s --precision %s --batch %d --input-shape %dx%d "
              "--threads %d --class-offset %d%s%s", device, prec, batch, mt->frame_h, mt->frame_w, mt->threads,
              mt->class_offset, o->labels ? " --labels " : "", o->labels ? o->labels : "");
+    size_t bl = strlen(mt->build_options);
+    if (o->has_score_threshold) bl += (size_t)snprintf(mt->build_options + bl, sizeof mt->build_options - bl, " --score-threshold %g", o->score_threshold);
+    if (bl < sizeof mt->build_options && o->has_iou_threshold)
+        bl += (size_t)snprintf(mt->build_options + bl, sizeof mt->build_options - bl, " --iou-threshold %g", o->iou_threshold);
+    if (bl < sizeof mt->build_options && o->max_detections > 0)
+        snprintf(mt->build_options + bl, sizeof mt->build_options - bl, " --max-detections %d", o->max_detections);
     if ((rc = load_labels(o->labels, mt)) != ODRT_OK) goto fail;
-    /* the network: input -> (box codes, class logits) */
+    /* the network: input -> (box codes, class logits), or CenterNet's (heatmap, offsets, sizes) */
+    int n_out = centernet ? 3 : 2;
+    ir_value *outs[3] = {f.encodings, f.logits, NULL};
+    if (centernet) outs[0] = f.cn_heatmap, outs[1] = f.cn_offset, outs[2] = f.cn_size;
     {
-        ir_value *outs[2] = {f.encodings, f.logits};
         ir_value **no = odrt_arena_alloc(m->arena, sizeof outs);
         if (!no) {
             rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
             goto fail;
         }
         for (int i = 0; i < g->n_outputs; i++) g->outputs[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
-        for (int i = 0; i < 2; i++) no[i] = outs[i], outs[i]->flags |= IR_VAL_OUTPUT;
-        g->outputs = no, g->n_outputs = 2;
+        for (int i = 0; i < n_out; i++) no[i] = outs[i], outs[i]->flags |= IR_VAL_OUTPUT;
+        g->outputs = no, g->n_outputs = n_out;
     }
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     tfod_tidy(m);
-    if (ir_fold_batchnorm(m) + ir_rewrite_weighted_sums(m)) ir_graph_cleanup(g);
+    if (ir_fold_batchnorm(m) + ir_rewrite_weighted_sums(m) + ir_fold_pads(m)) ir_graph_cleanup(g);
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
@@ -159,14 +190,17 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
         rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s engines read a weight layout this build does not pack", dev->name);
         goto fail;
     }
-    if ((rc = eng_lower_network(m, f.input, g->outputs[0], g->outputs[1], p)) != ODRT_OK) goto fail;
+    int t_outs[3];
+    if ((rc = eng_lower_network(m, f.input, n_out, g->outputs, t_outs, p)) != ODRT_OK) goto fail;
+    if (centernet) memcpy(mt->t_cn, t_outs, sizeof mt->t_cn);
+    else mt->t_boxes = t_outs[0], mt->t_scores = t_outs[1];
     for (int k = 0; k < p->n_ops && !dev->reference_ops; k++)
         if (p->ops[k].kind == EOP_REF) {
             rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op '%s' has no native lowering, and %s engines do not run the reference "
                            "executor", p->ops[k].name, dev->name);
             goto fail;
         }
-    mt->anchors_off = eng_blob_append(p, f.anchors, sizeof(float) * (size_t)f.n_anchors * 4);
+    mt->anchors_off = centernet ? 0 : eng_blob_append(p, f.anchors, sizeof(float) * (size_t)f.n_anchors * 4);
     if (mt->anchors_off < 0) {
         rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         goto fail;

@@ -82,6 +82,8 @@ typedef struct eng_op {
 int eng_op_class(const eng_op *o);
 const char *eng_op_class_name(int cls);
 
+enum { ENG_POST_SSD = 0, ENG_POST_CENTERNET = 1 };
+
 typedef struct eng_norm {
     int kind; /* 0 mul, 1 div, 2 add, 3 sub, 4 rsub (c - x) */
     float v[3];
@@ -101,11 +103,16 @@ typedef struct eng_meta {
     int n_norm;
     eng_norm norm[8];
     int n_norm_pre;       /* norm[0..n_norm_pre) run before the resize (on uint8 values), the rest after */
+    int chan_perm[3];     /* network channel c is frame channel chan_perm[c] (RGB -> BGR: 2, 1, 0); steps act per frame channel */
     int keep_aspect;      /* resize keeps the aspect ratio to fit fit_h x fit_w, then pads bottom/right */
     int fit_h, fit_w;
-    float pad_value;      /* value of padded pixels (after normalisation) */
+    float pad_value;      /* value of padded pixels at the resize: the steps after it apply to them too */
     int clip_to_window;   /* post-processing clips to the resized image's window and renormalises to it */
-    /* post-processing */
+    /* post-processing: ENG_POST_SSD (anchors, box decode, per-class NMS) or ENG_POST_CENTERNET
+     * (heatmap peaks, top-k, centre + size boxes; n_anchors, scales, NMS settings unused) */
+    int post_kind;
+    int cn_k, cn_pool, cn_stride; /* CenterNet: detections per image, peak window, output stride */
+    float cn_eps;                 /* |p - maxpool(p)| < eps is a peak */
     int64_t n_anchors;
     int n_classes, bg_offset, score_act; /* 0 none, 1 sigmoid, 2 softmax */
     float scales[4];
@@ -113,8 +120,10 @@ typedef struct eng_meta {
     int max_per_class, max_total;
     int class_offset;
     int64_t anchors_off; /* blob: float [n_anchors, 4] (ycenter, xcenter, h, w) */
-    /* network outputs */
+    /* network outputs: SSD box codes and class logits; CenterNet heatmap logits [B, C, H, W],
+     * offsets and sizes [B, 2, H, W] (t_cn) */
     int t_input, t_boxes, t_scores;
+    int t_cn[3];
     /* labels (n_classes names, may be empty) */
     char **labels;
     int n_labels;
@@ -175,8 +184,8 @@ odrt_status_t eng_build_plan(struct odrt_model *m, const odrt_build_options_t *o
 /* lower.c: the network graph (input -> boxes, scores) -> ops, packed weights, memory plan */
 struct ir_model;
 struct ir_value;
-odrt_status_t eng_lower_network(struct ir_model *m, struct ir_value *input, struct ir_value *boxes,
-                                struct ir_value *scores, eng_plan *p);
+odrt_status_t eng_lower_network(struct ir_model *m, struct ir_value *input, int n_out, struct ir_value *const *outs, int *t_outs,
+                                eng_plan *p);
 /* plan.c: activation arena offsets from liveness */
 odrt_status_t eng_plan_memory(eng_plan *p);
 void eng_plan_free(eng_plan *p);
@@ -210,9 +219,12 @@ typedef struct eng_prep {
     eng_tap *ty, *tx;
     float lut[3][256];     /* all normalisation steps of each uint8 value per channel */
     float lut_pre[3][256]; /* the steps before the resize */
+    float pad[3];          /* a padded pixel (eng_pad_pixel) */
 } eng_prep;
 /* the window (resized image) size inside the network input for an h x w frame */
 void eng_window_size(const eng_meta *m, int64_t h, int64_t w, int64_t *rh, int64_t *rw);
+/* the network-input value of a padded pixel, per output channel: pad_value through the steps after the resize */
+void eng_pad_pixel(const eng_meta *m, float pad[3]);
 odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst);
 void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1);
 void eng_prep_free(eng_prep *p);
@@ -223,5 +235,13 @@ typedef struct eng_post_ws eng_post_ws;
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
                               const float *window, odrt_detections_t *out, const eng_host *host, eng_post_ws **ws);
 void eng_post_ws_free(eng_post_ws *ws);
+/* postproc_centernet.c: TF's CenterNet post-processing of B images from the network outputs
+ * (heatmap logits [B, C, H, W], offsets, sizes [B, 2, H, W]): sigmoid, the true-shape mask, peaks
+ * by a k x k max pool, the best cn_k over (y, x, class), boxes from centre + offset +- size / 2
+ * in the output grid, times the stride over the true image shape. win[2 b], win[2 b + 1]: image
+ * b's true shape (the resized window) in network-input pixels. out[b] items malloc'ed. */
+odrt_status_t eng_postprocess_centernet(const eng_meta *m, const int64_t *dims, const float *heat, const float *off,
+                                        const float *size, int B, const int64_t *win, odrt_detections_t *out,
+                                        const eng_host *host);
 
 #endif

@@ -67,6 +67,7 @@ static cJSON *meta_json(const eng_plan *p) {
         cJSON_AddNumberToObject(ka, "pad_value_bits", (double)fbits(m->pad_value));
     }
     cJSON_AddNumberToObject(pre, "normalization_steps_before_resize", m->n_norm_pre);
+    cJSON_AddItemToObject(pre, "channel_order", ints((int64_t[]){m->chan_perm[0], m->chan_perm[1], m->chan_perm[2]}, 3));
     cJSON *nm = cJSON_AddArrayToObject(pre, "normalization");
     static const char *nk[] = {"mul", "div", "add", "sub", "rsub"};
     for (int i = 0; i < m->n_norm; i++) {
@@ -77,6 +78,15 @@ static cJSON *meta_json(const eng_plan *p) {
         cJSON_AddItemToArray(nm, s);
     }
     cJSON *po = cJSON_AddObjectToObject(r, "postprocessing");
+    cJSON_AddStringToObject(po, "kind", m->post_kind == ENG_POST_CENTERNET ? "centernet" : "ssd");
+    if (m->post_kind == ENG_POST_CENTERNET) {
+        cJSON *cn = cJSON_AddObjectToObject(po, "centernet");
+        cJSON_AddNumberToObject(cn, "max_detections", m->cn_k);
+        cJSON_AddNumberToObject(cn, "peak_window", m->cn_pool);
+        cJSON_AddNumberToObject(cn, "peak_eps", m->cn_eps);
+        cJSON_AddNumberToObject(cn, "peak_eps_bits", fbits(m->cn_eps));
+        cJSON_AddNumberToObject(cn, "stride", m->cn_stride);
+    }
     cJSON_AddNumberToObject(po, "anchors", (double)m->n_anchors);
     cJSON_AddNumberToObject(po, "anchors_offset", (double)m->anchors_off);
     cJSON_AddNumberToObject(po, "classes", m->n_classes);
@@ -99,8 +109,14 @@ static cJSON *meta_json(const eng_plan *p) {
     cJSON *net = cJSON_AddObjectToObject(r, "network");
     cJSON_AddNumberToObject(net, "arena_bytes", (double)p->arena_bytes);
     cJSON_AddNumberToObject(net, "input", m->t_input);
-    cJSON_AddNumberToObject(net, "boxes", m->t_boxes);
-    cJSON_AddNumberToObject(net, "scores", m->t_scores);
+    if (m->post_kind == ENG_POST_CENTERNET) {
+        cJSON_AddNumberToObject(net, "heatmap", m->t_cn[0]);
+        cJSON_AddNumberToObject(net, "offset", m->t_cn[1]);
+        cJSON_AddNumberToObject(net, "size", m->t_cn[2]);
+    } else {
+        cJSON_AddNumberToObject(net, "boxes", m->t_boxes);
+        cJSON_AddNumberToObject(net, "scores", m->t_scores);
+    }
     cJSON *ts = cJSON_AddArrayToObject(net, "tensors");
     for (int i = 0; i < p->n_tensors; i++) {
         const eng_tensor *t = &p->tensors[i];
@@ -272,6 +288,12 @@ static odrt_status_t read_meta(const cJSON *r, eng_plan *p) {
     }
     if (!jint(pre, "normalization_steps_before_resize", 0, m->n_norm, &x)) return BAD("normalization_steps_before_resize bad");
     m->n_norm_pre = (int)x;
+    for (int c = 0; c < 3; c++) m->chan_perm[c] = c; /* absent in files before channel reordering: identity */
+    if (cJSON_GetObjectItemCaseSensitive(pre, "channel_order")) {
+        if (jints(pre, "channel_order", 3, 0, 2, v) != 3 || v[0] == v[1] || v[1] == v[2] || v[0] == v[2])
+            return BAD("channel_order is not a permutation of 0, 1, 2");
+        for (int c = 0; c < 3; c++) m->chan_perm[c] = (int)v[c];
+    }
     const cJSON *ka = cJSON_GetObjectItemCaseSensitive(pre, "keep_aspect_pad");
     m->keep_aspect = ka != NULL;
     if (ka) {
@@ -281,8 +303,20 @@ static odrt_status_t read_meta(const cJSON *r, eng_plan *p) {
         if (!jint(ka, "pad_value_bits", 0, UINT32_MAX, &x)) return BAD("keep_aspect_pad pad_value bad");
         m->pad_value = bitsf((double)x);
     }
-    if (!jint(po, "anchors", 1, (int64_t)1 << 24, &m->n_anchors) || !jint(po, "anchors_offset", 0, INT64_MAX / 2, &m->anchors_off) ||
-        !jint(po, "classes", 1, 100000, &x))
+    const char *kind = jstr(po, "kind"); /* absent in files before CenterNet: SSD */
+    m->post_kind = !kind || !strcmp(kind, "ssd") ? ENG_POST_SSD : !strcmp(kind, "centernet") ? ENG_POST_CENTERNET : -1;
+    if (m->post_kind < 0) return BAD("post-processing kind '%s' unknown", kind);
+    if (m->post_kind == ENG_POST_CENTERNET) {
+        const cJSON *cn = cJSON_GetObjectItemCaseSensitive(po, "centernet");
+        int64_t k, w, st, eb;
+        if (!cJSON_IsObject(cn) || !jint(cn, "max_detections", 1, 100000, &k) || !jint(cn, "peak_window", 1, 15, &w) || w % 2 == 0 ||
+            !jint(cn, "stride", 1, 1024, &st) || !jint(cn, "peak_eps_bits", 0, UINT32_MAX, &eb))
+            return BAD("centernet post-processing settings bad");
+        m->cn_k = (int)k, m->cn_pool = (int)w, m->cn_stride = (int)st, m->cn_eps = bitsf((double)eb);
+        if (!(m->cn_eps >= 0 && m->cn_eps < 1)) return BAD("centernet peak eps %g bad", m->cn_eps);
+    }
+    if (!jint(po, "anchors", m->post_kind == ENG_POST_SSD, (int64_t)1 << 24, &m->n_anchors) ||
+        !jint(po, "anchors_offset", 0, INT64_MAX / 2, &m->anchors_off) || !jint(po, "classes", 1, 100000, &x))
         return BAD("post-processing anchors/classes bad");
     m->n_classes = (int)x;
     if (!jint(po, "background_columns", 0, 16, &x)) return BAD("background_columns bad");
@@ -379,10 +413,17 @@ static odrt_status_t read_network(const cJSON *r, eng_plan *p) {
         if (o->residual >= nt) return BAD("op %d residual bad", i);
         if (!blob_ok(p, o->w_off, o->w_len) || !blob_ok(p, o->b_off, o->b_len)) return BAD("op %d blob range bad", i);
     }
-    int64_t t_in, t_b, t_s;
-    if (!jint(net, "input", 0, nt - 1, &t_in) || !jint(net, "boxes", 0, nt - 1, &t_b) || !jint(net, "scores", 0, nt - 1, &t_s))
-        return BAD("network input/outputs bad");
-    p->meta.t_input = (int)t_in, p->meta.t_boxes = (int)t_b, p->meta.t_scores = (int)t_s;
+    int64_t t_in, t[3];
+    if (!jint(net, "input", 0, nt - 1, &t_in)) return BAD("network input bad");
+    p->meta.t_input = (int)t_in;
+    if (p->meta.post_kind == ENG_POST_CENTERNET) {
+        if (!jint(net, "heatmap", 0, nt - 1, &t[0]) || !jint(net, "offset", 0, nt - 1, &t[1]) || !jint(net, "size", 0, nt - 1, &t[2]))
+            return BAD("network outputs bad");
+        for (int i = 0; i < 3; i++) p->meta.t_cn[i] = (int)t[i];
+    } else {
+        if (!jint(net, "boxes", 0, nt - 1, &t[0]) || !jint(net, "scores", 0, nt - 1, &t[1])) return BAD("network outputs bad");
+        p->meta.t_boxes = (int)t[0], p->meta.t_scores = (int)t[1];
+    }
     return ODRT_OK;
 }
 
@@ -439,7 +480,8 @@ odrt_status_t eng_deserialize(const uint8_t *b, size_t len, eng_plan *p) {
     if (rc == ODRT_OK) rc = read_meta(r, p);
     if (rc == ODRT_OK) rc = read_network(r, p);
     cJSON_Delete(r);
-    if (rc == ODRT_OK && (p->meta.anchors_off % 4 || !blob_ok(p, p->meta.anchors_off, p->meta.n_anchors * 16)))
+    if (rc == ODRT_OK && p->meta.post_kind == ENG_POST_SSD &&
+        (p->meta.anchors_off % 4 || !blob_ok(p, p->meta.anchors_off, p->meta.n_anchors * 16)))
         rc = BAD("anchors outside the blob");
     if (rc == ODRT_OK && strcmp(p->meta.device, dev)) rc = BAD("metadata device '%s' is not the header's '%s'", p->meta.device, dev);
     if (rc != ODRT_OK) {

@@ -75,6 +75,13 @@ static ex_lower lowering(const ir_node *n) {
 
 static int is_movement(const ir_node *n) {
     ex_lower l = lowering(n);
+    /* a nearest-neighbour Resize picks one source element per output: an index map too (FPN
+     * upsampling); its scales or sizes are constants once shapes are static */
+    if ((ir_op_is(n, "Resize") || ir_op_is(n, "Upsample")) && !strcmp(ir_attr_str(n, "mode", "nearest"), "nearest")) {
+        for (int k = 1; k < n->n_in; k++)
+            if (n->in[k] && !is_const(n->in[k])) return 0;
+        return n->n_out == 1;
+    }
     return (l == EX_LOWER_MOVE || l == EX_LOWER_CONCAT) && n->n_out == 1;
 }
 
@@ -671,7 +678,7 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
     return lower_ref(L, n);
 }
 
-odrt_status_t eng_lower_network(ir_model *m, ir_value *input, ir_value *boxes, ir_value *scores, eng_plan *p) {
+odrt_status_t eng_lower_network(ir_model *m, ir_value *input, int n_out, ir_value *const *outs, int *t_outs, eng_plan *p) {
     ir_graph *g = m->graph;
     size_t nv = g->n_values + 1;
     lw L = {m, g, p, {malloc(sizeof(int) * nv), malloc(sizeof(int) * nv)}, calloc(nv, sizeof(ir_value *)),
@@ -688,14 +695,8 @@ odrt_status_t eng_lower_network(ir_model *m, ir_value *input, ir_value *boxes, i
         if (n->dead || L.fused[i]) continue;
         rc = lower_node(&L, n);
     }
-    if (rc == ODRT_OK) rc = materialize(&L, boxes, ENG_PLAIN, &p->meta.t_boxes);
-    if (rc == ODRT_OK) rc = materialize(&L, scores, ENG_PLAIN, &p->meta.t_scores);
-    if (rc == ODRT_OK) {
-        const eng_tensor *tb = &p->tensors[p->meta.t_boxes], *ts = &p->tensors[p->meta.t_scores];
-        if (tb->rank != 3 || tb->dims[2] != 4 || ts->rank != 3 || tb->dims[1] != ts->dims[1] || tb->dims[0] != p->meta.batch ||
-            ts->dims[2] != p->meta.n_classes + p->meta.bg_offset)
-            rc = odrt_fail(ODRT_ERR_SHAPE, "build: network outputs have unexpected shapes");
-    }
+    /* the outputs in their logical layout (validate.c checks their shapes against the metadata) */
+    for (int i = 0; i < n_out && rc == ODRT_OK; i++) rc = materialize(&L, outs[i], ENG_PLAIN, &t_outs[i]);
     free(L.tid[0]), free(L.tid[1]), free(L.root), free(L.fused), free(L.node_index);
     return rc;
 }

@@ -50,13 +50,22 @@ int eng_root(const eng_plan *p, int t) {
     return t;
 }
 
+int eng_network_outputs(const eng_meta *m, int t[3]) {
+    if (m->post_kind == ENG_POST_CENTERNET) {
+        memcpy(t, m->t_cn, sizeof(int) * 3);
+        return 3;
+    }
+    t[0] = m->t_boxes, t[1] = m->t_scores, t[2] = -1;
+    return 2;
+}
+
 int eng_tensors_overlap(const eng_plan *p, int a, int b) {
     const eng_tensor *x = &p->tensors[a], *y = &p->tensors[b];
     return x->offset < y->offset + y->numel * 4 && y->offset < x->offset + x->numel * 4;
 }
 
 /* First-fit placement of each root buffer in one arena, from the op range over which it (or any
- * alias of it) is alive. The network input is written before op 0; the two outputs are read after
+ * alias of it) is alive. The network input is written before op 0; the outputs are read after
  * the last op. */
 odrt_status_t eng_plan_memory(eng_plan *p) {
     int nt = p->n_tensors;
@@ -67,7 +76,7 @@ odrt_status_t eng_plan_memory(eng_plan *p) {
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < nt; i++) first[i] = p->n_ops + 1, last[i] = -2;
-    int ti = eng_root(p, p->meta.t_input), tb = eng_root(p, p->meta.t_boxes), ts = eng_root(p, p->meta.t_scores);
+    int ti = eng_root(p, p->meta.t_input), outs[3], n_out = eng_network_outputs(&p->meta, outs);
     first[ti] = -1, last[ti] = last[ti] > -1 ? last[ti] : -1;
     for (int k = 0; k < p->n_ops; k++) {
         const eng_op *op = &p->ops[k];
@@ -90,9 +99,11 @@ odrt_status_t eng_plan_memory(eng_plan *p) {
         int r = eng_root(p, op->in[0]), until = k + 2 < p->n_ops && p->ops[k + 2].kind == EOP_CONV ? k + 2 : k + 1;
         if (until > last[r]) last[r] = until;
     }
-    last[tb] = last[ts] = p->n_ops;
-    if (first[tb] > p->n_ops) first[tb] = p->n_ops;
-    if (first[ts] > p->n_ops) first[ts] = p->n_ops;
+    for (int i = 0; i < n_out; i++) { /* the outputs are read after the last op */
+        int r = eng_root(p, outs[i]);
+        last[r] = p->n_ops;
+        if (first[r] > p->n_ops) first[r] = p->n_ops;
+    }
     int n = 0;
     for (int i = 0; i < nt; i++)
         if (p->tensors[i].alias < 0 && last[i] >= -1) order[n++] = i;

@@ -16,6 +16,9 @@ eng_op *eng_add_op(eng_plan *p, int kind);
 odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float *bias);
 /* root tensor of an alias chain */
 int eng_root(const eng_plan *p, int t);
+/* the network's output tensors the post-processing reads (SSD: box codes, class logits; CenterNet:
+ * heatmap, offsets, sizes) into t[0..); returns how many */
+int eng_network_outputs(const eng_meta *m, int t[3]);
 /* 1 if tensors a and b share arena bytes */
 int eng_tensors_overlap(const eng_plan *p, int a, int b);
 /* multiply-adds per output element of conv o (its GEMM's K) */

@@ -23,6 +23,11 @@ void eng_window_size(const eng_meta *m, int64_t h, int64_t w, int64_t *rh, int64
     else *rh = h, *rw = w;
 }
 
+void eng_pad_pixel(const eng_meta *m, float pad[3]) {
+    int pre = m->has_resize ? m->n_norm_pre : 0;
+    for (int o = 0; o < 3; o++) pad[o] = eng_norm_steps(m->norm, m->pad_value, m->chan_perm[o], pre, m->n_norm);
+}
+
 odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst) {
     memset(p, 0, sizeof *p);
     p->m = m, p->src = src, p->fh = fh, p->fw = fw, p->dst = dst;
@@ -39,6 +44,7 @@ odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, 
             p->lut_pre[c][v] = eng_norm_steps(m->norm, (float)v, c, 0, pre);
             p->lut[c][v] = eng_norm_steps(m->norm, p->lut_pre[c][v], c, pre, m->n_norm);
         }
+    eng_pad_pixel(m, p->pad);
     if (p->identity) return ODRT_OK;
     p->ty = malloc(sizeof(eng_tap) * (size_t)H), p->tx = malloc(sizeof(eng_tap) * (size_t)W);
     if (!p->ty || !p->tx) {
@@ -62,32 +68,36 @@ void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1) {
     for (int64_t y = y0; y < y1; y++) {
         float *d = p->dst + y * W * 3;
         if (y >= p->rh) { /* padding below the image */
-            for (int64_t i = 0; i < W * 3; i++) d[i] = m->pad_value;
+            for (int64_t i = 0; i < W * 3; i++) d[i] = p->pad[i % 3];
             continue;
         }
         if (p->identity) {
             const uint8_t *r = p->src + y * fw * 3;
             for (int64_t i = 0; i < RW; i++)
-                for (int c = 0; c < 3; c++) d[i * 3 + c] = p->lut[c][r[i * 3 + c]];
+                for (int o = 0; o < 3; o++) {
+                    int c = m->chan_perm[o];
+                    d[i * 3 + o] = p->lut[c][r[i * 3 + c]];
+                }
         } else {
             const eng_tap *ty = &p->ty[y];
             const uint8_t *r0 = p->src + ty->i0 * fw * 3, *r1 = p->src + ty->i1 * fw * 3;
             for (int64_t x = 0; x < RW; x++) {
                 const eng_tap *t = &p->tx[x];
                 if (!m->resize_linear) {
-                    for (int c = 0; c < 3; c++) d[x * 3 + c] = p->lut[c][r0[t->i0 * 3 + c]];
+                    for (int o = 0; o < 3; o++) d[x * 3 + o] = p->lut[m->chan_perm[o]][r0[t->i0 * 3 + m->chan_perm[o]]];
                     continue;
                 }
-                for (int c = 0; c < 3; c++) {
+                for (int o = 0; o < 3; o++) {
+                    int c = m->chan_perm[o];
                     /* separable as the reference: along W first, then H; the steps before the
                      * resize are applied to the taps (the export's order) */
                     const float *lp = p->lut_pre[c];
                     float a = lp[r0[t->i0 * 3 + c]] * t->w0 + lp[r0[t->i1 * 3 + c]] * t->w1;
                     float b = lp[r1[t->i0 * 3 + c]] * t->w0 + lp[r1[t->i1 * 3 + c]] * t->w1;
-                    d[x * 3 + c] = eng_norm_steps(m->norm, a * ty->w0 + b * ty->w1, c, pre, m->n_norm);
+                    d[x * 3 + o] = eng_norm_steps(m->norm, a * ty->w0 + b * ty->w1, c, pre, m->n_norm);
                 }
             }
         }
-        for (int64_t i = RW * 3; i < W * 3; i++) d[i] = m->pad_value; /* padding right of the image */
+        for (int64_t i = RW * 3; i < W * 3; i++) d[i] = p->pad[i % 3]; /* padding right of the image */
     }
 }

@@ -165,15 +165,31 @@ int eng_validate_op(const eng_plan *p, int k) {
     return checks[o->kind](p, k);
 }
 
+static int plain(const eng_tensor *t, int rank, const int64_t *dims) {
+    if (t->layout != ENG_PLAIN || t->rank != rank) return 0;
+    for (int i = 0; i < rank; i++)
+        if (t->dims[i] != dims[i]) return 0;
+    return 1;
+}
+
 static odrt_status_t check_io(const eng_plan *p) {
     const eng_meta *m = &p->meta;
-    const eng_tensor *ti = &p->tensors[m->t_input], *tb = &p->tensors[m->t_boxes], *ts = &p->tensors[m->t_scores];
-    if (ti->layout != ENG_PLAIN || ti->rank != 4 || ti->dims[0] != m->batch || ti->dims[1] != m->net_h || ti->dims[2] != m->net_w ||
-        ti->dims[3] != 3)
+    int64_t di[4] = {m->batch, m->net_h, m->net_w, 3};
+    if (!plain(&p->tensors[m->t_input], 4, di))
         return odrt_fail(ODRT_ERR_PARSE, "engine: network input tensor does not match the input metadata");
-    if (tb->layout != ENG_PLAIN || tb->rank != 3 || tb->dims[0] != m->batch || tb->dims[1] != m->n_anchors || tb->dims[2] != 4 ||
-        ts->layout != ENG_PLAIN || ts->rank != 3 || ts->dims[0] != m->batch || ts->dims[1] != m->n_anchors ||
-        ts->dims[2] != m->n_classes + m->bg_offset)
+    if (m->post_kind == ENG_POST_CENTERNET) {
+        for (int i = 0; i < 3; i++)
+            if (m->t_cn[i] < 0 || m->t_cn[i] >= p->n_tensors) return odrt_fail(ODRT_ERR_PARSE, "engine: network outputs out of range");
+        const eng_tensor *th = &p->tensors[m->t_cn[0]];
+        int64_t H = m->net_h / m->cn_stride, W = m->net_w / m->cn_stride;
+        int64_t dh[4] = {m->batch, m->n_classes, H, W}, d2[4] = {m->batch, 2, H, W};
+        if (m->net_h % m->cn_stride || m->net_w % m->cn_stride || !plain(th, 4, dh) || !plain(&p->tensors[m->t_cn[1]], 4, d2) ||
+            !plain(&p->tensors[m->t_cn[2]], 4, d2))
+            return odrt_fail(ODRT_ERR_PARSE, "engine: network output tensors do not match the CenterNet metadata");
+        return ODRT_OK;
+    }
+    int64_t db[3] = {m->batch, m->n_anchors, 4}, ds[3] = {m->batch, m->n_anchors, m->n_classes + m->bg_offset};
+    if (!plain(&p->tensors[m->t_boxes], 3, db) || !plain(&p->tensors[m->t_scores], 3, ds))
         return odrt_fail(ODRT_ERR_PARSE, "engine: network output tensors do not match the post-processing metadata");
     return ODRT_OK;
 }
@@ -184,9 +200,12 @@ odrt_status_t eng_validate_plan(const eng_plan *p) {
     if (!(eng_precision_code(p->meta.precision) & dev->precisions))
         return odrt_fail(ODRT_ERR_PARSE, "engine: precision '%s' is not one a %s engine has (%s)", p->meta.precision, dev->name,
                          eng_device_precisions(dev));
-    if (p->meta.t_input < 0 || p->meta.t_input >= p->n_tensors || p->meta.t_boxes < 0 || p->meta.t_boxes >= p->n_tensors ||
-        p->meta.t_scores < 0 || p->meta.t_scores >= p->n_tensors)
+    const eng_meta *m = &p->meta;
+    if (m->t_input < 0 || m->t_input >= p->n_tensors ||
+        (m->post_kind == ENG_POST_SSD && (m->t_boxes < 0 || m->t_boxes >= p->n_tensors || m->t_scores < 0 || m->t_scores >= p->n_tensors)))
         return odrt_fail(ODRT_ERR_PARSE, "engine: network input/outputs out of range");
+    if (m->post_kind == ENG_POST_CENTERNET && (m->cn_stride < 1 || m->cn_k < 1 || m->cn_pool < 1))
+        return odrt_fail(ODRT_ERR_PARSE, "engine: CenterNet settings out of range");
     ODRT_TRY(check_io(p));
     for (int k = 0; k < p->n_ops; k++)
         if (!eng_validate_op(p, k)) return ODRT_ERR_PARSE;

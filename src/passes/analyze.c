@@ -95,8 +95,11 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
         }
         int others;
         ir_node *n = single_consumer(cur, body, &others);
-        if ((!n || others || ir_op_is(n, "If")) && r == 3 && !strcmp(lab, "HWC"))
-            return tfod_probe_geometry(m, f, start, cur); /* not a chain: resize-and-pad, found by probing */
+        if ((!n || others || ir_op_is(n, "If")) && r == 3 && !strcmp(lab, "HWC") && !f->has_resize) {
+            /* not a chain: a resize-and-pad, found by probing; the walk goes on where it ends */
+            ODRT_TRY(tfod_probe_geometry(m, f, start, cur, &cur));
+            continue;
+        }
         if (!n || others)
             return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing value '%s' has %s consumers; expected a single chain",
                              cur->name, n ? "several" : "no");
@@ -151,8 +154,14 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
             for (int i = 0; i < ns; i++) {
                 int64_t a = n->n_in > 3 && n->in[3] ? sa[i] : i, step = n->n_in > 4 && n->in[4] ? sp[i] : 1;
                 if (a < 0) a += r;
+                if (a < 0 || a >= r) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: bad Slice axis in preprocessing");
                 int full = st[i] == 0 && step == 1 && (en[i] >= (lab[a] == '1' ? 1 : lab[a] == 'C' ? 3 : ((int64_t)1 << 24)));
-                if (!full)
+                /* RGB -> BGR: the channel axis walked backwards from its end (start >= 2, end past the front) */
+                int reverse = lab[a] == 'C' && step == -1 && st[i] >= 2 && en[i] <= -4;
+                if (reverse) {
+                    int rev[3] = {f->chan_perm[2], f->chan_perm[1], f->chan_perm[0]};
+                    memcpy(f->chan_perm, rev, sizeof rev);
+                } else if (!full)
                     return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing crops the image (Slice on axis %c)", lab[a]);
             }
         } else if (ir_op_is(n, "Mul") || ir_op_is(n, "Add") || ir_op_is(n, "Sub") || ir_op_is(n, "Div")) {
@@ -160,12 +169,12 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
             const ir_value *cv = n->in[1 - xi];
             if (!cv || !cv->init || (cv->init->numel != 1 && cv->init->numel != 3) || cv->init->dtype != ODRT_DT_FLOAT)
                 return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing %s by a non-constant or non-per-channel value", n->op);
-            if (cv->init->numel == 3) { /* per channel: the constant's last non-unit axis must line up with C */
-                int ci = -1;
-                for (int i = 0; i < r; i++)
-                    if (lab[i] == 'C') ci = i;
-                int ok = cv->init->rank >= 1 && cv->init->dims[cv->init->rank - 1] == 3 && ci == r - 1;
-                if (!ok) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: per-channel %s not on the channel axis", n->op);
+            if (cv->init->numel == 3) { /* per channel: the constant's one non-unit axis, broadcast from the right, is C */
+                int ci = -1, ok = cv->init->rank >= 1 && cv->init->rank <= r;
+                for (int j = 0; ok && j < cv->init->rank; j++)
+                    if (cv->init->dims[j] == 3) ci = r - cv->init->rank + j;
+                if (!ok || ci < 0 || lab[ci] != 'C')
+                    return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: per-channel %s not on the channel axis", n->op);
             }
             if (f->n_norm >= 8) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: too many normalisation steps");
             norm_step *s = &f->norm[f->n_norm++];
@@ -173,11 +182,13 @@ static odrt_status_t walk_preproc(ir_model *m, tfod_found *f) {
                     : xi == 0 ? NORM_SUB : NORM_RSUB;
             if (ir_op_is(n, "Div") && xi == 1) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing divides by the image");
             s->n = (int)cv->init->numel;
-            for (int i = 0; i < s->n; i++) s->v[i] = scalar_f(cv->init, i);
+            /* kept in the input's channel order: value i acts on what is now channel i, input channel chan_perm[i] */
+            for (int i = 0; i < s->n; i++) s->v[s->n == 3 ? f->chan_perm[i] : i] = scalar_f(cv->init, i);
         } else if (ir_op_is(n, "Resize")) {
             /* H and W must be the last two axes (NCHW with a unit batch) */
             if (r != 4 || lab[2] != 'H' || lab[3] != 'W' || lab[1] != 'C')
                 return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing Resize on layout %s, expected 1CHW", lab);
+            if (f->has_resize) return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing resizes twice");
             f->has_resize = 1;
             f->n_norm_pre = f->n_norm;
             f->resize_mode = ir_attr_str(n, "mode", "nearest");
@@ -255,6 +266,7 @@ odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f) {
                          (long long)f->in_dims[3]);
     f->model_batch = f->in_dims[0] > 0 ? f->in_dims[0] : 1;
     f->loop = (ir_node *)tfod_find_preproc_loop(g);
+    for (int c = 0; c < 3; c++) f->chan_perm[c] = c;
     if (!f->loop) return ODRT_OK; /* preprocessing already batched (or absent): the input is kept */
     ODRT_TRY(walk_preproc(m, f));
     return loop_other_outputs(m, f);

@@ -165,6 +165,20 @@ static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, siz
     cJSON_AddNumberToObject(r, "classes", (double)f->n_classes);
     cJSON_AddNumberToObject(r, "background_columns", (double)f->bg_offset);
     cJSON_AddStringToObject(r, "score_activation", f->act == ACT_SIGMOID ? "sigmoid" : f->act == ACT_SOFTMAX ? "softmax" : "none");
+    if (f->cn_heatmap) { /* CenterNet: the peaks and top-k found, no box coder or NMS */
+        cJSON *cn = cJSON_AddObjectToObject(r, "centernet");
+        cJSON_AddStringToObject(cn, "heatmap_tensor", f->cn_heatmap->name);
+        cJSON_AddStringToObject(cn, "offset_tensor", f->cn_offset->name);
+        cJSON_AddStringToObject(cn, "size_tensor", f->cn_size->name);
+        cJSON_AddNumberToObject(cn, "top_k", (double)f->cn_k);
+        cJSON_AddNumberToObject(cn, "peak_window", f->cn_pool);
+        cJSON_AddNumberToObject(cn, "peak_eps", f->cn_eps);
+        cJSON_AddNumberToObject(r, "class_offset", (double)p->class_offset);
+        cJSON *nc = cJSON_AddObjectToObject(r, "nodes");
+        cJSON_AddNumberToObject(nc, "before", (double)before);
+        cJSON_AddNumberToObject(nc, "after", (double)after);
+        return r;
+    }
     cJSON *bc = cJSON_AddObjectToObject(r, "box_coder");
     cJSON_AddStringToObject(bc, "type", "center_size");
     cJSON_AddItemToObject(bc, "scales", cJSON_CreateFloatArray(f->scales, 4));
@@ -257,9 +271,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     ir_infer_shapes(m);
     /* families not converted yet are refused before anything else is looked at */
     const char *family = tfod_family(g);
-    if (!strcmp(family, "centernet"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet export recognised (heatmap peaks by MaxPool, no anchors, no "
-                         "NonMaxSuppression): not converted yet; missing: a keypoint/heatmap decoder in place of the NMS rewrite");
+    int centernet = !strcmp(family, "centernet");
     if (!strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn"))
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: %s export recognised (two stages: proposals cropped from the "
                          "feature map, a second network stage on the crops): not converted yet; missing: the second-stage box "
@@ -290,7 +302,12 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
         return odrt_fail(ODRT_ERR_ARG, "convert: TensorRT 7 has no uint8 inputs; use --input-dtype float32 (0-255 values)");
     }
     p.nchw = o ? o->nchw : 0;
-    if (!strcmp(p.nms, "onnx") && p.batch != 1) {
+    if (centernet && p.batch != 1) { /* its post-processing builds gather indices of batch 1 (constants) */
+        tfod_found_free(&f);
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet exports are converted at batch 1 (their post-processing "
+                         "gathers with indices built for batch 1); the engine runs any batch");
+    }
+    if (!centernet && !strcmp(p.nms, "onnx") && p.batch != 1) {
         tfod_found_free(&f);
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
     }
@@ -303,6 +320,13 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     if (rc != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
+    ir_value *outs[4];
+    if (centernet) { /* no NMS: TF's own peaks and top-k stay, in the four outputs' form */
+        if ((rc = tfod_analyze_centernet(m, &f)) != ODRT_OK) goto fail;
+        p.max_detections = f.cn_k, p.class_offset = o ? o->class_offset : 0;
+        if ((rc = tfod_centernet_outputs(m, &f, &p, outs)) != ODRT_OK) goto fail;
+        goto outputs;
+    }
     if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
     if (p.batch != f.model_batch) {
         /* Reshapes that hard-code the export's batch follow the new one (0 = copy, for dynamic) */
@@ -338,9 +362,8 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
                        "clip window needs GatherElements: not in TensorRT 7; use --target trt8 or a square --input-shape");
         goto fail;
     }
-    ir_value *outs[4];
     if ((rc = tfod_rewrite_postproc(m, &f, &p, outs)) != ODRT_OK) goto fail;
-    /* graph outputs: the four detections, then --debug-output tensors */
+outputs: /* graph outputs: the four detections, then --debug-output tensors */
     {
         int n_dbg = o ? o->n_debug_outputs : 0;
         ir_value **no = odrt_arena_alloc(m->arena, sizeof(ir_value *) * (size_t)(4 + n_dbg + 1));
@@ -379,7 +402,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
         }
         ops[0] = (ir_opset){"", p.opset};
         int n_ops = 1;
-        if (strcmp(p.nms, "onnx")) ops[n_ops++] = (ir_opset){"trt.plugins", 1};
+        if (strcmp(p.nms, "onnx") && !centernet) ops[n_ops++] = (ir_opset){"trt.plugins", 1};
         m->opsets = ops;
         m->n_opsets = n_ops;
     }

@@ -24,15 +24,16 @@ typedef struct tfod_found {
     ir_node *loop;
     ir_value *loop_image_out; /* the Loop output holding the preprocessed batch (NHWC) */
     int cast_float;
-    norm_step norm[8];
+    norm_step norm[8]; /* per-channel values in the input's channel order */
     int n_norm;
+    int chan_perm[3];  /* channel c of the preprocessed image is input channel chan_perm[c] (RGB -> BGR: 2, 1, 0) */
     int n_norm_pre;  /* norm[0..n_norm_pre) come before the resize, the rest after it */
     int has_resize;
     const char *resize_mode, *resize_ctm, *resize_nearest;
     int64_t target_h, target_w; /* model input size the preprocessing produces */
     /* keep-aspect resizers (ResizeToRange): the image is resized to fit fit_h x fit_w keeping its
      * aspect ratio (tf.image.resize preserve_aspect_ratio, float32 rounding), then padded at the
-     * bottom/right to target_h x target_w with pad_value (in the space after normalisation) */
+     * bottom/right to target_h x target_w with pad_value (at the resize: the steps after it apply to the padding too) */
     int keep_aspect;
     int64_t fit_h, fit_w;
     float pad_value;
@@ -51,18 +52,28 @@ typedef struct tfod_found {
     int n_nms_nodes;
     int64_t max_per_class, max_total;
     float score_threshold, iou_threshold;
+    /* CenterNet (tfod_analyze_centernet): heatmap peaks instead of anchors and NMS */
+    ir_value *cn_heatmap;  /* class logits [B, C, Hh, Wh] (before the sigmoid) */
+    ir_value *cn_offset;   /* centre offsets [B, 2, Hh, Wh] (y, x) */
+    ir_value *cn_size;     /* box sizes [B, 2, Hh, Wh] (h, w), clamped at 0 by the decoder */
+    int64_t cn_k;          /* TopK's k: detections per image */
+    int cn_pool;           /* the peak MaxPool's window (odd, stride 1, same padding) */
+    float cn_eps;          /* |p - maxpool(p)| < eps makes a peak */
+    ir_value *true_shape_const; /* the true image shape the preprocessing rewrite made constant, or NULL */
     /* family */
     const char *family, *backbone;
     int64_t model_batch; /* batch baked into the export (1 for TF.js-derived graphs) */
 } tfod_found;
 
 /* Find everything; on failure the error says which part and what to pass. */
+odrt_status_t tfod_analyze_centernet(ir_model *m, tfod_found *f); /* heads, peaks, top-k (after preprocessing is rewritten) */
 odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f);  /* input and map_fn */
 odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f); /* heads, decoder, NMS (after preprocessing is rewritten) */
 void tfod_found_free(tfod_found *f);
 /* Probe the preprocessing from `cur` (an HWC float image inside the Loop body, after the
  * normalisation steps found so far) to the body's image output: resize rule, pad, window. */
-odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, ir_value *cur);
+/* the resize-and-pad from cur on; *end: the value where it ends, from which the walker goes on */
+odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, ir_value *cur, ir_value **end);
 /* size of the resized window inside the network input for a frame of h x w */
 void tfod_window_size(const tfod_found *f, int64_t h, int64_t w, int64_t *rh, int64_t *rw);
 /* Reshapes whose shape constant hard-codes the export's batch old_b (on inputs of batch probe_b)

@@ -107,6 +107,12 @@ static cJSON *dry_convert(const ir_model *m, char *err, size_t err_len) {
     return r;
 }
 
+static int first_resize(const ir_node *n, void *ctx) {
+    const ir_node **r = ctx;
+    if (!*r && ir_op_is(n, "Resize")) *r = n;
+    return 0;
+}
+
 static cJSON *tfod_json(const ir_model *m) {
     const ir_graph *g = m->graph;
     cJSON *o = cJSON_CreateObject();
@@ -117,13 +123,13 @@ static cJSON *tfod_json(const ir_model *m) {
         cJSON_AddStringToObject(pre, "node", loop->name);
         const ir_graph *body = tfod_loop_body(loop);
         cJSON_AddNumberToObject(pre, "body_nodes", (double)body->n_nodes);
-        for (size_t j = 0; j < body->n_nodes; j++)
-            if (ir_op_is(body->nodes[j], "Resize")) {
-                cJSON_AddStringToObject(pre, "resize_mode", ir_attr_str(body->nodes[j], "mode", "nearest"));
-                cJSON_AddStringToObject(pre, "coordinate_transformation_mode",
-                                        ir_attr_str(body->nodes[j], "coordinate_transformation_mode", "half_pixel"));
-                break;
-            }
+        const ir_node *rs = NULL; /* the first Resize, in the body or its If branches */
+        ir_graph_visit(body, first_resize, &rs);
+        if (rs) {
+            cJSON_AddStringToObject(pre, "resize_mode", ir_attr_str(rs, "mode", "nearest"));
+            cJSON_AddStringToObject(pre, "coordinate_transformation_mode",
+                                    ir_attr_str(rs, "coordinate_transformation_mode", "half_pixel"));
+        }
     }
     size_t n_nms = tfod_count_op(g, "NonMaxSuppression");
     cJSON *nms = cJSON_AddObjectToObject(o, "nms");
@@ -144,7 +150,7 @@ static cJSON *tfod_json(const ir_model *m) {
     const char *family = n_found >= 3 || n_nms ? tfod_family(g) : "unknown";
     cJSON_AddStringToObject(o, "family", family);
     /* what convert finds: resizer, normalisation, anchors, classes, background, scores, NMS settings */
-    if (n_found >= 4 && (!strcmp(family, "ssd") || !strcmp(family, "efficientdet"))) {
+    if (n_found >= 4 && (!strcmp(family, "ssd") || !strcmp(family, "efficientdet") || !strcmp(family, "centernet"))) {
         char err[1024];
         cJSON *an = dry_convert(m, err, sizeof err);
         if (an) {
@@ -273,6 +279,14 @@ static void analysis_text(odrt_sb_t *sb, const cJSON *an) {
             cJSON_ArrayForEach(v, cJSON_GetObjectItem(it, "value")) odrt_sb_printf(sb, " %g", v->valuedouble);
             odrt_sb_puts(sb, ";");
         }
+    }
+    const cJSON *cn = cJSON_GetObjectItem(an, "centernet");
+    if (cn) { /* no anchors or NMS: peaks of the heatmap, then the top k */
+        odrt_sb_printf(sb, "\n  found: classes %lld, scores %s; centernet peaks in a %lldx%lld window, top %lld\n",
+                       jint(cJSON_GetObjectItem(an, "classes")), cJSON_GetStringValue(cJSON_GetObjectItem(an, "score_activation")),
+                       (long long)jnum_or(cn, "peak_window", 0), (long long)jnum_or(cn, "peak_window", 0),
+                       (long long)jnum_or(cn, "top_k", 0));
+        return;
     }
     const cJSON *nms = cJSON_GetObjectItem(an, "nms_params");
     odrt_sb_printf(sb, "\n  found: anchors %lld, classes %lld, background column %s, scores %s, box coder scales",

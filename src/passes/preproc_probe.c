@@ -1,6 +1,7 @@
 /* The geometric part of a TF OD API preprocessing map_fn, found by evaluating it rather than by
  * matching its nodes: from an HWC float image inside the Loop body (after the normalisation steps
- * the chain walker read) to the body's image output. Exporters spell ResizeToRange as an If over
+ * the chain walker read) to where the image output's closing chain of per-pixel and layout steps
+ * starts (geometry_end; the walker reads those steps after the probe). Exporters spell ResizeToRange as an If over
  * portrait/landscape, per-channel Pads and a restack; what is constant across them is what the
  * function does, so that is what is probed and then verified:
  *   - the output size (must not depend on the frame: the network input),
@@ -127,7 +128,54 @@ static odrt_status_t window_of(const ex_val *o1, const ex_val *o2, int64_t *rh, 
     return ODRT_OK;
 }
 
-odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, ir_value *cur) {
+/* the steps an image output may end with after the resize-and-pad, which the chain walker reads
+ * exactly (per-pixel arithmetic with a constant, layout and channel-order steps) */
+static int tail_op(const ir_node *n) {
+    static const char *ops[] = {"Mul", "Add", "Sub", "Div", "Slice", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (ir_op_is(n, ops[i])) return 1;
+    return 0;
+}
+
+/* uses inside g other than shape reads */
+static int live_uses(const ir_value *v, const ir_graph *g) {
+    int k = 0;
+    for (size_t i = 0; i < v->n_uses; i++)
+        k += !v->uses[i].node->dead && v->uses[i].node->graph == g && !ir_op_is(v->uses[i].node, "Shape");
+    return k;
+}
+
+/* where the geometric part ends: walked back from the image output over a chain of tail_op
+ * steps, the earliest value that is still a float [H, W, 3] image (the export normalises after
+ * the resize: TF's CenterNet) */
+static ir_value *geometry_end(const probe_ctx *pc, ir_value *out) {
+    ir_value *chain[64];
+    int n = 0;
+    chain[n++] = out;
+    for (ir_value *v = out; n < 64;) {
+        ir_node *p = v->producer;
+        if (!p || p->graph != pc->body || !tail_op(p)) break;
+        ir_value *x = NULL;
+        int vars = 0;
+        for (int i = 0; i < p->n_in; i++)
+            if (p->in[i] && !p->in[i]->init) x = p->in[i], vars++;
+        if (vars != 1 || x == pc->cur || x == pc->start || live_uses(x, pc->body) != 1) break;
+        chain[n++] = v = x;
+    }
+    for (int i = n - 1; i > 0; i--) {
+        ex_val *img = image(23, 41, 1, NULL), *res = NULL;
+        if (!img) break;
+        odrt_status_t rc = eval_at(pc, 23, 41, img, chain[i], &res);
+        ex_val_free(img);
+        int ok = rc == ODRT_OK && res->t.dtype == ODRT_DT_FLOAT && res->t.rank == 3 && res->t.dims[2] == 3;
+        ex_val_free(res);
+        odrt_fail(ODRT_OK, "%s", "");
+        if (ok) return chain[i];
+    }
+    return out;
+}
+
+odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, ir_value *cur, ir_value **end) {
     ir_node *loop = f->loop;
     ir_graph *body = (ir_graph *)tfod_loop_body(loop);
     int n_carried = loop->n_in - 2;
@@ -137,7 +185,7 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
     odrt_status_t rc = ODRT_OK;
     /* which scan outputs are the image and the true image shape */
     ir_value *img_out = NULL, *shape_out = NULL;
-    int img_k = -1, shape_k = -1;
+    int shape_k = -1;
     for (int o = 1 + n_carried; o < body->n_outputs; o++) {
         ir_value *lv = loop->out[o - 1];
         if (!lv || (!lv->n_uses && !(lv->flags & IR_VAL_OUTPUT))) continue;
@@ -151,7 +199,7 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
                 ex_val_free(res);
                 return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: the preprocessing Loop has two image outputs");
             }
-            img_out = body->outputs[o], img_k = o - 1;
+            img_out = body->outputs[o];
         } else if ((res->t.dtype == ODRT_DT_INT32 || res->t.dtype == ODRT_DT_INT64) && ex_numel(res) == 3) {
             shape_out = body->outputs[o], shape_k = o - 1;
         }
@@ -161,6 +209,8 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
     if (!img_out)
         return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: preprocessing Loop '%s': no output holds the preprocessed image "
                          "(float [H, W, 3])", loop->name);
+    /* probe to where the geometry ends; the chain walker reads the rest */
+    ir_value *img_end = *end = geometry_end(&pc, img_out);
     int64_t OH = -1, OW = -1, win[N_SIZES][2];
     int fixed = 1, keep = 1, pad_seen = 0;
     float pad = 0;
@@ -168,8 +218,8 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
         int64_t h = sizes[s][0], w = sizes[s][1];
         ex_val *i1 = image(h, w, 1, NULL), *i2 = image(h, w, 2, NULL), *o1 = NULL, *o2 = NULL, *sh = NULL;
         if (!i1 || !i2) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        if (rc == ODRT_OK) rc = eval_at(&pc, h, w, i1, img_out, &o1);
-        if (rc == ODRT_OK) rc = eval_at(&pc, h, w, i2, img_out, &o2);
+        if (rc == ODRT_OK) rc = eval_at(&pc, h, w, i1, img_end, &o1);
+        if (rc == ODRT_OK) rc = eval_at(&pc, h, w, i2, img_end, &o2);
         if (rc != ODRT_OK) rc = odrt_fail_ctx(rc, "convert: the preprocessing could not be evaluated on a %lldx%lld frame",
                                              (long long)h, (long long)w);
         if (rc == ODRT_OK && (o1->t.rank != 3 || o1->t.dtype != ODRT_DT_FLOAT))
@@ -226,7 +276,6 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
     f->target_h = OH, f->target_w = OW, f->fit_h = OH, f->fit_w = OW;
     f->pad_value = pad;
     f->n_norm_pre = f->n_norm;
-    f->loop_image_out = loop->out[img_k];
     f->true_shape_out = shape_out ? loop->out[shape_k] : NULL;
     /* verify: random images through the graph and through the formulas */
     uint32_t seed = 7;
@@ -234,7 +283,7 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
         int64_t h = sizes[s][0], w = sizes[s][1];
         ex_val *img = image(h, w, 0, &seed), *out = NULL;
         if (!img) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        rc = eval_at(&pc, h, w, img, img_out, &out);
+        rc = eval_at(&pc, h, w, img, img_end, &out);
         if (rc == ODRT_OK) {
             double e = resize_error(f, img->t.data, h, w, out->t.data, OW, win[s][0], win[s][1]);
             if (!(e <= 1e-4))

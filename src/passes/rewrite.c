@@ -9,6 +9,7 @@
 #include "passes/build.h"
 #include "passes/convert.h"
 #include "passes/rewrite.h"
+#include "passes/tfod.h"
 
 /* ---- preprocessing ---- */
 static ir_value *norm_op(bld *b, const norm_step *s, ir_value *x) {
@@ -56,15 +57,23 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
     int64_t rh = p->in_h, rw = p->in_w; /* the window the frame lands in */
     if (f->has_resize) tfod_window_size(f, p->in_h, p->in_w, &rh, &rw);
     int n_pre = f->has_resize ? f->n_norm_pre : 0, resize = f->has_resize && (p->in_h != rh || p->in_w != rw);
-    for (int i = 0; i <= f->n_norm && !p->engine; i++) { /* the normalisation, the resize after its first n_pre steps */
+    int pad = f->has_resize && (rh != f->target_h || rw != f->target_w);
+    /* the normalisation, the resize and padding after its first n_pre steps (the later steps apply
+     * to the padding too, as in the export) */
+    for (int i = 0; i <= f->n_norm && !p->engine; i++) {
         if (i == n_pre && resize) x = resize_to(&b, f, x, rh, rw);
+        if (i == n_pre && pad) {
+            int64_t pads[8] = {0, 0, 0, 0, 0, 0, f->target_h - rh, f->target_w - rw};
+            ir_value *pin[3] = {x, b_ints(&b, "odrt/pre/pads", 8, pads), b_scalar_f(&b, "odrt/pre/pad_value", f->pad_value)};
+            x = b_op(&b, "Pad", "odrt/pre/pad", 3, pin);
+            b_attr_s(&b, x, "mode", "constant");
+        }
         if (i < f->n_norm) x = norm_op(&b, &f->norm[i], x);
     }
-    if (!p->engine && (rh != f->target_h || rw != f->target_w) && f->has_resize) {
-        int64_t pads[8] = {0, 0, 0, 0, 0, 0, f->target_h - rh, f->target_w - rw};
-        ir_value *pin[3] = {x, b_ints(&b, "odrt/pre/pads", 8, pads), b_scalar_f(&b, "odrt/pre/pad_value", f->pad_value)};
-        x = b_op(&b, "Pad", "odrt/pre/pad", 3, pin);
-        b_attr_s(&b, x, "mode", "constant");
+    if (!p->engine && (f->chan_perm[0] != 0 || f->chan_perm[1] != 1 || f->chan_perm[2] != 2)) { /* e.g. RGB -> BGR */
+        int64_t perm[3] = {f->chan_perm[0], f->chan_perm[1], f->chan_perm[2]};
+        x = b_op2(&b, "Gather", "odrt/pre/channel_order", x, b_ints(&b, "odrt/pre/channel_perm", 3, perm));
+        b_attr_i(&b, x, "axis", 1);
     }
     x = b_transpose(&b, "odrt/pre/to_nhwc", x, 4, to_nhwc);
     ODRT_TRY(b.rc);
@@ -82,6 +91,7 @@ odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *
                 else ((int32_t *)c->init->data)[k * 3 + q] = (int32_t)v;
             }
         ODRT_TRY(ir_value_replace_uses(f->true_shape_out, c));
+        f->true_shape_const = c;
     }
     /* per-image constants of the Loop become constants of the batch */
     for (int i = 0; i < f->n_const_scan; i++) {
@@ -291,5 +301,27 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
     outs[1] = out_value(&b, boxes, "detection_boxes");
     outs[2] = out_value(&b, scores, "detection_scores");
     outs[3] = out_value(&b, classes, "detection_classes");
+    return b.rc;
+}
+
+/* ---- CenterNet: the export's post-processing kept, its outputs in convert's form ---- */
+odrt_status_t tfod_centernet_outputs(ir_model *m, const tfod_found *f, const conv_plan *p, ir_value *outs[4]) {
+    bld b = {m, m->graph, ODRT_OK};
+    static const char *names[4] = {"num_detections", "detection_boxes", "detection_scores", "detection_classes"};
+    ir_value *v[4];
+    for (int i = 0; i < 4; i++)
+        if (!(v[i] = (ir_value *)tfod_find_output(m->graph, names[i])))
+            return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: CenterNet export without its %s output", names[i]);
+    (void)f;
+    int64_t nd[2] = {p->batch > 0 ? p->batch : 1, 1};
+    ir_value *num = b_op2(&b, "Reshape", "odrt/post/num_b1", v[0], b_ints(&b, "odrt/post/num_shape", 2, nd));
+    num = b_cast(&b, "odrt/post/num_i32", num, ODRT_DT_INT32);
+    /* TF's classes are 1-based floats: 0-based + the offset asked for, int32 */
+    ir_value *cls = b_op2(&b, "Add", "odrt/post/class_offset", v[3], b_scalar_f(&b, "odrt/post/offset_m1", (float)(p->class_offset - 1)));
+    cls = b_cast(&b, "odrt/post/classes_i32", cls, ODRT_DT_INT32);
+    outs[0] = out_value(&b, num, "num_detections");
+    outs[1] = out_value(&b, v[1], "detection_boxes");
+    outs[2] = out_value(&b, v[2], "detection_scores");
+    outs[3] = out_value(&b, cls, "detection_classes");
     return b.rc;
 }

@@ -16,6 +16,7 @@
 #include "util.h"
 #include "io/io.h"
 #include "engine/engine.h"
+#include "engine/plan_util.h"
 
 struct odrt_engine {
     eng_plan plan;
@@ -26,8 +27,9 @@ struct odrt_engine {
     int mapped;
     atomic_int *refs;     /* handles using the bytes */
     odrt_engine_options_t opt; /* how this handle runs (threads resolved), for a lazy prepare */
-    odrt_tensor_t raw[2]; /* views of the network outputs in the arena (host copies for devices) */
-    float *raw_host[2];
+    odrt_tensor_t raw[3]; /* views of the network outputs in the arena (host copies for devices) */
+    float *raw_host[3];
+    int n_raw;
     eng_post_ws *post_ws; /* post-processing buffers, kept across runs */
     double *prof;         /* opt.profile: seconds in preprocessing, network, post-processing */
     int prof_runs;
@@ -46,12 +48,14 @@ static double now_s(void) {
 static odrt_status_t bind_raw(odrt_engine_t *e) {
     uint8_t *arena = e->be->arena(e->ctx);
     const eng_meta *m = &e->plan.meta;
-    int ts[2] = {m->t_boxes, m->t_scores};
-    for (int i = 0; i < 2; i++) {
+    int ts[3];
+    e->n_raw = eng_network_outputs(m, ts);
+    for (int i = 0; i < e->n_raw; i++) {
         const eng_tensor *t = &e->plan.tensors[ts[i]];
         void *data = arena ? (void *)(arena + t->offset) : (void *)(e->raw_host[i] = malloc(sizeof(float) * (size_t)t->numel));
         if (!data) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, 3, {t->dims[0], t->dims[1], t->dims[2]}, data, (size_t)t->numel * 4};
+        e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, t->rank, {0}, data, (size_t)t->numel * 4};
+        memcpy(e->raw[i].dims, t->dims, sizeof t->dims);
     }
     return ODRT_OK;
 }
@@ -211,7 +215,7 @@ void odrt_engine_free(odrt_engine_t *e) {
     free(e->prof);
     eng_post_ws_free(e->post_ws);
     if (e->ctx) e->be->free(e->ctx);
-    free(e->raw_host[0]), free(e->raw_host[1]);
+    free(e->raw_host[0]), free(e->raw_host[1]), free(e->raw_host[2]);
     eng_plan_free(&e->plan);
     if (e->refs && atomic_fetch_sub(e->refs, 1) == 1) { /* the last handle of these bytes */
         if (e->bytes) {
@@ -309,6 +313,7 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
     double t0 = e->prof ? now_s() : 0;
     size_t per = (size_t)m->net_h * m->net_w * 3;
     float window[2 * 256];
+    int64_t win_px[2 * 256];
     for (int i = 0; i < m->batch; i++) {
         if (i >= n) {
             memset(in + per * i, 0, per * sizeof(float));
@@ -320,6 +325,7 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
         ODRT_TRY(eng_prep_init(&pp, m, f->data, h, w, in + per * i));
         /* TF's clip window: the true image shape over the network input size, in float32 */
         window[2 * i] = (float)pp.rh / (float)m->net_h, window[2 * i + 1] = (float)pp.rw / (float)m->net_w;
+        win_px[2 * i] = pp.rh, win_px[2 * i + 1] = pp.rw;
         e->be->parallel_for(e->ctx, (m->net_h + 7) / 8, prep_task, &pp);
         eng_prep_free(&pp);
     }
@@ -327,21 +333,38 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
     ODRT_TRY(e->be->run(e->ctx, &e->plan));
     double t2 = e->prof ? now_s() : 0;
     const eng_host host = {e->be->parallel_for, e->be->sigmoid, e->ctx};
-    odrt_status_t rc = eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n,
-                                       m->clip_to_window ? window : NULL, out, &host, &e->post_ws);
+    odrt_status_t rc = m->post_kind == ENG_POST_CENTERNET
+        ? eng_postprocess_centernet(m, e->raw[0].dims, e->raw[0].data, e->raw[1].data, e->raw[2].data, n, win_px, out, &host)
+        : eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n,
+                          m->clip_to_window ? window : NULL, out, &host, &e->post_ws);
     if (e->prof) e->prof[0] += t1 - t0, e->prof[1] += t2 - t1, e->prof[2] += now_s() - t2, e->prof_runs++;
     return rc;
 }
 
+static const char *const raw_names[2][3] = {{"box_encodings", "class_logits", NULL}, {"heatmap_logits", "offsets", "sizes"}};
+
+int odrt_engine_num_outputs(const odrt_engine_t *e) { return e ? (e->plan.meta.post_kind == ENG_POST_CENTERNET ? 3 : 2) : 0; }
+
+odrt_status_t odrt_engine_output(odrt_engine_t *e, int i, const odrt_tensor_t **t, const char **name) {
+    if (!e || !t) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_output: NULL argument");
+    if (i < 0 || i >= odrt_engine_num_outputs(e)) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_output: no output %d", i);
+    ODRT_TRY(ensure_ctx(e));
+    const eng_meta *m = &e->plan.meta;
+    int ts[3];
+    eng_network_outputs(m, ts);
+    if (e->be->read_tensor) ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, ts[i], e->raw_host[i])); /* device memory: copied out */
+    *t = &e->raw[i];
+    if (name) *name = raw_names[m->post_kind == ENG_POST_CENTERNET][i];
+    return ODRT_OK;
+}
+
 odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **codes, const odrt_tensor_t **logits) {
     if (!e || !codes || !logits) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_raw_outputs: NULL argument");
-    ODRT_TRY(ensure_ctx(e));
-    if (e->be->read_tensor) { /* device memory: copied out (float32) on request */
-        ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, e->plan.meta.t_boxes, e->raw_host[0]));
-        ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, e->plan.meta.t_scores, e->raw_host[1]));
-    }
-    *codes = &e->raw[0], *logits = &e->raw[1];
-    return ODRT_OK;
+    if (e->plan.meta.post_kind != ENG_POST_SSD)
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "odrt_engine_raw_outputs: a %s engine has other outputs (odrt_engine_output)",
+                         e->plan.meta.family);
+    ODRT_TRY(odrt_engine_output(e, 0, codes, NULL));
+    return odrt_engine_output(e, 1, logits, NULL);
 }
 
 odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {

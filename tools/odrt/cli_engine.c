@@ -36,6 +36,14 @@ int cli_build_flag(int argc, char **argv, int *i, odrt_build_options_t *o, const
     } else if (!strcmp(a, "--class-offset")) {
         if (!parse_int(v, -1000000, 1000000, &o->class_offset)) return fprintf(stderr, "odrt %s: bad --class-offset\n", verb), -1;
         o->has_class_offset = 1;
+    } else if (!strcmp(a, "--score-threshold") || !strcmp(a, "--iou-threshold")) {
+        char *end;
+        float f = strtof(v, &end);
+        if (end == v || *end || !(f >= 0 && f <= 1)) return fprintf(stderr, "odrt %s: %s takes a number in [0, 1]\n", verb, a), -1;
+        if (a[2] == 's') o->score_threshold = f, o->has_score_threshold = 1;
+        else o->iou_threshold = f, o->has_iou_threshold = 1;
+    } else if (!strcmp(a, "--max-detections")) {
+        if (!parse_int(v, 1, 100000, &o->max_detections)) return fprintf(stderr, "odrt %s: --max-detections takes 1..100000\n", verb), -1;
     } else if (!strcmp(a, "--input-shape")) {
         int h, w;
         char tail;
@@ -77,30 +85,45 @@ int cli_open_engine(const char *path, const odrt_build_options_t *o, int threads
     return 0;
 }
 
+static double jn(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+static double ji(const cJSON *a, int i) {
+    const cJSON *v = cJSON_GetArrayItem(a, i);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+static const char *js_(const cJSON *o, const char *k) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+    return v ? v : "?";
+}
+
 /* the summary `build` and `inspect ENGINE` print */
 void print_engine_summary(const odrt_engine_t *e) {
     char *js = NULL;
     if (odrt_engine_info_json(e, &js) == ODRT_OK) {
         cJSON *j = cJSON_Parse(js);
         const cJSON *in = cJSON_GetObjectItem(j, "input"), *po = cJSON_GetObjectItem(j, "postprocessing"),
-                    *k = cJSON_GetObjectItem(j, "kernels"), *ns = cJSON_GetObjectItem(in, "network_size");
-        printf("  family %s, device %s, precision %s, batch %d, network input %dx%d, classes %d, anchors %d\n",
-               cJSON_GetStringValue(cJSON_GetObjectItem(j, "family")), cJSON_GetStringValue(cJSON_GetObjectItem(j, "device")),
-               cJSON_GetStringValue(cJSON_GetObjectItem(j, "precision")), odrt_engine_batch(e),
-               (int)cJSON_GetArrayItem(ns, 0)->valuedouble, (int)cJSON_GetArrayItem(ns, 1)->valuedouble,
-               odrt_engine_num_classes(e), (int)cJSON_GetObjectItem(po, "anchors")->valuedouble);
+                    *k = cJSON_GetObjectItem(j, "kernels"), *ns = cJSON_GetObjectItem(in, "network_size"),
+                    *cn = cJSON_GetObjectItem(po, "centernet");
+        printf("  family %s, device %s, precision %s, batch %d, network input %dx%d, classes %d", js_(j, "family"),
+               js_(j, "device"), js_(j, "precision"), odrt_engine_batch(e), (int)ji(ns, 0), (int)ji(ns, 1),
+               odrt_engine_num_classes(e));
+        if (cn) printf("\n");
+        else printf(", anchors %d\n", (int)jn(po, "anchors"));
         printf("  network: %d ops (conv: %d gemm on 16-column panels, %d depthwise, %d im2col; %d on the reference executor), "
                "%d tensors, arena %.1f MiB, weights %.1f MiB, file %.1f MiB\n",
-               (int)cJSON_GetObjectItem(j, "network_ops")->valuedouble,
-               (int)cJSON_GetObjectItem(k, "conv_gemm_6x16")->valuedouble, (int)cJSON_GetObjectItem(k, "conv_depthwise_direct")->valuedouble,
-               (int)cJSON_GetObjectItem(k, "conv_im2col_gemm")->valuedouble, (int)cJSON_GetObjectItem(k, "reference_ops")->valuedouble,
-               (int)cJSON_GetObjectItem(j, "network_tensors")->valuedouble,
-               cJSON_GetObjectItem(j, "arena_bytes")->valuedouble / 1048576.0,
-               cJSON_GetObjectItem(j, "weights_bytes")->valuedouble / 1048576.0, cJSON_GetObjectItem(j, "file_bytes")->valuedouble / 1048576.0);
-        printf("  nms: score > %g, iou %g, %d per class, %d total; classes start at %d; %d labels\n",
-               cJSON_GetObjectItem(po, "score_threshold")->valuedouble, cJSON_GetObjectItem(po, "iou_threshold")->valuedouble,
-               (int)cJSON_GetObjectItem(po, "max_per_class")->valuedouble, (int)cJSON_GetObjectItem(po, "max_detections")->valuedouble,
-               (int)cJSON_GetObjectItem(po, "class_offset")->valuedouble, cJSON_GetArraySize(cJSON_GetObjectItem(j, "labels")));
+               (int)jn(j, "network_ops"), (int)jn(k, "conv_gemm_6x16"), (int)jn(k, "conv_depthwise_direct"),
+               (int)jn(k, "conv_im2col_gemm"), (int)jn(k, "reference_ops"), (int)jn(j, "network_tensors"),
+               jn(j, "arena_bytes") / 1048576.0, jn(j, "weights_bytes") / 1048576.0, jn(j, "file_bytes") / 1048576.0);
+        if (cn)
+            printf("  centernet: peaks in a %dx%d window, stride %d, top %d, score > %g",
+                   (int)jn(cn, "peak_window"), (int)jn(cn, "peak_window"), (int)jn(cn, "stride"), (int)jn(cn, "max_detections"),
+                   jn(po, "score_threshold"));
+        else
+            printf("  nms: score > %g, iou %g, %d per class, %d total", jn(po, "score_threshold"), jn(po, "iou_threshold"),
+                   (int)jn(po, "max_per_class"), (int)jn(po, "max_detections"));
+        printf("; classes start at %d; %d labels\n", (int)jn(po, "class_offset"), cJSON_GetArraySize(cJSON_GetObjectItem(j, "labels")));
         cJSON_Delete(j);
     }
     free(js);

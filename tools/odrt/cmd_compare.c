@@ -79,15 +79,17 @@ static int run_side(side *s, const odrt_tensor_t *frame, char names[][128], odrt
         }
         odrt_detections_clear(&d);
         for (int i = 0; i < 4; i++) snprintf(names[i], 128, "%s", nm[i]);
-        const odrt_tensor_t *raw[2];
-        odrt_engine_raw_outputs(s->e, &raw[0], &raw[1]);
-        const char *rn[2] = {"raw_box_codes", "raw_class_logits"};
-        for (int i = 0; i < 2; i++) {
-            if (odrt_tensor_create(ODRT_DT_FLOAT, raw[i]->rank, raw[i]->dims, &t[4 + i]) != ODRT_OK) return cli_error("");
-            memcpy(t[4 + i]->data, raw[i]->data, raw[i]->nbytes);
-            snprintf(names[4 + i], 128, "%s", rn[i]);
+        int n_raw = odrt_engine_num_outputs(s->e);
+        for (int i = 0; i < n_raw; i++) { /* the network's outputs: "raw_" + the engine's name (raw_box_encodings, ...) */
+            const odrt_tensor_t *raw;
+            const char *rn;
+            if (odrt_engine_output(s->e, i, &raw, &rn) != ODRT_OK ||
+                odrt_tensor_create(ODRT_DT_FLOAT, raw->rank, raw->dims, &t[4 + i]) != ODRT_OK)
+                return cli_error("");
+            memcpy(t[4 + i]->data, raw->data, raw->nbytes);
+            snprintf(names[4 + i], 128, "raw_%s", rn);
         }
-        *n = 6;
+        *n = 4 + n_raw;
         return 0;
     }
     odrt_dtype_t dt;

@@ -27,6 +27,20 @@ static int parse_f(const char *s, float *v) {
     return 1;
 }
 
+/* Report accessors that read a missing field as 0 or "?" (the report is ours, but a summary must never crash). */
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+static const char *jstr(const cJSON *o, const char *k) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+    return v ? v : "?";
+}
+static double jidx(const cJSON *a, int i) {
+    const cJSON *v = cJSON_GetArrayItem(a, i);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
 static void print_summary(const char *json, const char *out) {
     cJSON *r = cJSON_Parse(json);
     if (!r) return;
@@ -54,43 +68,46 @@ static void print_summary(const char *json, const char *out) {
             cJSON_ArrayForEach(v, cJSON_GetObjectItem(s, "value")) printf(" %g", v->valuedouble);
         }
         const cJSON *rs = cJSON_GetObjectItem(pre, "resize"), *win = cJSON_GetObjectItem(rs, "window_for_input");
-        int keep = rs && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(rs, "rule")), "keep_aspect_ratio_then_pad");
+        int keep = rs && !strcmp(jstr(rs, "rule"), "keep_aspect_ratio_then_pad");
         if (rs && keep)
             printf("; keep-aspect resize %s/%s to fit %dx%d (this input: %dx%d), pad with %g to %dx%d",
                    cJSON_GetStringValue(cJSON_GetObjectItem(rs, "mode")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(rs, "coordinate_transformation_mode")),
-                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "fit"), 0)->valuedouble,
-                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "fit"), 1)->valuedouble,
-                   (int)cJSON_GetArrayItem(win, 0)->valuedouble, (int)cJSON_GetArrayItem(win, 1)->valuedouble,
-                   cJSON_GetObjectItem(rs, "pad_value")->valuedouble,
-                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 0)->valuedouble,
-                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 1)->valuedouble);
+                   (int)jidx(cJSON_GetObjectItem(rs, "fit"), 0),
+                   (int)jidx(cJSON_GetObjectItem(rs, "fit"), 1),
+                   (int)jidx(win, 0), (int)jidx(win, 1),
+                   jnum(rs, "pad_value"),
+                   (int)jidx(cJSON_GetObjectItem(rs, "size"), 0),
+                   (int)jidx(cJSON_GetObjectItem(rs, "size"), 1));
         else if (rs)
             printf("; resize %s/%s to %dx%d (%s)", cJSON_GetStringValue(cJSON_GetObjectItem(rs, "mode")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(rs, "coordinate_transformation_mode")),
-                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 0)->valuedouble,
-                   (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "size"), 1)->valuedouble,
+                   (int)jidx(cJSON_GetObjectItem(rs, "size"), 0),
+                   (int)jidx(cJSON_GetObjectItem(rs, "size"), 1),
                    cJSON_IsTrue(cJSON_GetObjectItem(rs, "kept")) ? "kept" : "removed: input is already that size");
-        if (rs && cJSON_GetObjectItem(rs, "normalization_steps_before")->valuedouble > 0) printf(" (normalisation first)");
+        if (rs && jnum(rs, "normalization_steps_before") > 0) printf(" (normalisation first)");
         printf("\n");
     }
-    printf("anchors: %d, classes: %d (+%d background column), scores: %s\n",
-           (int)cJSON_GetObjectItem(r, "anchors")->valuedouble, (int)cJSON_GetObjectItem(r, "classes")->valuedouble,
-           (int)cJSON_GetObjectItem(r, "background_columns")->valuedouble,
-           cJSON_GetStringValue(cJSON_GetObjectItem(r, "score_activation")));
-    printf("box coder: center-size, scales");
-    cJSON_ArrayForEach(d, cJSON_GetObjectItem(bc, "scales")) printf(" %g", d->valuedouble);
-    printf("\nnms: %s, score > %g, iou %g, %d per class, %d total; class offset %d\n",
-           cJSON_GetStringValue(cJSON_GetObjectItem(r, "nms")), cJSON_GetObjectItem(nms, "score_threshold")->valuedouble,
-           cJSON_GetObjectItem(nms, "iou_threshold")->valuedouble, (int)cJSON_GetObjectItem(nms, "max_per_class")->valuedouble,
-           (int)cJSON_GetObjectItem(nms, "max_detections")->valuedouble, (int)cJSON_GetObjectItem(r, "class_offset")->valuedouble);
-    const cJSON *cw = cJSON_GetObjectItem(nms, "clip_window");
-    if (cJSON_IsTrue(cJSON_GetObjectItem(nms, "boxes_renormalised_to_window")))
-        printf("clip window: [0, 0, %g, %g] of the network input; boxes renormalised to the image\n",
-               cJSON_GetArrayItem(cw, 2)->valuedouble, cJSON_GetArrayItem(cw, 3)->valuedouble);
-    printf("nodes: %d -> %d; target %s, opset %d; wrote %s\n", (int)cJSON_GetObjectItem(nodes, "before")->valuedouble,
-           (int)cJSON_GetObjectItem(nodes, "after")->valuedouble, cJSON_GetStringValue(cJSON_GetObjectItem(r, "target")),
-           (int)cJSON_GetObjectItem(r, "opset")->valuedouble, out);
+    printf("classes: %d (+%d background column), scores: %s\n", (int)jnum(r, "classes"), (int)jnum(r, "background_columns"),
+           jstr(r, "score_activation"));
+    const cJSON *cn = cJSON_GetObjectItem(r, "centernet");
+    if (cn) {
+        printf("centernet: heatmap %s, offset %s, size %s; peaks in a %dx%d window, top %d\n", jstr(cn, "heatmap_tensor"),
+               jstr(cn, "offset_tensor"), jstr(cn, "size_tensor"), (int)jnum(cn, "peak_window"), (int)jnum(cn, "peak_window"),
+               (int)jnum(cn, "top_k"));
+    } else {
+        printf("anchors: %d; box coder: center-size, scales", (int)jnum(r, "anchors"));
+        cJSON_ArrayForEach(d, cJSON_GetObjectItem(bc, "scales")) printf(" %g", d->valuedouble);
+        printf("\nnms: %s, score > %g, iou %g, %d per class, %d total", jstr(r, "nms"), jnum(nms, "score_threshold"),
+               jnum(nms, "iou_threshold"), (int)jnum(nms, "max_per_class"), (int)jnum(nms, "max_detections"));
+        const cJSON *cw = cJSON_GetObjectItem(nms, "clip_window");
+        if (cJSON_IsTrue(cJSON_GetObjectItem(nms, "boxes_renormalised_to_window")))
+            printf("\nclip window: [0, 0, %g, %g] of the network input; boxes renormalised to the image", jidx(cw, 2),
+                   jidx(cw, 3));
+        printf("\n");
+    }
+    printf("class offset %d; nodes: %d -> %d; target %s, opset %d; wrote %s\n", (int)jnum(r, "class_offset"),
+           (int)jnum(nodes, "before"), (int)jnum(nodes, "after"), jstr(r, "target"), (int)jnum(r, "opset"), out);
     cJSON_Delete(r);
 }
 

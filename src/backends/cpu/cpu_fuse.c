@@ -25,7 +25,8 @@ void cpu_find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *
         for (int i = 0; i < p->ops[k].n_in; i++) reads[eng_root(p, p->ops[k].in[i])]++;
         if (p->ops[k].residual >= 0) reads[eng_root(p, p->ops[k].residual)]++;
     }
-    reads[eng_root(p, p->meta.t_boxes)]++, reads[eng_root(p, p->meta.t_scores)]++;
+    int outs[3], n_out = eng_network_outputs(&p->meta, outs);
+    for (int i = 0; i < n_out; i++) reads[eng_root(p, outs[i])]++;
     for (int k = 0; k + 1 < p->n_ops; k++) {
         if (c->chain[k]) continue;
         const eng_op *a = &p->ops[k], *d = NULL, *e = NULL;

@@ -37,6 +37,10 @@ struct cu_ctx {
     uint8_t *h_frames, *d_frames;
     size_t frames_cap;
     float *h_out, *h_window;
+    /* CenterNet: the network's three outputs copied to the host, where the post-processing runs
+     * (postproc_centernet.c; peaks and top-k over a few hundred thousand values) */
+    void *h_cn[3];
+    float *h_cnf[3];
     cu_post post;
     cu_exec x;
     /* the captured graph and what it was captured for */
@@ -99,6 +103,7 @@ void cuda_free(void *vc) {
     }
     cudaFree(c->d_arena), cudaFree(c->d_frames), cudaFree(c->x.ws);
     cudaFreeHost(c->h_frames), cudaFreeHost(c->h_out), cudaFreeHost(c->h_window);
+    for (int i = 0; i < 3; i++) cudaFreeHost(c->h_cn[i]), free(c->h_cnf[i]);
     if (c->ev0) cudaEventDestroy(c->ev0);
     if (c->ev1) cudaEventDestroy(c->ev1);
     if (c->stream) cudaStreamDestroy(c->stream);
@@ -151,7 +156,15 @@ odrt_status_t prepare_(const eng_plan *p, const odrt_engine_options_t *o, cu_ctx
     ODRT_TRY(cu_conv_init());
     size_t wsb = cu_workspace_bytes(p, c->x.sms, c->half);
     if (wsb) CU_TRY(cudaMalloc(&c->x.ws, wsb));
-    ODRT_TRY(cu_post_alloc(&c->post, &p->meta, p->meta.batch));
+    if (p->meta.post_kind == ENG_POST_CENTERNET) {
+        for (int i = 0; i < 3; i++) {
+            size_t n = (size_t)p->tensors[p->meta.t_cn[i]].numel;
+            CU_TRY(cudaMallocHost(&c->h_cn[i], n * (c->half ? 2 : 4)));
+            if (c->half && !(c->h_cnf[i] = (float *)malloc(n * 4))) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+        CU_TRY(cudaMalloc(&c->post.window, sizeof(float) * 2 * p->meta.batch)); /* (the frames' windows go up unused) */
+    } else
+        ODRT_TRY(cu_post_alloc(&c->post, &p->meta, p->meta.batch));
     size_t out_floats = (size_t)p->meta.batch * (1 + (size_t)p->meta.max_total * 6);
     CU_TRY(cudaMallocHost(&c->h_out, sizeof(float) * out_floats));
     CU_TRY(cudaMallocHost(&c->h_window, sizeof(float) * 2 * p->meta.batch));
@@ -240,6 +253,16 @@ odrt_status_t enqueue_all(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws
     for (int k = 0; k < p->n_ops; k++) {
         ODRT_TRY(cu_run_op(p, k, c->d_arena, c->d_blob, c->half, &c->x, c->stream));
         if (ev) CU_TRY(cudaEventRecord(ev[2 + k], c->stream));
+    }
+    if (m->post_kind == ENG_POST_CENTERNET) { /* the maps to the host */
+        if (ev) CU_TRY(cudaEventRecord(ev[2 + p->n_ops], c->stream));
+        for (int i = 0; i < 3; i++)
+            CU_TRY(cudaMemcpyAsync(c->h_cn[i], tensor_ptr(c, m->t_cn[i]), (size_t)p->tensors[m->t_cn[i]].numel * (c->half ? 2 : 4),
+                                   cudaMemcpyDeviceToHost, c->stream));
+        if (ev) CU_TRY(cudaEventRecord(ev[3 + p->n_ops], c->stream));
+        if (ev) /* (no device decode, sort or NMS) */
+            for (int k = 4 + p->n_ops; k < 7 + p->n_ops; k++) CU_TRY(cudaEventRecord(ev[k], c->stream));
+        return ODRT_OK;
     }
     ODRT_TRY(cu_postprocess(&c->post, (const float *)(c->d_blob + m->anchors_off), tensor_ptr(c, m->t_boxes),
                             tensor_ptr(c, m->t_scores), c->half, m->clip_to_window, c->stream, ev ? ev + 4 + p->n_ops : NULL));
@@ -361,6 +384,21 @@ odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_
             prev = c->pev[k];
         }
         c->prof_runs++;
+    }
+    if (m->post_kind == ENG_POST_CENTERNET) {
+        const float *maps[3];
+        for (int i = 0; i < 3; i++) {
+            maps[i] = (const float *)c->h_cn[i];
+            if (c->half) { /* fp16 maps as float */
+                const __half *h = (const __half *)c->h_cn[i];
+                for (int64_t q = 0; q < p->tensors[m->t_cn[i]].numel; q++) c->h_cnf[i][q] = __half2float(h[q]);
+                maps[i] = c->h_cnf[i];
+            }
+        }
+        int64_t win[2 * 256];
+        for (int b = 0; b < n; b++) eng_window_size(m, hs[b], ws[b], &win[2 * b], &win[2 * b + 1]);
+        eng_host host = {cuda_parallel_for, NULL, c};
+        return eng_postprocess_centernet(m, p->tensors[m->t_cn[0]].dims, maps[0], maps[1], maps[2], n, win, out, &host);
     }
     for (int b = 0; b < n; b++) {
         const float *r = c->h_out + (size_t)b * (1 + (size_t)m->max_total * 6);

@@ -64,7 +64,8 @@ typedef struct cu_prep {
     int has_resize, linear, ctm, nearest;
     int n_norm, n_pre;
     eng_norm norm[8];
-    float pad;
+    int perm[3]; /* network channel c is frame channel perm[c] */
+    float pad[3]; /* a padded pixel per output channel (eng_pad_pixel) */
 } cu_prep;
 void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int64_t rw);
 /* count frames of q's size, consecutive in frames (device) -> network inputs from dst on, in one launch */

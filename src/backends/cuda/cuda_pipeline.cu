@@ -36,13 +36,16 @@ __global__ void prep_k(cu_prep q, const uint8_t *src, T *dst, int64_t dst_stride
     src += (int64_t)blockIdx.z * q.fh * q.fw * 3, dst += (int64_t)blockIdx.z * dst_stride;
     int64_t o = ((int64_t)y * q.net_w + x) * 3;
     if (y >= q.rh || x >= q.rw) {
-        for (int c = 0; c < 3; c++) stv(dst, o + c, q.pad);
+        for (int c = 0; c < 3; c++) stv(dst, o + c, q.pad[c]);
         return;
     }
     int identity = q.fh == q.rh && q.fw == q.rw && (!q.has_resize || q.ctm != RZ_PYTORCH_HALF_PIXEL || (q.rh > 1 && q.rw > 1));
     if (identity) {
         const uint8_t *s = src + ((int64_t)y * q.fw + x) * 3;
-        for (int c = 0; c < 3; c++) stv(dst, o + c, norm_steps(q, norm_steps(q, (float)s[c], c, 0, q.n_pre), c, q.n_pre, q.n_norm));
+        for (int k = 0; k < 3; k++) {
+            int c = q.perm[k];
+            stv(dst, o + k, norm_steps(q, norm_steps(q, (float)s[c], c, 0, q.n_pre), c, q.n_pre, q.n_norm));
+        }
         return;
     }
     int64_t y0, y1, x0, x1;
@@ -51,15 +54,19 @@ __global__ void prep_k(cu_prep q, const uint8_t *src, T *dst, int64_t dst_stride
     rz_tap(q.linear, q.ctm, q.nearest, x, q.fw, q.rw, &x0, &x1, &wx0, &wx1);
     if (!q.linear) { /* one source pixel */
         const uint8_t *s = src + (y0 * q.fw + x0) * 3;
-        for (int c = 0; c < 3; c++) stv(dst, o + c, norm_steps(q, norm_steps(q, (float)s[c], c, 0, q.n_pre), c, q.n_pre, q.n_norm));
+        for (int k = 0; k < 3; k++) {
+            int c = q.perm[k];
+            stv(dst, o + k, norm_steps(q, norm_steps(q, (float)s[c], c, 0, q.n_pre), c, q.n_pre, q.n_norm));
+        }
         return;
     }
     const uint8_t *r0 = src + y0 * q.fw * 3, *r1 = src + y1 * q.fw * 3;
-    for (int c = 0; c < 3; c++) {
+    for (int k = 0; k < 3; k++) {
+        int c = q.perm[k];
         /* separable as the reference: along W first, then H; steps before the resize on the taps */
         float a = norm_steps(q, (float)r0[x0 * 3 + c], c, 0, q.n_pre) * wx0 + norm_steps(q, (float)r0[x1 * 3 + c], c, 0, q.n_pre) * wx1;
         float b = norm_steps(q, (float)r1[x0 * 3 + c], c, 0, q.n_pre) * wx0 + norm_steps(q, (float)r1[x1 * 3 + c], c, 0, q.n_pre) * wx1;
-        stv(dst, o + c, norm_steps(q, a * wy0 + b * wy1, c, q.n_pre, q.n_norm));
+        stv(dst, o + k, norm_steps(q, a * wy0 + b * wy1, c, q.n_pre, q.n_norm));
     }
 }
 
@@ -370,8 +377,10 @@ void cu_prep_fill(cu_prep *q, const eng_meta *m, int fh, int fw, int64_t rh, int
     memset(q, 0, sizeof *q);
     q->fh = fh, q->fw = fw, q->rh = (int)rh, q->rw = (int)rw, q->net_h = m->net_h, q->net_w = m->net_w;
     q->has_resize = m->has_resize, q->linear = m->resize_linear, q->ctm = m->resize_ctm, q->nearest = m->resize_nearest;
-    q->n_norm = m->n_norm, q->n_pre = m->has_resize ? m->n_norm_pre : 0, q->pad = m->pad_value;
+    q->n_norm = m->n_norm, q->n_pre = m->has_resize ? m->n_norm_pre : 0;
+    eng_pad_pixel(m, q->pad);
     memcpy(q->norm, m->norm, sizeof q->norm);
+    memcpy(q->perm, m->chan_perm, sizeof q->perm);
 }
 
 odrt_status_t cu_preprocess(const cu_prep *q, const uint8_t *frames, int count, void *dst, int half, cudaStream_t s) {
