@@ -177,11 +177,11 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
         }
         if (n->dead || !ir_node_foldable(n)) continue;
         int all = 1;
-        size_t in_bytes = 0;
+        int64_t in_numel = 0; /* the largest input's element count */
         for (int k = 0; k < n->n_in && all; k++) {
             if (!n->in[k]) continue;
             all = n->in[k]->init != NULL && n->in[k]->graph == g;
-            if (all) in_bytes += n->in[k]->init->nbytes;
+            if (all && n->in[k]->init->numel > in_numel) in_numel = n->in[k]->init->numel;
         }
         if (!all) continue;
         ex_val **ins = calloc((size_t)n->n_in + 1, sizeof *ins), **outs = calloc((size_t)n->n_out + 1, sizeof *outs);
@@ -191,7 +191,7 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
         if (ok) ok = ir_run_node(m, n, ins, outs, 1) == ODRT_OK;
         for (int k = 0; ok && k < n->n_out; k++)
             if (n->out[k] && (!outs[k] || outs[k]->is_seq ||
-                              (ex_numel(outs[k]) > 65536 && outs[k]->t.nbytes > in_bytes)))
+                              (ex_numel(outs[k]) > 65536 && ex_numel(outs[k]) > in_numel)))
                 ok = 0;
         if (ok) {
             for (int k = 0; k < n->n_out; k++) {

@@ -12,7 +12,8 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
                       int n_targets, ir_value *const *targets, ex_val **out);
 
 /* Replace every node whose inputs are all initializers by initializers holding its outputs (when
- * the outputs are not larger than max(65536 elements, the inputs' bytes)). Returns nodes folded. */
+ * no output has more elements than max(65536, the largest input's): no Expand/Tile blow-ups, but a
+ * weight stored as uint8 and cast to float folds). Returns nodes folded. */
 int ir_fold_constants(ir_model *m, ir_graph *g);
 
 /* Merge chains of Transpose nodes; drop identity Transposes. Returns nodes removed. */

@@ -232,3 +232,28 @@ def test_nms_beyond_the_first_sorted_candidates(images, tmp_path):
         s, b, c = (np.load(out / ("detection_%s.npy" % k))[0] for k in ("scores", "boxes", "classes"))
         ref = [(int(round(float(c[i]))), float(s[i]), [float(v) for v in b[i]]) for i in range(n)]
         assert n == 100 and not unmatched(ref, dets) and not unmatched(dets, ref), img
+
+
+def test_weights_stored_as_uint8(engine, images, tmp_path):
+    """Conv weights given as uint8 -> Cast -> Mul -> Add (tools/gpu_shrink.py; what a user's
+    compressed export looks like) fold back into constants: the same kernels as the original,
+    no reference op, and the detections of that model in onnxruntime"""
+    import subprocess
+    import sys
+    import onnxruntime as ort
+    small = tmp_path / "small.onnx"
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gpu_shrink.py"), MODEL, str(small)], check=True,
+                   capture_output=True)
+    e = tmp_path / "small.odrt"
+    run_odrt("build", small, "-o", e, timeout=300)
+    k, k0 = (json.loads(run_odrt("inspect", x, "--json").stdout)["kernels"] for x in (e, engine("handtrack")))
+    assert k == k0 and k["reference_ops"] == 0, (k, k0)
+    s = ort.InferenceSession(str(small), providers=["CPUExecutionProvider"])
+    names = [o.name for o in s.get_outputs()]
+    got, _ = detect_json(e, images, tmp_path)
+    for img, g in zip(images, got):
+        r = dict(zip(names, s.run(None, {"input_tensor": np.array(Image.open(img).convert("RGB"))[None]})))
+        ref = [(int(round(float(r["detection_classes"][0, i]))), float(r["detection_scores"][0, i]),
+                [float(v) for v in r["detection_boxes"][0, i]]) for i in range(int(r["num_detections"][0]))]
+        assert sum(d[1] >= 0.05 for d in ref) >= 1
+        assert not unmatched(ref, g) and not unmatched(g, ref), img
