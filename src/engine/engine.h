@@ -28,6 +28,10 @@
 #define ENG_ALIGN 64
 #define ENG_MAX_IN 16 /* tensor inputs of one op */
 
+/* n bytes ENG_ALIGN-aligned (free with free): C11's aligned_alloc wants a size that is a multiple
+ * of the alignment, so it is rounded up */
+void *eng_alloc_aligned(size_t n);
+
 #include "engine/engine_ops.h"
 
 /* physical layout of a tensor's bytes */

@@ -144,3 +144,8 @@ void eng_plan_free(eng_plan *p) {
     if (p->owns_blob) free(p->blob);
     memset(p, 0, sizeof *p);
 }
+
+void *eng_alloc_aligned(size_t n) {
+    size_t r = (n + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN;
+    return aligned_alloc(ENG_ALIGN, r ? r : ENG_ALIGN);
+}

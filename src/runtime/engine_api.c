@@ -117,7 +117,7 @@ odrt_status_t odrt_engine_load_buffer_ex(const void *buf, size_t len, const odrt
     odrt_engine_options_t o;
     ODRT_TRY(odrt_read_options(opts, sizeof o, &o, engine_options_init_v, "odrt_engine_options_t"));
     /* an aligned private copy: blob parts must be ENG_ALIGN-aligned in memory */
-    uint8_t *copy = aligned_alloc(ENG_ALIGN, (len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
+    uint8_t *copy = eng_alloc_aligned((len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
     if (!copy) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     memcpy(copy, buf, len);
     odrt_status_t rc = open_bytes(copy, len, 0, &o, 0, out);
@@ -183,7 +183,7 @@ odrt_status_t odrt_engine_build(odrt_model_t *m, const odrt_build_options_t *opt
     if (rc != ODRT_OK) return rc;
     /* the bytes go through the validating loader a file goes through; a device engine's backend
      * starts at first use */
-    uint8_t *copy = rc == ODRT_OK ? aligned_alloc(ENG_ALIGN, (len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN) : NULL;
+    uint8_t *copy = rc == ODRT_OK ? eng_alloc_aligned((len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN) : NULL;
     if (!copy) {
         free(buf);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");

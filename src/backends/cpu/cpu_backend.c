@@ -56,7 +56,7 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     size_t ab = ((size_t)p->arena_bytes + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN + ENG_ALIGN;
-    c->arena = aligned_alloc(ENG_ALIGN, ab);
+    c->arena = eng_alloc_aligned(ab);
     c->scratch = calloc(256, sizeof(float *));
     c->ref_models = calloc((size_t)p->n_ops + 1, sizeof(odrt_model_t *));
     c->ref_sessions = calloc((size_t)p->n_ops + 1, sizeof(odrt_session_t *));
@@ -91,7 +91,7 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
     if (c->chain && c->fscratch && !o->cpu_no_fuse) cpu_find_chains(c, p, &ring_max, &row_max, &patch_max);
     c->ring_max = ring_max, c->row_max = row_max;
     for (int t = 0; c->fscratch && (ring_max || row_max) && t < tp_threads(c->pool); t++)
-        if (!(c->fscratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(ring_max + row_max + patch_max + 64) * sizeof(float)))) {
+        if (!(c->fscratch[t] = eng_alloc_aligned((size_t)(ring_max + row_max + patch_max + 64) * sizeof(float)))) {
             cpu_free(c);
             return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
@@ -100,7 +100,7 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     for (int t = 0; kmax && t < tp_threads(c->pool); t++)
-        if (!(c->scratch[t] = aligned_alloc(ENG_ALIGN, (size_t)(MB * kmax + 16) * sizeof(float)))) {
+        if (!(c->scratch[t] = eng_alloc_aligned((size_t)(MB * kmax + 16) * sizeof(float)))) {
             cpu_free(c);
             return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }

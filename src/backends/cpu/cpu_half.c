@@ -36,7 +36,7 @@ void cpu_round_half(float *y, int64_t n, int bits) {
 }
 
 uint8_t *cpu_half_weights(const eng_plan *p, int bits) {
-    uint8_t *b = aligned_alloc(ENG_ALIGN, ((size_t)p->blob_len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
+    uint8_t *b = eng_alloc_aligned(((size_t)p->blob_len + ENG_ALIGN) / ENG_ALIGN * ENG_ALIGN);
     if (!b) return NULL;
     memcpy(b, p->blob, (size_t)p->blob_len);
     for (int k = 0; k < p->n_ops; k++)
