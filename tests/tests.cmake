@@ -27,7 +27,7 @@ else()
 endif()
 
 # Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
-set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_compare test_efficientdet)
+set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_compare test_efficientdet test_families)
 # sanitizer builds run ~10x slower: model-heavy tests take a subset of the photos there
 set(ODRT_TEST_SUBSET 0)
 if(ODRT_SANITIZE)
@@ -40,6 +40,8 @@ foreach(t IN LISTS ODRT_PYTESTS)
   set_tests_properties(py/${t} PROPERTIES LABELS py TIMEOUT 900
     ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR};ODRT_TEST_SUBSET=${ODRT_TEST_SUBSET}")
 endforeach()
+# every family's exports (tools/fixtures/tfod_fixtures.sh, linked by tools/setup.sh): the longest file
+set_tests_properties(py/test_families PROPERTIES TIMEOUT 3000)
 
 # C unit tests of the IR surgery API
 add_executable(test_ir tests/test_ir.c)

@@ -68,6 +68,15 @@ if [ ! -f "$m640" ] || [ "$(cat "$m640.stamp" 2>/dev/null)" != "$(sha256sum "$RE
   fi
 fi
 
+# TF OD API exports of every family (made by the API itself, in its own venv), cached outside the
+# clone and linked as .cache/tfod; ODRT_NO_TFOD_FIXTURES=1 skips them (test_families then skips)
+if [ "${ODRT_NO_TFOD_FIXTURES:-0}" != 1 ]; then
+  echo "setup: TF OD API family fixtures (the first time installs TensorFlow 2.15 and exports 8 models: ~30 min on 2 cores)"
+  tfod=$(tools/fixtures/tfod_fixtures.sh)
+  mkdir -p .cache
+  ln -sfn "$tfod" .cache/tfod
+fi
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DODRT_PYTHON="$PWD/$PY" >/dev/null
 cmake --build build -j"$(nproc)"
 echo "setup: done (build/odrt)"

@@ -39,7 +39,10 @@ def iou(a, b):
     y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, y2 - y1) * max(0.0, x2 - x1)
     u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
+    if u > 0:
+        return inter / u
+    # two empty boxes (clipped flat at an edge): the same box if every coordinate agrees
+    return 1.0 if max(abs(p - q) for p, q in zip(a, b)) <= 1e-6 else 0.0
 
 
 def missing(a, b, min_score=0.05, min_iou=0.99, score_tol=1e-4):
