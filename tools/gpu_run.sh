@@ -2,6 +2,7 @@
 # On a GPU machine, over a tree carrying .gpu (tools/gpu_pack.sh), .cache/models and .whl:
 #   bash tools/gpu_run.sh check   # backend-ops harness + CUDA engine tests (pytest test_cuda.py)
 #   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
+#   bash tools/gpu_run.sh families   # CPU vs CUDA fp32/fp16 engines of .gpuz/families/*.onnx (tools/gpu_shrink.py copies)
 #   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu; CONVS=1 gpu_pack.sh)
 #   bash tools/gpu_run.sh peerprofile [--batch 64]   # PyTorch's kernels by device time (bench/gpu_peer_profile.py)
 #   bash tools/gpu_run.sh ab KNOB V1 V2 ...   # GPU time per detect with an environment knob at each value
@@ -21,6 +22,22 @@ check)
   for d in cuda cuda:fp16; do .gpu/bin/test_engine_threads models/handtrack/handtrack.onnx $d "$ODRT_SHARED_DIR"/images/*.jpg; done
   .gpu/bin/test_api models/handtrack/handtrack.onnx data/images/hands.jpg
   (cd tests/python && python3 -m pytest -q -p no:cacheprovider test_cuda.py test_engine.py::test_cuda_engine_without_a_gpu 2>&1 | tail -25)
+  ;;
+families)
+  # the family fixtures, carried as 8-bit copies (tools/gpu_shrink.py) in .gpuz/families/: CPU engine
+  # vs CUDA fp32 and fp16 engines of the same copy on the shared photos, and CUDA device time
+  for m in .gpuz/families/*.onnx; do
+    n=$(basename "$m" .onnx)
+    "$ODRT_BIN" build "$m" -o "/tmp/$n.cpu.odrt" > /dev/null || { echo "$n: CPU build failed"; continue; }
+    for p in fp32 fp16; do
+      "$ODRT_BIN" build "$m" -o "/tmp/$n.$p.odrt" --device cuda --precision $p > "$OUT/build_${n}_$p.log" 2>&1 ||
+        { echo "$n $p: build failed: $(tail -1 "$OUT/build_${n}_$p.log")"; continue; }
+      "$ODRT_BIN" compare "/tmp/$n.cpu.odrt" "/tmp/$n.$p.odrt" --images "$ODRT_SHARED_DIR/images" > "$OUT/compare_${n}_$p.log" 2>&1
+      echo "$n $p: compare rc=$? $(grep -E '^  detections' "$OUT/compare_${n}_$p.log")"
+      "$ODRT_BIN" bench "/tmp/$n.$p.odrt" --iterations 200 --warmup 20 --json > "$OUT/bench_${n}_$p.json" 2>&1 &&
+        python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("  device median %.3f ms, latency median %.3f ms" % (j["device_median_ms"], j.get("latency_median_ms", float("nan"))))' "$OUT/bench_${n}_$p.json"
+    done
+  done
   ;;
 profile)
   # per-op device times of CUDA engines: MODEL PRECISION BATCH
