@@ -96,6 +96,24 @@ odrt_status_t tfod_rewrite_batch_reshapes(ir_graph *g, int64_t old_b, int64_t pr
     return ODRT_OK;
 }
 
+/* the converted model's batch: Reshapes that hard-code the export's batch follow the new one (0 =
+ * copy, for dynamic), found by shape inference at a probe batch */
+static odrt_status_t set_batch(ir_model *m, tfod_found *f, const conv_plan *p) {
+    ir_graph *g = m->graph;
+    if (p->batch != f->model_batch) {
+        int64_t probe = p->batch > 0 ? p->batch : f->model_batch + 1;
+        f->input->type.dims[0].value = probe;
+        ir_graph_clear_types(g);
+        ir_infer_shapes(m);
+        ODRT_TRY(tfod_rewrite_batch_reshapes(g, f->model_batch, probe, p->batch > 0 ? p->batch : 0));
+    }
+    f->input->type.dims[0].value = p->batch > 0 ? p->batch : -1;
+    if (p->batch < 0) f->input->type.dims[0].param = "batch";
+    ir_graph_clear_types(g); /* types inferred at a probe batch must not be folded into constants */
+    ir_infer_shapes(m);
+    return ODRT_OK;
+}
+
 void tfod_tidy(ir_model *m) {
     ir_graph *g = m->graph;
     for (int pass = 0; pass < 4; pass++) {
@@ -302,11 +320,6 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
         return odrt_fail(ODRT_ERR_ARG, "convert: TensorRT 7 has no uint8 inputs; use --input-dtype float32 (0-255 values)");
     }
     p.nchw = o ? o->nchw : 0;
-    if (centernet && p.batch != 1) { /* its post-processing builds gather indices of batch 1 (constants) */
-        tfod_found_free(&f);
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: CenterNet exports are converted at batch 1 (their post-processing "
-                         "gathers with indices built for batch 1); the engine runs any batch");
-    }
     if (!centernet && !strcmp(p.nms, "onnx") && p.batch != 1) {
         tfod_found_free(&f);
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
@@ -321,25 +334,14 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
     ir_value *outs[4];
-    if (centernet) { /* no NMS: TF's own peaks and top-k stay, in the four outputs' form */
+    if (centernet) { /* no NMS: the peaks and top-k rebuilt batch-agnostic, checked against TF's own */
         if ((rc = tfod_analyze_centernet(m, &f)) != ODRT_OK) goto fail;
         p.max_detections = f.cn_k, p.class_offset = o ? o->class_offset : 0;
+        p.score_threshold = o && o->has_score_threshold ? o->score_threshold : 0.0f; /* TF counts scores > 0 */
         if ((rc = tfod_centernet_outputs(m, &f, &p, outs)) != ODRT_OK) goto fail;
         goto outputs;
     }
-    if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
-    if (p.batch != f.model_batch) {
-        /* Reshapes that hard-code the export's batch follow the new one (0 = copy, for dynamic) */
-        int64_t probe = p.batch > 0 ? p.batch : f.model_batch + 1;
-        f.input->type.dims[0].value = probe;
-        ir_graph_clear_types(g);
-        ir_infer_shapes(m);
-        if ((rc = tfod_rewrite_batch_reshapes(g, f.model_batch, probe, p.batch > 0 ? p.batch : 0)) != ODRT_OK) goto fail;
-    }
-    f.input->type.dims[0].value = p.batch > 0 ? p.batch : -1;
-    if (p.batch < 0) f.input->type.dims[0].param = "batch";
-    ir_graph_clear_types(g); /* types inferred at a probe batch must not be folded into constants */
-    ir_infer_shapes(m);
+    if ((rc = tfod_analyze_postproc(m, &f)) != ODRT_OK || (rc = set_batch(m, &f, &p)) != ODRT_OK) goto fail;
     p.score_threshold = o && o->has_score_threshold ? o->score_threshold : f.score_threshold;
     p.iou_threshold = o && o->has_iou_threshold ? o->iou_threshold : f.iou_threshold;
     p.max_detections = o && o->max_detections > 0 ? o->max_detections : f.max_total;
@@ -385,6 +387,10 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
         }
         g->outputs = no;
         g->n_outputs = 4 + n_dbg;
+    }
+    if (centernet) { /* TF's post-processing (batch-1 gathers) is gone: the batch can change now */
+        ir_graph_cleanup(g);
+        if ((rc = set_batch(m, &f, &p)) != ODRT_OK) goto fail;
     }
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     tfod_tidy(m);

@@ -306,22 +306,10 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
 
 /* ---- CenterNet: the export's post-processing kept, its outputs in convert's form ---- */
 odrt_status_t tfod_centernet_outputs(ir_model *m, const tfod_found *f, const conv_plan *p, ir_value *outs[4]) {
-    bld b = {m, m->graph, ODRT_OK};
     static const char *names[4] = {"num_detections", "detection_boxes", "detection_scores", "detection_classes"};
     ir_value *v[4];
-    for (int i = 0; i < 4; i++)
-        if (!(v[i] = (ir_value *)tfod_find_output(m->graph, names[i])))
-            return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: CenterNet export without its %s output", names[i]);
-    (void)f;
-    int64_t nd[2] = {p->batch > 0 ? p->batch : 1, 1};
-    ir_value *num = b_op2(&b, "Reshape", "odrt/post/num_b1", v[0], b_ints(&b, "odrt/post/num_shape", 2, nd));
-    num = b_cast(&b, "odrt/post/num_i32", num, ODRT_DT_INT32);
-    /* TF's classes are 1-based floats: 0-based + the offset asked for, int32 */
-    ir_value *cls = b_op2(&b, "Add", "odrt/post/class_offset", v[3], b_scalar_f(&b, "odrt/post/offset_m1", (float)(p->class_offset - 1)));
-    cls = b_cast(&b, "odrt/post/classes_i32", cls, ODRT_DT_INT32);
-    outs[0] = out_value(&b, num, "num_detections");
-    outs[1] = out_value(&b, v[1], "detection_boxes");
-    outs[2] = out_value(&b, v[2], "detection_scores");
-    outs[3] = out_value(&b, cls, "detection_classes");
+    ODRT_TRY(tfod_centernet_postproc(m, f, p, v));
+    bld b = {m, m->graph, ODRT_OK};
+    for (int i = 0; i < 4; i++) outs[i] = out_value(&b, v[i], names[i]);
     return b.rc;
 }

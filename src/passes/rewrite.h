@@ -18,9 +18,11 @@ typedef struct {
 } conv_plan;
 
 odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *p);
-/* CenterNet: the export's own detection outputs as convert's four (num [B,1] int32, boxes, scores,
- * 0-based classes + class_offset as int32) */
+/* CenterNet: convert's four outputs (num [B,1] int32, boxes, scores, 0-based classes +
+ * class_offset as int32) from the post-processing rebuilt batch-agnostic (centernet_post.c) */
 odrt_status_t tfod_centernet_outputs(ir_model *m, const tfod_found *f, const conv_plan *p, ir_value *outs[4]);
+/* the rebuilt post-processing's values, checked against TF's on random maps */
+odrt_status_t tfod_centernet_postproc(ir_model *m, const tfod_found *f, const conv_plan *p, ir_value *outs[4]);
 /* outs: num_detections, detection_boxes, detection_scores, detection_classes */
 odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan *p, ir_value *outs[4]);
 

@@ -197,9 +197,10 @@ def test_convert(m, flavour, photos, tmp_path):
 
 @pytest.mark.skipif(SUBSET, reason="convert runs on the reference executor: Release build only")
 @pytest.mark.parametrize("batch", ["2", "dynamic"])
-@pytest.mark.parametrize("m", NMS, ids=lambda m: m["name"])
+@pytest.mark.parametrize("m", ENGINE, ids=lambda m: m["name"])
 def test_convert_batch(m, batch, photos, tmp_path):
-    """EfficientNMS_TRT at batch 2 and dynamic batch, run by odrt"""
+    """the default flavour (EfficientNMS_TRT; CenterNet: its rebuilt top-k) at batch 2 and dynamic
+    batch, run by odrt"""
     model = tmp_path / "b.onnx"
     run_odrt("convert", os.path.join(m["dir"], "model.onnx"), "-o", model, "--class-offset", "1", "--batch", batch, timeout=900)
     xs = np.concatenate([rgb(p, tuple(m["size"])) for p in (photos[0], photos[-1])])
