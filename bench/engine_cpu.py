@@ -4,6 +4,7 @@ thread count) on the same frames, in alternating rounds in one process tree, wit
 checked in the same run. Prints latency and load-time ratios (peer / odrt: > 1 means odrt is faster).
 
   .venv/bin/python bench/engine_cpu.py [--threads 2] [--rounds 5] [--iters 30] [--models handtrack,handtrack640]
+  (--models all: also every family export in .cache/tfod that odrt builds)
 
 Peers per model: onnxruntime on odrt's `convert --target onnx` result (batched preprocessing, plain
 ONNX NMS: the best ONNX onnxruntime runs for the model) and on the untouched tf2onnx export.
@@ -34,6 +35,14 @@ MODELS = {
     "handtrack640": (os.path.join(ROOT, ".cache/models/handtrack640.onnx"), 640),
     "efficientdet_d0": (os.path.join(SHARED, "models/efficientdet_d0/model.onnx"), 512),
 }
+# the TF OD API family exports odrt builds (tools/fixtures/tfod_fixtures.sh, linked by tools/setup.sh)
+TFOD = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
+for _d in sorted(os.listdir(TFOD)) if os.path.isdir(TFOD) else []:
+    _m = os.path.join(TFOD, _d, "manifest.json")
+    if os.path.exists(os.path.join(TFOD, _d, "DONE")) and os.path.exists(_m):
+        _j = json.load(open(_m))
+        if _j["meta_architecture"] in ("ssd", "center_net"):
+            MODELS[_d] = (os.path.join(TFOD, _d, "model.onnx"), _j["size"][0])
 
 
 def odrt(a, *args, **kw):
@@ -100,7 +109,7 @@ def main():
     rows = []
     print("odrt CPU engine vs onnxruntime %s, %d threads, %d rounds x %d iterations, machine: %s" % (
         ort.__version__, a.threads, a.rounds, a.iters, open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")))
-    for name in a.models.split(","):
+    for name in (MODELS if a.models == "all" else a.models.split(",")):
         model, size = MODELS[name]
         if not os.path.exists(model):
             print("%s: %s missing (tools/setup.sh makes it)" % (name, model))
@@ -138,10 +147,10 @@ def main():
         for label, (s, load, lat, ratio) in peers.items():
             rows.append((name, label, statistics.median(lat), statistics.median(o_lat), statistics.median(ratio), load, o_load,
                          ok, ref))
-    print("%-16s %-42s %9s %9s %8s %10s %10s %8s %s" % ("model", "peer", "peer ms", "odrt ms", "speedup", "peer load",
+    print("%-30s %-42s %9s %9s %8s %10s %10s %8s %s" % ("model", "peer", "peer ms", "odrt ms", "speedup", "peer load",
                                                          "odrt load", "load x", "parity (score>=0.05)"))
     for r in rows:
-        print("%-16s %-42s %9.2f %9.2f %7.2fx %8.1fms %8.2fms %7.0fx %d/%d" % (r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+        print("%-30s %-42s %9.2f %9.2f %7.2fx %8.1fms %8.2fms %7.0fx %d/%d" % (r[0], r[1], r[2], r[3], r[4], r[5], r[6],
                                                                               r[5] / r[6], r[7], r[8]))
 
 
