@@ -18,10 +18,6 @@ static void serial_for(void *ctx, int64_t n, eng_task fn, void *arg) {
     for (int64_t i = 0; i < n; i++) fn(arg, i, 0);
 }
 
-static float rnd(uint32_t *s, float lo, float hi) {
-    *s = *s * 1664525u + 1013904223u;
-    return lo + (hi - lo) * (float)(*s >> 8) / 16777216.0f;
-}
 
 static void set_true_shape(ir_value *c, int64_t h, int64_t w) {
     ir_tensor *t = c->init;
@@ -80,17 +76,11 @@ odrt_status_t eng_centernet_setup(ir_model *m, tfod_found *f, eng_meta *mt) {
     mt->cn_k = (int)f->cn_k, mt->cn_pool = f->cn_pool, mt->cn_eps = f->cn_eps, mt->cn_stride = (int)(mt->net_h / H);
     mt->n_classes = (int)C, mt->bg_offset = 0, mt->score_act = 1, mt->max_total = mt->max_per_class = (int)f->cn_k;
     for (int c = 0; c < 4; c++) mt->scales[c] = 1.0f; /* no box coder */
-    /* probes: random maps (logits spread so that sigmoids and peaks vary, sizes partly negative) */
-    int64_t dims[4] = {B, C, H, W}, d2[4] = {B, 2, H, W};
-    ex_val *seeds[3] = {ex_val_new_tensor(ODRT_DT_FLOAT, 4, dims), ex_val_new_tensor(ODRT_DT_FLOAT, 4, d2),
-                        ex_val_new_tensor(ODRT_DT_FLOAT, 4, d2)};
+    /* probes: random maps (tfod_centernet_probe_maps) */
+    int64_t dims[4] = {B, C, H, W};
+    ex_val *seeds[3];
+    tfod_centernet_probe_maps(B, C, H, W, 7, seeds);
     odrt_status_t rc = seeds[0] && seeds[1] && seeds[2] ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    uint32_t s = 7;
-    for (int64_t i = 0; rc == ODRT_OK && i < ex_numel(seeds[0]); i++) ((float *)seeds[0]->t.data)[i] = rnd(&s, -6.0f, 3.0f);
-    for (int64_t i = 0; rc == ODRT_OK && i < ex_numel(seeds[1]); i++) {
-        ((float *)seeds[1]->t.data)[i] = rnd(&s, -1.5f, 1.5f);
-        ((float *)seeds[2]->t.data)[i] = rnd(&s, -2.0f, (float)(H > W ? H : W) * 0.6f);
-    }
     int64_t rh = mt->net_h, rw = mt->net_w;
     if (rc == ODRT_OK && f->true_shape_const) { /* the window the rewrite froze (the model's size) */
         const ir_tensor *ts = f->true_shape_const->init;

@@ -101,6 +101,18 @@ static float rnd(uint32_t *s, float lo, float hi) {
     return lo + (hi - lo) * (float)(*s >> 8) / 16777216.0f;
 }
 
+void tfod_centernet_probe_maps(int64_t B, int64_t C, int64_t H, int64_t W, uint32_t s, ex_val *maps[3]) {
+    int64_t dh[4] = {B, C, H, W}, d2[4] = {B, 2, H, W};
+    maps[0] = ex_val_new_tensor(ODRT_DT_FLOAT, 4, dh), maps[1] = ex_val_new_tensor(ODRT_DT_FLOAT, 4, d2);
+    maps[2] = ex_val_new_tensor(ODRT_DT_FLOAT, 4, d2);
+    if (!maps[0] || !maps[1] || !maps[2]) return;
+    for (int64_t i = 0; i < ex_numel(maps[0]); i++) ((float *)maps[0]->t.data)[i] = rnd(&s, -6.0f, 3.0f);
+    for (int64_t i = 0; i < ex_numel(maps[1]); i++) {
+        ((float *)maps[1]->t.data)[i] = rnd(&s, -1.5f, 1.5f);
+        ((float *)maps[2]->t.data)[i] = rnd(&s, -2.0f, (float)(H > W ? H : W) * 0.6f);
+    }
+}
+
 /* TF's outputs and the rebuilt ones on the same random maps: same detections */
 static odrt_status_t check(ir_model *m, const tfod_found *f, const conv_plan *p, ir_value *o[4], int64_t B, int64_t C, int64_t H,
                            int64_t W) {
@@ -111,16 +123,9 @@ static odrt_status_t check(ir_model *m, const tfod_found *f, const conv_plan *p,
         if (!targets[i]) return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: CenterNet export without its %s output", names[i]);
         targets[4 + i] = o[i];
     }
-    int64_t dh[4] = {B, C, H, W}, d2[4] = {B, 2, H, W};
-    ex_val *seeds[3] = {ex_val_new_tensor(ODRT_DT_FLOAT, 4, dh), ex_val_new_tensor(ODRT_DT_FLOAT, 4, d2),
-                        ex_val_new_tensor(ODRT_DT_FLOAT, 4, d2)}, *res[8] = {0};
+    ex_val *seeds[3], *res[8] = {0};
+    tfod_centernet_probe_maps(B, C, H, W, 11, seeds);
     odrt_status_t rc = seeds[0] && seeds[1] && seeds[2] ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    uint32_t s = 11;
-    for (int64_t i = 0; rc == ODRT_OK && i < ex_numel(seeds[0]); i++) ((float *)seeds[0]->t.data)[i] = rnd(&s, -6.0f, 3.0f);
-    for (int64_t i = 0; rc == ODRT_OK && i < ex_numel(seeds[1]); i++) {
-        ((float *)seeds[1]->t.data)[i] = rnd(&s, -1.5f, 1.5f);
-        ((float *)seeds[2]->t.data)[i] = rnd(&s, -2.0f, (float)(H > W ? H : W) * 0.6f);
-    }
     ir_value *sv[3] = {f->cn_heatmap, f->cn_offset, f->cn_size};
     if (rc == ODRT_OK) rc = ir_eval(m, m->graph, 3, sv, seeds, 8, targets, res);
     if (rc != ODRT_OK) rc = odrt_fail_ctx(rc, "convert: CenterNet post-processing could not be evaluated");

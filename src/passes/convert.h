@@ -67,6 +67,10 @@ typedef struct tfod_found {
 
 /* Find everything; on failure the error says which part and what to pass. */
 odrt_status_t tfod_analyze_centernet(ir_model *m, tfod_found *f); /* heads, peaks, top-k (after preprocessing is rewritten) */
+/* probe maps for checking a CenterNet post-processing against the export's: heatmap logits
+ * [B, C, H, W] spread so that sigmoids and peaks vary, offsets [B, 2, H, W] within +-1.5 cells,
+ * sizes partly negative (the decoder's Max(., 0)); NULL entries on failure (free with ex_val_free) */
+void tfod_centernet_probe_maps(int64_t B, int64_t C, int64_t H, int64_t W, uint32_t seed, ex_val *maps[3]);
 odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f);  /* input and map_fn */
 odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f); /* heads, decoder, NMS (after preprocessing is rewritten) */
 void tfod_found_free(tfod_found *f);
