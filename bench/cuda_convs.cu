@@ -112,7 +112,7 @@ static double odrt_ms(const layer *L, int N) {
     eng_backend_cuda.write_tensor(ctx, &p, xi, x);
     free(x);
     double ms = median_ms([&] {
-        if (eng_backend_cuda.run(ctx, &p) != ODRT_OK) fprintf(stderr, "%s: run: %s\n", L->name, odrt_last_error()), exit(1);
+        if (eng_backend_cuda.run(ctx, &p, 0, p.n_ops) != ODRT_OK) fprintf(stderr, "%s: run: %s\n", L->name, odrt_last_error()), exit(1);
     });
     eng_backend_cuda.free(ctx);
     eng_plan_free(&p);

@@ -318,6 +318,11 @@ ODRT_API odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json
 /* Detect on n frames (1 <= n <= batch), each uint8 [1,H,W,3] RGB (any H, W unless the engine was
  * built for a fixed frame size). out[i] receives frame i's detections (caller clears each). */
 ODRT_API odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
+/* Mask R-CNN engines, after a detect: frame i's instance masks, one per detection in the order of
+ * its detections: count x mask_h x mask_w floats in [0, 1], each the mask head's sigmoid over the
+ * detection's box (row 0 at ymin, column 0 at xmin; odrt_mask_paste puts one on the frame).
+ * Borrowed until the next detect on this handle. Engines without masks give NULL and 0 x 0. */
+ODRT_API odrt_status_t odrt_engine_masks(const odrt_engine_t *e, int i, const float **masks, int *mask_h, int *mask_w);
 /* After a detect: the raw network outputs of the last run, box codes [batch, anchors, 4] and class
  * logits [batch, anchors, classes + background], float32 (a CUDA engine's are copied from the GPU,
  * fp16 ones converted). Borrowed until the next run. */
@@ -325,7 +330,11 @@ ODRT_API odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tens
 /* The network's outputs as the post-processing reads them, float32, borrowed until the next run:
  * SSD / EfficientDet engines "box_encodings" [batch, anchors, 4] and "class_logits" [batch,
  * anchors, classes + background]; CenterNet engines "heatmap_logits" [batch, classes, H, W],
- * "offsets" and "sizes" [batch, 2, H, W]. odrt_engine_raw_outputs is the SSD case. */
+ * "offsets" and "sizes" [batch, 2, H, W]; Faster / Mask R-CNN engines "box_encodings" [batch *
+ * proposals, 1 or classes, 4] and "class_logits" [batch * proposals, classes + 1] (the second
+ * stage), "proposal_box_encodings" [batch, anchors, 4] and "objectness_logits" [batch, anchors,
+ * 2] (the first), and "mask_logits" [batch * detections, 1 or classes, mask h, mask w].
+ * odrt_engine_raw_outputs is the SSD case. */
 ODRT_API int odrt_engine_num_outputs(const odrt_engine_t *e);
 ODRT_API odrt_status_t odrt_engine_output(odrt_engine_t *e, int i, const odrt_tensor_t **t, const char **name);
 /* A second handle on e for another thread (or CUDA stream): it shares the engine file and, on a

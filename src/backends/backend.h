@@ -18,8 +18,9 @@ typedef struct eng_backend_i {
     /* load time: *ctx receives the backend's state for p (arena, threads, reference sessions);
      * o: the run-time options (threads, profiling, kernel choices; never NULL) */
     odrt_status_t (*prepare)(const eng_plan *p, const odrt_engine_options_t *o, void **ctx);
-    /* run every network op; the input tensor has been written into the arena */
-    odrt_status_t (*run)(void *ctx, const eng_plan *p);
+    /* run network ops [k0, k1) (all: 0, p->n_ops; an R-CNN engine runs its stages one by one); the
+     * input tensors have been written into the arena */
+    odrt_status_t (*run)(void *ctx, const eng_plan *p, int k0, int k1);
     /* the arena (tensor bytes at eng_tensor.offset), or NULL for device memory (read_tensor) */
     uint8_t *(*arena)(void *ctx);
     /* host work for the engine's pre/post-processing: fn(arg, i, thread) for i in [0, n) */

@@ -82,11 +82,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     ODRT_TRY(ir_model_check_runnable(m));
     ir_infer_shapes(m);
     const char *family = tfod_family(g);
-    if (!strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s export recognised: not built yet (SSD, EfficientDet and CenterNet "
-                         "exports are)", !strcmp(family, "mask_rcnn") ? "Mask R-CNN (two stages and a mask head)"
-                                                                       : "Faster R-CNN (two-stage)");
-    int centernet = !strcmp(family, "centernet");
+    int centernet = !strcmp(family, "centernet"), rcnn = !strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
     if (!f.loop) {
@@ -108,28 +104,35 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     if ((rc = tfod_rewrite_preproc(m, &f, &cp)) != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
-    if ((rc = centernet ? tfod_analyze_centernet(m, &f) : tfod_analyze_postproc(m, &f)) != ODRT_OK) goto fail;
+    rc = centernet ? tfod_analyze_centernet(m, &f) : rcnn ? tfod_analyze_rcnn(m, &f) : tfod_analyze_postproc(m, &f);
+    if (rc != ODRT_OK) goto fail;
     mt->batch = batch, mt->net_h = (int)th, mt->net_w = (int)tw;
     mt->class_offset = o->has_class_offset ? o->class_offset : 1;
-    if (centernet && (rc = eng_centernet_setup(m, &f, mt)) != ODRT_OK) goto fail; /* checked while the graph has its post-processing */
+    /* checked while the graph has its post-processing */
+    if (centernet && (rc = eng_centernet_setup(m, &f, mt)) != ODRT_OK) goto fail;
+    if (rcnn && (rc = eng_rcnn_setup(m, &f, mt)) != ODRT_OK) goto fail;
+    ir_value *ins[ENG_MAX_INPUTS] = {f.input};
+    int n_in = 1;
+    if (rcnn && (rc = eng_rcnn_cut(m, &f, ins, &n_in)) != ODRT_OK) goto fail;
     if (batch != f.model_batch) {
         f.input->type.dims[0].value = batch;
         ir_graph_clear_types(g);
         ir_infer_shapes(m);
         if ((rc = tfod_rewrite_batch_reshapes(g, f.model_batch, batch, batch)) != ODRT_OK) goto fail;
+        if (rcnn && (rc = eng_rcnn_batch(m, &f, ins, n_in, batch)) != ODRT_OK) goto fail;
     }
     /* meta: preprocessing, post-processing */
     snprintf(mt->input_name, sizeof mt->input_name, "%s", f.input->name);
     mt->frame_h = o->frame_h, mt->frame_w = o->frame_w;
     if ((rc = fill_preproc(&f, mt)) != ODRT_OK) goto fail;
-    if (!centernet) {
+    if (!centernet && !rcnn) {
         mt->n_anchors = f.n_anchors, mt->n_classes = (int)f.n_classes, mt->bg_offset = (int)f.bg_offset;
         mt->score_act = f.act == ACT_SIGMOID ? 1 : f.act == ACT_SOFTMAX ? 2 : 0;
         memcpy(mt->scales, f.scales, sizeof mt->scales);
         mt->score_threshold = f.score_threshold, mt->iou_threshold = f.iou_threshold;
         mt->max_total = (int)f.max_total;
         mt->max_per_class = f.max_per_class > 0 ? (int)f.max_per_class : mt->max_total;
-    } else {
+    } else if (centernet) {
         mt->score_threshold = 0, mt->iou_threshold = 0; /* no NMS */
     }
     /* the caller's NMS settings in place of the graph's */
@@ -143,6 +146,11 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     }
     if (o->max_detections > 0) {
         if (centernet) mt->cn_k = o->max_detections;
+        if (rcnn && mt->mask_h > 0 && o->max_detections != mt->max_total) {
+            rc = odrt_fail(ODRT_ERR_ARG, "build: this Mask R-CNN's mask head takes %d detections per image (--max-detections "
+                           "%d)", mt->max_total, o->max_detections);
+            goto fail;
+        }
         if (mt->max_per_class <= 0 || mt->max_per_class > o->max_detections) mt->max_per_class = o->max_detections;
         mt->max_total = o->max_detections;
     }
@@ -166,11 +174,12 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     if (bl < sizeof mt->build_options && o->max_detections > 0)
         snprintf(mt->build_options + bl, sizeof mt->build_options - bl, " --max-detections %d", o->max_detections);
     if ((rc = load_labels(o->labels, mt)) != ODRT_OK) goto fail;
-    /* the network: input -> (box codes, class logits), or CenterNet's (heatmap, offsets, sizes) */
+    /* the network: input -> (box codes, class logits), or CenterNet's (heatmap, offsets, sizes);
+     * an R-CNN's were set by the cut */
     int n_out = centernet ? 3 : 2;
     ir_value *outs[3] = {f.encodings, f.logits, NULL};
     if (centernet) outs[0] = f.cn_heatmap, outs[1] = f.cn_offset, outs[2] = f.cn_size;
-    {
+    if (!rcnn) {
         ir_value **no = odrt_arena_alloc(m->arena, sizeof outs);
         if (!no) {
             rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -190,17 +199,23 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
         rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s engines read a weight layout this build does not pack", dev->name);
         goto fail;
     }
-    int t_outs[3];
-    if ((rc = eng_lower_network(m, f.input, n_out, g->outputs, t_outs, p)) != ODRT_OK) goto fail;
+    int t_outs[ENG_MAX_OUTPUTS], t_ins[ENG_MAX_INPUTS];
+    if ((rc = eng_lower_network(m, n_in, ins, t_ins, g->n_outputs, g->outputs, t_outs, p)) != ODRT_OK) goto fail;
+    mt->t_input = t_ins[0];
     if (centernet) memcpy(mt->t_cn, t_outs, sizeof mt->t_cn);
     else mt->t_boxes = t_outs[0], mt->t_scores = t_outs[1];
+    if (rcnn) {
+        mt->t_rpn[0] = t_outs[2], mt->t_rpn[1] = t_outs[3], mt->t_props = t_ins[1];
+        mt->t_dets = n_in > 2 ? t_ins[2] : -1, mt->t_masks = g->n_outputs > 4 ? t_outs[4] : -1;
+        if ((rc = eng_rcnn_order(p)) != ODRT_OK) goto fail;
+    }
     for (int k = 0; k < p->n_ops && !dev->reference_ops; k++)
         if (p->ops[k].kind == EOP_REF) {
             rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op '%s' has no native lowering, and %s engines do not run the reference "
                            "executor", p->ops[k].name, dev->name);
             goto fail;
         }
-    mt->anchors_off = centernet ? 0 : eng_blob_append(p, f.anchors, sizeof(float) * (size_t)f.n_anchors * 4);
+    mt->anchors_off = centernet ? 0 : eng_blob_append(p, rcnn ? f.rcnn.anchors : f.anchors, sizeof(float) * (size_t)mt->n_anchors * 4);
     if (mt->anchors_off < 0) {
         rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         goto fail;

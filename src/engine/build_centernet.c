@@ -19,7 +19,7 @@ static void serial_for(void *ctx, int64_t n, eng_task fn, void *arg) {
 }
 
 
-static void set_true_shape(ir_value *c, int64_t h, int64_t w) {
+void eng_set_true_shape(ir_value *c, int64_t h, int64_t w) {
     ir_tensor *t = c->init;
     for (int64_t b = 0; b < t->numel / 3; b++)
         for (int q = 0; q < 2; q++) {
@@ -39,7 +39,7 @@ static odrt_status_t probe(ir_model *m, tfod_found *f, const eng_meta *mt, ex_va
         if (!targets[i]) return odrt_fail(ODRT_ERR_NOT_FOUND, "build: CenterNet export without the detection outputs");
     ir_value *sv[3] = {f->cn_heatmap, f->cn_offset, f->cn_size};
     ex_val *res[4] = {NULL, NULL, NULL, NULL};
-    if (f->true_shape_const) set_true_shape(f->true_shape_const, rh, rw);
+    if (f->true_shape_const) eng_set_true_shape(f->true_shape_const, rh, rw);
     odrt_status_t rc = ir_eval(m, g, 3, sv, seeds, 4, targets, res);
     if (rc != ODRT_OK) return odrt_fail_ctx(rc, "build: CenterNet post-processing could not be evaluated");
     odrt_detections_t d = {0, NULL};
@@ -91,7 +91,7 @@ odrt_status_t eng_centernet_setup(ir_model *m, tfod_found *f, eng_meta *mt) {
     if (rc == ODRT_OK && f->true_shape_const) { /* a frame far wider than tall: the mask cuts heatmap rows */
         rc = probe(m, f, mt, seeds, dims, H / 2 > 1 ? H / 2 : 1, mt->net_w);
         if (rc == ODRT_OK) rc = probe(m, f, mt, seeds, dims, mt->net_h, W / 3 > 1 ? W / 3 : 1);
-        set_true_shape(f->true_shape_const, rh, rw);
+        eng_set_true_shape(f->true_shape_const, rh, rw);
     }
     for (int i = 0; i < 3; i++) ex_val_free(seeds[i]);
     return rc;

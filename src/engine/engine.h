@@ -27,6 +27,8 @@
 #define ENG_FORMAT_VERSION 2
 #define ENG_ALIGN 64
 #define ENG_MAX_IN 16 /* tensor inputs of one op */
+#define ENG_MAX_OUTPUTS 5 /* network outputs the post-processing reads (eng_network_outputs) */
+#define ENG_MAX_INPUTS 3  /* tensors written before the network runs (eng_network_inputs) */
 
 /* n bytes ENG_ALIGN-aligned (free with free): C11's aligned_alloc wants a size that is a multiple
  * of the alignment, so it is rounded up */
@@ -54,6 +56,13 @@ typedef enum { BC_SAME = 0, BC_SCALAR, BC_LASTDIM, BC_FULLCONST,
                BC_CHANNEL, /* tensor in[1] [N,C,1,1] against NHWC [N,H,W,C]: one vector per image */
                BC_COUNT } eng_bcast;
 
+
+/* a bilinear resize's taps of one output row or column (EOP_RESIZE: out_h then out_w of them in the
+ * blob): out = sum of w_y w_x x[i_y, i_x] over (i0, i1) x (i0, i1), in that order */
+typedef struct eng_resize_tap {
+    int32_t i0, i1;
+    float w0, w1;
+} eng_resize_tap;
 
 typedef struct eng_op {
     int kind;
@@ -86,7 +95,7 @@ typedef struct eng_op {
 int eng_op_class(const eng_op *o);
 const char *eng_op_class_name(int cls);
 
-enum { ENG_POST_SSD = 0, ENG_POST_CENTERNET = 1 };
+enum { ENG_POST_SSD = 0, ENG_POST_CENTERNET = 1, ENG_POST_RCNN = 2 };
 
 typedef struct eng_norm {
     int kind; /* 0 mul, 1 div, 2 add, 3 sub, 4 rsub (c - x) */
@@ -124,10 +133,25 @@ typedef struct eng_meta {
     int max_per_class, max_total;
     int class_offset;
     int64_t anchors_off; /* blob: float [n_anchors, 4] (ycenter, xcenter, h, w) */
+    /* Faster / Mask R-CNN (ENG_POST_RCNN): the network runs in stages; between them the engine
+     * turns the first stage's outputs into proposals (anchors above, rc_scales1, the rc_*1 NMS
+     * settings) and writes them into t_props, and the second stage's into detections (n_classes,
+     * scales, score_act and the NMS settings above, per proposal) and, for masks, their boxes into
+     * t_dets (postproc_rcnn.c) */
+    int rc_props;           /* proposals per image */
+    int rc_max1;            /* kept by the first stage's NMS */
+    float rc_iou1, rc_score1, rc_scales1[4];
+    int rc_box_classes;     /* second-stage box codes per proposal: 1 (shared) or n_classes */
+    int rc_stage[2];        /* ops [0, rc_stage[0]): first stage; [rc_stage[0], rc_stage[1]): second; the rest: masks */
+    int mask_classes, mask_h, mask_w; /* Mask R-CNN (mask_h > 0): mask logits per detection */
     /* network outputs: SSD box codes and class logits; CenterNet heatmap logits [B, C, H, W],
-     * offsets and sizes [B, 2, H, W] (t_cn) */
+     * offsets and sizes [B, 2, H, W] (t_cn); R-CNN: second-stage box codes [B * P, K, 4] and class
+     * logits [B * P, C + 1] (t_boxes, t_scores), first-stage box codes [B, N, 4] and objectness
+     * logits [B, N, 2] (t_rpn), proposals in [B, P, 4] (t_props), mask boxes in [B, T, 4] (t_dets)
+     * and mask logits [B * T, Cm, mh, mw] (t_masks; -1 without masks) */
     int t_input, t_boxes, t_scores;
     int t_cn[3];
+    int t_rpn[2], t_props, t_dets, t_masks;
     /* labels (n_classes names, may be empty) */
     char **labels;
     int n_labels;
@@ -185,11 +209,12 @@ void eng_phys_dims(const eng_tensor *t, int64_t *out);
 /* build.c: TF OD API export -> plan (in memory; blob malloc'ed) */
 struct odrt_model;
 odrt_status_t eng_build_plan(struct odrt_model *m, const odrt_build_options_t *o, eng_plan *p);
-/* lower.c: the network graph (input -> boxes, scores) -> ops, packed weights, memory plan */
+/* lower.c: the network graph (inputs -> outputs) -> ops and packed weights; t_ins / t_outs receive
+ * the tensors of inputs (plain) and outputs (plain) */
 struct ir_model;
 struct ir_value;
-odrt_status_t eng_lower_network(struct ir_model *m, struct ir_value *input, int n_out, struct ir_value *const *outs, int *t_outs,
-                                eng_plan *p);
+odrt_status_t eng_lower_network(struct ir_model *m, int n_in, struct ir_value *const *inputs, int *t_ins, int n_out,
+                                struct ir_value *const *outs, int *t_outs, eng_plan *p);
 /* plan.c: activation arena offsets from liveness */
 odrt_status_t eng_plan_memory(eng_plan *p);
 void eng_plan_free(eng_plan *p);
@@ -232,13 +257,48 @@ void eng_pad_pixel(const eng_meta *m, float pad[3]);
 odrt_status_t eng_prep_init(eng_prep *p, const eng_meta *m, const uint8_t *src, int64_t fh, int64_t fw, float *dst);
 void eng_prep_rows(const eng_prep *p, int64_t y0, int64_t y1);
 void eng_prep_free(eng_prep *p);
-/* postproc.c: B images' detections from the network outputs; window[2 b], window[2 b + 1] is image
- * b's clip window (height, width) as a share of the network input (NULL: the whole input); *ws is
- * the caller's workspace (NULL at first; grown as needed; eng_post_ws_free) */
+/* postproc.c: TF's batch multiclass NMS as the exports compute it: decode codes against anchors
+ * (FasterRcnnBoxCoder), score conversion, per-class NMS on the unclipped boxes, then over the
+ * classes by score: clip to the image's window, drop boxes left without area, keep the best
+ * max_total, scale. */
+typedef struct eng_nms_spec {
+    const float *anchors;  /* [N, 4] (ycenter, xcenter, h, w), per image when anchor_stride > 0 */
+    int64_t anchor_stride; /* floats from one image's anchors to the next's (0: shared) */
+    const float *codes;    /* [B, N, box_classes, 4] */
+    int box_classes;       /* 1: one box for every class, or C */
+    const float *logits;   /* [B, N, C + bg] */
+    const int *n_valid;    /* per image: only anchors [0, n_valid) are candidates (NULL: all N) */
+    const float *clip;     /* [2 B]: image b's window (h, w) in box units */
+    const float *scale;    /* [2 B]: kept boxes times (sy, sx) after the clip, or NULL */
+    int64_t N;
+    int C, bg, act;        /* classes, background columns before them, 0 none / 1 sigmoid / 2 softmax */
+    float scales[4];       /* box coder */
+    float score_thr, iou_thr;
+    int max_per_class, max_total, class_offset;
+} eng_nms_spec;
 typedef struct eng_post_ws eng_post_ws;
+/* out[b] for b < B (items malloc'ed); *ws: the caller's workspace (NULL at first; grown as needed;
+ * eng_post_ws_free) */
+odrt_status_t eng_nms_run(const eng_nms_spec *s, int B, odrt_detections_t *out, const eng_host *host, eng_post_ws **ws);
+/* SSD / EfficientDet: B images' detections from the network outputs; window[2 b], window[2 b + 1]
+ * is image b's clip window (height, width) as a share of the network input (NULL: the whole input) */
 odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
                               const float *window, odrt_detections_t *out, const eng_host *host, eng_post_ws **ws);
 void eng_post_ws_free(eng_post_ws *ws);
+/* postproc_rcnn.c (Faster / Mask R-CNN), B images; win_px[2 b], win_px[2 b + 1]: image b's window
+ * (the resized frame) in network-input pixels.
+ * The first stage's proposals: props [B, rc_props, 4] normalised to the network input (zeros
+ * after the n_props[b] kept). */
+odrt_status_t eng_rcnn_proposals(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
+                                 const int64_t *win_px, float *props, int *n_props, const eng_host *host, eng_post_ws **ws);
+/* The second stage's detections (out[b], items malloc'ed); det_boxes (NULL: not wanted) [B,
+ * max_total, 4] receives their boxes, zero-padded: the mask stage's input. */
+odrt_status_t eng_rcnn_detect(const eng_meta *m, const float *props, const int *n_props, const float *codes, const float *logits,
+                              int B, const int64_t *win_px, odrt_detections_t *out, float *det_boxes, const eng_host *host,
+                              eng_post_ws **ws);
+/* Image b's masks: for each of d's detections, the sigmoid of its class's mask logits
+ * (mask_logits [B * max_total, mask_classes, mask_h, mask_w]) into masks [count, mask_h, mask_w] */
+void eng_rcnn_masks(const eng_meta *m, const float *mask_logits, int b, const odrt_detections_t *d, float *masks);
 /* postproc_centernet.c: TF's CenterNet post-processing of B images from the network outputs
  * (heatmap logits [B, C, H, W], offsets, sizes [B, 2, H, W]): sigmoid, the true-shape mask, peaks
  * by a k x k max pool, the best cn_k over (y, x, class), boxes from centre + offset +- size / 2

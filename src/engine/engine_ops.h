@@ -33,7 +33,10 @@
     X(CONCAT, "concat", 1, ENG_MAX_IN, EF_AXIS)             /* along a physical axis */                           \
     X(REF, "ref", 0, ENG_MAX_IN, EF_WEIGHTS)                /* a one-node ONNX model, the reference executor's */ \
     X(MEAN_HW, "mean-hw", 1, 1, 0)                          /* NHWC [N,H,W,C] -> [N,C,1,1] */                    \
-    X(MAXPOOL, "maxpool", 1, 1, EF_WINDOW)                  /* NHWC; padding never wins */
+    X(MAXPOOL, "maxpool", 1, 1, EF_WINDOW)                  /* NHWC; padding never wins */                       \
+    X(CROP, "crop", 2, 2, EF_WINDOW | EF_AXIS)              /* NHWC map, boxes -> NHWC crops (kh x kw, axis: crop_mode, \
+                                                               scalar: extrapolation value; src/crop_coord.h) */     \
+    X(RESIZE, "resize", 1, 1, EF_WEIGHTS)                   /* NHWC bilinear; taps in the blob (lower_extra.c) */
 
 typedef enum {
     EOP_NONE = 0, /* never stored */

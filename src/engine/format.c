@@ -78,7 +78,22 @@ static cJSON *meta_json(const eng_plan *p) {
         cJSON_AddItemToArray(nm, s);
     }
     cJSON *po = cJSON_AddObjectToObject(r, "postprocessing");
-    cJSON_AddStringToObject(po, "kind", m->post_kind == ENG_POST_CENTERNET ? "centernet" : "ssd");
+    cJSON_AddStringToObject(po, "kind", m->post_kind == ENG_POST_CENTERNET ? "centernet" : m->post_kind == ENG_POST_RCNN ? "rcnn" : "ssd");
+    if (m->post_kind == ENG_POST_RCNN) {
+        cJSON *rc = cJSON_AddObjectToObject(po, "rcnn");
+        cJSON_AddNumberToObject(rc, "proposals", m->rc_props);
+        cJSON_AddNumberToObject(rc, "first_stage_max_proposals", m->rc_max1);
+        cJSON_AddNumberToObject(rc, "first_stage_iou_threshold", m->rc_iou1);
+        cJSON_AddNumberToObject(rc, "first_stage_score_threshold", m->rc_score1);
+        cJSON_AddItemToObject(rc, "first_stage_bits", ints((int64_t[]){fbits(m->rc_iou1), fbits(m->rc_score1)}, 2));
+        cJSON_AddItemToObject(rc, "first_stage_box_coder_scales", cJSON_CreateFloatArray(m->rc_scales1, 4));
+        cJSON_AddItemToObject(rc, "first_stage_box_coder_scales_bits", ints((int64_t[]){fbits(m->rc_scales1[0]), fbits(m->rc_scales1[1]),
+                                                                                        fbits(m->rc_scales1[2]), fbits(m->rc_scales1[3])}, 4));
+        cJSON_AddNumberToObject(rc, "box_classes", m->rc_box_classes);
+        cJSON_AddItemToObject(rc, "stage_ops", ints((int64_t[]){m->rc_stage[0], m->rc_stage[1]}, 2));
+        if (m->mask_h > 0)
+            cJSON_AddItemToObject(rc, "masks", ints((int64_t[]){m->mask_classes, m->mask_h, m->mask_w}, 3));
+    }
     if (m->post_kind == ENG_POST_CENTERNET) {
         cJSON *cn = cJSON_AddObjectToObject(po, "centernet");
         cJSON_AddNumberToObject(cn, "max_detections", m->cn_k);
@@ -116,6 +131,11 @@ static cJSON *meta_json(const eng_plan *p) {
     } else {
         cJSON_AddNumberToObject(net, "boxes", m->t_boxes);
         cJSON_AddNumberToObject(net, "scores", m->t_scores);
+    }
+    if (m->post_kind == ENG_POST_RCNN) {
+        cJSON_AddItemToObject(net, "rpn", ints((int64_t[]){m->t_rpn[0], m->t_rpn[1]}, 2));
+        cJSON_AddNumberToObject(net, "proposals", m->t_props);
+        if (m->mask_h > 0) cJSON_AddItemToObject(net, "masks", ints((int64_t[]){m->t_dets, m->t_masks}, 2));
     }
     cJSON *ts = cJSON_AddArrayToObject(net, "tensors");
     for (int i = 0; i < p->n_tensors; i++) {
@@ -304,7 +324,8 @@ static odrt_status_t read_meta(const cJSON *r, eng_plan *p) {
         m->pad_value = bitsf((double)x);
     }
     const char *kind = jstr(po, "kind"); /* absent in files before CenterNet: SSD */
-    m->post_kind = !kind || !strcmp(kind, "ssd") ? ENG_POST_SSD : !strcmp(kind, "centernet") ? ENG_POST_CENTERNET : -1;
+    m->post_kind = !kind || !strcmp(kind, "ssd") ? ENG_POST_SSD : !strcmp(kind, "centernet") ? ENG_POST_CENTERNET
+                 : !strcmp(kind, "rcnn") ? ENG_POST_RCNN : -1;
     if (m->post_kind < 0) return BAD("post-processing kind '%s' unknown", kind);
     if (m->post_kind == ENG_POST_CENTERNET) {
         const cJSON *cn = cJSON_GetObjectItemCaseSensitive(po, "centernet");
@@ -315,7 +336,27 @@ static odrt_status_t read_meta(const cJSON *r, eng_plan *p) {
         m->cn_k = (int)k, m->cn_pool = (int)w, m->cn_stride = (int)st, m->cn_eps = bitsf((double)eb);
         if (!(m->cn_eps >= 0 && m->cn_eps < 1)) return BAD("centernet peak eps %g bad", m->cn_eps);
     }
-    if (!jint(po, "anchors", m->post_kind == ENG_POST_SSD, (int64_t)1 << 24, &m->n_anchors) ||
+    m->t_dets = m->t_masks = -1;
+    if (m->post_kind == ENG_POST_RCNN) {
+        const cJSON *rc = cJSON_GetObjectItemCaseSensitive(po, "rcnn");
+        int64_t k, mx, st[2], bits[2], sc[4], ms[3];
+        if (!cJSON_IsObject(rc) || !jint(rc, "proposals", 1, 100000, &k) || !jint(rc, "first_stage_max_proposals", 1, 100000, &mx) ||
+            jints(rc, "first_stage_bits", 2, 0, UINT32_MAX, bits) != 2 || jints(rc, "first_stage_box_coder_scales_bits", 4, 0, UINT32_MAX, sc) != 4 ||
+            !jint(rc, "box_classes", 1, 100000, &x) || jints(rc, "stage_ops", 2, 0, 1000000, st) != 2 || st[0] > st[1])
+            return BAD("rcnn post-processing settings bad");
+        m->rc_props = (int)k, m->rc_max1 = (int)mx, m->rc_box_classes = (int)x, m->rc_stage[0] = (int)st[0], m->rc_stage[1] = (int)st[1];
+        m->rc_iou1 = bitsf((double)bits[0]), m->rc_score1 = bitsf((double)bits[1]);
+        if (!(m->rc_iou1 >= 0 && m->rc_iou1 <= 1) || m->rc_score1 != m->rc_score1) return BAD("rcnn first-stage NMS thresholds bad");
+        for (int c = 0; c < 4; c++) {
+            m->rc_scales1[c] = bitsf((double)sc[c]);
+            if (!(fabsf(m->rc_scales1[c]) > 0 && isfinite(m->rc_scales1[c]))) return BAD("rcnn box coder scale %g bad", m->rc_scales1[c]);
+        }
+        if (cJSON_GetObjectItemCaseSensitive(rc, "masks")) {
+            if (jints(rc, "masks", 3, 1, 4096, ms) != 3) return BAD("rcnn mask settings bad");
+            m->mask_classes = (int)ms[0], m->mask_h = (int)ms[1], m->mask_w = (int)ms[2];
+        }
+    }
+    if (!jint(po, "anchors", m->post_kind != ENG_POST_CENTERNET, (int64_t)1 << 24, &m->n_anchors) ||
         !jint(po, "anchors_offset", 0, INT64_MAX / 2, &m->anchors_off) || !jint(po, "classes", 1, 100000, &x))
         return BAD("post-processing anchors/classes bad");
     m->n_classes = (int)x;
@@ -424,6 +465,16 @@ static odrt_status_t read_network(const cJSON *r, eng_plan *p) {
         if (!jint(net, "boxes", 0, nt - 1, &t[0]) || !jint(net, "scores", 0, nt - 1, &t[1])) return BAD("network outputs bad");
         p->meta.t_boxes = (int)t[0], p->meta.t_scores = (int)t[1];
     }
+    if (p->meta.post_kind == ENG_POST_RCNN) {
+        int64_t rp[2], mk[2];
+        if (jints(net, "rpn", 2, 0, nt - 1, rp) != 2 || !jint(net, "proposals", 0, nt - 1, &t[0])) return BAD("network R-CNN tensors bad");
+        p->meta.t_rpn[0] = (int)rp[0], p->meta.t_rpn[1] = (int)rp[1], p->meta.t_props = (int)t[0];
+        if (p->meta.mask_h > 0) {
+            if (jints(net, "masks", 2, 0, nt - 1, mk) != 2) return BAD("network mask tensors bad");
+            p->meta.t_dets = (int)mk[0], p->meta.t_masks = (int)mk[1];
+        }
+        if (p->meta.rc_stage[1] > p->n_ops) return BAD("R-CNN stages past the last op");
+    }
     return ODRT_OK;
 }
 
@@ -480,7 +531,7 @@ odrt_status_t eng_deserialize(const uint8_t *b, size_t len, eng_plan *p) {
     if (rc == ODRT_OK) rc = read_meta(r, p);
     if (rc == ODRT_OK) rc = read_network(r, p);
     cJSON_Delete(r);
-    if (rc == ODRT_OK && p->meta.post_kind == ENG_POST_SSD &&
+    if (rc == ODRT_OK && p->meta.post_kind != ENG_POST_CENTERNET &&
         (p->meta.anchors_off % 4 || !blob_ok(p, p->meta.anchors_off, p->meta.n_anchors * 16)))
         rc = BAD("anchors outside the blob");
     if (rc == ODRT_OK && strcmp(p->meta.device, dev)) rc = BAD("metadata device '%s' is not the header's '%s'", p->meta.device, dev);

@@ -18,40 +18,33 @@
 #include "frontend/model.h"
 #include "engine/engine.h"
 #include "engine/plan_util.h"
+#include "engine/lower_internal.h"
 
-typedef struct {
-    ir_model *m;
-    ir_graph *g;
-    eng_plan *p;
-    int *tid[2];           /* per value id: tensor in PLAIN / NHWC layout, -1 none */
-    ir_value **root;       /* per value id: the value it is moved from (itself for computed values) */
-    unsigned char *fused;  /* per node index: consumed by a fusion */
-    int *node_index;       /* per value id of a node output: index of its producer in g->nodes */
-} lw;
 
-static int is_const(const ir_value *v) { return v && v->init; }
+int lw_is_const(const ir_value *v) { return v && v->init; }
 
-static int only_use(const ir_value *v, ir_node **u) {
+int lw_only_use(const ir_value *v, ir_node **u) {
     if (v->n_uses != 1 || (v->flags & IR_VAL_OUTPUT)) return 0;
     *u = v->uses[0].node;
     return 1;
 }
 
-static int static_float(const ir_value *v) {
+int lw_static_float(const ir_value *v) {
     if (v->type.kind != IR_TYPE_TENSOR || v->type.dtype != ODRT_DT_FLOAT || v->type.rank < 0) return 0;
     for (int i = 0; i < v->type.rank; i++)
         if (v->type.dims[i].value < 0) return 0;
     return 1;
 }
 
-static void dims_of(const ir_value *v, int64_t *d) {
+void lw_dims_of(const ir_value *v, int64_t *d) {
     for (int i = 0; i < v->type.rank; i++) d[i] = v->type.dims[i].value;
 }
 
 /* How the engine lowers an ONNX op (ai.onnx); any op not listed runs as a reference op */
 typedef enum { EX_LOWER_REF = 0, EX_LOWER_MOVE, EX_LOWER_CONCAT, EX_LOWER_CONV, EX_LOWER_RELU, EX_LOWER_CLIP, EX_LOWER_SIGMOID,
                EX_LOWER_ADD, EX_LOWER_SUB, EX_LOWER_MUL, EX_LOWER_DIV, EX_LOWER_MAX, EX_LOWER_MIN,
-               EX_LOWER_MEAN_HW /* spatial mean of an NCHW tensor */, EX_LOWER_MAXPOOL } ex_lower;
+               EX_LOWER_MEAN_HW /* spatial mean of an NCHW tensor */, EX_LOWER_MAXPOOL, EX_LOWER_MATMUL, EX_LOWER_RESIZE,
+               EX_LOWER_CROP } ex_lower;
 static const struct {
     const char *op;
     ex_lower lower;
@@ -63,10 +56,11 @@ static const struct {
     {"Concat", EX_LOWER_CONCAT}, {"Conv", EX_LOWER_CONV}, {"Relu", EX_LOWER_RELU}, {"Clip", EX_LOWER_CLIP},
     {"Sigmoid", EX_LOWER_SIGMOID}, {"Add", EX_LOWER_ADD}, {"Sub", EX_LOWER_SUB}, {"Mul", EX_LOWER_MUL}, {"Div", EX_LOWER_DIV},
     {"Max", EX_LOWER_MAX}, {"Min", EX_LOWER_MIN}, {"GlobalAveragePool", EX_LOWER_MEAN_HW}, {"ReduceMean", EX_LOWER_MEAN_HW},
-    {"MaxPool", EX_LOWER_MAXPOOL},
+    {"MaxPool", EX_LOWER_MAXPOOL}, {"MatMul", EX_LOWER_MATMUL}, {"Gemm", EX_LOWER_MATMUL}, {"Resize", EX_LOWER_RESIZE},
 };
 
 static ex_lower lowering(const ir_node *n) {
+    if (n->domain && !strcmp(n->domain, "odrt") && !strcmp(n->op, "CropAndResize")) return EX_LOWER_CROP;
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) return EX_LOWER_REF;
     for (size_t i = 0; i < sizeof lowerings / sizeof lowerings[0]; i++)
         if (!strcmp(lowerings[i].op, n->op)) return lowerings[i].lower;
@@ -79,20 +73,20 @@ static int is_movement(const ir_node *n) {
      * upsampling); its scales or sizes are constants once shapes are static */
     if ((ir_op_is(n, "Resize") || ir_op_is(n, "Upsample")) && !strcmp(ir_attr_str(n, "mode", "nearest"), "nearest")) {
         for (int k = 1; k < n->n_in; k++)
-            if (n->in[k] && !is_const(n->in[k])) return 0;
+            if (n->in[k] && !lw_is_const(n->in[k])) return 0;
         return n->n_out == 1;
     }
     return (l == EX_LOWER_MOVE || l == EX_LOWER_CONCAT) && n->n_out == 1;
 }
 
 /* the tensor of v in a given layout, if made */
-static int have(lw *L, const ir_value *v, int layout) { return L->tid[layout][v->id]; }
+int lw_have(lw *L, const ir_value *v, int layout) { return L->tid[layout][v->id]; }
 
 /* index map evaluation: out logical -> source physical offset */
 static odrt_status_t eval_map(lw *L, ir_value *src, int src_t, ir_value *v, double **map) {
     const eng_tensor *st = &L->p->tensors[src_t];
     int64_t d[ODRT_MAX_RANK], pd[ODRT_MAX_RANK];
-    dims_of(src, d);
+    lw_dims_of(src, d);
     eng_phys_dims(st, pd);
     ex_val *seed = ex_val_new_tensor(ODRT_DT_DOUBLE, src->type.rank, d), *res = NULL;
     if (!seed) return ODRT_ERR_NOMEM;
@@ -124,21 +118,21 @@ static odrt_status_t eval_map(lw *L, ir_value *src, int src_t, ir_value *v, doub
 static int want_layout(const ir_value *v, int layout) { return v->type.rank == 4 ? layout : ENG_PLAIN; }
 
 /* make v available in `layout` (alias or gather from its source) */
-static odrt_status_t materialize(lw *L, ir_value *v, int layout, int *out) {
+odrt_status_t lw_materialize(lw *L, ir_value *v, int layout, int *out) {
     layout = want_layout(v, layout);
-    if (have(L, v, layout) >= 0) return *out = have(L, v, layout), ODRT_OK;
-    if (!static_float(v))
+    if (lw_have(L, v, layout) >= 0) return *out = lw_have(L, v, layout), ODRT_OK;
+    if (!lw_static_float(v))
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: value '%s' in the network is not a float32 tensor of static shape",
                          v->name);
     ir_value *src = L->root[v->id];
     if (!src) return odrt_fail(ODRT_ERR_INVALID, "build: value '%s' is used before it is computed", v->name);
-    int st = have(L, src, ENG_NHWC) >= 0 ? have(L, src, ENG_NHWC) : have(L, src, ENG_PLAIN);
+    int st = lw_have(L, src, ENG_NHWC) >= 0 ? lw_have(L, src, ENG_NHWC) : lw_have(L, src, ENG_PLAIN);
     if (st < 0) return odrt_fail(ODRT_ERR_INVALID, "build: source '%s' of '%s' has no tensor", src->name, v->name);
     double *map = NULL;
     odrt_status_t rc = eval_map(L, src, st, v, &map);
     if (rc != ODRT_OK) return rc == ODRT_ERR_NOMEM ? odrt_fail(rc, "out of memory") : odrt_fail_ctx(rc, "build: moving '%s'", v->name);
     int64_t d[ODRT_MAX_RANK];
-    dims_of(v, d);
+    lw_dims_of(v, d);
     int t = eng_add_tensor(L->p, v->type.rank, d, layout);
     if (t < 0) {
         free(map);
@@ -183,13 +177,13 @@ static odrt_status_t materialize(lw *L, ir_value *v, int layout, int *out) {
 }
 
 /* a new tensor for computed value v in layout */
-static int define(lw *L, ir_value *v, int layout) {
-    if (!static_float(v)) {
+int lw_define(lw *L, ir_value *v, int layout) {
+    if (!lw_static_float(v)) {
         odrt_fail(ODRT_ERR_UNSUPPORTED, "build: value '%s' in the network is not a float32 tensor of static shape", v->name);
         return -1;
     }
     int64_t d[ODRT_MAX_RANK];
-    dims_of(v, d);
+    lw_dims_of(v, d);
     layout = want_layout(v, layout);
     int t = eng_add_tensor(L->p, v->type.rank, d, layout);
     if (t >= 0) L->tid[layout][v->id] = t, L->root[v->id] = v;
@@ -205,7 +199,7 @@ static int clip_bounds(const ir_node *n, float *lo, float *hi) {
     }
     for (int k = 1; k < 3 && k < n->n_in; k++) {
         if (!n->in[k]) continue;
-        const ir_tensor *c = is_const(n->in[k]) ? n->in[k]->init : NULL;
+        const ir_tensor *c = lw_is_const(n->in[k]) ? n->in[k]->init : NULL;
         if (!c || c->numel != 1 || c->dtype != ODRT_DT_FLOAT) return 0;
         *(k == 1 ? lo : hi) = ((float *)c->data)[0];
     }
@@ -213,7 +207,7 @@ static int clip_bounds(const ir_node *n, float *lo, float *hi) {
 }
 
 /* activation consumer of v: Relu, Clip with constant bounds, Sigmoid, or swish (v * Sigmoid(v)) */
-static int match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_value **y) {
+int lw_match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_value **y) {
     ir_node *u;
     if (v->n_uses == 2 && !(v->flags & IR_VAL_OUTPUT)) { /* swish */
         ir_node *a = v->uses[0].node, *b = v->uses[1].node;
@@ -226,7 +220,7 @@ static int match_act(lw *L, ir_value *v, int *act, float *lo, float *hi, ir_valu
         }
         return 0;
     }
-    if (!only_use(v, &u)) return 0;
+    if (!lw_only_use(v, &u)) return 0;
     if (ir_op_is(u, "Relu")) *act = EACT_CLIP, *lo = 0, *hi = INFINITY;
     else if (ir_op_is(u, "Sigmoid")) *act = EACT_SIGMOID;
     else if (ir_op_is(u, "Clip")) {
@@ -273,11 +267,10 @@ static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_t
     return eng_pack_conv(L->p, op, w->data, b ? b->data : NULL);
 }
 
-static odrt_status_t lower_ref(lw *L, ir_node *n);
 
 /* strides, dilations and pads (auto_pad SAME_* from the sizes, else `pads`) of a 2-D window op
  * (Conv, MaxPool) into t, whose kh, kw are set; 0 when unsupported or the sizes do not agree */
-static int window_geometry(const ir_node *n, const ir_value *x, const ir_value *y, eng_op *t) {
+int lw_window_geometry(const ir_node *n, const ir_value *x, const ir_value *y, eng_op *t) {
     const ir_attr *st = ir_node_attr(n, "strides"), *dl = ir_node_attr(n, "dilations"), *pd = ir_node_attr(n, "pads");
     int64_t ih = x->type.dims[2].value, iw = x->type.dims[3].value, oh = y->type.dims[2].value, ow = y->type.dims[3].value;
     t->sh = st && st->n == 2 ? (int)st->ints[0] : 1, t->sw = st && st->n == 2 ? (int)st->ints[1] : 1;
@@ -299,47 +292,47 @@ static int window_geometry(const ir_node *n, const ir_value *x, const ir_value *
 
 static odrt_status_t lower_conv(lw *L, ir_node *n) {
     const ir_value *x = n->in[0];
-    const ir_tensor *w = n->n_in > 1 && is_const(n->in[1]) ? n->in[1]->init : NULL;
-    const ir_tensor *b = n->n_in > 2 && n->in[2] ? (is_const(n->in[2]) ? n->in[2]->init : NULL) : NULL;
+    const ir_tensor *w = n->n_in > 1 && lw_is_const(n->in[1]) ? n->in[1]->init : NULL;
+    const ir_tensor *b = n->n_in > 2 && n->in[2] ? (lw_is_const(n->in[2]) ? n->in[2]->init : NULL) : NULL;
     if (!w || w->dtype != ODRT_DT_FLOAT || w->rank != 4 || x->type.rank != 4 || (n->n_in > 2 && n->in[2] && !b) ||
-        (b && (b->dtype != ODRT_DT_FLOAT || b->numel != w->dims[0])) || !static_float(x) || !static_float(n->out[0]))
-        return lower_ref(L, n);
+        (b && (b->dtype != ODRT_DT_FLOAT || b->numel != w->dims[0])) || !lw_static_float(x) || !lw_static_float(n->out[0]))
+        return lw_lower_ref(L, n);
     int64_t group = ir_attr_int(n, "group", 1), cin = x->type.dims[1].value, cout = w->dims[0];
     eng_op tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.kh = (int)w->dims[2], tmp.kw = (int)w->dims[3];
-    if (!window_geometry(n, x, n->out[0], &tmp)) return lower_ref(L, n);
+    if (!lw_window_geometry(n, x, n->out[0], &tmp)) return lw_lower_ref(L, n);
     if (group == 1 && w->dims[1] == cin)
         tmp.conv_kind = tmp.kh == 1 && tmp.kw == 1 && tmp.sh == 1 && tmp.sw == 1 && !tmp.pt && !tmp.pl && !tmp.pb && !tmp.pr
                             ? CONV_GEMM : CONV_IM2COL;
     else if (group == cin && cout == cin && w->dims[1] == 1) tmp.conv_kind = CONV_DW;
-    else return lower_ref(L, n); /* grouped or channel-multiplier convolutions */
+    else return lw_lower_ref(L, n); /* grouped or channel-multiplier convolutions */
     tmp.cin = (int)cin, tmp.cout = (int)cout;
     int tin;
-    ODRT_TRY(materialize(L, n->in[0], ENG_NHWC, &tin));
+    ODRT_TRY(lw_materialize(L, n->in[0], ENG_NHWC, &tin));
     /* fusions: activation, residual Add, activation after the Add */
     ir_value *y = n->out[0], *ny;
     int act = EACT_ID, residual = -1;
     float lo = 0, hi = 0;
-    if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+    if (lw_match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
     ir_node *u;
     /* (the depthwise kernels take no residual) */
-    if (act == EACT_ID && tmp.conv_kind != CONV_DW && only_use(y, &u) && ir_op_is(u, "Add") && u->in[0] && u->in[1] &&
+    if (act == EACT_ID && tmp.conv_kind != CONV_DW && lw_only_use(y, &u) && ir_op_is(u, "Add") && u->in[0] && u->in[1] &&
         u->in[0] != u->in[1]) {
         ir_value *r = u->in[0] == y ? u->in[1] : u->in[0];
-        if (!is_const(r) && L->root[r->id] && static_float(r) && r->type.rank == 4 && static_float(u->out[0]) && u->out[0]->type.rank == 4) {
+        if (!lw_is_const(r) && L->root[r->id] && lw_static_float(r) && r->type.rank == 4 && lw_static_float(u->out[0]) && u->out[0]->type.rank == 4) {
             int same = 1;
             for (int k = 0; k < 4; k++) same &= r->type.dims[k].value == y->type.dims[k].value &&
                                                u->out[0]->type.dims[k].value == y->type.dims[k].value;
             if (same) {
-                ODRT_TRY(materialize(L, r, ENG_NHWC, &residual));
+                ODRT_TRY(lw_materialize(L, r, ENG_NHWC, &residual));
                 L->fused[L->node_index[u->out[0]->id]] = 1;
                 y = u->out[0];
-                if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+                if (lw_match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
             }
         }
     }
-    int tout = define(L, y, ENG_NHWC);
+    int tout = lw_define(L, y, ENG_NHWC);
     if (tout < 0) return ODRT_ERR_UNSUPPORTED;
     eng_op *op = eng_add_op(L->p, EOP_CONV);
     if (!op) return ODRT_ERR_NOMEM;
@@ -352,7 +345,7 @@ static odrt_status_t lower_conv(lw *L, ir_node *n) {
 }
 
 /* one-node ONNX model run by the reference executor */
-static odrt_status_t lower_ref(lw *L, ir_node *n) {
+odrt_status_t lw_lower_ref(lw *L, ir_node *n) {
     for (int a = 0; a < n->n_attrs; a++)
         if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS)
             return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op %s ('%s') with a sub-graph inside the network", n->op, n->name);
@@ -378,7 +371,7 @@ static odrt_status_t lower_ref(lw *L, ir_node *n) {
         char nm[32];
         snprintf(nm, sizeof nm, "in%d", k);
         ir_value *nv;
-        if (is_const(v)) { /* a copy: ir_graph_add_const names the tensor, which the network's graph owns */
+        if (lw_is_const(v)) { /* a copy: ir_graph_add_const names the tensor, which the network's graph owns */
             const ir_tensor *src = v->init;
             ir_tensor *t = src->dtype == ODRT_DT_STRING ? NULL : ir_tensor_new(mm, src->dtype, src->rank, src->dims);
             if (!t) {
@@ -391,7 +384,7 @@ static odrt_status_t lower_ref(lw *L, ir_node *n) {
         } else {
             int t;
             if (tmp.n_in >= ENG_MAX_IN) rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: op %s has too many inputs", n->op);
-            else rc = materialize(L, v, ENG_PLAIN, &t);
+            else rc = lw_materialize(L, v, ENG_PLAIN, &t);
             if (rc != ODRT_OK) break;
             tmp.in[tmp.n_in++] = t;
             nv = ir_value_new(g, nm);
@@ -412,7 +405,7 @@ static odrt_status_t lower_ref(lw *L, ir_node *n) {
             ir_node_set_output(c, 0, ov);
             ov->flags |= IR_VAL_OUTPUT;
             g->outputs[g->n_outputs++] = ov;
-            if ((tmp.out = define(L, n->out[0], ENG_PLAIN)) < 0) rc = ODRT_ERR_UNSUPPORTED;
+            if ((tmp.out = lw_define(L, n->out[0], ENG_PLAIN)) < 0) rc = ODRT_ERR_UNSUPPORTED;
         }
     }
     uint8_t *bytes = NULL;
@@ -432,10 +425,10 @@ static odrt_status_t lower_ref(lw *L, ir_node *n) {
 
 /* elementwise activation standalone */
 static odrt_status_t lower_unary(lw *L, ir_node *n, ir_value *x, int act, float lo, float hi) {
-    int lay = have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && have(L, L->root[x->id], ENG_NHWC) >= 0) ? ENG_NHWC : ENG_PLAIN;
+    int lay = lw_have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && lw_have(L, L->root[x->id], ENG_NHWC) >= 0) ? ENG_NHWC : ENG_PLAIN;
     int tin, tout;
-    ODRT_TRY(materialize(L, x, lay, &tin));
-    if ((tout = define(L, n->out[0], L->p->tensors[tin].layout)) < 0) return ODRT_ERR_UNSUPPORTED;
+    ODRT_TRY(lw_materialize(L, x, lay, &tin));
+    if ((tout = lw_define(L, n->out[0], L->p->tensors[tin].layout)) < 0) return ODRT_ERR_UNSUPPORTED;
     eng_op *op = eng_add_op(L->p, EOP_UNARY);
     if (!op) return ODRT_ERR_NOMEM;
     op->n_in = 1, op->in[0] = tin, op->out = tout, op->act = act, op->act_lo = lo, op->act_hi = hi;
@@ -445,7 +438,7 @@ static odrt_status_t lower_unary(lw *L, ir_node *n, ir_value *x, int act, float 
 
 /* v [N, C, 1, 1] against y [N, C, H, W]: a per-image channel vector */
 static int is_channel_vector(const ir_value *v, const ir_value *y) {
-    if (!static_float(v) || v->type.rank != 4 || y->type.rank != 4) return 0;
+    if (!lw_static_float(v) || v->type.rank != 4 || y->type.rank != 4) return 0;
     return v->type.dims[0].value == y->type.dims[0].value && v->type.dims[1].value == y->type.dims[1].value &&
            v->type.dims[2].value == 1 && v->type.dims[3].value == 1;
 }
@@ -453,13 +446,13 @@ static int is_channel_vector(const ir_value *v, const ir_value *y) {
 /* x * v (or +, -, /) with v [N, C, 1, 1] computed (squeeze-and-excite): NHWC, one vector per image */
 static odrt_status_t lower_channel_binary(lw *L, ir_node *n, int bin, ir_value *x, ir_value *v, int rev) {
     int tx, tv;
-    ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
-    ODRT_TRY(materialize(L, v, ENG_NHWC, &tv));
+    ODRT_TRY(lw_materialize(L, x, ENG_NHWC, &tx));
+    ODRT_TRY(lw_materialize(L, v, ENG_NHWC, &tv));
     ir_value *y = n->out[0], *ny;
     int act = EACT_ID;
     float lo = 0, hi = 0;
-    if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
-    int tout = define(L, y, ENG_NHWC);
+    if (lw_match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+    int tout = lw_define(L, y, ENG_NHWC);
     if (tout < 0) return ODRT_ERR_UNSUPPORTED;
     eng_op *op = eng_add_op(L->p, EOP_BINARY);
     if (!op) return ODRT_ERR_NOMEM;
@@ -474,17 +467,17 @@ static odrt_status_t lower_maxpool(lw *L, ir_node *n) {
     ir_value *x = n->in[0], *y = n->out[0];
     const ir_attr *ks = ir_node_attr(n, "kernel_shape"), *dl = ir_node_attr(n, "dilations");
     int plain = !dl || (dl->n == 2 && dl->ints[0] == 1 && dl->ints[1] == 1);
-    if (!x || !static_float(x) || !y || !static_float(y) || x->type.rank != 4 || y->type.rank != 4 || !ks || ks->n != 2 || !plain ||
+    if (!x || !lw_static_float(x) || !y || !lw_static_float(y) || x->type.rank != 4 || y->type.rank != 4 || !ks || ks->n != 2 || !plain ||
         ir_attr_int(n, "ceil_mode", 0) || ir_attr_int(n, "storage_order", 0) || (n->n_out > 1 && n->out[1]) ||
         y->type.dims[1].value != x->type.dims[1].value)
-        return lower_ref(L, n);
+        return lw_lower_ref(L, n);
     eng_op tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.kh = (int)ks->ints[0], tmp.kw = (int)ks->ints[1];
-    if (!window_geometry(n, x, y, &tmp)) return lower_ref(L, n);
+    if (!lw_window_geometry(n, x, y, &tmp)) return lw_lower_ref(L, n);
     int tx, ty;
-    ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
-    if ((ty = define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;
+    ODRT_TRY(lw_materialize(L, x, ENG_NHWC, &tx));
+    if ((ty = lw_define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;
     eng_op *op = eng_add_op(L->p, EOP_MAXPOOL);
     if (!op) return ODRT_ERR_NOMEM;
     int kind = op->kind;
@@ -498,7 +491,7 @@ static odrt_status_t lower_maxpool(lw *L, ir_node *n) {
 /* GlobalAveragePool, or ReduceMean over axes 2 and 3 keeping them, of a rank-4 tensor */
 static odrt_status_t lower_mean_hw(lw *L, ir_node *n) {
     ir_value *x = n->in[0], *y = n->out[0];
-    if (!x || !static_float(x) || !static_float(y) || x->type.rank != 4 || !is_channel_vector(y, x)) return lower_ref(L, n);
+    if (!x || !lw_static_float(x) || !lw_static_float(y) || x->type.rank != 4 || !is_channel_vector(y, x)) return lw_lower_ref(L, n);
     if (ir_op_is(n, "ReduceMean")) {
         int64_t ax[4], na = 0;
         const ir_attr *a = ir_node_attr(n, "axes");
@@ -511,11 +504,11 @@ static odrt_status_t lower_mean_hw(lw *L, ir_node *n) {
         }
         int got = 0;
         for (int i = 0; i < na; i++) got |= 1 << (int)((ax[i] + 4) % 4);
-        if (got != 12 || !ir_attr_int(n, "keepdims", 1)) return lower_ref(L, n);
+        if (got != 12 || !ir_attr_int(n, "keepdims", 1)) return lw_lower_ref(L, n);
     }
     int tx, ty;
-    ODRT_TRY(materialize(L, x, ENG_NHWC, &tx));
-    if ((ty = define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;
+    ODRT_TRY(lw_materialize(L, x, ENG_NHWC, &tx));
+    if ((ty = lw_define(L, y, ENG_NHWC)) < 0) return ODRT_ERR_UNSUPPORTED;
     eng_op *op = eng_add_op(L->p, EOP_MEAN_HW);
     if (!op) return ODRT_ERR_NOMEM;
     op->n_in = 1, op->in[0] = tx, op->out = ty;
@@ -525,32 +518,32 @@ static odrt_status_t lower_mean_hw(lw *L, ir_node *n) {
 
 static odrt_status_t lower_binary(lw *L, ir_node *n, int bin) {
     ir_value *a = n->in[0], *b = n->in[1], *y = n->out[0];
-    if (!a || !b || !static_float(y) || (is_const(a) && is_const(b))) return lower_ref(L, n);
-    if (!is_const(a) && !is_const(b) && y->type.rank == 4) { /* squeeze-and-excite scaling */
+    if (!a || !b || !lw_static_float(y) || (lw_is_const(a) && lw_is_const(b))) return lw_lower_ref(L, n);
+    if (!lw_is_const(a) && !lw_is_const(b) && y->type.rank == 4) { /* squeeze-and-excite scaling */
         if (is_channel_vector(b, y) && !is_channel_vector(a, y)) return lower_channel_binary(L, n, bin, a, b, 0);
         if (is_channel_vector(a, y) && !is_channel_vector(b, y)) return lower_channel_binary(L, n, bin, b, a, 1);
     }
-    int rev = is_const(a);
+    int rev = lw_is_const(a);
     ir_value *x = rev ? b : a, *o = rev ? a : b;
-    if (!static_float(x) || x->type.rank != y->type.rank) return lower_ref(L, n);
+    if (!lw_static_float(x) || x->type.rank != y->type.rank) return lw_lower_ref(L, n);
     for (int k = 0; k < y->type.rank; k++)
-        if (x->type.dims[k].value != y->type.dims[k].value) return lower_ref(L, n);
-    int lay = have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && have(L, L->root[x->id], ENG_NHWC) >= 0) ? ENG_NHWC : ENG_PLAIN;
+        if (x->type.dims[k].value != y->type.dims[k].value) return lw_lower_ref(L, n);
+    int lay = lw_have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && lw_have(L, L->root[x->id], ENG_NHWC) >= 0) ? ENG_NHWC : ENG_PLAIN;
     int tx, to = -1, bc;
     float scalar = 0;
     float *cvec = NULL;
     int64_t clen = 0;
-    ODRT_TRY(materialize(L, x, lay, &tx));
+    ODRT_TRY(lw_materialize(L, x, lay, &tx));
     lay = L->p->tensors[tx].layout;
-    if (!is_const(o)) {
-        if (!static_float(o) || o->type.rank != y->type.rank) return lower_ref(L, n);
+    if (!lw_is_const(o)) {
+        if (!lw_static_float(o) || o->type.rank != y->type.rank) return lw_lower_ref(L, n);
         for (int k = 0; k < y->type.rank; k++)
-            if (o->type.dims[k].value != y->type.dims[k].value) return lower_ref(L, n);
-        ODRT_TRY(materialize(L, o, lay, &to));
+            if (o->type.dims[k].value != y->type.dims[k].value) return lw_lower_ref(L, n);
+        ODRT_TRY(lw_materialize(L, o, lay, &to));
         bc = BC_SAME;
     } else {
         const ir_tensor *c = o->init;
-        if (c->dtype != ODRT_DT_FLOAT || c->rank > y->type.rank) return lower_ref(L, n);
+        if (c->dtype != ODRT_DT_FLOAT || c->rank > y->type.rank) return lw_lower_ref(L, n);
         if (c->numel == 1) bc = BC_SCALAR, scalar = ((float *)c->data)[0];
         else { /* expand to y's shape, physical layout */
             const eng_tensor *tt = &L->p->tensors[tx];
@@ -558,7 +551,7 @@ static odrt_status_t lower_binary(lw *L, ir_node *n, int bin) {
             int64_t pd[ODRT_MAX_RANK];
             eng_phys_dims(tt, pd);
             for (int k = 0; k < c->rank; k++)
-                if (c->dims[k] != 1 && c->dims[k] != tt->dims[off + k]) return lower_ref(L, n);
+                if (c->dims[k] != 1 && c->dims[k] != tt->dims[off + k]) return lw_lower_ref(L, n);
             /* varies only along the physical last axis? */
             int last_only = 1;
             for (int k = 0; k < c->rank; k++) {
@@ -584,8 +577,8 @@ static odrt_status_t lower_binary(lw *L, ir_node *n, int bin) {
     int act = EACT_ID;
     float lo = 0, hi = 0;
     ir_value *ny;
-    if (match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
-    int tout = define(L, y, lay);
+    if (lw_match_act(L, y, &act, &lo, &hi, &ny)) y = ny;
+    int tout = lw_define(L, y, lay);
     if (tout < 0) {
         free(cvec);
         return ODRT_ERR_UNSUPPORTED;
@@ -609,20 +602,20 @@ static odrt_status_t lower_binary(lw *L, ir_node *n, int bin) {
 
 static odrt_status_t lower_concat(lw *L, ir_node *n) {
     ir_value *y = n->out[0];
-    if (!static_float(y) || n->n_in > ENG_MAX_IN || n->n_in < 1) return lower_ref(L, n);
+    if (!lw_static_float(y) || n->n_in > ENG_MAX_IN || n->n_in < 1) return lw_lower_ref(L, n);
     int r = y->type.rank;
     int64_t axis = ir_attr_int(n, "axis", 0);
     if (axis < 0) axis += r;
-    if (axis < 0 || axis >= r) return lower_ref(L, n);
+    if (axis < 0 || axis >= r) return lw_lower_ref(L, n);
     int all_nhwc = r == 4 && axis == 1;
     for (int k = 0; k < n->n_in; k++) {
         ir_value *x = n->in[k];
-        if (!x || is_const(x)) return lower_ref(L, n);
-        all_nhwc &= have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && have(L, L->root[x->id], ENG_NHWC) >= 0);
+        if (!x || lw_is_const(x)) return lw_lower_ref(L, n);
+        all_nhwc &= lw_have(L, x, ENG_NHWC) >= 0 || (L->root[x->id] && lw_have(L, L->root[x->id], ENG_NHWC) >= 0);
     }
     int lay = all_nhwc ? ENG_NHWC : ENG_PLAIN, tin[ENG_MAX_IN];
-    for (int k = 0; k < n->n_in; k++) ODRT_TRY(materialize(L, n->in[k], lay, &tin[k]));
-    int tout = define(L, y, lay);
+    for (int k = 0; k < n->n_in; k++) ODRT_TRY(lw_materialize(L, n->in[k], lay, &tin[k]));
+    int tout = lw_define(L, y, lay);
     if (tout < 0) return ODRT_ERR_UNSUPPORTED;
     eng_op *op = eng_add_op(L->p, EOP_CONCAT);
     if (!op) return ODRT_ERR_NOMEM;
@@ -639,7 +632,7 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
         int ok = 1;
         for (int k = 0; k < n->n_in && ok; k++) {
             ir_value *v = n->in[k];
-            if (!v || is_const(v)) continue;
+            if (!v || lw_is_const(v)) continue;
             ir_value *r = L->root[v->id];
             if (!r || (src && r != src)) ok = 0;
             src = r;
@@ -655,30 +648,34 @@ static odrt_status_t lower_node(lw *L, ir_node *n) {
     case EX_LOWER_SIGMOID: return lower_unary(L, n, n->in[0], EACT_SIGMOID, 0, 0);
     case EX_LOWER_CLIP: {
         float lo, hi;
-        return clip_bounds(n, &lo, &hi) ? lower_unary(L, n, n->in[0], EACT_CLIP, lo, hi) : lower_ref(L, n);
+        return clip_bounds(n, &lo, &hi) ? lower_unary(L, n, n->in[0], EACT_CLIP, lo, hi) : lw_lower_ref(L, n);
     }
     case EX_LOWER_MUL:
         if (n->in[0] && n->in[1]) /* swish whose Sigmoid was not fused into a producer */
             for (int k = 0; k < 2; k++) {
                 const ir_node *sg = n->in[1 - k]->producer;
-                if (sg && ir_op_is(sg, "Sigmoid") && sg->in[0] == n->in[k] && !is_const(n->in[k]))
+                if (sg && ir_op_is(sg, "Sigmoid") && sg->in[0] == n->in[k] && !lw_is_const(n->in[k]))
                     return lower_unary(L, n, n->in[k], EACT_SWISH, 0, 0);
             }
-        return n->n_in == 2 ? lower_binary(L, n, BIN_MUL) : lower_ref(L, n);
-    case EX_LOWER_ADD: return n->n_in == 2 ? lower_binary(L, n, BIN_ADD) : lower_ref(L, n);
-    case EX_LOWER_SUB: return n->n_in == 2 ? lower_binary(L, n, BIN_SUB) : lower_ref(L, n);
-    case EX_LOWER_DIV: return n->n_in == 2 ? lower_binary(L, n, BIN_DIV) : lower_ref(L, n);
-    case EX_LOWER_MAX: return n->n_in == 2 ? lower_binary(L, n, BIN_MAX) : lower_ref(L, n);
-    case EX_LOWER_MIN: return n->n_in == 2 ? lower_binary(L, n, BIN_MIN) : lower_ref(L, n);
+        return n->n_in == 2 ? lower_binary(L, n, BIN_MUL) : lw_lower_ref(L, n);
+    case EX_LOWER_ADD: return n->n_in == 2 ? lower_binary(L, n, BIN_ADD) : lw_lower_ref(L, n);
+    case EX_LOWER_SUB: return n->n_in == 2 ? lower_binary(L, n, BIN_SUB) : lw_lower_ref(L, n);
+    case EX_LOWER_DIV: return n->n_in == 2 ? lower_binary(L, n, BIN_DIV) : lw_lower_ref(L, n);
+    case EX_LOWER_MAX: return n->n_in == 2 ? lower_binary(L, n, BIN_MAX) : lw_lower_ref(L, n);
+    case EX_LOWER_MIN: return n->n_in == 2 ? lower_binary(L, n, BIN_MIN) : lw_lower_ref(L, n);
     case EX_LOWER_CONCAT: return lower_concat(L, n);
     case EX_LOWER_MEAN_HW: return lower_mean_hw(L, n);
     case EX_LOWER_MAXPOOL: return lower_maxpool(L, n);
+    case EX_LOWER_MATMUL: return lw_lower_matmul(L, n);
+    case EX_LOWER_RESIZE: return lw_lower_resize(L, n);
+    case EX_LOWER_CROP: return lw_lower_crop(L, n);
     default: break;
     }
-    return lower_ref(L, n);
+    return lw_lower_ref(L, n);
 }
 
-odrt_status_t eng_lower_network(ir_model *m, ir_value *input, int n_out, ir_value *const *outs, int *t_outs, eng_plan *p) {
+odrt_status_t eng_lower_network(ir_model *m, int n_in, ir_value *const *inputs, int *t_ins, int n_out, ir_value *const *outs,
+                                int *t_outs, eng_plan *p) {
     ir_graph *g = m->graph;
     size_t nv = g->n_values + 1;
     lw L = {m, g, p, {malloc(sizeof(int) * nv), malloc(sizeof(int) * nv)}, calloc(nv, sizeof(ir_value *)),
@@ -689,14 +686,15 @@ odrt_status_t eng_lower_network(ir_model *m, ir_value *input, int n_out, ir_valu
     for (size_t i = 0; rc == ODRT_OK && i < g->n_nodes; i++)
         for (int k = 0; k < g->nodes[i]->n_out; k++)
             if (g->nodes[i]->out[k]) L.node_index[g->nodes[i]->out[k]->id] = (int)i;
-    if (rc == ODRT_OK && (p->meta.t_input = define(&L, input, ENG_PLAIN)) < 0) rc = ODRT_ERR_UNSUPPORTED;
+    for (int i = 0; i < n_in && rc == ODRT_OK; i++)
+        if ((t_ins[i] = lw_define(&L, inputs[i], ENG_PLAIN)) < 0) rc = ODRT_ERR_UNSUPPORTED;
     for (size_t i = 0; rc == ODRT_OK && i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead || L.fused[i]) continue;
         rc = lower_node(&L, n);
     }
     /* the outputs in their logical layout (validate.c checks their shapes against the metadata) */
-    for (int i = 0; i < n_out && rc == ODRT_OK; i++) rc = materialize(&L, outs[i], ENG_PLAIN, &t_outs[i]);
+    for (int i = 0; i < n_out && rc == ODRT_OK; i++) rc = lw_materialize(&L, outs[i], ENG_PLAIN, &t_outs[i]);
     free(L.tid[0]), free(L.tid[1]), free(L.root), free(L.fused), free(L.node_index);
     return rc;
 }

@@ -50,13 +50,27 @@ int eng_root(const eng_plan *p, int t) {
     return t;
 }
 
-int eng_network_outputs(const eng_meta *m, int t[3]) {
+int eng_network_outputs(const eng_meta *m, int t[ENG_MAX_OUTPUTS]) {
+    for (int i = 0; i < ENG_MAX_OUTPUTS; i++) t[i] = -1;
     if (m->post_kind == ENG_POST_CENTERNET) {
         memcpy(t, m->t_cn, sizeof(int) * 3);
         return 3;
     }
-    t[0] = m->t_boxes, t[1] = m->t_scores, t[2] = -1;
-    return 2;
+    t[0] = m->t_boxes, t[1] = m->t_scores;
+    if (m->post_kind != ENG_POST_RCNN) return 2;
+    t[2] = m->t_rpn[0], t[3] = m->t_rpn[1];
+    if (m->mask_h <= 0) return 4;
+    t[4] = m->t_masks;
+    return 5;
+}
+
+int eng_network_inputs(const eng_meta *m, int t[ENG_MAX_INPUTS]) {
+    t[0] = m->t_input, t[1] = t[2] = -1;
+    if (m->post_kind != ENG_POST_RCNN) return 1;
+    t[1] = m->t_props;
+    if (m->mask_h <= 0) return 2;
+    t[2] = m->t_dets;
+    return 3;
 }
 
 int eng_tensors_overlap(const eng_plan *p, int a, int b) {
@@ -65,8 +79,8 @@ int eng_tensors_overlap(const eng_plan *p, int a, int b) {
 }
 
 /* First-fit placement of each root buffer in one arena, from the op range over which it (or any
- * alias of it) is alive. The network input is written before op 0; the outputs are read after
- * the last op. */
+ * alias of it) is alive. The network inputs are written before op 0; the outputs are read after
+ * the last op (an R-CNN's first-stage outputs are read earlier, between stages: kept to the end). */
 odrt_status_t eng_plan_memory(eng_plan *p) {
     int nt = p->n_tensors;
     int *first = malloc(sizeof(int) * (size_t)(nt + 1)), *last = malloc(sizeof(int) * (size_t)(nt + 1));
@@ -76,8 +90,11 @@ odrt_status_t eng_plan_memory(eng_plan *p) {
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < nt; i++) first[i] = p->n_ops + 1, last[i] = -2;
-    int ti = eng_root(p, p->meta.t_input), outs[3], n_out = eng_network_outputs(&p->meta, outs);
-    first[ti] = -1, last[ti] = last[ti] > -1 ? last[ti] : -1;
+    int ins[ENG_MAX_INPUTS], outs[ENG_MAX_OUTPUTS], n_in = eng_network_inputs(&p->meta, ins), n_out = eng_network_outputs(&p->meta, outs);
+    for (int i = 0; i < n_in; i++) { /* inputs are written before op 0 (an R-CNN stage's boxes before its stage: kept from the start) */
+        int ti = eng_root(p, ins[i]);
+        first[ti] = -1, last[ti] = last[ti] > -1 ? last[ti] : -1;
+    }
     for (int k = 0; k < p->n_ops; k++) {
         const eng_op *op = &p->ops[k];
         int r = eng_root(p, op->out);
@@ -104,6 +121,7 @@ odrt_status_t eng_plan_memory(eng_plan *p) {
         last[r] = p->n_ops;
         if (first[r] > p->n_ops) first[r] = p->n_ops;
     }
+    for (int i = 1; i < n_in; i++) last[eng_root(p, ins[i])] = p->n_ops; /* R-CNN boxes: the post-processing reads them after their stage */
     int n = 0;
     for (int i = 0; i < nt; i++)
         if (p->tensors[i].alias < 0 && last[i] >= -1) order[n++] = i;

@@ -17,8 +17,11 @@ odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float
 /* root tensor of an alias chain */
 int eng_root(const eng_plan *p, int t);
 /* the network's output tensors the post-processing reads (SSD: box codes, class logits; CenterNet:
- * heatmap, offsets, sizes) into t[0..); returns how many */
-int eng_network_outputs(const eng_meta *m, int t[3]);
+ * heatmap, offsets, sizes; R-CNN: second-stage box codes, class logits, first-stage box codes,
+ * objectness logits, mask logits) into t[0..); returns how many */
+int eng_network_outputs(const eng_meta *m, int t[ENG_MAX_OUTPUTS]);
+/* the tensors written before the network runs (the image; an R-CNN's proposals and mask boxes) */
+int eng_network_inputs(const eng_meta *m, int t[ENG_MAX_INPUTS]);
 /* 1 if tensors a and b share arena bytes */
 int eng_tensors_overlap(const eng_plan *p, int a, int b);
 /* multiply-adds per output element of conv o (its GEMM's K) */

@@ -100,11 +100,11 @@ static int cmp_det(const void *a, const void *b) {
 }
 
 typedef struct {
-    const eng_meta *m;
+    const eng_nms_spec *m;
     const float *anchors, *codes, *logits;
     int64_t N, chunk;
-    int C, CT;
-    float *boxes;              /* [B][N][4] decoded, unclipped */
+    int C, CT, K;
+    float *boxes;              /* [B][N][K][4] decoded, unclipped */
     float *sc;                 /* [B][C][N] converted scores */
     cand *heap;                /* [B][C][N] */
     odrt_detection_t *kept;    /* [B][C][max_per_class] */
@@ -128,7 +128,7 @@ static void sigmoid_scores(const post_job *j, int64_t b, int64_t i0, int64_t i1)
         for (int64_t i = a0; i < a1; i++) {
             float *sc = j->sc + b * j->C * j->N + i;
             for (int c = 0; c < j->C; c++) {
-                int64_t at = (i - a0) * j->CT + c + j->m->bg_offset;
+                int64_t at = (i - a0) * j->CT + c + j->m->bg;
                 sc[c * j->N] = vec ? tmp[at] : 1.0f / (1.0f + expf(-l[at]));
             }
         }
@@ -138,29 +138,32 @@ static void sigmoid_scores(const post_job *j, int64_t b, int64_t i0, int64_t i1)
 /* decode and score conversion for a chunk of anchors of one image */
 static void decode_task(void *arg, int64_t t, int th) {
     post_job *j = arg;
-    const eng_meta *m = j->m;
+    const eng_nms_spec *m = j->m;
     int64_t chunks = (j->N + j->chunk - 1) / j->chunk, b = t / chunks, i0 = t % chunks * j->chunk;
     int64_t i1 = i0 + j->chunk < j->N ? i0 + j->chunk : j->N;
     (void)th;
-    if (m->score_act == 1) sigmoid_scores(j, b, i0, i1);
+    if (m->act == 1) sigmoid_scores(j, b, i0, i1);
     for (int64_t i = i0; i < i1; i++) {
-        const float *e = j->codes + (b * j->N + i) * 4, *a = j->anchors + i * 4;
-        /* the same operations, in the same order, as the export's decoder */
-        float ty = e[0] / m->scales[0], tx = e[1] / m->scales[1], th_ = e[2] / m->scales[2], tw = e[3] / m->scales[3];
-        float h = expf(th_) * a[2], w = expf(tw) * a[3], yc = ty * a[2] + a[0], xc = tx * a[3] + a[1];
-        float *bx = j->boxes + (b * j->N + i) * 4;
-        bx[0] = yc - h / 2, bx[1] = xc - w / 2, bx[2] = yc + h / 2, bx[3] = xc + w / 2;
+        const float *a = j->anchors + b * m->anchor_stride + i * 4;
+        for (int q = 0; q < j->K; q++) {
+            const float *e = j->codes + ((b * j->N + i) * j->K + q) * 4;
+            /* the same operations, in the same order, as the export's decoder */
+            float ty = e[0] / m->scales[0], tx = e[1] / m->scales[1], th_ = e[2] / m->scales[2], tw = e[3] / m->scales[3];
+            float h = expf(th_) * a[2], w = expf(tw) * a[3], yc = ty * a[2] + a[0], xc = tx * a[3] + a[1];
+            float *bx = j->boxes + ((b * j->N + i) * j->K + q) * 4;
+            bx[0] = yc - h / 2, bx[1] = xc - w / 2, bx[2] = yc + h / 2, bx[3] = xc + w / 2;
+        }
         const float *l = j->logits + (b * j->N + i) * j->CT;
         float *sc = j->sc + b * j->C * j->N + i;
-        if (m->score_act == 2) {
+        if (m->act == 2) {
             double mx = l[0], sum = 0;
             for (int c = 1; c < j->CT; c++) mx = l[c] > mx ? l[c] : mx;
             for (int c = 0; c < j->CT; c++) sum += exp((double)l[c] - mx);
-            for (int c = 0; c < j->C; c++) sc[c * j->N] = (float)(exp((double)l[c + m->bg_offset] - mx) / sum);
-        } else if (m->score_act == 1) {
+            for (int c = 0; c < j->C; c++) sc[c * j->N] = (float)(exp((double)l[c + m->bg] - mx) / sum);
+        } else if (m->act == 1) {
             continue; /* sigmoid_scores did these, 8 lanes at a time */
         } else {
-            for (int c = 0; c < j->C; c++) sc[c * j->N] = l[c + m->bg_offset];
+            for (int c = 0; c < j->C; c++) sc[c * j->N] = l[c + m->bg];
         }
     }
 }
@@ -206,17 +209,17 @@ static int suppressed(const float *ky1, const float *kx1, const float *ky2, cons
 /* greedy NMS of one class of one image */
 static void nms_task(void *arg, int64_t t, int th) {
     post_job *j = arg;
-    const eng_meta *m = j->m;
-    int64_t b = t / j->C, N = j->N;
+    const eng_nms_spec *m = j->m;
+    int64_t b = t / j->C, N = m->n_valid && m->n_valid[b] < j->N ? m->n_valid[b] : j->N, stride = (int64_t)j->K * 4;
     int c = (int)(t % j->C), K = m->max_per_class;
-    const float *s = j->sc + t * N, *boxes = j->boxes + b * N * 4;
-    cand *heap = j->heap + t * N;
+    const float *s = j->sc + t * j->N, *boxes = j->boxes + (b * j->N * j->K + (j->K > 1 ? c : 0)) * 4;
+    cand *heap = j->heap + t * j->N;
     odrt_detection_t *out = j->kept + t * K;
     float *soa = j->soa + (int64_t)th * 5 * K, *ky1 = soa, *kx1 = soa + K, *ky2 = soa + 2 * K, *kx2 = soa + 3 * K, *ka = soa + 4 * K;
     /* visit in order: sort only the best 4 K (rarely are more needed), the rest when they are. A
      * histogram of the scores finds the few bins that hold the best 4 K; only those are collected
      * (the rest, should more be needed), so that most anchors are read twice and never moved. */
-    const float thr = m->score_threshold;
+    const float thr = m->score_thr;
     uint32_t hist[2][HIST_BINS]; /* two, so that neighbours in the same bin do not wait on each other */
     memset(hist, 0, sizeof hist);
     int64_t n = 0;
@@ -243,12 +246,12 @@ static void nms_task(void *arg, int64_t t, int th) {
             sorted += take;
         }
         cand top = heap[p];
-        const float *bx = boxes + 4 * (int64_t)top.i;
+        const float *bx = boxes + stride * (int64_t)top.i;
         float q[5];
         minmax(bx[0], bx[2], &q[0], &q[2]);
         minmax(bx[1], bx[3], &q[1], &q[3]);
         q[4] = (q[3] - q[1]) * (q[2] - q[0]);
-        if (suppressed(ky1, kx1, ky2, kx2, ka, nk, q, m->iou_threshold)) continue;
+        if (suppressed(ky1, kx1, ky2, kx2, ka, nk, q, m->iou_thr)) continue;
         ky1[nk] = q[0], kx1[nk] = q[1], ky2[nk] = q[2], kx2[nk] = q[3], ka[nk] = q[4];
         out[nk++] = (odrt_detection_t){bx[0], bx[1], bx[2], bx[3], top.s, c};
     }
@@ -256,7 +259,7 @@ static void nms_task(void *arg, int64_t t, int th) {
 }
 
 struct eng_post_ws {
-    int B;
+    size_t cap[6]; /* bytes of each buffer below */
     float *boxes, *sc;
     cand *heap;
     odrt_detection_t *kept;
@@ -270,34 +273,33 @@ void eng_post_ws_free(eng_post_ws *w) {
     free(w);
 }
 
-/* buffers for B images, kept by the engine across runs (no allocation, no page faults per run) */
-static eng_post_ws *ws_get(eng_post_ws **pw, const eng_meta *m, int B) {
-    if (*pw && (*pw)->B >= B) return *pw;
-    eng_post_ws_free(*pw);
-    *pw = NULL;
-    eng_post_ws *w = calloc(1, sizeof *w);
-    if (!w) return NULL;
-    size_t N = (size_t)m->n_anchors, BC = (size_t)B * (size_t)m->n_classes, K = (size_t)m->max_per_class;
-    w->B = B;
-    w->boxes = malloc(sizeof(float) * (size_t)B * N * 4);
-    w->sc = malloc(sizeof(float) * BC * N);
-    w->heap = malloc(sizeof(cand) * BC * N);
-    w->kept = malloc(sizeof(odrt_detection_t) * BC * K);
-    w->n_kept = calloc(BC, sizeof(int));
-    w->soa = malloc(sizeof(float) * 256 * 5 * K); /* up to 256 threads */
-    if (!w->boxes || !w->sc || !w->heap || !w->kept || !w->n_kept || !w->soa) {
-        eng_post_ws_free(w);
-        return NULL;
-    }
-    return *pw = w;
+/* grow *p to n bytes (kept across runs: no allocation, no page faults per run) */
+static int grow(void **p, size_t *cap, size_t n) {
+    if (*cap >= n && *p) return 1;
+    free(*p);
+    *p = malloc(n ? n : 1);
+    *cap = *p ? n : 0;
+    return *p != NULL;
 }
 
-odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
-                              const float *window, odrt_detections_t *out, const eng_host *host, eng_post_ws **pw) {
+/* buffers for B images of a spec, kept by the engine across runs (grown as needed) */
+static eng_post_ws *ws_get(eng_post_ws **pw, const eng_nms_spec *m, int B) {
+    if (!*pw && !(*pw = calloc(1, sizeof **pw))) return NULL;
+    eng_post_ws *w = *pw;
+    size_t N = (size_t)m->N, BC = (size_t)B * (size_t)m->C, K = (size_t)m->max_per_class, KB = (size_t)m->box_classes;
+    int ok = grow((void **)&w->boxes, &w->cap[0], sizeof(float) * (size_t)B * N * KB * 4) &&
+             grow((void **)&w->sc, &w->cap[1], sizeof(float) * BC * N) && grow((void **)&w->heap, &w->cap[2], sizeof(cand) * BC * N) &&
+             grow((void **)&w->kept, &w->cap[3], sizeof(odrt_detection_t) * BC * K) &&
+             grow((void **)&w->n_kept, &w->cap[4], sizeof(int) * BC) &&
+             grow((void **)&w->soa, &w->cap[5], sizeof(float) * 256 * 5 * K); /* up to 256 threads */
+    return ok ? w : NULL;
+}
+
+odrt_status_t eng_nms_run(const eng_nms_spec *m, int B, odrt_detections_t *out, const eng_host *host, eng_post_ws **pw) {
     post_job j;
     memset(&j, 0, sizeof j);
-    j.m = m, j.anchors = anchors, j.codes = codes, j.logits = logits, j.N = m->n_anchors, j.chunk = 2048;
-    j.C = m->n_classes, j.CT = m->n_classes + m->bg_offset, j.host = host;
+    j.m = m, j.anchors = m->anchors, j.codes = m->codes, j.logits = m->logits, j.N = m->N, j.chunk = 2048;
+    j.C = m->C, j.CT = m->C + m->bg, j.K = m->box_classes, j.host = host;
     size_t BC = (size_t)B * (size_t)j.C, K = (size_t)m->max_per_class;
     eng_post_ws *w = ws_get(pw, m, B);
     odrt_status_t rc = ODRT_OK;
@@ -324,15 +326,18 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
         }
         qsort(all, (size_t)n_all, sizeof *all, cmp_det);
         /* TF: clip to the window, drop boxes left without area, keep the best max_total, and
-         * renormalise to the window (scale by 1 / its size, in float32) */
-        float wh = window ? window[2 * b] : 1.0f, ww = window ? window[2 * b + 1] : 1.0f, sy = 1.0f / wh, sx = 1.0f / ww;
+         * scale (renormalise to the window: by 1 / its size, in float32) */
+        float wh = m->clip[2 * b], ww = m->clip[2 * b + 1];
         int k = 0;
         for (int64_t i = 0; i < n_all && k < m->max_total; i++) {
             odrt_detection_t d = all[i];
             d.ymin = max_(min_(d.ymin, wh), 0), d.xmin = max_(min_(d.xmin, ww), 0);
             d.ymax = max_(min_(d.ymax, wh), 0), d.xmax = max_(min_(d.xmax, ww), 0);
             if (!((d.ymax - d.ymin) * (d.xmax - d.xmin) > 0)) continue;
-            if (window) d.ymin *= sy, d.xmin *= sx, d.ymax *= sy, d.xmax *= sx;
+            if (m->scale) {
+                float sy = m->scale[2 * b], sx = m->scale[2 * b + 1];
+                d.ymin *= sy, d.xmin *= sx, d.ymax *= sy, d.xmax *= sx;
+            }
             d.class_id += m->class_offset;
             all[k++] = d;
         }
@@ -341,4 +346,18 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
     if (rc != ODRT_OK)
         for (int b = 0; b < B; b++) odrt_detections_clear(&out[b]);
     return rc;
+}
+
+odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
+                              const float *window, odrt_detections_t *out, const eng_host *host, eng_post_ws **pw) {
+    float clip[2 * 256], scale[2 * 256];
+    if (B < 1 || B > 256) return odrt_fail(ODRT_ERR_ARG, "post-processing: batch %d", B);
+    for (int b = 0; b < B; b++) {
+        clip[2 * b] = window ? window[2 * b] : 1.0f, clip[2 * b + 1] = window ? window[2 * b + 1] : 1.0f;
+        scale[2 * b] = 1.0f / clip[2 * b], scale[2 * b + 1] = 1.0f / clip[2 * b + 1];
+    }
+    eng_nms_spec s = {anchors, 0, codes, 1, logits, NULL, clip, window ? scale : NULL, m->n_anchors, m->n_classes,
+                      m->bg_offset, m->score_act, {m->scales[0], m->scales[1], m->scales[2], m->scales[3]},
+                      m->score_threshold, m->iou_threshold, m->max_per_class, m->max_total, m->class_offset};
+    return eng_nms_run(&s, B, out, host, pw);
 }

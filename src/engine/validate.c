@@ -8,6 +8,7 @@
 #include "util.h"
 #include "engine/engine.h"
 #include "engine/plan_util.h"
+#include "crop_coord.h"
 
 #define BADOP(...) (odrt_fail(ODRT_ERR_PARSE, "engine: op %d (%s): " __VA_ARGS__), 0)
 
@@ -133,12 +134,42 @@ static int check_maxpool(const eng_plan *p, int k) {
     return 1;
 }
 
+static int check_crop(const eng_plan *p, int k) {
+    const eng_op *o = &p->ops[k];
+    const eng_tensor *x = &p->tensors[o->in[0]], *b = &p->tensors[o->in[1]], *y = &p->tensors[o->out];
+    if (x->rank != 4 || y->rank != 4 || x->layout != ENG_NHWC || y->layout != ENG_NHWC || b->layout != ENG_PLAIN)
+        return BADOP("crops need an NHWC map and output and plain boxes", k, o->name);
+    if (o->axis < 0 || o->axis >= CROP_MODES || o->kh < 1 || o->kw < 1 || o->kh > 4096 || o->kw > 4096 ||
+        !(o->scalar == o->scalar) || o->cin != o->cout)
+        return BADOP("crop size or mode out of range", k, o->name);
+    if (b->numel != y->dims[0] * 4 || y->dims[0] % x->dims[0] || y->dims[1] != x->dims[1] || y->dims[1] != o->cin ||
+        y->dims[2] != o->kh || y->dims[3] != o->kw)
+        return BADOP("crop shapes do not agree", k, o->name);
+    return 1;
+}
+
+static int check_resize(const eng_plan *p, int k) {
+    const eng_op *o = &p->ops[k];
+    const eng_tensor *x = &p->tensors[o->in[0]], *y = &p->tensors[o->out];
+    if (x->rank != 4 || y->rank != 4 || x->layout != ENG_NHWC || y->layout != ENG_NHWC || x->dims[0] != y->dims[0] ||
+        x->dims[1] != y->dims[1])
+        return BADOP("resizes need an NHWC input and output of the same batch and channels", k, o->name);
+    if (o->w_len != (int64_t)sizeof(eng_resize_tap) * (y->dims[2] + y->dims[3])) return BADOP("resize taps size", k, o->name);
+    const eng_resize_tap *t = (const eng_resize_tap *)(p->blob + o->w_off);
+    for (int64_t i = 0; i < y->dims[2] + y->dims[3]; i++) {
+        int64_t lim = i < y->dims[2] ? x->dims[2] : x->dims[3];
+        if (t[i].i0 < 0 || t[i].i1 < 0 || t[i].i0 >= lim || t[i].i1 >= lim || !(t[i].w0 == t[i].w0) || !(t[i].w1 == t[i].w1))
+            return BADOP("resize tap %lld out of range", k, o->name, (long long)i);
+    }
+    return 1;
+}
+
 typedef int (*eng_check_fn)(const eng_plan *p, int k);
 /* the kind's own rules, in engine_ops.h's order */
 static const eng_check_fn checks[] = {
     [EOP_NONE] = NULL,        [EOP_CONV] = check_conv,     [EOP_BINARY] = check_binary,   [EOP_UNARY] = check_unary,
     [EOP_GATHER] = check_gather, [EOP_CONCAT] = check_concat, [EOP_REF] = check_ref,      [EOP_MEAN_HW] = check_mean_hw,
-    [EOP_MAXPOOL] = check_maxpool,
+    [EOP_MAXPOOL] = check_maxpool, [EOP_CROP] = check_crop,     [EOP_RESIZE] = check_resize,
 };
 _Static_assert(sizeof checks / sizeof checks[0] == EOP_COUNT, "checks: one per engine op kind (engine_ops.h)");
 
@@ -172,6 +203,29 @@ static int plain(const eng_tensor *t, int rank, const int64_t *dims) {
     return 1;
 }
 
+/* plain, and numel elements (the heads keep the export's logical shapes: only their sizes are fixed) */
+static int plain_n(const eng_plan *p, int t, int64_t numel) {
+    return t >= 0 && t < p->n_tensors && p->tensors[t].layout == ENG_PLAIN && p->tensors[t].numel == numel;
+}
+
+static odrt_status_t check_rcnn_io(const eng_plan *p) {
+    const eng_meta *m = &p->meta;
+    int64_t B = m->batch, P = m->rc_props, T = m->max_total, N = m->n_anchors;
+    int64_t dp[3] = {B, P, 4}, dd[3] = {B, T, 4};
+    if (m->bg_offset != 1 || (m->rc_box_classes != 1 && m->rc_box_classes != m->n_classes) || P < 1 || m->rc_max1 < 1 ||
+        m->rc_stage[0] < 0 || m->rc_stage[0] > m->rc_stage[1] || m->rc_stage[1] > p->n_ops ||
+        (m->mask_h > 0 && (m->mask_classes != 1 && m->mask_classes != m->n_classes)))
+        return odrt_fail(ODRT_ERR_PARSE, "engine: R-CNN settings out of range");
+    if (m->t_props < 0 || m->t_props >= p->n_tensors || !plain(&p->tensors[m->t_props], 3, dp) || !plain_n(p, m->t_rpn[0], B * N * 4) ||
+        !plain_n(p, m->t_rpn[1], B * N * 2) || !plain_n(p, m->t_boxes, B * P * m->rc_box_classes * 4) ||
+        !plain_n(p, m->t_scores, B * P * (m->n_classes + 1)))
+        return odrt_fail(ODRT_ERR_PARSE, "engine: network tensors do not match the R-CNN metadata");
+    if (m->mask_h > 0 && (m->t_dets < 0 || m->t_dets >= p->n_tensors || !plain(&p->tensors[m->t_dets], 3, dd) ||
+                          !plain_n(p, m->t_masks, B * T * m->mask_classes * m->mask_h * m->mask_w)))
+        return odrt_fail(ODRT_ERR_PARSE, "engine: network mask tensors do not match the R-CNN metadata");
+    return ODRT_OK;
+}
+
 static odrt_status_t check_io(const eng_plan *p) {
     const eng_meta *m = &p->meta;
     int64_t di[4] = {m->batch, m->net_h, m->net_w, 3};
@@ -188,6 +242,7 @@ static odrt_status_t check_io(const eng_plan *p) {
             return odrt_fail(ODRT_ERR_PARSE, "engine: network output tensors do not match the CenterNet metadata");
         return ODRT_OK;
     }
+    if (m->post_kind == ENG_POST_RCNN) return check_rcnn_io(p);
     int64_t db[3] = {m->batch, m->n_anchors, 4}, ds[3] = {m->batch, m->n_anchors, m->n_classes + m->bg_offset};
     if (!plain(&p->tensors[m->t_boxes], 3, db) || !plain(&p->tensors[m->t_scores], 3, ds))
         return odrt_fail(ODRT_ERR_PARSE, "engine: network output tensors do not match the post-processing metadata");
@@ -202,7 +257,7 @@ odrt_status_t eng_validate_plan(const eng_plan *p) {
                          eng_device_precisions(dev));
     const eng_meta *m = &p->meta;
     if (m->t_input < 0 || m->t_input >= p->n_tensors ||
-        (m->post_kind == ENG_POST_SSD && (m->t_boxes < 0 || m->t_boxes >= p->n_tensors || m->t_scores < 0 || m->t_scores >= p->n_tensors)))
+        (m->post_kind != ENG_POST_CENTERNET && (m->t_boxes < 0 || m->t_boxes >= p->n_tensors || m->t_scores < 0 || m->t_scores >= p->n_tensors)))
         return odrt_fail(ODRT_ERR_PARSE, "engine: network input/outputs out of range");
     if (m->post_kind == ENG_POST_CENTERNET && (m->cn_stride < 1 || m->cn_k < 1 || m->cn_pool < 1))
         return odrt_fail(ODRT_ERR_PARSE, "engine: CenterNet settings out of range");

@@ -120,6 +120,16 @@ void ir_node_set_output(ir_node *n, int k, ir_value *v) {
     }
 }
 
+int64_t ir_type_numel(const ir_type *t) {
+    if (!t || t->kind != IR_TYPE_TENSOR || t->rank < 0) return -1;
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->dims[i].value < 0 || (t->dims[i].value && n > INT64_MAX / t->dims[i].value)) return -1;
+        n *= t->dims[i].value;
+    }
+    return n;
+}
+
 size_t ir_dtype_size(int dt) { return odrt_dtype_size((odrt_dtype_t)dt); }
 
 ir_tensor *ir_tensor_new(ir_model *m, int dtype, int rank, const int64_t *dims) {

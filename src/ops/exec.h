@@ -49,6 +49,9 @@ extern const ex_kernel ex_kernels_nms[];
 extern const ex_kernel ex_kernels_resize[];
 extern const ex_kernel ex_kernels_control[];
 extern const ex_kernel ex_kernels_trt_nms[];
+extern const ex_kernel ex_kernels_crop[];
+/* the mode code (src/crop_coord.h) of odrt.CropAndResize's mode attribute, -1 unknown */
+int ex_crop_mode_code(const char *s);
 
 ex_kernel_fn ex_find_kernel(const char *domain, const char *op);
 /* the registry row of an op, or NULL */

@@ -522,6 +522,25 @@ void sh_trt_nms(shape_ctx *s, ir_node *n) { /* EfficientNMS_TRT, BatchedNMS_TRT 
     set_type(s, n->out[3], eff ? ODRT_DT_INT32 : ODRT_DT_FLOAT, 2, dk);
 }
 
+void sh_crop(shape_ctx *s, ir_node *n) { /* odrt.CropAndResize [B*P, C, ch, cw]; RoiAlign [R, C, oh, ow] */
+    SH_PRELUDE;
+    int roi = !strcmp(n->op, "RoiAlign");
+    int64_t ch = ir_attr_int(n, roi ? "output_height" : "crop_height", roi ? 1 : -1);
+    int64_t cw = ir_attr_int(n, roi ? "output_width" : "crop_width", roi ? 1 : -1);
+    int64_t nb = -1;
+    if (n->n_in > 1 && n->in[1]) {
+        int rb = dims_of(n->in[1], e);
+        if (roi && rb == 2) nb = e[0];
+        if (!roi && rb >= 1) {
+            int64_t ne = 1;
+            for (int i = 0; i < rb && ne >= 0; i++) ne = e[i] < 0 ? -1 : ne * e[i];
+            nb = ne >= 0 ? ne / 4 : -1;
+        }
+    }
+    int64_t od[4] = {nb, r == 4 ? d[1] : -1, ch, cw};
+    set_type(s, y, ODRT_DT_FLOAT, 4, od);
+}
+
 /* the op's registry row (src/ops/k_*.c) names its shape rule */
 static void infer_node(shape_ctx *s, ir_node *n) {
     if (try_fold(s, n)) return;

@@ -42,5 +42,6 @@ void sh_gather_elements(shape_ctx *s, ir_node *n);
 void sh_range(shape_ctx *s, ir_node *n);
 void sh_loop(shape_ctx *s, ir_node *n);
 void sh_trt_nms(shape_ctx *s, ir_node *n);
+void sh_crop(shape_ctx *s, ir_node *n);      /* odrt.CropAndResize, RoiAlign */
 
 #endif

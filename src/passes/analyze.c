@@ -340,17 +340,22 @@ static int cmp_float(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Evaluate raw_detection_boxes for codes zero (-> anchors as corners), a unit code per coordinate
+/* Evaluate the decoded boxes for codes zero (-> anchors as corners), a unit code per coordinate
  * (-> the box-coder scale of that coordinate), and random codes (-> check the centre-size formula). */
-static odrt_status_t probe_decoder(ir_model *m, tfod_found *f, ir_value *raw_boxes) {
+odrt_status_t tfod_probe_decoder(ir_model *m, ir_value *codes, ir_value *target, int64_t N, float **anchors_out, float scales[4]) {
     enum { N_PROBES = 6, RANDOM = 5 };
-    int64_t N = f->n_anchors, d[3] = {1, N, 4};
+    int64_t d[ODRT_MAX_RANK] = {1, N, 4};
+    int rank = 3;
+    if (ir_type_numel(&codes->type) == N * 4) { /* the codes' own shape ([N, 4] where the batch is folded in) */
+        rank = codes->type.rank;
+        for (int i = 0; i < rank; i++) d[i] = codes->type.dims[i].value;
+    }
     size_t bytes = sizeof(float) * (size_t)N * 4;
     float *in[N_PROBES] = {0}, *res[N_PROBES] = {0}, *col = malloc(sizeof(float) * (size_t)(N + 1));
     odrt_status_t rc = col ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     uint32_t seed = 2024;
     for (int p = 0; p < N_PROBES && rc == ODRT_OK; p++) {
-        ex_val *e = ex_val_new_tensor(ODRT_DT_FLOAT, 3, d), *out = NULL;
+        ex_val *e = ex_val_new_tensor(ODRT_DT_FLOAT, rank, d), *out = NULL;
         in[p] = malloc(bytes);
         if (!e || !in[p]) {
             ex_val_free(e);
@@ -362,7 +367,7 @@ static odrt_status_t probe_decoder(ir_model *m, tfod_found *f, ir_value *raw_box
             in[p][i] = p == RANDOM ? ((float)(seed >> 8) / 16777216.0f - 0.5f) * 2 : (p >= 1 && i % 4 == p - 1 ? 1.0f : 0.0f);
         }
         memcpy(e->t.data, in[p], bytes);
-        rc = ir_eval(m, m->graph, 1, &f->encodings, &e, 1, &raw_boxes, &out);
+        rc = ir_eval(m, m->graph, 1, &codes, &e, 1, &target, &out);
         if (rc == ODRT_OK && (out->t.dtype != ODRT_DT_FLOAT || ex_numel(out) != N * 4))
             rc = odrt_fail(ODRT_ERR_SHAPE, "decoded boxes have %lld values, expected %lld", (long long)ex_numel(out), (long long)(N * 4));
         if (rc == ODRT_OK && !(res[p] = malloc(bytes))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -371,16 +376,15 @@ static odrt_status_t probe_decoder(ir_model *m, tfod_found *f, ir_value *raw_box
         ex_val_free(out);
     }
     if (rc != ODRT_OK) {
-        rc = odrt_fail_ctx(rc, "convert: the box decoder between '%s' and raw_detection_boxes could not be evaluated",
-                           f->encodings->name);
+        rc = odrt_fail_ctx(rc, "convert: the box decoder between '%s' and '%s' could not be evaluated", codes->name, target->name);
         goto done;
     }
-    free(f->anchors);
-    if (!(f->anchors = malloc(bytes))) {
+    free(*anchors_out);
+    if (!(*anchors_out = malloc(bytes))) {
         rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         goto done;
     }
-    float *anc = f->anchors;
+    float *anc = *anchors_out;
     for (int64_t i = 0; i < N; i++) { /* zero codes decode to the anchors themselves */
         const float *b0 = res[0] + i * 4;
         anc[i * 4 + 0] = (b0[0] + b0[2]) / 2, anc[i * 4 + 1] = (b0[1] + b0[3]) / 2;
@@ -401,13 +405,13 @@ static odrt_status_t probe_decoder(ir_model *m, tfod_found *f, ir_value *raw_box
             goto done;
         }
         qsort(col, (size_t)cnt, sizeof *col, cmp_float);
-        f->scales[c] = col[cnt / 2];
+        scales[c] = col[cnt / 2];
     }
     double worst = 0;
     for (int64_t i = 0; i < N; i++) {
         const float *e = in[RANDOM] + i * 4, *a = anc + i * 4, *b = res[RANDOM] + i * 4;
-        float yc = e[0] / f->scales[0] * a[2] + a[0], xc = e[1] / f->scales[1] * a[3] + a[1];
-        float h = expf(e[2] / f->scales[2]) * a[2], w = expf(e[3] / f->scales[3]) * a[3];
+        float yc = e[0] / scales[0] * a[2] + a[0], xc = e[1] / scales[1] * a[3] + a[1];
+        float h = expf(e[2] / scales[2]) * a[2], w = expf(e[3] / scales[3]) * a[3];
         float want[4] = {yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2};
         for (int c = 0; c < 4; c++) {
             double err = fabs((double)want[c] - b[c]) / (1e-3 + fabs((double)b[c]));
@@ -457,7 +461,7 @@ odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f) {
         return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: raw_detection_boxes has no static anchor count; pass --input-shape");
     f->n_anchors = raw_boxes->type.dims[1].value;
     ODRT_TRY(find_encodings(f, g, raw_boxes));
-    ODRT_TRY(probe_decoder(m, f, raw_boxes));
+    ODRT_TRY(tfod_probe_decoder(m, f->encodings, raw_boxes, f->n_anchors, &f->anchors, f->scales));
     /* class scores and their activation */
     const ir_value *s = skip_identity(raw_scores);
     f->act = ACT_NONE;
@@ -508,6 +512,7 @@ odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f) {
 
 void tfod_found_free(tfod_found *f) {
     free(f->anchors);
+    free(f->rcnn.anchors);
     for (int i = 0; i < f->n_const_scan; i++) ex_val_free(f->const_scan_val[i]);
     memset(f, 0, sizeof *f);
 }

@@ -3,6 +3,7 @@
 #define ODRT_CONVERT_H
 
 #include "ops/fold.h"
+#include "crop_coord.h"
 #include "ir/ir.h"
 
 typedef enum { NORM_MUL, NORM_DIV, NORM_ADD, NORM_SUB, NORM_RSUB } norm_kind; /* RSUB: c - x */
@@ -14,6 +15,37 @@ typedef struct {
 } norm_step;
 
 typedef enum { ACT_NONE, ACT_SIGMOID, ACT_SOFTMAX } score_act;
+
+
+typedef struct tfod_crop {
+    ir_value *features; /* the feature map cropped, NCHW [B, C, H, W] */
+    ir_value *boxes;    /* the normalised boxes it reads, [B, P, 4] (or [B * P, 4]) */
+    ir_value *out;      /* the crops as the next stage takes them, NCHW [B * P, C, ch, cw] */
+    int64_t n_boxes;    /* P, per image */
+    int mode;           /* crop_mode (src/crop_coord.h), found by probing the export's own crop */
+    float extrapolation;
+} tfod_crop;
+
+/* Faster R-CNN and Mask R-CNN (tfod_analyze_rcnn), found by structure and probing */
+typedef struct tfod_rcnn {
+    /* first stage: region proposals */
+    ir_value *rpn_codes, *rpn_logits; /* [B, N, 4] box codes, [B, N, 2] objectness logits (background, object) */
+    int64_t n_anchors;
+    float *anchors;   /* [N, 4] (ycenter, xcenter, h, w) in network-input pixels */
+    float scales[4];  /* box coder */
+    float iou, score_threshold;
+    int64_t max_proposals; /* kept by the first-stage NMS */
+    tfod_crop crop;        /* proposals -> second-stage input */
+    /* second stage: per-proposal classes and refined boxes */
+    ir_value *codes, *logits; /* [B * P, K, 4] (K = 1: one box for every class, or K = classes), [B * P, classes + 1] */
+    int64_t box_classes;      /* K */
+    score_act act;
+    float scales2[4];
+    /* third stage (Mask R-CNN): masks on the final boxes */
+    tfod_crop mask_crop;
+    ir_value *mask_logits; /* [B * T, Cm, mh, mw] (Cm = classes, or 1) */
+    int64_t mask_classes, mask_h, mask_w;
+} tfod_rcnn;
 
 typedef struct tfod_found {
     /* input */
@@ -60,6 +92,8 @@ typedef struct tfod_found {
     int cn_pool;           /* the peak MaxPool's window (odd, stride 1, same padding) */
     float cn_eps;          /* |p - maxpool(p)| < eps makes a peak */
     ir_value *true_shape_const; /* the true image shape the preprocessing rewrite made constant, or NULL */
+    /* Faster / Mask R-CNN: the stages (the second stage's NMS settings are the fields above) */
+    tfod_rcnn rcnn;
     /* family */
     const char *family, *backbone;
     int64_t model_batch; /* batch baked into the export (1 for TF.js-derived graphs) */
@@ -73,6 +107,15 @@ odrt_status_t tfod_analyze_centernet(ir_model *m, tfod_found *f); /* heads, peak
 void tfod_centernet_probe_maps(int64_t B, int64_t C, int64_t H, int64_t W, uint32_t seed, ex_val *maps[3]);
 odrt_status_t tfod_analyze_preproc(ir_model *m, tfod_found *f);  /* input and map_fn */
 odrt_status_t tfod_analyze_postproc(ir_model *m, tfod_found *f); /* heads, decoder, NMS (after preprocessing is rewritten) */
+/* Faster / Mask R-CNN (after preprocessing is rewritten): both stages' heads, decoders and NMS
+ * settings, the crops (probed), the mask head; f->rcnn and the NMS fields. On failure the error
+ * names the part not found. */
+odrt_status_t tfod_analyze_rcnn(ir_model *m, tfod_found *f);
+/* Anchors and box-coder scales of a FasterRcnnBoxCoder decoder from `codes` ([.., N, 4]) to
+ * `target` (N decoded boxes, ymin xmin ymax xmax), probed numerically; *anchors malloc'ed [N, 4]
+ * (ycenter, xcenter, h, w). */
+odrt_status_t tfod_probe_decoder(ir_model *m, ir_value *codes, ir_value *target, int64_t N, float **anchors, float scales[4]);
+
 void tfod_found_free(tfod_found *f);
 /* Probe the preprocessing from `cur` (an HWC float image inside the Loop body, after the
  * normalisation steps found so far) to the body's image output: resize rule, pad, window. */

@@ -27,10 +27,17 @@ struct odrt_engine {
     int mapped;
     atomic_int *refs;     /* handles using the bytes */
     odrt_engine_options_t opt; /* how this handle runs (threads resolved), for a lazy prepare */
-    odrt_tensor_t raw[3]; /* views of the network outputs in the arena (host copies for devices) */
-    float *raw_host[3];
+    odrt_tensor_t raw[ENG_MAX_OUTPUTS]; /* views of the network outputs in the arena (host copies for devices) */
+    float *raw_host[ENG_MAX_OUTPUTS];
     int n_raw;
     eng_post_ws *post_ws; /* post-processing buffers, kept across runs */
+    /* R-CNN: the host side of the stage inputs (proposals, mask boxes; devices copy them in), the
+     * proposals kept per image, the network input staged on the host for a device, and the last
+     * detect's masks per frame */
+    float *stage_in[2], *input_host;
+    int *n_props;
+    float **masks;
+    int n_masks, stage_owned;
     double *prof;         /* opt.profile: seconds in preprocessing, network, post-processing */
     int prof_runs;
 };
@@ -48,7 +55,7 @@ static double now_s(void) {
 static odrt_status_t bind_raw(odrt_engine_t *e) {
     uint8_t *arena = e->be->arena(e->ctx);
     const eng_meta *m = &e->plan.meta;
-    int ts[3];
+    int ts[ENG_MAX_OUTPUTS];
     e->n_raw = eng_network_outputs(m, ts);
     for (int i = 0; i < e->n_raw; i++) {
         const eng_tensor *t = &e->plan.tensors[ts[i]];
@@ -57,6 +64,21 @@ static odrt_status_t bind_raw(odrt_engine_t *e) {
         e->raw[i] = (odrt_tensor_t){ODRT_DT_FLOAT, t->rank, {0}, data, (size_t)t->numel * 4};
         memcpy(e->raw[i].dims, t->dims, sizeof t->dims);
     }
+    if (m->post_kind != ENG_POST_RCNN) return ODRT_OK;
+    int ins[ENG_MAX_INPUTS], n_in = eng_network_inputs(m, ins);
+    e->stage_owned = !arena;
+    for (int i = 1; i < n_in; i++) /* the stage inputs: in the arena, or host copies written to the device */
+        if (!(e->stage_in[i - 1] = arena ? (float *)(arena + e->plan.tensors[ins[i]].offset)
+                                         : calloc((size_t)e->plan.tensors[ins[i]].numel + 1, sizeof(float))))
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    if (!arena && !(e->input_host = malloc(sizeof(float) * (size_t)e->plan.tensors[m->t_input].numel + 16)))
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    e->n_masks = m->mask_h > 0 ? m->batch : 0;
+    if (!(e->n_props = calloc((size_t)m->batch, sizeof(int))) || (e->n_masks && !(e->masks = calloc((size_t)m->batch, sizeof(float *)))))
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < e->n_masks; b++)
+        if (!(e->masks[b] = malloc(sizeof(float) * (size_t)m->max_total * m->mask_h * m->mask_w + 16)))
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     return ODRT_OK;
 }
 
@@ -215,7 +237,10 @@ void odrt_engine_free(odrt_engine_t *e) {
     free(e->prof);
     eng_post_ws_free(e->post_ws);
     if (e->ctx) e->be->free(e->ctx);
-    free(e->raw_host[0]), free(e->raw_host[1]), free(e->raw_host[2]);
+    for (int i = 0; i < ENG_MAX_OUTPUTS; i++) free(e->raw_host[i]);
+    if (e->stage_owned) free(e->stage_in[0]), free(e->stage_in[1]);
+    for (int b = 0; e->masks && b < e->n_masks; b++) free(e->masks[b]);
+    free(e->masks), free(e->n_props), free(e->input_host);
     eng_plan_free(&e->plan);
     if (e->refs && atomic_fetch_sub(e->refs, 1) == 1) { /* the last handle of these bytes */
         if (e->bytes) {
@@ -275,6 +300,57 @@ odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json) {
     return *json ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
 }
 
+/* network output i on the host (a device's copied out) */
+static odrt_status_t output_host(odrt_engine_t *e, int i, const float **p) {
+    int ts[ENG_MAX_OUTPUTS];
+    eng_network_outputs(&e->plan.meta, ts);
+    if (e->be->read_tensor && !e->be->arena(e->ctx)) ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, ts[i], e->raw_host[i]));
+    *p = e->raw[i].data;
+    return ODRT_OK;
+}
+
+/* Faster / Mask R-CNN: the network stage by stage, the proposals and the mask boxes written in
+ * between (postproc_rcnn.c); outputs 0, 1: second-stage codes, logits; 2, 3: first-stage codes,
+ * logits; 4: mask logits */
+static odrt_status_t detect_rcnn(odrt_engine_t *e, int n, const int64_t *win_px, odrt_detections_t *out, const eng_host *host) {
+    const eng_plan *p = &e->plan;
+    const eng_meta *m = &p->meta;
+    const float *codes, *logits, *a = (const float *)(p->blob + m->anchors_off);
+    int device = !e->be->arena(e->ctx);
+    for (int b = 0; b < n; b++) memset(&out[b], 0, sizeof out[b]);
+    ODRT_TRY(e->be->run(e->ctx, p, 0, m->rc_stage[0]));
+    ODRT_TRY(output_host(e, 2, &codes));
+    ODRT_TRY(output_host(e, 3, &logits));
+    ODRT_TRY(eng_rcnn_proposals(m, a, codes, logits, n, win_px, e->stage_in[0], e->n_props, host, &e->post_ws));
+    if (n < m->batch) /* frames not given: no proposals */
+        memset(e->stage_in[0] + (size_t)n * m->rc_props * 4, 0, sizeof(float) * 4 * (size_t)(m->batch - n) * m->rc_props);
+    if (device) ODRT_TRY(e->be->write_tensor(e->ctx, p, m->t_props, e->stage_in[0]));
+    ODRT_TRY(e->be->run(e->ctx, p, m->rc_stage[0], m->rc_stage[1]));
+    ODRT_TRY(output_host(e, 0, &codes));
+    ODRT_TRY(output_host(e, 1, &logits));
+    float *det_boxes = m->mask_h > 0 ? e->stage_in[1] : NULL;
+    ODRT_TRY(eng_rcnn_detect(m, e->stage_in[0], e->n_props, codes, logits, n, win_px, out, det_boxes, host, &e->post_ws));
+    if (!det_boxes) return ODRT_OK;
+    if (n < m->batch) memset(det_boxes + (size_t)n * m->max_total * 4, 0, sizeof(float) * 4 * (size_t)(m->batch - n) * m->max_total);
+    const float *ml = NULL;
+    odrt_status_t rc = device ? e->be->write_tensor(e->ctx, p, m->t_dets, det_boxes) : ODRT_OK;
+    if (rc == ODRT_OK) rc = e->be->run(e->ctx, p, m->rc_stage[1], p->n_ops);
+    if (rc == ODRT_OK) rc = output_host(e, 4, &ml);
+    for (int b = 0; b < n && rc == ODRT_OK; b++) eng_rcnn_masks(m, ml, b, &out[b], e->masks[b]);
+    if (rc != ODRT_OK)
+        for (int b = 0; b < n; b++) odrt_detections_clear(&out[b]);
+    return rc;
+}
+
+odrt_status_t odrt_engine_masks(const odrt_engine_t *e, int i, const float **masks, int *mask_h, int *mask_w) {
+    if (!e || !masks || !mask_h || !mask_w) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_masks: NULL argument");
+    *masks = NULL, *mask_h = *mask_w = 0;
+    if (i < 0 || i >= e->plan.meta.batch) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_masks: no frame %d", i);
+    if (!e->n_masks) return ODRT_OK;
+    *masks = e->masks[i], *mask_h = e->plan.meta.mask_h, *mask_w = e->plan.meta.mask_w;
+    return ODRT_OK;
+}
+
 static void prep_task(void *arg, int64_t t, int th) {
     const eng_prep *p = arg;
     int64_t y1 = (t + 1) * 8 < p->m->net_h ? (t + 1) * 8 : p->m->net_h;
@@ -301,7 +377,7 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
                              (long long)w, m->net_h, m->net_w);
     }
     ODRT_TRY(ensure_ctx(e));
-    if (e->be->detect) { /* the whole detection on the device */
+    if (e->be->detect && m->post_kind != ENG_POST_RCNN) { /* the whole detection on the device */
         for (int b = 0; b < n; b++) memset(&out[b], 0, sizeof out[b]);
         double t0 = e->prof ? now_s() : 0;
         odrt_status_t rc = e->be->detect(e->ctx, &e->plan, n, frames, out);
@@ -309,7 +385,8 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
         return rc;
     }
     uint8_t *arena = e->be->arena(e->ctx);
-    float *in = (float *)(arena + e->plan.tensors[m->t_input].offset);
+    float *in = arena ? (float *)(arena + e->plan.tensors[m->t_input].offset) : e->input_host;
+    if (!in) return odrt_fail(ODRT_ERR_UNSUPPORTED, "detect: a %s engine on this backend has no host path", m->family);
     double t0 = e->prof ? now_s() : 0;
     size_t per = (size_t)m->net_h * m->net_w * 3;
     float window[2 * 256];
@@ -329,10 +406,16 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
         e->be->parallel_for(e->ctx, (m->net_h + 7) / 8, prep_task, &pp);
         eng_prep_free(&pp);
     }
+    if (!arena) ODRT_TRY(e->be->write_tensor(e->ctx, &e->plan, m->t_input, in));
     double t1 = e->prof ? now_s() : 0;
-    ODRT_TRY(e->be->run(e->ctx, &e->plan));
-    double t2 = e->prof ? now_s() : 0;
     const eng_host host = {e->be->parallel_for, e->be->sigmoid, e->ctx};
+    if (m->post_kind == ENG_POST_RCNN) {
+        odrt_status_t rc = detect_rcnn(e, n, win_px, out, &host);
+        if (e->prof) e->prof[0] += t1 - t0, e->prof[1] += now_s() - t1, e->prof_runs++;
+        return rc;
+    }
+    ODRT_TRY(e->be->run(e->ctx, &e->plan, 0, e->plan.n_ops));
+    double t2 = e->prof ? now_s() : 0;
     odrt_status_t rc = m->post_kind == ENG_POST_CENTERNET
         ? eng_postprocess_centernet(m, e->raw[0].dims, e->raw[0].data, e->raw[1].data, e->raw[2].data, n, win_px, out, &host)
         : eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n,
@@ -341,20 +424,26 @@ odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *c
     return rc;
 }
 
-static const char *const raw_names[2][3] = {{"box_encodings", "class_logits", NULL}, {"heatmap_logits", "offsets", "sizes"}};
+static const char *const raw_names[3][ENG_MAX_OUTPUTS] = {
+    {"box_encodings", "class_logits"},
+    {"heatmap_logits", "offsets", "sizes"},
+    {"box_encodings", "class_logits", "proposal_box_encodings", "objectness_logits", "mask_logits"}};
 
-int odrt_engine_num_outputs(const odrt_engine_t *e) { return e ? (e->plan.meta.post_kind == ENG_POST_CENTERNET ? 3 : 2) : 0; }
+int odrt_engine_num_outputs(const odrt_engine_t *e) {
+    int t[ENG_MAX_OUTPUTS];
+    return e ? eng_network_outputs(&e->plan.meta, t) : 0;
+}
 
 odrt_status_t odrt_engine_output(odrt_engine_t *e, int i, const odrt_tensor_t **t, const char **name) {
     if (!e || !t) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_output: NULL argument");
     if (i < 0 || i >= odrt_engine_num_outputs(e)) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_output: no output %d", i);
     ODRT_TRY(ensure_ctx(e));
     const eng_meta *m = &e->plan.meta;
-    int ts[3];
+    int ts[ENG_MAX_OUTPUTS];
     eng_network_outputs(m, ts);
     if (e->be->read_tensor) ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, ts[i], e->raw_host[i])); /* device memory: copied out */
     *t = &e->raw[i];
-    if (name) *name = raw_names[m->post_kind == ENG_POST_CENTERNET][i];
+    if (name) *name = raw_names[m->post_kind >= 0 && m->post_kind < 3 ? m->post_kind : 0][i];
     return ODRT_OK;
 }
 

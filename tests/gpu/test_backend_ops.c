@@ -73,7 +73,7 @@ static double run_backend(const eng_backend_i *be, tcase *t, const char *prec, f
         if (be->write_tensor) be->write_tensor(ctx, p, t->in[i], t->x[i]);
         else memcpy(be->arena(ctx) + p->tensors[t->in[i]].offset, t->x[i], sizeof(float) * (size_t)p->tensors[t->in[i]].numel);
     }
-    odrt_status_t rc = be->run(ctx, p);
+    odrt_status_t rc = be->run(ctx, p, 0, p->n_ops);
     if (rc == ODRT_OK) {
         if (be->read_tensor) rc = be->read_tensor(ctx, p, t->out, y);
         else memcpy(y, be->arena(ctx) + p->tensors[t->out].offset, sizeof(float) * (size_t)p->tensors[t->out].numel);

@@ -108,9 +108,9 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
     return ODRT_OK;
 }
 
-static odrt_status_t run_ops(cpu_ctx *c, const eng_plan *p) {
-    if (c->prof) c->prof_runs++;
-    for (int k = 0; k < p->n_ops; k++) {
+static odrt_status_t run_ops(cpu_ctx *c, const eng_plan *p, int k0, int k1) {
+    if (c->prof && k0 == 0) c->prof_runs++;
+    for (int k = k0; k < k1; k++) {
         if (c->chain[k] < 0) continue; /* ran inside a fused chain */
         const eng_op *o = &p->ops[k];
         double t0 = c->prof ? cpu_now() : 0;
@@ -129,9 +129,10 @@ static odrt_status_t run_ops(cpu_ctx *c, const eng_plan *p) {
 
 /* the network with denormals flushed (threadpool.h says why), the caller's float environment
  * restored after */
-static odrt_status_t cpu_run(void *vc, const eng_plan *p) {
+static odrt_status_t cpu_run(void *vc, const eng_plan *p, int k0, int k1) {
+    if (k0 < 0 || k1 > p->n_ops || k0 > k1) return odrt_fail(ODRT_ERR_ARG, "engine: ops [%d, %d) of %d", k0, k1, p->n_ops);
     unsigned saved = tp_flush_denormals();
-    odrt_status_t rc = run_ops(vc, p);
+    odrt_status_t rc = run_ops(vc, p, k0, k1);
     tp_restore_fp(saved);
     return rc;
 }

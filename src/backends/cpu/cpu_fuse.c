@@ -25,7 +25,7 @@ void cpu_find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *
         for (int i = 0; i < p->ops[k].n_in; i++) reads[eng_root(p, p->ops[k].in[i])]++;
         if (p->ops[k].residual >= 0) reads[eng_root(p, p->ops[k].residual)]++;
     }
-    int outs[3], n_out = eng_network_outputs(&p->meta, outs);
+    int outs[ENG_MAX_OUTPUTS], n_out = eng_network_outputs(&p->meta, outs);
     for (int i = 0; i < n_out; i++) reads[eng_root(p, outs[i])]++;
     for (int k = 0; k + 1 < p->n_ops; k++) {
         if (c->chain[k]) continue;

@@ -7,6 +7,7 @@
 #include "util.h"
 #include "engine/plan_util.h"
 #include "backends/cpu/cpu_internal.h"
+#include "crop_coord.h"
 
 #define T cpu_tensor
 
@@ -270,9 +271,78 @@ static odrt_status_t run_mean_hw(cpu_ctx *c, const eng_plan *p, int k) {
     return ODRT_OK;
 }
 
+/* crops of boxes [t * per_task, ...) (src/crop_coord.h), channels innermost (NHWC) */
+static void crop_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    const eng_tensor *xt = &j->p->tensors[o->in[0]], *yt = &j->p->tensors[o->out];
+    int64_t C = xt->dims[1], H = xt->dims[2], W = xt->dims[3], NB = yt->dims[0], P = NB / xt->dims[0], ch = o->kh, cw = o->kw;
+    int64_t n0 = t * j->per_task, n1 = n0 + j->per_task < NB ? n0 + j->per_task : NB;
+    const float extra = o->scalar;
+    (void)th;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *b = j->r + n * 4, *img = j->x + n / P * H * W * C;
+        for (int64_t i = 0; i < ch; i++) {
+            crop_tap ty = crop_axis_tap(o->axis, b[0], b[2], i, ch, H);
+            for (int64_t q = 0; q < cw; q++) {
+                crop_tap tx = crop_axis_tap(o->axis, b[1], b[3], q, cw, W);
+                float *y = j->y + ((n * ch + i) * cw + q) * C;
+                const float *p00 = ty.i0 >= 0 && tx.i0 >= 0 ? img + (ty.i0 * W + tx.i0) * C : NULL;
+                const float *p01 = ty.i0 >= 0 && tx.i1 >= 0 ? img + (ty.i0 * W + tx.i1) * C : NULL;
+                const float *p10 = ty.i1 >= 0 && tx.i0 >= 0 ? img + (ty.i1 * W + tx.i0) * C : NULL;
+                const float *p11 = ty.i1 >= 0 && tx.i1 >= 0 ? img + (ty.i1 * W + tx.i1) * C : NULL;
+                for (int64_t c = 0; c < C; c++)
+                    y[c] = crop_mix(o->axis, &ty, &tx, p00 ? p00[c] : extra, p01 ? p01[c] : extra, p10 ? p10[c] : extra,
+                                    p11 ? p11[c] : extra, extra);
+            }
+        }
+    }
+}
+
+static odrt_status_t run_crop(cpu_ctx *c, const eng_plan *p, int k) {
+    const eng_tensor *yt = &p->tensors[p->ops[k].out];
+    job j = job_of(c, p, k);
+    j.r = T(c, p, p->ops[k].in[1]);
+    j.per_task = (yt->dims[0] + tp_threads(c->pool) * 2 - 1) / (tp_threads(c->pool) * 2);
+    tp_run(c->pool, (yt->dims[0] + j.per_task - 1) / j.per_task, crop_task, &j);
+    return ODRT_OK;
+}
+
+/* bilinear resize, output rows [t * per_task, ...) of all images (row = n * OH + oy): the
+ * reference's sum over the 4 taps in order (lower_extra.c stored them) */
+static void resize_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    const eng_tensor *xt = &j->p->tensors[o->in[0]], *yt = &j->p->tensors[o->out];
+    int64_t C = xt->dims[1], H = xt->dims[2], W = xt->dims[3], OH = yt->dims[2], OW = yt->dims[3];
+    int64_t r0 = t * j->per_task, r1 = r0 + j->per_task < yt->dims[0] * OH ? r0 + j->per_task : yt->dims[0] * OH;
+    const eng_resize_tap *ty = (const eng_resize_tap *)j->w, *tx = ty + OH;
+    (void)th;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t n = r / OH, oy = r % OH;
+        const float *row0 = j->x + (n * H + ty[oy].i0) * W * C, *row1 = j->x + (n * H + ty[oy].i1) * W * C;
+        for (int64_t ox = 0; ox < OW; ox++) {
+            float w00 = ty[oy].w0 * tx[ox].w0, w01 = ty[oy].w0 * tx[ox].w1, w10 = ty[oy].w1 * tx[ox].w0, w11 = ty[oy].w1 * tx[ox].w1;
+            const float *a0 = row0 + tx[ox].i0 * C, *a1 = row0 + tx[ox].i1 * C, *b0 = row1 + tx[ox].i0 * C, *b1 = row1 + tx[ox].i1 * C;
+            float *y = j->y + (r * OW + ox) * C;
+            for (int64_t c = 0; c < C; c++) y[c] = (((0.0f + w00 * a0[c]) + w01 * a1[c]) + w10 * b0[c]) + w11 * b1[c];
+        }
+    }
+}
+
+static odrt_status_t run_resize(cpu_ctx *c, const eng_plan *p, int k) {
+    const eng_tensor *yt = &p->tensors[p->ops[k].out];
+    int threads = tp_threads(c->pool);
+    job j = job_of(c, p, k);
+    int64_t rows = yt->dims[0] * yt->dims[2];
+    j.per_task = (rows + threads * 2 - 1) / (threads * 2);
+    tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, resize_task, &j);
+    return ODRT_OK;
+}
+
 const cpu_op_fn cpu_ops[] = {
     [EOP_NONE] = NULL,          [EOP_CONV] = run_conv,     [EOP_BINARY] = run_eltwise, [EOP_UNARY] = run_eltwise,
     [EOP_GATHER] = run_eltwise, [EOP_CONCAT] = run_concat, [EOP_REF] = run_ref,        [EOP_MEAN_HW] = run_mean_hw,
-    [EOP_MAXPOOL] = run_maxpool,
+    [EOP_MAXPOOL] = run_maxpool, [EOP_CROP] = run_crop,      [EOP_RESIZE] = run_resize,
 };
 _Static_assert(sizeof cpu_ops / sizeof cpu_ops[0] == EOP_COUNT, "cpu_ops: one runner per engine op kind (engine_ops.h)");

@@ -205,16 +205,10 @@ void *tensor_ptr(const cu_ctx *c, int t) {
     return cu_tensor(c->d_arena, c->p, t, c->half ? 2 : 4);
 }
 
-/* the network ops, enqueued on the context's stream (the input is in the arena) */
-odrt_status_t enqueue_network(cu_ctx *c) {
-    for (int k = 0; k < c->p->n_ops; k++) ODRT_TRY(cu_run_op(c->p, k, c->d_arena, c->d_blob, c->half, &c->x, c->stream));
-    return ODRT_OK;
-}
-
-odrt_status_t cuda_run(void *vc, const eng_plan *p) {
+odrt_status_t cuda_run(void *vc, const eng_plan *p, int k0, int k1) {
     cu_ctx *c = (cu_ctx *)vc;
-    (void)p;
-    ODRT_TRY(enqueue_network(c));
+    if (k0 < 0 || k1 > p->n_ops || k0 > k1) return odrt_fail(ODRT_ERR_ARG, "engine: ops [%d, %d) of %d", k0, k1, p->n_ops);
+    for (int k = k0; k < k1; k++) ODRT_TRY(cu_run_op(p, k, c->d_arena, c->d_blob, c->half, &c->x, c->stream));
     CU_TRY(cudaStreamSynchronize(c->stream));
     return ODRT_OK;
 }

@@ -303,6 +303,8 @@ struct cu_ops {
         nullptr,        /* EOP_REF: the reference executor runs on the host only */
         run_mean_hw<T>, /* EOP_MEAN_HW */
         run_maxpool<T>, /* EOP_MAXPOOL */
+        nullptr,        /* EOP_CROP */
+        nullptr,        /* EOP_RESIZE */
     };
     static_assert(sizeof table / sizeof table[0] == EOP_COUNT, "cu_ops: one entry per engine op kind (engine_ops.h)");
 };
