@@ -59,8 +59,11 @@ static odrt_status_t k_efficient_nms(ex_node_ctx *c) {
     const odrt_tensor_t *an = c->n_in > 2 && c->in[2] ? &c->in[2]->t : NULL;
     if (bx->dtype != ODRT_DT_FLOAT || sc->dtype != ODRT_DT_FLOAT || (an && an->dtype != ODRT_DT_FLOAT))
         return ex_fail_node(c, ODRT_ERR_UNSUPPORTED, "float32 inputs only");
-    if (bx->rank != 3 || bx->dims[2] != 4 || sc->rank != 3 || sc->dims[0] != bx->dims[0] || sc->dims[1] != bx->dims[1])
-        return ex_fail_node(c, ODRT_ERR_SHAPE, "boxes [B,N,4] and scores [B,N,C] expected (per-class boxes unsupported)");
+    /* boxes [B, N, 4], or [B, N, C, 4] one per class (Faster R-CNN's second stage) */
+    int per_class = bx->rank == 4;
+    if ((bx->rank != 3 && bx->rank != 4) || bx->dims[bx->rank - 1] != 4 || sc->rank != 3 || sc->dims[0] != bx->dims[0] ||
+        sc->dims[1] != bx->dims[1] || (per_class && bx->dims[2] != sc->dims[2]))
+        return ex_fail_node(c, ODRT_ERR_SHAPE, "boxes [B,N,4] or [B,N,C,4] and scores [B,N,C] expected");
     int64_t B = bx->dims[0], N = bx->dims[1], C = sc->dims[2];
     if (an && (an->rank != 3 || an->dims[1] != N || an->dims[2] != 4 || (an->dims[0] != 1 && an->dims[0] != B)))
         return ex_fail_node(c, ODRT_ERR_SHAPE, "anchors must be [1 or B, N, 4]");
@@ -102,7 +105,8 @@ static odrt_status_t k_efficient_nms(ex_node_ctx *c) {
         for (int64_t i = 0; i < n; i++) {
             int64_t a = el[i].i / C;
             const float *anc = an ? (const float *)an->data + ((an->dims[0] == 1 ? 0 : b * N) + a) * 4 : NULL;
-            boxes[i] = eff_decode((const float *)bx->data + (b * N + a) * 4, anc, coding);
+            int64_t bi = per_class ? (b * N + a) * C + el[i].i % C : b * N + a;
+            boxes[i] = eff_decode((const float *)bx->data + bi * 4, anc, coding);
             state[i] = 0;
         }
         int64_t kept = 0;

@@ -106,6 +106,11 @@ static odrt_status_t set_batch(ir_model *m, tfod_found *f, const conv_plan *p) {
         ir_graph_clear_types(g);
         ir_infer_shapes(m);
         ODRT_TRY(tfod_rewrite_batch_reshapes(g, f->model_batch, probe, p->batch > 0 ? p->batch : 0));
+        /* an R-CNN's later stages run on the proposals (and detections) of all images, batch-first */
+        int64_t per[2] = {f->rcnn.crop.n_boxes, f->rcnn.mask_logits ? f->rcnn.mask_crop.n_boxes : 0};
+        for (int i = 0; i < 2; i++)
+            if (f->rcnn.rpn_codes && per[i] > 0)
+                ODRT_TRY(tfod_rewrite_batch_reshapes(g, f->model_batch * per[i], probe * per[i], p->batch > 0 ? p->batch * per[i] : 0));
     }
     f->input->type.dims[0].value = p->batch > 0 ? p->batch : -1;
     if (p->batch < 0) f->input->type.dims[0].param = "batch";
@@ -127,6 +132,56 @@ void tfod_tidy(ir_model *m) {
 static const char *norm_name(norm_kind k) {
     static const char *n[] = {"mul", "div", "add", "sub", "rsub"};
     return n[k];
+}
+
+static cJSON *crop_json(const tfod_crop *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "mode", c->mode == CROP_TF ? "crop_and_resize" : "roi_align");
+    cJSON_AddItemToObject(o, "size", cJSON_CreateIntArray((int[]){(int)c->ch, (int)c->cw}, 2));
+    cJSON_AddNumberToObject(o, "boxes_per_image", (double)c->n_boxes);
+    cJSON_AddStringToObject(o, "feature_map", c->features->name);
+    cJSON_AddItemToObject(o, "feature_map_shape", cJSON_CreateIntArray((int[]){(int)c->C, (int)c->H, (int)c->W}, 3));
+    cJSON_AddNumberToObject(o, "extrapolation_value", c->extrapolation);
+    return o;
+}
+
+static void nms_json(cJSON *o, float score, float iou, int64_t per_class, int64_t total) {
+    cJSON_AddNumberToObject(o, "score_threshold", score);
+    cJSON_AddNumberToObject(o, "iou_threshold", iou);
+    cJSON_AddNumberToObject(o, "max_per_class", (double)per_class);
+    cJSON_AddNumberToObject(o, "max_detections", (double)total);
+}
+
+static void rcnn_report(cJSON *r, const tfod_found *f, const conv_plan *p) {
+    const tfod_rcnn *rc = &f->rcnn;
+    cJSON_AddNumberToObject(r, "classes", (double)f->n_classes);
+    cJSON_AddNumberToObject(r, "background_columns", 1);
+    cJSON_AddStringToObject(r, "score_activation", rc->act == ACT_SIGMOID ? "sigmoid" : rc->act == ACT_SOFTMAX ? "softmax" : "none");
+    cJSON *s1 = cJSON_AddObjectToObject(r, "first_stage");
+    cJSON_AddNumberToObject(s1, "anchors", (double)rc->n_anchors);
+    cJSON_AddStringToObject(s1, "objectness", "softmax over (background, object)");
+    cJSON_AddItemToObject(s1, "box_coder_scales", cJSON_CreateFloatArray(rc->scales, 4));
+    cJSON_AddStringToObject(s1, "encodings_tensor", rc->rpn_codes->name);
+    cJSON_AddStringToObject(s1, "objectness_tensor", rc->rpn_logits->name);
+    nms_json(cJSON_AddObjectToObject(s1, "nms_params"), rc->score_threshold, rc->iou, rc->max_proposals, rc->crop.n_boxes);
+    cJSON_AddItemToObject(r, "crop", crop_json(&rc->crop));
+    cJSON *s2 = cJSON_AddObjectToObject(r, "second_stage");
+    cJSON_AddNumberToObject(s2, "box_classes", (double)rc->box_classes);
+    cJSON_AddItemToObject(s2, "box_coder_scales", cJSON_CreateFloatArray(rc->scales2, 4));
+    cJSON_AddStringToObject(s2, "encodings_tensor", rc->codes->name);
+    cJSON_AddStringToObject(s2, "scores_tensor", rc->logits->name);
+    nms_json(cJSON_AddObjectToObject(s2, "nms_params"), p->score_threshold, p->iou_threshold, p->max_per_class, p->max_detections);
+    cJSON *nms = cJSON_AddObjectToObject(r, "nms_params"); /* the detections' (second stage), as other families report them */
+    nms_json(nms, p->score_threshold, p->iou_threshold, p->max_per_class, p->max_detections);
+    cJSON_AddNumberToObject(nms, "original_nms_nodes", f->n_nms_nodes);
+    if (rc->mask_logits) {
+        cJSON *mk = cJSON_AddObjectToObject(r, "mask_head");
+        cJSON_AddItemToObject(mk, "crop", crop_json(&rc->mask_crop));
+        cJSON_AddItemToObject(mk, "mask_size", cJSON_CreateIntArray((int[]){(int)rc->mask_h, (int)rc->mask_w}, 2));
+        cJSON_AddNumberToObject(mk, "mask_classes", (double)rc->mask_classes);
+        cJSON_AddStringToObject(mk, "logits_tensor", rc->mask_logits->name);
+    }
+    cJSON_AddNumberToObject(r, "class_offset", (double)p->class_offset);
 }
 
 static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, size_t after) {
@@ -179,7 +234,14 @@ static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, siz
         }
         cJSON_AddBoolToObject(pre, "true_image_shape_output", f->true_shape_out != NULL);
     }
-    cJSON_AddNumberToObject(r, "anchors", (double)f->n_anchors);
+    cJSON_AddNumberToObject(r, "anchors", (double)(f->rcnn.rpn_codes ? f->rcnn.n_anchors : f->n_anchors));
+    if (f->rcnn.rpn_codes) { /* Faster / Mask R-CNN: the stages found */
+        rcnn_report(r, f, p);
+        cJSON *nc = cJSON_AddObjectToObject(r, "nodes");
+        cJSON_AddNumberToObject(nc, "before", (double)before);
+        cJSON_AddNumberToObject(nc, "after", (double)after);
+        return r;
+    }
     cJSON_AddNumberToObject(r, "classes", (double)f->n_classes);
     cJSON_AddNumberToObject(r, "background_columns", (double)f->bg_offset);
     cJSON_AddStringToObject(r, "score_activation", f->act == ACT_SIGMOID ? "sigmoid" : f->act == ACT_SOFTMAX ? "softmax" : "none");
@@ -289,11 +351,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     ir_infer_shapes(m);
     /* families not converted yet are refused before anything else is looked at */
     const char *family = tfod_family(g);
-    int centernet = !strcmp(family, "centernet");
-    if (!strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn"))
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: %s export recognised (two stages: proposals cropped from the "
-                         "feature map, a second network stage on the crops): not converted yet; missing: the second-stage box "
-                         "decoder and its per-proposal NMS rewrite", !strcmp(family, "mask_rcnn") ? "Mask R-CNN" : "Faster R-CNN");
+    int centernet = !strcmp(family, "centernet"), rcnn = !strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
     /* input settings */
@@ -333,7 +391,35 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     if (rc != ODRT_OK || (rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
-    ir_value *outs[4];
+    ir_value *outs[5] = {0};
+    int n_main = 4;
+    if (rcnn) { /* two NMS stages and the crops rebuilt batch-agnostic; the networks kept */
+        if ((rc = tfod_analyze_rcnn(m, &f)) != ODRT_OK) goto fail;
+        p.score_threshold = o && o->has_score_threshold ? o->score_threshold : f.score_threshold;
+        p.iou_threshold = o && o->has_iou_threshold ? o->iou_threshold : f.iou_threshold;
+        p.max_detections = o && o->max_detections > 0 ? o->max_detections : f.max_total > 0 ? f.max_total : f.max_per_class;
+        p.max_per_class = f.max_per_class > 0 ? f.max_per_class : p.max_detections;
+        p.class_offset = o ? o->class_offset : 0;
+        if (!(p.iou_threshold >= 0 && p.iou_threshold <= 1) || !(f.rcnn.iou >= 0 && f.rcnn.iou <= 1) || p.max_detections <= 0) {
+            rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: the NMS settings of the two stages were not found in the graph");
+            goto fail;
+        }
+        if (f.rcnn.mask_logits && p.max_detections != f.rcnn.mask_crop.n_boxes) {
+            rc = odrt_fail(ODRT_ERR_ARG, "convert: this Mask R-CNN's mask head takes %lld detections per image (--max-detections %lld)",
+                           (long long)f.rcnn.mask_crop.n_boxes, (long long)p.max_detections);
+            goto fail;
+        }
+        if (!strcmp(p.nms, "onnx") && p.batch != 1) {
+            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
+            goto fail;
+        }
+        int64_t rh, rw;
+        tfod_window_size(&f, p.in_h, p.in_w, &rh, &rw);
+        p.win_h = (float)rh / (float)f.target_h, p.win_w = (float)rw / (float)f.target_w;
+        if ((rc = tfod_rcnn_rewrite(m, &f, &p, outs)) != ODRT_OK) goto fail;
+        n_main = f.rcnn.mask_logits ? 5 : 4;
+        goto outputs;
+    }
     if (centernet) { /* no NMS: the peaks and top-k rebuilt batch-agnostic, checked against TF's own */
         if ((rc = tfod_analyze_centernet(m, &f)) != ODRT_OK) goto fail;
         p.max_detections = f.cn_k, p.class_offset = o ? o->class_offset : 0;
@@ -368,13 +454,13 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
 outputs: /* graph outputs: the four detections, then --debug-output tensors */
     {
         int n_dbg = o ? o->n_debug_outputs : 0;
-        ir_value **no = odrt_arena_alloc(m->arena, sizeof(ir_value *) * (size_t)(4 + n_dbg + 1));
+        ir_value **no = odrt_arena_alloc(m->arena, sizeof(ir_value *) * (size_t)(n_main + n_dbg + 1));
         if (!no) {
             rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
             goto fail;
         }
         for (int i = 0; i < g->n_outputs; i++) g->outputs[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
-        for (int i = 0; i < 4; i++) no[i] = outs[i], outs[i]->flags |= IR_VAL_OUTPUT;
+        for (int i = 0; i < n_main; i++) no[i] = outs[i], outs[i]->flags |= IR_VAL_OUTPUT;
         for (int i = 0; i < n_dbg; i++) {
             ir_value *v = odrt_smap_get(&g->names, o->debug_outputs[i]);
             if (!v || (!v->producer && !v->init && !(v->flags & IR_VAL_INPUT))) {
@@ -383,12 +469,12 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
                 goto fail;
             }
             v->flags |= IR_VAL_OUTPUT;
-            no[4 + i] = v;
+            no[n_main + i] = v;
         }
         g->outputs = no;
-        g->n_outputs = 4 + n_dbg;
+        g->n_outputs = n_main + n_dbg;
     }
-    if (centernet) { /* TF's post-processing (batch-1 gathers) is gone: the batch can change now */
+    if (centernet || rcnn) { /* TF's post-processing (batch-1 gathers) is gone: the batch can change now */
         ir_graph_cleanup(g);
         if ((rc = set_batch(m, &f, &p)) != ODRT_OK) goto fail;
     }

@@ -22,6 +22,7 @@ typedef struct tfod_crop {
     ir_value *boxes;    /* the normalised boxes it reads, [B, P, 4] (or [B * P, 4]) */
     ir_value *out;      /* the crops as the next stage takes them, NCHW [B * P, C, ch, cw] */
     int64_t n_boxes;    /* P, per image */
+    int64_t C, H, W, ch, cw; /* the map's channels and size, the crop size */
     int mode;           /* crop_mode (src/crop_coord.h), found by probing the export's own crop */
     float extrapolation;
 } tfod_crop;

@@ -281,6 +281,7 @@ static odrt_status_t find_crop(ir_model *m, tfod_found *f, const unsigned char *
     if (xt->rank != 4 || ir_type_numel(xt) <= 0 || xt->dims[0].value % B)
         return odrt_fail(ODRT_ERR_NOT_FOUND, "convert: the %s's input '%s' has no static NCHW shape", what, cr->out->name);
     cr->n_boxes = xt->dims[0].value / B;
+    cr->ch = xt->dims[2].value, cr->cw = xt->dims[3].value;
     /* the feature map: the nearest rank-4 network value before the NMS that dominates X */
     unsigned char *anc = marks(g);
     if (!anc) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -300,6 +301,7 @@ static odrt_status_t find_crop(ir_model *m, tfod_found *f, const unsigned char *
                          (long long)xt->dims[1].value);
     }
     cr->features = best;
+    cr->C = best->type.dims[1].value, cr->H = best->type.dims[2].value, cr->W = best->type.dims[3].value;
     /* the boxes: nearest first, the value after the NMS that X reads normalised boxes from */
     int tried = 0;
     char saved[1024];

@@ -117,6 +117,21 @@ static ir_value *scaled_codes(bld *b, const tfod_found *f) {
     return b_op2(b, "Mul", "odrt/post/scaled_codes", f->encodings, b_const(b, "odrt/post/inv_box_scales", ODRT_DT_FLOAT, 3, d, r));
 }
 
+ir_value *tfod_decode_boxes(bld *b, ir_value *codes, ir_value *a_yx, ir_value *a_hw, const float scales[4]) {
+    int64_t d[1] = {4};
+    float r[4];
+    for (int c = 0; c < 4; c++) r[c] = 1.0f / scales[c];
+    ir_value *t = b_op2(b, "Mul", "odrt/post/scaled_codes", codes, b_const(b, "odrt/post/inv_box_scales", ODRT_DT_FLOAT, 1, d, r));
+    ir_value *t_yx = b_slice(b, "odrt/post/t_yx", t, -1, 0, 2), *t_hw = b_slice(b, "odrt/post/t_hw", t, -1, 2, 4);
+    ir_value *ctr = b_op2(b, "Add", "odrt/post/center", b_op2(b, "Mul", "odrt/post/center_off", t_yx, a_hw), a_yx);
+    ir_value *size = b_op2(b, "Mul", "odrt/post/size", b_op1(b, "Exp", "odrt/post/exp", t_hw), a_hw);
+    ir_value *half = b_op2(b, "Mul", "odrt/post/half", size, b_scalar_f(b, "odrt/post/c_half", 0.5f));
+    ir_value *mins = b_op2(b, "Sub", "odrt/post/mins", ctr, half), *maxs = b_op2(b, "Add", "odrt/post/maxs", ctr, half);
+    ir_value *boxes = b_op2(b, "Concat", "odrt/post/boxes", mins, maxs);
+    b_attr_i(b, boxes, "axis", -1);
+    return boxes;
+}
+
 /* boxes = decode(codes, anchors) as TF's FasterRcnnBoxCoder (TF runs NMS on these unclipped boxes
  * and clips the survivors to the [0, 1] window afterwards) */
 static ir_value *decoded_boxes(bld *b, const tfod_found *f) {
@@ -134,15 +149,7 @@ static ir_value *decoded_boxes(bld *b, const tfod_found *f) {
     ir_value *a_yx = b_const(b, "odrt/post/anchor_yx", ODRT_DT_FLOAT, 3, d2, yx);
     ir_value *a_hw = b_const(b, "odrt/post/anchor_hw", ODRT_DT_FLOAT, 3, d2, hw);
     free(yx), free(hw);
-    ir_value *t = scaled_codes(b, f);
-    ir_value *t_yx = b_slice(b, "odrt/post/t_yx", t, 2, 0, 2), *t_hw = b_slice(b, "odrt/post/t_hw", t, 2, 2, 4);
-    ir_value *ctr = b_op2(b, "Add", "odrt/post/center", b_op2(b, "Mul", "odrt/post/center_off", t_yx, a_hw), a_yx);
-    ir_value *size = b_op2(b, "Mul", "odrt/post/size", b_op1(b, "Exp", "odrt/post/exp", t_hw), a_hw);
-    ir_value *half = b_op2(b, "Mul", "odrt/post/half", size, b_scalar_f(b, "odrt/post/c_half", 0.5f));
-    ir_value *mins = b_op2(b, "Sub", "odrt/post/mins", ctr, half), *maxs = b_op2(b, "Add", "odrt/post/maxs", ctr, half);
-    ir_value *boxes = b_op2(b, "Concat", "odrt/post/boxes", mins, maxs);
-    b_attr_i(b, boxes, "axis", 2);
-    return boxes;
+    return tfod_decode_boxes(b, f->encodings, a_yx, a_hw, f->scales);
 }
 
 static ir_value *clip01(bld *b, ir_value *x) {
@@ -155,9 +162,14 @@ static ir_value *clip01(bld *b, ir_value *x) {
  * coordinate frame to the window. outs: num [B, 1] int32, boxes, scores, classes (dtype kept). */
 static void window_postops(bld *b, const conv_plan *p, ir_value *boxes, ir_value *scores, ir_value *classes,
                            ir_value *outs[4]) {
-    int64_t d3[3] = {1, 1, 4}, K = p->max_detections, two = 2, one = 1, e4[3] = {1, 1, 4};
-    float hi[4] = {p->win_h, p->win_w, p->win_h, p->win_w}, inv[4];
-    for (int i = 0; i < 4; i++) inv[i] = 1.0f / hi[i]; /* TF: scale by 1 / (window size), in float32 */
+    float clip[2] = {p->win_h, p->win_w}, scale[2] = {1.0f / p->win_h, 1.0f / p->win_w};
+    tfod_window_prune(b, boxes, scores, classes, clip, scale, p->max_detections, outs);
+}
+
+void tfod_window_prune(bld *b, ir_value *boxes, ir_value *scores, ir_value *classes, const float clip[2], const float scale[2],
+                       int64_t K, ir_value *outs[4]) {
+    int64_t d3[3] = {1, 1, 4}, two = 2, one = 1, e4[3] = {1, 1, 4};
+    float hi[4] = {clip[0], clip[1], clip[0], clip[1]}, inv[4] = {scale[0], scale[1], scale[0], scale[1]};
     ir_value *bc = b_op2(b, "Min", "odrt/post/clip_hi", b_op2(b, "Max", "odrt/post/clip_lo", boxes, b_scalar_f(b, "odrt/post/zero", 0)),
                          b_const(b, "odrt/post/window", ODRT_DT_FLOAT, 3, d3, hi));
     ir_value *hgt = b_op2(b, "Sub", "odrt/post/height", b_slice(b, "odrt/post/y2", bc, 2, 2, 3), b_slice(b, "odrt/post/y1", bc, 2, 0, 1));
@@ -196,7 +208,7 @@ static ir_value *class_scores(bld *b, const tfod_found *f, int apply_act) {
     return s;
 }
 
-static ir_value *out_value(bld *b, ir_value *v, const char *name) {
+ir_value *tfod_out_value(bld *b, ir_value *v, const char *name) {
     /* final outputs get their contract names through an Identity */
     ir_value *y = b_op1(b, "Identity", name, v);
     if (!y) return NULL;
@@ -209,7 +221,7 @@ static ir_value *out_value(bld *b, ir_value *v, const char *name) {
     return b->rc == ODRT_OK ? y : NULL;
 }
 
-static ir_value *add_offset(bld *b, ir_value *cls, int dtype, int64_t off) {
+ir_value *tfod_add_offset(bld *b, ir_value *cls, int dtype, int64_t off) {
     if (!off) return cls;
     if (dtype == ODRT_DT_INT32) {
         int32_t o = (int32_t)off;
@@ -296,11 +308,11 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         w[3] = b_cast(&b, "odrt/post/classes_i32", w[3], ODRT_DT_INT32);
     }
     if (w[0]) num = w[0], boxes = w[1], scores = w[2], classes = w[3];
-    classes = add_offset(&b, classes, cls_dtype, p->class_offset);
-    outs[0] = out_value(&b, num, "num_detections");
-    outs[1] = out_value(&b, boxes, "detection_boxes");
-    outs[2] = out_value(&b, scores, "detection_scores");
-    outs[3] = out_value(&b, classes, "detection_classes");
+    classes = tfod_add_offset(&b, classes, cls_dtype, p->class_offset);
+    outs[0] = tfod_out_value(&b, num, "num_detections");
+    outs[1] = tfod_out_value(&b, boxes, "detection_boxes");
+    outs[2] = tfod_out_value(&b, scores, "detection_scores");
+    outs[3] = tfod_out_value(&b, classes, "detection_classes");
     return b.rc;
 }
 
@@ -310,6 +322,6 @@ odrt_status_t tfod_centernet_outputs(ir_model *m, const tfod_found *f, const con
     ir_value *v[4];
     ODRT_TRY(tfod_centernet_postproc(m, f, p, v));
     bld b = {m, m->graph, ODRT_OK};
-    for (int i = 0; i < 4; i++) outs[i] = out_value(&b, v[i], names[i]);
+    for (int i = 0; i < 4; i++) outs[i] = tfod_out_value(&b, v[i], names[i]);
     return b.rc;
 }

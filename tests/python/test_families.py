@@ -36,7 +36,7 @@ FIXTURES = fixtures()
 # the families odrt builds (the others are refused by name: test_refusals)
 BUILT = {"ssd", "center_net", "faster_rcnn"}
 ENGINE = [f for f in FIXTURES if f["meta_architecture"] in BUILT]
-NMS = [f for f in ENGINE if f["meta_architecture"] == "ssd"]  # CenterNet has no NMS to rewrite
+NMS = [f for f in ENGINE if f["meta_architecture"] in ("ssd", "faster_rcnn")]  # CenterNet has no NMS to rewrite
 
 
 def family_of(m):
