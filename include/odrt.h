@@ -365,6 +365,18 @@ ODRT_API const char *odrt_cpu_kernels(void);
 ODRT_API odrt_status_t odrt_image_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d, const odrt_engine_t *e,
                                          float threshold);
 
+/* Instance masks (Mask R-CNN, odrt_engine_masks). A box mask of mh x mw floats, over detection d's
+ * box, pasted into an H x W frame as the TF OD API does (reframe_box_masks_to_image_masks: bilinear,
+ * 0 outside the box) and thresholded (> threshold, TF's evaluation uses 0.5): out receives H x W
+ * bytes, row-major, 1 inside the mask. */
+ODRT_API odrt_status_t odrt_mask_paste(const float *box_mask, int mh, int mw, const odrt_detection_t *d, int H, int W,
+                                       float threshold, uint8_t *out);
+/* COCO's compressed run-length encoding of an H x W row-major binary mask (the "counts" string of
+ * a {"size": [H, W], "counts": ...} segmentation). Caller frees *counts. */
+ODRT_API odrt_status_t odrt_mask_rle(const uint8_t *mask, int H, int W, char **counts);
+/* Blend a binary H x W mask (row-major, the image's size) over img in the colour of class_id */
+ODRT_API odrt_status_t odrt_image_draw_mask(odrt_tensor_t *img, const uint8_t *mask, int class_id);
+
 /* Label files: TF OD API label_map.pbtxt (item { id: N name: "..." display_name: "..." }; id N is
  * 0-based class N - 1, display_name preferred) or one name per line (line i is class i).
  * names[c] is the label of 0-based class c, NULL where the file has none. Caller frees with
@@ -401,6 +413,16 @@ ODRT_API odrt_status_t odrt_coco_create(int n_images, const int64_t *image_ids, 
 /* A COCO results file ([{image_id, category_id, bbox, score}]), every id checked against gt.
  * Caller frees *dets (free()). */
 ODRT_API odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n);
+/* A COCO segm results file: as odrt_coco_load_results, with each result's "segmentation" (polygons
+ * or RLE, at its image's size) as a compressed counts string in (*counts)[i]; "bbox" may be absent
+ * (the mask's box then). Caller frees each string, the array and *dets. */
+ODRT_API odrt_status_t odrt_coco_load_results_segm(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, char ***counts,
+                                                   size_t *n);
+/* COCOeval with iouType "segm": as odrt_coco_evaluate with mask IoUs; detection i's mask is
+ * counts[i] (COCO's compressed RLE at its image's size, as odrt_mask_rle makes it), its area the
+ * mask's; every ground-truth annotation needs a segmentation. */
+ODRT_API odrt_status_t odrt_coco_evaluate_segm(const odrt_coco_t *gt, const odrt_coco_det_t *dets, const char *const *counts, size_t n,
+                                               double stats[12], double *per_class_ap);
 /* The 12 COCOeval stats (AP .50:.95, AP .50, AP .75, AP small/medium/large, AR 1/10/100, AR
  * small/medium/large; -1 where undefined). per_class_ap (may be NULL): AP .50:.95 per category in
  * id order, -1 for a category without ground truth. */

@@ -72,9 +72,10 @@ static int make_buckets(int ni, int nc, int64_t n, const int *img, const int *ca
     return 1;
 }
 
-odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *dets, size_t n_dets, double stats[12],
-                                 double *per_class_ap) {
-    if (!gt || (!dets && n_dets) || !stats) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_evaluate: NULL argument");
+/* masks: NULL for bbox evaluation, else each detection's mask (segm: mask IoUs, a detection's
+ * area its mask's) */
+static odrt_status_t evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *dets, const coco_rle *masks, size_t n_dets,
+                              double stats[12], double *per_class_ap) {
     double iou_thr[T], rec_thr[R];
     linspace(0.5, 0.95, T, iou_thr);
     linspace(0.0, 1.0, R, rec_thr);
@@ -122,7 +123,8 @@ odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *d
             for (int q = 0; q < nd; q++)
                 for (int64_t g = 0; g < ng; g++) {
                     const coco_ann *ga = &gt->anns[bg.items[g0 + g]];
-                    ious[q * ng + g] = iou_bb(dets[dord[q]].bbox, ga->bbox, ga->iscrowd);
+                    ious[q * ng + g] = masks ? coco_rle_iou(&masks[dord[q]], &ga->rle, ga->iscrowd)
+                                             : iou_bb(dets[dord[q]].bbox, ga->bbox, ga->iscrowd);
                 }
             for (int a = 0; a < A && rc == ODRT_OK; a++) {
                 img_eval *e = &ev[((size_t)k * A + a) * I + i];
@@ -166,7 +168,7 @@ odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *d
                     }
                 /* unmatched detections outside the area range are ignored */
                 for (int q = 0; q < nd; q++) {
-                    double ar = dets[dord[q]].bbox[2] * dets[dord[q]].bbox[3];
+                    double ar = masks ? (double)coco_rle_area(&masks[dord[q]]) : dets[dord[q]].bbox[2] * dets[dord[q]].bbox[3];
                     int out = ar < AREA[a][0] || ar > AREA[a][1];
                     for (int t = 0; t < T; t++)
                         if (!e->matched[t * nd + q] && out) e->ignored[t * nd + q] = 1;
@@ -264,5 +266,33 @@ odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *d
     free(ev), free(prec), free(rec), free(gimg), free(gcat), free(dimg), free(dcat), free(bg.start), free(bg.items);
     free(bd.start), free(bd.items), free(sk), free(dord), free(gord), free(gtm), free(all), free(src), free(rcv),
         free(prv);
+    return rc;
+}
+
+odrt_status_t odrt_coco_evaluate(const odrt_coco_t *gt, const odrt_coco_det_t *dets, size_t n_dets, double stats[12],
+                                 double *per_class_ap) {
+    if (!gt || (!dets && n_dets) || !stats) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_evaluate: NULL argument");
+    return evaluate(gt, dets, NULL, n_dets, stats, per_class_ap);
+}
+
+odrt_status_t odrt_coco_evaluate_segm(const odrt_coco_t *gt, const odrt_coco_det_t *dets, const char *const *counts, size_t n_dets,
+                                      double stats[12], double *per_class_ap) {
+    if (!gt || (!dets && n_dets) || (!counts && n_dets) || !stats) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_evaluate_segm: NULL argument");
+    for (int64_t i = 0; i < gt->n_anns; i++)
+        if (gt->anns[i].seg != 1)
+            return odrt_fail(ODRT_ERR_INVALID, "segm evaluation: annotation id %lld has %s segmentation", (long long)gt->anns[i].id,
+                             gt->anns[i].seg ? "an unusable" : "no");
+    coco_rle *m = calloc(n_dets + 1, sizeof *m);
+    odrt_status_t rc = m ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n_dets && rc == ODRT_OK; i++) {
+        int img = coco_image_index(gt, dets[i].image_id);
+        if (img < 0 || !counts[i]) rc = odrt_fail(ODRT_ERR_INVALID, "detection %zu: image %lld not in the ground truth, or no mask", i,
+                                                  (long long)dets[i].image_id);
+        else rc = coco_rle_from_string(counts[i], (int64_t)gt->images[img].height, (int64_t)gt->images[img].width, &m[i]);
+        if (rc != ODRT_OK) rc = odrt_fail_ctx(rc, "segm evaluation: detection %zu", i);
+    }
+    if (rc == ODRT_OK) rc = evaluate(gt, dets, m, n_dets, stats, per_class_ap);
+    for (size_t i = 0; m && i < n_dets; i++) coco_rle_free(&m[i]);
+    free(m);
     return rc;
 }

@@ -71,6 +71,7 @@ void odrt_coco_free(odrt_coco_t *c) {
     if (!c) return;
     for (int i = 0; i < c->n_images; i++) free(c->images[i].file_name);
     for (int i = 0; i < c->n_cats; i++) free(c->cats[i].name);
+    for (int64_t i = 0; c->anns && i < c->n_anns; i++) coco_rle_free(&c->anns[i].rle);
     free(c->images), free(c->cats), free(c->anns);
     free(c);
 }
@@ -133,6 +134,16 @@ static odrt_status_t parse_gt(const char *name, const cJSON *r, odrt_coco_t *c) 
         if ((a->cat = coco_cat_index(c, a->category_id)) < 0)
             return BAD("%s: annotations[%lld] (id %lld): unknown category_id %lld", name, (long long)k, (long long)a->id,
                        (long long)a->category_id);
+        /* the mask (segm evaluation) at the image's size; an unusable one is an error only there */
+        const cJSON *seg = cJSON_GetObjectItemCaseSensitive(e, "segmentation");
+        const coco_image *im = &c->images[a->img];
+        a->seg = 0;
+        if (seg) {
+            char saved[1024];
+            snprintf(saved, sizeof saved, "%s", odrt_last_error());
+            a->seg = coco_rle_from_json(seg, (int64_t)im->height, (int64_t)im->width, &a->rle) == ODRT_OK ? 1 : -1;
+            odrt_fail(ODRT_OK, "%s", saved);
+        }
         c->n_anns++;
     }
     return ODRT_OK;
@@ -183,8 +194,22 @@ odrt_status_t odrt_coco_load_buffer(const char *json, size_t len, const char *na
 }
 
 odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, size_t *n) {
+    return odrt_coco_load_results_segm(path, gt, dets, NULL, n);
+}
+
+/* a result's segmentation as a compressed counts string at its image's size */
+static odrt_status_t seg_string(const cJSON *seg, const coco_image *im, char **out) {
+    coco_rle r;
+    ODRT_TRY(coco_rle_from_json(seg, (int64_t)im->height, (int64_t)im->width, &r));
+    odrt_status_t rc = coco_rle_to_string(&r, out);
+    coco_rle_free(&r);
+    return rc;
+}
+
+odrt_status_t odrt_coco_load_results_segm(const char *path, const odrt_coco_t *gt, odrt_coco_det_t **dets, char ***counts, size_t *n) {
     if (!path || !gt || !dets || !n) return odrt_fail(ODRT_ERR_ARG, "odrt_coco_load_results: NULL argument");
     *dets = NULL, *n = 0;
+    if (counts) *counts = NULL;
     cJSON *r;
     ODRT_TRY(read_json(path, &r));
     odrt_status_t rc = ODRT_OK;
@@ -192,12 +217,29 @@ odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, od
     int cnt = rc == ODRT_OK ? cJSON_GetArraySize(r) : 0;
     odrt_coco_det_t *d = rc == ODRT_OK ? calloc((size_t)cnt + 1, sizeof *d) : NULL;
     if (rc == ODRT_OK && !d) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    char **cs = rc == ODRT_OK && counts ? calloc((size_t)cnt + 1, sizeof(char *)) : NULL;
+    if (rc == ODRT_OK && counts && !cs) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     int i = 0;
     for (const cJSON *e = rc == ODRT_OK ? r->child : NULL; e && rc == ODRT_OK; e = e->next, i++) {
         odrt_coco_det_t *q = &d[i];
+        const cJSON *seg = counts ? cJSON_GetObjectItemCaseSensitive(e, "segmentation") : NULL;
+        int img = -1;
         if (!id_of(e, "image_id", &q->image_id) || !id_of(e, "category_id", &q->category_id))
             rc = BAD("%s: [%d]: missing or non-integer image_id/category_id", path, i);
-        else if (!bbox_of(e, q->bbox)) rc = BAD("%s: [%d]: missing or bad 'bbox' (4 numbers)", path, i);
+        else if (counts && !seg) rc = BAD("%s: [%d]: no 'segmentation' (segm results)", path, i);
+        else if (counts && (img = coco_image_index(gt, q->image_id)) < 0)
+            rc = BAD("%s: [%d]: image_id %lld is not in the annotations", path, i, (long long)q->image_id);
+        else if (counts && seg_string(seg, &gt->images[img], &cs[i]) != ODRT_OK)
+            rc = odrt_fail_ctx(ODRT_ERR_PARSE, "%s: [%d]: segmentation", path, i);
+        else if (counts && !cJSON_GetObjectItemCaseSensitive(e, "bbox")) { /* pycocotools: the mask's box */
+            coco_rle rr;
+            if (coco_rle_from_string(cs[i], (int64_t)gt->images[img].height, (int64_t)gt->images[img].width, &rr) == ODRT_OK)
+                coco_rle_bbox(&rr, q->bbox), coco_rle_free(&rr);
+            if (!num(e, "score", &q->score)) rc = BAD("%s: [%d]: missing or non-numeric 'score'", path, i);
+            else if (coco_cat_index(gt, q->category_id) < 0)
+                rc = BAD("%s: [%d]: category_id %lld is not in the annotations", path, i, (long long)q->category_id);
+            continue;
+        } else if (!bbox_of(e, q->bbox)) rc = BAD("%s: [%d]: missing or bad 'bbox' (4 numbers)", path, i);
         else if (!num(e, "score", &q->score)) rc = BAD("%s: [%d]: missing or non-numeric 'score'", path, i);
         else if (q->bbox[2] < 0 || q->bbox[3] < 0) rc = BAD("%s: [%d]: negative bbox size", path, i);
         else if (coco_image_index(gt, q->image_id) < 0) rc = BAD("%s: [%d]: image_id %lld is not in the annotations", path, i, (long long)q->image_id);
@@ -206,10 +248,12 @@ odrt_status_t odrt_coco_load_results(const char *path, const odrt_coco_t *gt, od
     }
     cJSON_Delete(r);
     if (rc != ODRT_OK) {
-        free(d);
+        for (int k = 0; cs && k < cnt; k++) free(cs[k]);
+        free(cs), free(d);
         return rc;
     }
     *dets = d, *n = (size_t)cnt;
+    if (counts) *counts = cs;
     return ODRT_OK;
 }
 

@@ -38,6 +38,8 @@ static const uint8_t FONT[95][5] = {
 static const uint8_t PALETTE[10][3] = {{255, 56, 56}, {56, 196, 255}, {255, 178, 29}, {72, 249, 10}, {207, 56, 255},
                                        {255, 112, 200}, {0, 212, 187}, {255, 255, 60}, {146, 204, 23}, {61, 110, 255}};
 
+const uint8_t *io_class_colour(int class_id) { return PALETTE[(unsigned)(class_id < 0 ? -class_id : class_id) % 10]; }
+
 typedef struct {
     uint8_t *px;
     int w, h;
@@ -72,7 +74,7 @@ odrt_status_t io_draw_detections(odrt_tensor_t *img, const odrt_detections_t *d,
     for (int i = d->count - 1; i >= 0; i--) {
         const odrt_detection_t *q = &d->items[i];
         if (q->score < threshold) continue;
-        const uint8_t *col = PALETTE[(unsigned)(q->class_id < 0 ? -q->class_id : q->class_id) % 10];
+        const uint8_t *col = io_class_colour(q->class_id);
         int x0 = (int)(q->xmin * (float)c.w), y0 = (int)(q->ymin * (float)c.h);
         int x1 = (int)(q->xmax * (float)c.w), y1 = (int)(q->ymax * (float)c.h);
         fill(&c, x0, y0, x1, y0 + t, col);

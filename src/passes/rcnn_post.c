@@ -60,6 +60,7 @@ static void run_nms(bld *b, const conv_plan *p, const stage_nms *s, ir_value *ou
         b_attr_i(b, o0, "box_coding", 1);
         b_attr_s(b, o0, "plugin_version", "1");
         for (int i = 0; i < 4; i++) out[i] = n->out[i];
+        if (s->C > 1 && s->max_per_class < s->keep) out[2] = tfod_cap_per_class(b, out[2], out[3], s->C, s->max_per_class);
         return;
     }
     ir_value *boxes = tfod_decode_boxes(b, s->codes, s->a_yx, s->a_hw, s->scales);
@@ -81,6 +82,7 @@ static void run_nms(bld *b, const conv_plan *p, const stage_nms *s, ir_value *ou
         b_attr_i(b, o0, "clipBoxes", 0);
         b_attr_s(b, o0, "plugin_version", "1");
         for (int i = 0; i < 4; i++) out[i] = n->out[i];
+        if (s->C > 1 && s->max_per_class < s->keep) out[2] = tfod_cap_per_class(b, out[2], out[3], s->C, s->max_per_class);
         return;
     }
     /* ONNX NonMaxSuppression, batch 1: per-class boxes go in as one "batch" per class */

@@ -166,6 +166,31 @@ static void window_postops(bld *b, const conv_plan *p, ir_value *boxes, ir_value
     tfod_window_prune(b, boxes, scores, classes, clip, scale, p->max_detections, outs);
 }
 
+ir_value *tfod_cap_per_class(bld *b, ir_value *scores, ir_value *classes, int64_t C, int64_t cap) {
+    int64_t two = 2, dc[3] = {1, 1, C};
+    float *ids = malloc(sizeof(float) * (size_t)C + 4);
+    if (!ids) {
+        if (b->rc == ODRT_OK) b->rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int64_t c = 0; c < C; c++) ids[c] = (float)c;
+    /* rank of each detection in its class: earlier detections (the plugins sort by score) of that class */
+    ir_value *onehot = b_cast(b, "odrt/post/cap_onehot",
+                              b_op2(b, "Equal", "odrt/post/cap_eq", b_op2(b, "Unsqueeze", "odrt/post/cap_cls", b_cast(b, "odrt/post/cap_clsf", classes, ODRT_DT_FLOAT),
+                                                                           b_ints(b, "odrt/post/cap_ax", 1, &two)),
+                                    b_const(b, "odrt/post/cap_ids", ODRT_DT_FLOAT, 3, dc, ids)),
+                              ODRT_DT_FLOAT);
+    free(ids);
+    ir_value *before = b_op2(b, "CumSum", "odrt/post/cap_before", onehot, b_scalar_i64(b, "odrt/post/cap_axis", 1));
+    b_attr_i(b, before, "exclusive", 1);
+    ir_value *rank = b_op2(b, "ReduceSum", "odrt/post/cap_rank", b_op2(b, "Mul", "odrt/post/cap_mine", before, onehot),
+                           b_ints(b, "odrt/post/cap_ax2", 1, &two));
+    b_attr_i(b, rank, "keepdims", 0);
+    ir_value *wh[3] = {b_op2(b, "Less", "odrt/post/cap_keep", rank, b_scalar_f(b, "odrt/post/cap", (float)cap)), scores,
+                       b_scalar_f(b, "odrt/post/cap_drop", -1)};
+    return b_op(b, "Where", "odrt/post/capped_scores", 3, wh);
+}
+
 void tfod_window_prune(bld *b, ir_value *boxes, ir_value *scores, ir_value *classes, const float clip[2], const float scale[2],
                        int64_t K, ir_value *outs[4]) {
     int64_t d3[3] = {1, 1, 4}, two = 2, one = 1, e4[3] = {1, 1, 4};

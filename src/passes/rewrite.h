@@ -27,6 +27,9 @@ ir_value *tfod_decode_boxes(bld *b, ir_value *codes, ir_value *a_yx, ir_value *a
  * scores, classes (dtype kept) */
 void tfod_window_prune(bld *b, ir_value *boxes, ir_value *scores, ir_value *classes, const float clip[2], const float scale[2],
                        int64_t K, ir_value *outs[4]);
+/* TF keeps at most `cap` detections of a class: the plugins' (sorted, all classes) scores of any
+ * beyond that in their class set to -1 (pruned by tfod_window_prune) */
+ir_value *tfod_cap_per_class(bld *b, ir_value *scores, ir_value *classes, int64_t C, int64_t cap);
 /* CenterNet: convert's four outputs (num [B,1] int32, boxes, scores, 0-based classes +
  * class_offset as int32) from the post-processing rebuilt batch-agnostic (centernet_post.c) */
 odrt_status_t tfod_centernet_outputs(ir_model *m, const tfod_found *f, const conv_plan *p, ir_value *outs[4]);

@@ -18,7 +18,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED, missing as unmatched, run_odrt
+from conftest import ROOT, SHARED, iou, missing as unmatched, run_odrt
 
 TFOD = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
 SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"
@@ -129,9 +129,46 @@ def assert_parity(ref_out, got, what, b=0):
 
 
 def engine_dets(engine, paths, tmp_path, *args):
+    """per image: (class, score, box, COCO RLE of its mask on the frame or None)"""
     out = tmp_path / "det.json"
     run_odrt("detect", engine, *paths, "--json", out, "--threshold", "0", *args, timeout=900)
-    return [[(d["class_id"], d["score"], d["box_normalized"]) for d in r["detections"]] for r in json.loads(out.read_text())["images"]]
+    return [[(d["class_id"], d["score"], d["box_normalized"], d.get("mask")) for d in r["detections"]]
+            for r in json.loads(out.read_text())["images"]]
+
+
+def pasted_masks(boxes, masks, H, W):
+    """box masks [n, mh, mw] on an H x W frame as the TF OD API pastes them (reframe_box_masks_to_image_masks:
+    the frame's corners in each box's frame, tf.image.crop_and_resize, > 0.5), TensorFlow as the reference"""
+    import tensorflow as tf
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    h, w = np.maximum(boxes[:, 2] - boxes[:, 0], np.float32(1e-4)), np.maximum(boxes[:, 3] - boxes[:, 1], np.float32(1e-4))
+    rb = np.stack([(0 - boxes[:, 0]) / h, (0 - boxes[:, 1]) / w, (1 - boxes[:, 0]) / h, (1 - boxes[:, 1]) / w], 1)
+    crops = tf.image.crop_and_resize(np.asarray(masks, np.float32)[..., None], rb, np.arange(len(boxes), dtype=np.int32), [H, W],
+                                     extrapolation_value=0)
+    return crops.numpy()[..., 0] > 0.5
+
+
+def mask_iou(a, b):
+    u = np.logical_or(a, b).sum()
+    return 1.0 if u == 0 else float(np.logical_and(a, b).sum()) / float(u)
+
+
+def assert_mask_parity(ref_out, got, got_masks, H, W, what, b=0):
+    """every export detection (score >= 0.05) with a match in got: the masks on the frame agree to IoU >= 0.99;
+    got_masks[i]: got[i]'s H x W mask"""
+    ref, tol = dets(ref_out, b), ref_out["score_tol"]
+    ref_m = pasted_masks([d[2] for d in ref], ref_out["detection_masks"][b, :len(ref)], H, W)
+    checked = 0
+    for i, d in enumerate(ref):
+        if d[1] < 0.05:
+            continue
+        j = next((j for j, e in enumerate(got) if e[0] == d[0] and iou(d[2], e[2]) >= 0.99 and abs(e[1] - d[1]) <= tol), None)
+        if j is None:
+            continue
+        v = mask_iou(ref_m[i], got_masks[j])
+        assert v >= 0.99, (what, "mask IoU", v, d)
+        checked += 1
+    assert checked >= 5, (what, checked)
 
 
 @pytest.mark.skipif(os.environ.get("ODRT_NO_TFOD_FIXTURES") == "1", reason="ODRT_NO_TFOD_FIXTURES=1: no family fixtures made")
@@ -159,7 +196,14 @@ def test_engine(m, photos, tmp_path):
         e = tmp_path / ("e%s.odrt" % batch)
         run_odrt("build", onnx_path, "-o", e, "--batch", batch, "--labels", os.path.join(m["dir"], "label_map.pbtxt"), timeout=900)
         for p, got in zip(photos, engine_dets(e, photos, tmp_path)):
-            assert_parity(original(m, rgb(p)), got, (m["name"], p, batch))
+            x = rgb(p)
+            ref = original(m, x)
+            assert_parity(ref, got, (m["name"], p, batch))
+            if "detection_masks" in ref:  # Mask R-CNN: the masks on the frame, decoded by pycocotools
+                from pycocotools import mask as mask_util
+                H, W = x.shape[1:3]
+                gm = [mask_util.decode({"size": d[3]["size"], "counts": d[3]["counts"].encode()}) > 0 for d in got]
+                assert_mask_parity(ref, got, gm, H, W, (m["name"], p, batch, "masks"))
     sized = []
     for p in photos:
         path = tmp_path / ("sized_%s.png" % os.path.basename(p))
@@ -172,7 +216,7 @@ def test_engine(m, photos, tmp_path):
 def odrt_run(model, x, tmp, tag="x"):
     np.save(tmp / ("%s.npy" % tag), x)
     run_odrt("run", model, "--input", "input_tensor=%s" % (tmp / ("%s.npy" % tag)), "--output-dir", tmp / tag, timeout=900)
-    return {k: np.load(tmp / tag / ("%s.npy" % k)) for k in OUT}
+    return {k: np.load(tmp / tag / ("%s.npy" % k)) for k in OUT + ["detection_masks"] if os.path.exists(tmp / tag / ("%s.npy" % k))}
 
 
 FLAVOURS = [("--nms", "efficient"), ("--nms", "batched"), ("--target", "onnx")]
@@ -188,7 +232,13 @@ def test_convert(m, flavour, photos, tmp_path):
     run_odrt("convert", onnx_path, "-o", model, "--class-offset", "1", *flavour, timeout=900)
     for p in photos:
         x = rgb(p, tuple(m["size"]))
-        assert_parity(original(m, x), dets(odrt_run(model, x, tmp_path)), (m["name"], flavour, p))
+        ref, got = original(m, x), odrt_run(model, x, tmp_path)
+        assert_parity(ref, dets(got), (m["name"], flavour, p))
+        if "detection_masks" in ref:  # the converted model's masks, pasted as TF pastes them
+            g = dets(got)
+            H, W = x.shape[1:3]
+            assert_mask_parity(ref, g, pasted_masks([d[2] for d in g], got["detection_masks"][0, :len(g)], H, W), H, W,
+                               (m["name"], flavour, p, "masks"))
     x = rgb(photos[0])
     h, w = x.shape[1:3]
     run_odrt("convert", onnx_path, "-o", model, "--class-offset", "1", "--input-shape", "1x%dx%dx3" % (h, w), *flavour, timeout=900)

@@ -1,5 +1,6 @@
 /* odrt detect: frames in (JPEG/PNG files or folders), labelled detections out (table, JSON, COCO
- * results), annotated pictures with --draw. */
+ * results), annotated pictures with --draw; a Mask R-CNN engine's masks as COCO RLE in both JSON
+ * files and drawn over the pictures. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -71,6 +72,18 @@ static long long image_id(const char *path, int index) {
 
 static int make_dir(const char *p) { return mkdir(p, 0755) == 0 || errno == EEXIST; }
 
+/* detection q's mask on the H x W frame as COCO RLE ({"size", "counts"}); NULL on failure */
+static cJSON *mask_rle(const float *masks, int mh, int mw, int q, const odrt_detection_t *d, int H, int W, uint8_t *buf) {
+    char *counts = NULL;
+    if (odrt_mask_paste(masks + (size_t)q * mh * mw, mh, mw, d, H, W, 0.5f, buf) != ODRT_OK || odrt_mask_rle(buf, H, W, &counts) != ODRT_OK)
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "size", cJSON_CreateIntArray((int[]){H, W}, 2));
+    cJSON_AddStringToObject(o, "counts", counts);
+    free(counts);
+    return o;
+}
+
 int cmd_detect(int argc, char **argv) {
     const char *target = NULL, *json_out = NULL, *coco_out = NULL, *draw = NULL, *labels = NULL;
     float threshold = 0.3f;
@@ -132,6 +145,11 @@ int cmd_detect(int argc, char **argv) {
             cJSON_AddNumberToObject(ji, "height", H);
             jd = cJSON_AddArrayToObject(ji, "detections");
             cJSON_AddItemToArray(jimgs, ji);
+            const float *masks = NULL;
+            int mh = 0, mw = 0;
+            uint8_t *mbuf = NULL;
+            odrt_engine_masks(e, k, &masks, &mh, &mw);
+            if (masks && (json_out || coco_out || draw) && !(mbuf = malloc((size_t)H * (size_t)W))) rc = cli_error("out of memory");
             if (!json_out && !coco_out) {
                 printf("%s (%dx%d): %d detection%s with score >= %.2f\n", path, W, H, shown, shown == 1 ? "" : "s", threshold);
                 if (shown) printf("  %-16s %6s %6s %6s %6s %6s\n", "label", "score", "xmin", "ymin", "xmax", "ymax");
@@ -148,6 +166,8 @@ int cmd_detect(int argc, char **argv) {
                     cJSON_AddNumberToObject(c, "category_id", d->class_id);
                     cJSON_AddItemToObject(c, "bbox", cJSON_CreateDoubleArray((double[]){x0, y0, x1 - x0, y1 - y0}, 4));
                     cJSON_AddNumberToObject(c, "score", d->score);
+                    cJSON *seg = mbuf ? mask_rle(masks, mh, mw, q, d, H, W, mbuf) : NULL;
+                    if (seg) cJSON_AddItemToObject(c, "segmentation", seg);
                     cJSON_AddItemToArray(coco, c);
                 }
                 if (d->score < threshold) continue;
@@ -158,6 +178,8 @@ int cmd_detect(int argc, char **argv) {
                 cJSON_AddItemToObject(j, "box", cJSON_CreateDoubleArray((double[]){x0, y0, x1, y1}, 4));
                 cJSON_AddItemToObject(j, "box_normalized",
                                       cJSON_CreateDoubleArray((double[]){d->ymin, d->xmin, d->ymax, d->xmax}, 4));
+                cJSON *seg = mbuf && json_out ? mask_rle(masks, mh, mw, q, d, H, W, mbuf) : NULL;
+                if (seg) cJSON_AddItemToObject(j, "mask", seg);
                 cJSON_AddItemToArray(jd, j);
                 if (!json_out && !coco_out) printf("  %-16s %6.3f %6.0f %6.0f %6.0f %6.0f\n", lab ? lab : cls, d->score, x0, y0, x1, y1);
             }
@@ -167,9 +189,15 @@ int cmd_detect(int argc, char **argv) {
                 const char *base = basename(tmp);
                 const char *dot = strrchr(base, '.');
                 snprintf(out, sizeof out, "%s/%.*s.jpg", draw, dot ? (int)(dot - base) : (int)strlen(base), base);
-                if (odrt_image_draw_detections(imgs[k], &dets[k], e, threshold) != ODRT_OK || odrt_image_save(out, imgs[k]) != ODRT_OK)
+                for (int q = dets[k].count - 1; mbuf && q >= 0 && !rc; q--) /* masks under the boxes, the best on top */
+                    if (dets[k].items[q].score >= threshold &&
+                        (odrt_mask_paste(masks + (size_t)q * mh * mw, mh, mw, &dets[k].items[q], H, W, 0.5f, mbuf) != ODRT_OK ||
+                         odrt_image_draw_mask(imgs[k], mbuf, dets[k].items[q].class_id) != ODRT_OK))
+                        rc = cli_error("draw");
+                if (!rc && (odrt_image_draw_detections(imgs[k], &dets[k], e, threshold) != ODRT_OK || odrt_image_save(out, imgs[k]) != ODRT_OK))
                     rc = cli_error("draw");
             }
+            free(mbuf);
             total++;
         }
         for (int k = 0; k < nb; k++) odrt_detections_clear(&dets[k]), odrt_tensor_free(imgs[k]), imgs[k] = NULL;

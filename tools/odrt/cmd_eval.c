@@ -1,4 +1,5 @@
-/* odrt eval: COCO bbox mAP of a model/engine on a folder of images, or of a results file. */
+/* odrt eval: COCO bbox (or, --iou-type segm, mask) mAP of a model/engine on a folder of images, or
+ * of a results file. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +24,18 @@ static const char *STAT_LINES[12] = {
     " Average Recall     (AR) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ]",
     " Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ]"};
 
-/* detections of an engine on every ground-truth image, as COCO results */
+/* detections of an engine on every ground-truth image, as COCO results; with masks (segm) each
+ * one's mask on its frame as a compressed RLE string */
 static int detect_all(odrt_engine_t *e, const odrt_coco_t *gt, const char *dir, float threshold, int offset_override,
-                      int has_override, odrt_coco_det_t **out, size_t *n_out, size_t *n_dropped) {
+                      int has_override, odrt_coco_det_t **out, char ***masks, size_t *n_out, size_t *n_dropped) {
     int B = odrt_engine_batch(e), NI = odrt_coco_num_images(gt), NC = odrt_coco_num_categories(gt), tty = isatty(2);
     size_t cap = 1024, n = 0;
     odrt_coco_det_t *d = malloc(sizeof *d * cap);
     odrt_tensor_t **imgs = calloc((size_t)B, sizeof *imgs);
     odrt_detections_t *dets = calloc((size_t)B, sizeof *dets);
     int64_t *ids = calloc((size_t)B, sizeof *ids);
-    int rc = !d || !imgs || !dets || !ids ? (fprintf(stderr, "odrt eval: out of memory\n"), 1) : 0;
+    char **mk = masks ? malloc(sizeof(char *) * cap) : NULL;
+    int rc = !d || !imgs || !dets || !ids || (masks && !mk) ? (fprintf(stderr, "odrt eval: out of memory\n"), 1) : 0;
     *n_dropped = 0;
     for (int i0 = 0; !rc && i0 < NI; i0 += B) {
         int nb = NI - i0 < B ? NI - i0 : B;
@@ -47,7 +50,15 @@ static int detect_all(odrt_engine_t *e, const odrt_coco_t *gt, const char *dir, 
         if (!rc && odrt_engine_detect(e, nb, (const odrt_tensor_t *const *)imgs, dets) != ODRT_OK) rc = cli_error("detect");
         for (int k = 0; k < nb && !rc; k++) {
             double W = (double)imgs[k]->dims[2], H = (double)imgs[k]->dims[1];
-            for (int q = 0; q < dets[k].count; q++) {
+            const float *bm = NULL;
+            int mh = 0, mw = 0;
+            uint8_t *buf = NULL;
+            if (masks) {
+                odrt_engine_masks(e, k, &bm, &mh, &mw);
+                if (!bm) rc = fprintf(stderr, "odrt eval: --iou-type segm needs an engine with masks (Mask R-CNN)\n") > 0;
+                else if (!(buf = malloc((size_t)(H * W) + 1))) rc = fprintf(stderr, "odrt eval: out of memory\n") > 0;
+            }
+            for (int q = 0; q < dets[k].count && !rc; q++) {
                 const odrt_detection_t *x = &dets[k].items[q];
                 if (x->score < threshold) continue;
                 int64_t cat = has_override ? x->class_id - odrt_engine_class_offset(e) + offset_override : x->class_id;
@@ -70,15 +81,24 @@ static int detect_all(odrt_engine_t *e, const odrt_coco_t *gt, const char *dir, 
                     continue;
                 }
                 if (n == cap) {
-                    odrt_coco_det_t *nd = realloc(d, sizeof *d * (cap *= 2));
-                    if (!nd) {
+                    odrt_coco_det_t *nd = realloc(d, sizeof *d * (cap * 2));
+                    char **nm = masks ? realloc(mk, sizeof(char *) * cap * 2) : NULL;
+                    if (nd) d = nd;
+                    if (nm) mk = nm;
+                    if (!nd || (masks && !nm)) {
                         rc = fprintf(stderr, "odrt eval: out of memory\n") > 0;
                         break;
                     }
-                    d = nd;
+                    cap *= 2;
+                }
+                if (masks && (odrt_mask_paste(bm + (size_t)q * mh * mw, mh, mw, x, (int)H, (int)W, 0.5f, buf) != ODRT_OK ||
+                              odrt_mask_rle(buf, (int)H, (int)W, &mk[n]) != ODRT_OK)) {
+                    rc = cli_error("eval");
+                    break;
                 }
                 d[n++] = (odrt_coco_det_t){ids[k], cat, {x->xmin * W, x->ymin * H, (x->xmax - x->xmin) * W, (x->ymax - x->ymin) * H}, x->score};
             }
+            free(buf);
         }
         for (int k = 0; k < nb; k++) odrt_detections_clear(&dets[k]), odrt_tensor_free(imgs[k]), imgs[k] = NULL;
         if (tty) fprintf(stderr, "\reval: %d/%d images", i0 + nb < NI ? i0 + nb : NI, NI);
@@ -86,17 +106,19 @@ static int detect_all(odrt_engine_t *e, const odrt_coco_t *gt, const char *dir, 
     if (tty) fprintf(stderr, "\n");
     free(imgs), free(dets), free(ids);
     if (rc) {
-        free(d);
+        for (size_t i = 0; mk && i < n; i++) free(mk[i]);
+        free(d), free(mk);
         return rc;
     }
     *out = d, *n_out = n;
+    if (masks) *masks = mk;
     return 0;
 }
 
 int cmd_eval(int argc, char **argv) {
     const char *target = NULL, *images = NULL, *ann = NULL, *json_out = NULL, *results = NULL, *labels = NULL;
     float threshold = 0;
-    int per_class = 0, threads = 0;
+    int per_class = 0, threads = 0, segm = 0;
     odrt_build_options_t o;
     cli_build_options_init(&o);
     for (int i = 1; i < argc; i++) {
@@ -112,6 +134,11 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--detections") && i + 1 < argc) results = argv[++i];
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_out = argv[++i];
         else if (!strcmp(argv[i], "--per-class")) per_class = 1;
+        else if (!strcmp(argv[i], "--iou-type") && i + 1 < argc) {
+            const char *t = argv[++i];
+            if (strcmp(t, "bbox") && strcmp(t, "segm")) return fprintf(stderr, "odrt eval: --iou-type takes bbox or segm\n"), 2;
+            segm = !strcmp(t, "segm");
+        }
         else if (!strcmp(argv[i], "--threshold") && i + 1 < argc) {
             char *end;
             threshold = strtof(argv[++i], &end);
@@ -129,22 +156,25 @@ int cmd_eval(int argc, char **argv) {
     odrt_coco_t *gt;
     if (odrt_coco_load(ann, &gt) != ODRT_OK) return cli_error("");
     odrt_coco_det_t *d = NULL;
+    char **mk = NULL;
     size_t n = 0, dropped = 0;
     int rc = 0;
     if (results) {
-        if (odrt_coco_load_results(results, gt, &d, &n) != ODRT_OK) rc = cli_error("");
+        if ((segm ? odrt_coco_load_results_segm(results, gt, &d, &mk, &n) : odrt_coco_load_results(results, gt, &d, &n)) != ODRT_OK)
+            rc = cli_error("");
     } else {
         odrt_engine_t *e = NULL;
         int built = 0;
         rc = cli_open_engine(target, &o, threads, &e, NULL, &built);
         if (!rc && labels && !built && odrt_engine_set_labels(e, labels) != ODRT_OK) rc = cli_error("");
-        if (!rc) rc = detect_all(e, gt, images, threshold, o.class_offset, o.has_class_offset && !built, &d, &n, &dropped);
+        if (!rc) rc = detect_all(e, gt, images, threshold, o.class_offset, o.has_class_offset && !built, &d, segm ? &mk : NULL, &n, &dropped);
         odrt_engine_free(e);
     }
     double stats[12], *pc = NULL;
     int NC = odrt_coco_num_categories(gt);
     if (!rc && !(pc = calloc((size_t)NC + 1, sizeof(double)))) rc = fprintf(stderr, "odrt eval: out of memory\n") > 0;
-    if (!rc && odrt_coco_evaluate(gt, d, n, stats, pc) != ODRT_OK) rc = cli_error("eval");
+    if (!rc && (segm ? odrt_coco_evaluate_segm(gt, d, (const char *const *)mk, n, stats, pc) : odrt_coco_evaluate(gt, d, n, stats, pc)) != ODRT_OK)
+        rc = cli_error("eval");
     if (!rc) {
         for (int s = 0; s < 12; s++) printf("%s = %.3f\n", STAT_LINES[s], stats[s]);
         printf("(%d images, %zu detections%s)\n", odrt_coco_num_images(gt), n, dropped ? ", some with classes not in the annotations dropped" : "");
@@ -179,7 +209,8 @@ int cmd_eval(int argc, char **argv) {
             cJSON_Delete(j);
         }
     }
-    free(pc), free(d);
+    for (size_t i = 0; mk && i < n; i++) free(mk[i]);
+    free(mk), free(pc), free(d);
     odrt_coco_free(gt);
     return rc;
 }
