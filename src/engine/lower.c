@@ -263,8 +263,24 @@ odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float
     return ODRT_OK;
 }
 
+/* a conv's packed weights; convs that share their initializers and packing share the blob part (a
+ * Mask R-CNN runs its box classifier's ResNet block on the proposals and again on the detections) */
 static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_tensor *b) {
-    return eng_pack_conv(L->p, op, w->data, b ? b->data : NULL);
+    for (int i = 0; i < L->n_packed; i++) {
+        const lw_packed *q = &L->packed[i];
+        if (q->w == w && q->b == b && q->kind == op->conv_kind && q->kh == op->kh && q->kw == op->kw && q->cin == op->cin &&
+            q->cout == op->cout) {
+            op->w_off = q->w_off, op->w_len = q->w_len, op->b_off = q->b_off, op->b_len = q->b_len;
+            return ODRT_OK;
+        }
+    }
+    ODRT_TRY(eng_pack_conv(L->p, op, w->data, b ? b->data : NULL));
+    lw_packed *np = realloc(L->packed, sizeof *np * (size_t)(L->n_packed + 1));
+    if (np) { /* (no cache entry: the next conv packs its own copy) */
+        L->packed = np;
+        np[L->n_packed++] = (lw_packed){w, b, op->conv_kind, op->kh, op->kw, op->cin, op->cout, op->w_off, op->w_len, op->b_off, op->b_len};
+    }
+    return ODRT_OK;
 }
 
 
@@ -679,7 +695,7 @@ odrt_status_t eng_lower_network(ir_model *m, int n_in, ir_value *const *inputs, 
     ir_graph *g = m->graph;
     size_t nv = g->n_values + 1;
     lw L = {m, g, p, {malloc(sizeof(int) * nv), malloc(sizeof(int) * nv)}, calloc(nv, sizeof(ir_value *)),
-            calloc(g->n_nodes + 1, 1), malloc(sizeof(int) * nv)};
+            calloc(g->n_nodes + 1, 1), malloc(sizeof(int) * nv), NULL, 0};
     odrt_status_t rc = ODRT_OK;
     if (!L.tid[0] || !L.tid[1] || !L.root || !L.fused || !L.node_index) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == ODRT_OK && i < nv; i++) L.tid[0][i] = L.tid[1][i] = -1, L.node_index[i] = -1;
@@ -695,6 +711,6 @@ odrt_status_t eng_lower_network(ir_model *m, int n_in, ir_value *const *inputs, 
     }
     /* the outputs in their logical layout (validate.c checks their shapes against the metadata) */
     for (int i = 0; i < n_out && rc == ODRT_OK; i++) rc = lw_materialize(&L, outs[i], ENG_PLAIN, &t_outs[i]);
-    free(L.tid[0]), free(L.tid[1]), free(L.root), free(L.fused), free(L.node_index);
+    free(L.tid[0]), free(L.tid[1]), free(L.root), free(L.fused), free(L.node_index), free(L.packed);
     return rc;
 }

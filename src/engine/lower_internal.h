@@ -6,6 +6,13 @@
 #include "ops/fold.h"
 #include "engine/engine.h"
 
+/* a conv's packed weights, by the initializers they came from */
+typedef struct {
+    const ir_tensor *w, *b;
+    int kind, kh, kw, cin, cout;
+    int64_t w_off, w_len, b_off, b_len;
+} lw_packed;
+
 typedef struct {
     ir_model *m;
     ir_graph *g;
@@ -14,6 +21,8 @@ typedef struct {
     ir_value **root;       /* per value id: the value it is moved from (itself for computed values) */
     unsigned char *fused;  /* per node index: consumed by a fusion */
     int *node_index;       /* per value id of a node output: index of its producer in g->nodes */
+    lw_packed *packed;     /* convs packed so far (shared weights packed once) */
+    int n_packed;
 } lw;
 
 int lw_is_const(const ir_value *v);

@@ -150,7 +150,8 @@ static cJSON *tfod_json(const ir_model *m) {
     const char *family = n_found >= 3 || n_nms ? tfod_family(g) : "unknown";
     cJSON_AddStringToObject(o, "family", family);
     /* what convert finds: resizer, normalisation, anchors, classes, background, scores, NMS settings */
-    if (n_found >= 4 && (!strcmp(family, "ssd") || !strcmp(family, "efficientdet") || !strcmp(family, "centernet"))) {
+    if (n_found >= 4 && (!strcmp(family, "ssd") || !strcmp(family, "efficientdet") || !strcmp(family, "centernet") ||
+                         !strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn"))) {
         char err[1024];
         cJSON *an = dry_convert(m, err, sizeof err);
         if (an) {
@@ -280,7 +281,31 @@ static void analysis_text(odrt_sb_t *sb, const cJSON *an) {
             odrt_sb_puts(sb, ";");
         }
     }
-    const cJSON *cn = cJSON_GetObjectItem(an, "centernet");
+    const cJSON *cn = cJSON_GetObjectItem(an, "centernet"), *s1 = cJSON_GetObjectItem(an, "first_stage");
+    if (s1) { /* Faster / Mask R-CNN: the stages */
+        const cJSON *n1 = cJSON_GetObjectItem(s1, "nms_params"), *cr = cJSON_GetObjectItem(an, "crop");
+        const cJSON *s2 = cJSON_GetObjectItem(an, "second_stage"), *n2 = cJSON_GetObjectItem(s2, "nms_params");
+        const cJSON *mk = cJSON_GetObjectItem(an, "mask_head"), *sz = cJSON_GetObjectItem(cr, "size");
+        odrt_sb_printf(sb, "\n  found: first stage: %lld anchors, objectness softmax, box coder scales", jint(cJSON_GetObjectItem(s1, "anchors")));
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(s1, "box_coder_scales")) odrt_sb_printf(sb, " %g", it->valuedouble);
+        odrt_sb_printf(sb, "; NMS score > %g, IoU > %g, %lld proposals\n", jnum_or(n1, "score_threshold", 0), jnum_or(n1, "iou_threshold", 0),
+                       (long long)jnum_or(n1, "max_detections", 0));
+        odrt_sb_printf(sb, "  found: crop %s %lldx%lld of the feature map %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(cr, "mode")),
+                       jint(cJSON_GetArrayItem(sz, 0)), jint(cJSON_GetArrayItem(sz, 1)),
+                       cJSON_GetStringValue(cJSON_GetObjectItem(cr, "feature_map")));
+        odrt_sb_printf(sb, "  found: second stage: classes %lld, scores %s, %s per proposal, box coder scales",
+                       jint(cJSON_GetObjectItem(an, "classes")), cJSON_GetStringValue(cJSON_GetObjectItem(an, "score_activation")),
+                       jnum_or(s2, "box_classes", 1) > 1 ? "a box per class" : "one box");
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(s2, "box_coder_scales")) odrt_sb_printf(sb, " %g", it->valuedouble);
+        odrt_sb_printf(sb, "; NMS score > %g, IoU > %g, %lld per class, %lld total\n", jnum_or(n2, "score_threshold", 0),
+                       jnum_or(n2, "iou_threshold", 0), (long long)jnum_or(n2, "max_per_class", 0), (long long)jnum_or(n2, "max_detections", 0));
+        if (mk)
+            odrt_sb_printf(sb, "  found: mask head: %lldx%lld masks, %lld class channels, on a %s crop of the detections\n",
+                           jint(cJSON_GetArrayItem(cJSON_GetObjectItem(mk, "mask_size"), 0)),
+                           jint(cJSON_GetArrayItem(cJSON_GetObjectItem(mk, "mask_size"), 1)), jint(cJSON_GetObjectItem(mk, "mask_classes")),
+                           cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(mk, "crop"), "mode")));
+        return;
+    }
     if (cn) { /* no anchors or NMS: peaks of the heatmap, then the top k */
         odrt_sb_printf(sb, "\n  found: classes %lld, scores %s; centernet peaks in a %lldx%lld window, top %lld\n",
                        jint(cJSON_GetObjectItem(an, "classes")), cJSON_GetStringValue(cJSON_GetObjectItem(an, "score_activation")),

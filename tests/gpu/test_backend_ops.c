@@ -15,6 +15,7 @@
 
 #include "backends/backend.h"
 #include "engine/plan_util.h"
+#include "resize_coord.h"
 
 #ifdef ODRT_HAVE_CUDA
 static uint32_t seed = 12345;
@@ -400,6 +401,48 @@ int main(int argc, char **argv) {
         t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
         eng_op *o = eng_add_op(&t.p, EOP_MEAN_HW);
         o->n_in = 1, o->in[0] = xi, o->out = t.out;
+        tc_run(&t, 1e-10, 2e-5);
+    }
+    /* crops (two-stage detectors): both of TF's modes, boxes past the map's edges and flipped, batch
+     * 2; box coordinates on a grid of 1/1024 so that fp16 engines (boxes stored in half) sample the
+     * same points */
+    static const int cshape[][6] = {{1, 16, 20, 20, 14, 14}, {2, 37, 13, 9, 7, 5}, {2, 64, 40, 33, 1, 3}};
+    for (int cs = 0; cs < 6; cs++) {
+        const int *c = cshape[cs / 2];
+        int mode = cs % 2, P = 9;
+        tcase t;
+        tc_init(&t, "crop %s N%d C%d %dx%d -> %dx%d", mode ? "crop_and_resize" : "roi_align", c[0], c[1], c[2], c[3], c[4], c[5]);
+        int64_t d[4] = {c[0], c[1], c[2], c[3]}, db[3] = {c[0], P, 4}, dy[4] = {c[0] * P, c[1], c[4], c[5]};
+        int xi = tc_input(&t, 4, d, ENG_NHWC), bi = tc_input(&t, 3, db, ENG_PLAIN);
+        for (int q = 0; q < c[0] * P * 4; q++) t.x[1][q] = roundf((frand() * 0.75f + 0.5f) * 1024.0f) / 1024.0f; /* [-0.25, 1.25) */
+        t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
+        eng_op *o = eng_add_op(&t.p, EOP_CROP);
+        o->n_in = 2, o->in[0] = xi, o->in[1] = bi, o->out = t.out, o->kh = c[4], o->kw = c[5], o->axis = mode;
+        o->cin = o->cout = c[1], o->scalar = cs == 3 ? 0.5f : 0.0f;
+        tc_run(&t, 1e-10, 2e-5);
+    }
+    /* bilinear resizes (Mask R-CNN's mask head): align_corners 4 -> 15, half_pixel down and up, an axis kept */
+    static const struct { int ctm, h, w, oh, ow; } rs[] = {{2, 4, 4, 15, 15}, {0, 17, 9, 6, 20}, {1, 5, 8, 11, 8}};
+    for (int v = 0; v < 3; v++) {
+        tcase t;
+        tc_init(&t, "resize ctm%d N2 C13 %dx%d -> %dx%d", rs[v].ctm, rs[v].h, rs[v].w, rs[v].oh, rs[v].ow);
+        int64_t d[4] = {2, 13, rs[v].h, rs[v].w}, dy[4] = {2, 13, rs[v].oh, rs[v].ow};
+        int xi = tc_input(&t, 4, d, ENG_NHWC);
+        t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
+        eng_resize_tap taps[64];
+        for (int a = 0; a < 2; a++) {
+            int in = a ? rs[v].w : rs[v].h, out = a ? rs[v].ow : rs[v].oh;
+            for (int q = 0; q < out; q++) {
+                int64_t i0, i1;
+                float w0, w1;
+                if (in == out) i0 = i1 = q, w0 = 1, w1 = 0;
+                else rz_linear(rz_source(rs[v].ctm, q, in, out, (float)out, (float)out / (float)in), in, &i0, &i1, &w0, &w1);
+                taps[(a ? rs[v].oh : 0) + q] = (eng_resize_tap){(int32_t)i0, (int32_t)i1, w0, w1};
+            }
+        }
+        eng_op *o = eng_add_op(&t.p, EOP_RESIZE);
+        o->n_in = 1, o->in[0] = xi, o->out = t.out, o->w_len = (int64_t)sizeof(eng_resize_tap) * (rs[v].oh + rs[v].ow);
+        o->w_off = eng_blob_append(&t.p, taps, (size_t)o->w_len);
         tc_run(&t, 1e-10, 2e-5);
     }
     printf("backend ops: %d cases, %d failed\n", n_cases, n_failed);

@@ -90,8 +90,23 @@ static void print_summary(const char *json, const char *out) {
     }
     printf("classes: %d (+%d background column), scores: %s\n", (int)jnum(r, "classes"), (int)jnum(r, "background_columns"),
            jstr(r, "score_activation"));
-    const cJSON *cn = cJSON_GetObjectItem(r, "centernet");
-    if (cn) {
+    const cJSON *cn = cJSON_GetObjectItem(r, "centernet"), *s1 = cJSON_GetObjectItem(r, "first_stage");
+    if (s1) { /* Faster / Mask R-CNN */
+        const cJSON *n1 = cJSON_GetObjectItem(s1, "nms_params"), *cr = cJSON_GetObjectItem(r, "crop"), *s2 = cJSON_GetObjectItem(r, "second_stage");
+        const cJSON *mk = cJSON_GetObjectItem(r, "mask_head");
+        printf("first stage: %d anchors, scales", (int)jnum(s1, "anchors"));
+        cJSON_ArrayForEach(d, cJSON_GetObjectItem(s1, "box_coder_scales")) printf(" %g", d->valuedouble);
+        printf("; %s NMS iou %g, %d proposals\n", jstr(r, "nms"), jnum(n1, "iou_threshold"), (int)jnum(n1, "max_detections"));
+        printf("crop: %s %dx%d of %s\n", jstr(cr, "mode"), (int)jidx(cJSON_GetObjectItem(cr, "size"), 0),
+               (int)jidx(cJSON_GetObjectItem(cr, "size"), 1), jstr(cr, "feature_map"));
+        printf("second stage: %s per proposal, scales", jnum(s2, "box_classes") > 1 ? "a box per class" : "one box");
+        cJSON_ArrayForEach(d, cJSON_GetObjectItem(s2, "box_coder_scales")) printf(" %g", d->valuedouble);
+        printf("; nms score > %g, iou %g, %d per class, %d total\n", jnum(nms, "score_threshold"), jnum(nms, "iou_threshold"),
+               (int)jnum(nms, "max_per_class"), (int)jnum(nms, "max_detections"));
+        if (mk)
+            printf("masks: %dx%d, %d class channel%s (detection_masks)\n", (int)jidx(cJSON_GetObjectItem(mk, "mask_size"), 0),
+                   (int)jidx(cJSON_GetObjectItem(mk, "mask_size"), 1), (int)jnum(mk, "mask_classes"), jnum(mk, "mask_classes") > 1 ? "s" : "");
+    } else if (cn) {
         printf("centernet: heatmap %s, offset %s, size %s; peaks in a %dx%d window, top %d\n", jstr(cn, "heatmap_tensor"),
                jstr(cn, "offset_tensor"), jstr(cn, "size_tensor"), (int)jnum(cn, "peak_window"), (int)jnum(cn, "peak_window"),
                (int)jnum(cn, "top_k"));

@@ -2,7 +2,8 @@
  * anchors) is uploaded once and the arena allocated; nothing is tuned or repacked. A detect
  * uploads the uint8 frames (pinned staging), preprocesses, runs the network ops, decodes and
  * suppresses, and copies the detections back, all as one CUDA graph captured on first use for a
- * given batch of frame sizes and replayed after. */
+ * given batch of frame sizes and replayed after. Faster / Mask R-CNN engines run their stages
+ * through run/read_tensor/write_tensor instead (engine_api.c: the NMS between stages on the host). */
 #include <cuda_fp16.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -163,7 +164,7 @@ odrt_status_t prepare_(const eng_plan *p, const odrt_engine_options_t *o, cu_ctx
             if (c->half && !(c->h_cnf[i] = (float *)malloc(n * 4))) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
         CU_TRY(cudaMalloc(&c->post.window, sizeof(float) * 2 * p->meta.batch)); /* (the frames' windows go up unused) */
-    } else
+    } else if (p->meta.post_kind != ENG_POST_RCNN) /* R-CNN engines: the stages' glue on the host (engine_api.c) */
         ODRT_TRY(cu_post_alloc(&c->post, &p->meta, p->meta.batch));
     size_t out_floats = (size_t)p->meta.batch * (1 + (size_t)p->meta.max_total * 6);
     CU_TRY(cudaMallocHost(&c->h_out, sizeof(float) * out_floats));

@@ -1,13 +1,60 @@
 /* CUDA kernels for the engine's other network ops (engine.h: binary, unary, gather, concat, max
- * pooling, spatial mean; convolutions are in cuda_conv.cu), templated on the activation type T
+ * pooling, spatial mean, crops, bilinear resizes; convolutions are in cuda_conv.cu), templated on the activation type T
  * (float for fp32 engines, half for fp16); arithmetic and accumulation are float. The plan, its
  * packing and its tensor offsets are the CPU backend's: one engine file format for both devices. */
 #include <cuda_fp16.h>
 
 #include "backends/cuda/cuda_device.cuh"
 #include "engine/eltwise.h"
+#include "crop_coord.h"
 
 namespace {
+
+/* crops of boxes out of an NHWC map (src/crop_coord.h, the CPU backend's formulas): one thread per
+ * output element, channels fastest */
+struct crop_args {
+    const void *x, *boxes;
+    void *y;
+    int64_t NB, P;
+    int C, H, W, ch, cw, mode;
+    float extra;
+};
+
+template <typename T>
+__global__ void crop_k(crop_args a) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, total = a.NB * a.ch * a.cw * a.C;
+    if (i >= total) return;
+    int c = (int)(i % a.C);
+    int64_t p = i / a.C;
+    int j = (int)(p % a.cw), r = (int)(p / a.cw % a.ch);
+    int64_t n = p / ((int64_t)a.cw * a.ch);
+    const T *bx = (const T *)a.boxes + n * 4, *img = (const T *)a.x + n / a.P * a.H * a.W * a.C;
+    crop_tap ty = crop_axis_tap(a.mode, ld(bx, 0), ld(bx, 2), r, a.ch, a.H), tx = crop_axis_tap(a.mode, ld(bx, 1), ld(bx, 3), j, a.cw, a.W);
+    float v00 = ty.i0 >= 0 && tx.i0 >= 0 ? ld(img, (ty.i0 * a.W + tx.i0) * a.C + c) : a.extra;
+    float v01 = ty.i0 >= 0 && tx.i1 >= 0 ? ld(img, (ty.i0 * a.W + tx.i1) * a.C + c) : a.extra;
+    float v10 = ty.i1 >= 0 && tx.i0 >= 0 ? ld(img, (ty.i1 * a.W + tx.i0) * a.C + c) : a.extra;
+    float v11 = ty.i1 >= 0 && tx.i1 >= 0 ? ld(img, (ty.i1 * a.W + tx.i1) * a.C + c) : a.extra;
+    st((T *)a.y, i, crop_mix(a.mode, &ty, &tx, v00, v01, v10, v11, a.extra));
+}
+
+/* bilinear resize of NHWC with the taps lower_extra.c stored: the reference's sum over the 4 taps,
+ * in order */
+template <typename T>
+__global__ void resize_k(const T *x, const eng_resize_tap *taps, T *y, int N, int C, int H, int W, int OH, int OW) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, total = (int64_t)N * OH * OW * C;
+    if (i >= total) return;
+    int c = (int)(i % C);
+    int64_t p = i / C;
+    int ox = (int)(p % OW), oy = (int)(p / OW % OH), n = (int)(p / ((int64_t)OW * OH));
+    const eng_resize_tap ty = taps[oy], tx = taps[OH + ox];
+    const T *b = x + (int64_t)n * H * W * C;
+    float v = 0.0f;
+    v += (ty.w0 * tx.w0) * ld(b, ((int64_t)ty.i0 * W + tx.i0) * C + c);
+    v += (ty.w0 * tx.w1) * ld(b, ((int64_t)ty.i0 * W + tx.i1) * C + c);
+    v += (ty.w1 * tx.w0) * ld(b, ((int64_t)ty.i1 * W + tx.i0) * C + c);
+    v += (ty.w1 * tx.w1) * ld(b, ((int64_t)ty.i1 * W + tx.i1) * C + c);
+    st(y, i, v);
+}
 
 /* max pooling: one thread per output element, channels fastest; a NaN in the window propagates */
 template <typename T>
@@ -288,6 +335,28 @@ odrt_status_t run_mean_hw(const cu_op<T> &q) {
 }
 
 template <typename T>
+odrt_status_t run_crop(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    const eng_tensor *xt = &q.p->tensors[o->in[0]], *yt = &q.p->tensors[o->out];
+    crop_args a;
+    a.x = q.P(o->in[0]), a.boxes = q.P(o->in[1]), a.y = q.P(o->out);
+    a.NB = yt->dims[0], a.P = yt->dims[0] / xt->dims[0], a.C = (int)xt->dims[1], a.H = (int)xt->dims[2], a.W = (int)xt->dims[3];
+    a.ch = o->kh, a.cw = o->kw, a.mode = o->axis, a.extra = o->scalar;
+    crop_k<T><<<blocks(yt->numel, 256), 256, 0, q.s>>>(a);
+    return ODRT_OK;
+}
+
+template <typename T>
+odrt_status_t run_resize(const cu_op<T> &q) {
+    const eng_op *o = q.o;
+    const eng_tensor *xt = &q.p->tensors[o->in[0]], *yt = &q.p->tensors[o->out];
+    resize_k<T><<<blocks(yt->numel, 256), 256, 0, q.s>>>((const T *)q.P(o->in[0]), (const eng_resize_tap *)(q.blob + o->w_off),
+                                                        (T *)q.P(o->out), (int)xt->dims[0], (int)xt->dims[1], (int)xt->dims[2],
+                                                        (int)xt->dims[3], (int)yt->dims[2], (int)yt->dims[3]);
+    return ODRT_OK;
+}
+
+template <typename T>
 using cu_op_fn = odrt_status_t (*)(const cu_op<T> &);
 
 /* the runners in engine_ops.h's order; nullptr: no CUDA kernel (the op is refused at load) */
@@ -303,8 +372,8 @@ struct cu_ops {
         nullptr,        /* EOP_REF: the reference executor runs on the host only */
         run_mean_hw<T>, /* EOP_MEAN_HW */
         run_maxpool<T>, /* EOP_MAXPOOL */
-        nullptr,        /* EOP_CROP */
-        nullptr,        /* EOP_RESIZE */
+        run_crop<T>,    /* EOP_CROP */
+        run_resize<T>,  /* EOP_RESIZE */
     };
     static_assert(sizeof table / sizeof table[0] == EOP_COUNT, "cu_ops: one entry per engine op kind (engine_ops.h)");
 };
