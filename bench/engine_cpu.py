@@ -41,7 +41,7 @@ for _d in sorted(os.listdir(TFOD)) if os.path.isdir(TFOD) else []:
     _m = os.path.join(TFOD, _d, "manifest.json")
     if os.path.exists(os.path.join(TFOD, _d, "DONE")) and os.path.exists(_m):
         _j = json.load(open(_m))
-        if _j["meta_architecture"] in ("ssd", "center_net"):
+        if _j["meta_architecture"] in ("ssd", "center_net", "faster_rcnn"):
             MODELS[_d] = (os.path.join(TFOD, _d, "model.onnx"), _j["size"][0])
 
 
