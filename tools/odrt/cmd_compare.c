@@ -79,17 +79,26 @@ static int run_side(side *s, const odrt_tensor_t *frame, char names[][128], odrt
         }
         odrt_detections_clear(&d);
         for (int i = 0; i < 4; i++) snprintf(names[i], 128, "%s", nm[i]);
-        int n_raw = odrt_engine_num_outputs(s->e);
+        int n_fixed = 4, n_raw = odrt_engine_num_outputs(s->e);
+        const float *mk = NULL;
+        int mh = 0, mw = 0;
+        if (odrt_engine_masks(s->e, 0, &mk, &mh, &mw) == ODRT_OK && mk) { /* Mask R-CNN: the masks in the box, as TF's */
+            int64_t d4[4] = {1, k, mh, mw};
+            if (odrt_tensor_create(ODRT_DT_FLOAT, 4, d4, &t[4]) != ODRT_OK) return cli_error("");
+            memcpy(t[4]->data, mk, t[4]->nbytes);
+            snprintf(names[4], 128, "detection_masks");
+            n_fixed = 5;
+        }
         for (int i = 0; i < n_raw; i++) { /* the network's outputs: "raw_" + the engine's name (raw_box_encodings, ...) */
             const odrt_tensor_t *raw;
             const char *rn;
             if (odrt_engine_output(s->e, i, &raw, &rn) != ODRT_OK ||
-                odrt_tensor_create(ODRT_DT_FLOAT, raw->rank, raw->dims, &t[4 + i]) != ODRT_OK)
+                odrt_tensor_create(ODRT_DT_FLOAT, raw->rank, raw->dims, &t[n_fixed + i]) != ODRT_OK)
                 return cli_error("");
-            memcpy(t[4 + i]->data, raw->data, raw->nbytes);
-            snprintf(names[4 + i], 128, "raw_%s", rn);
+            memcpy(t[n_fixed + i]->data, raw->data, raw->nbytes);
+            snprintf(names[n_fixed + i], 128, "raw_%s", rn);
         }
-        *n = 4 + n_raw;
+        *n = n_fixed + n_raw;
         return 0;
     }
     odrt_dtype_t dt;
