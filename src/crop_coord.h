@@ -72,4 +72,30 @@ CROP_FN float crop_mix(int mode, const crop_tap *ty, const crop_tap *tx, float v
     return top + (bottom - top) * ty->w1;
 }
 
+#ifndef __CUDACC__
+/* TF's crop of NB boxes from an NCHW map X [B, C, H, W] (box n on image n / (NB / B)) into
+ * Y [NB, C, ch, cw]: the reference executor's kernel and the R-CNN finder's probe */
+static inline void crop_nchw(int mode, const float *X, int64_t B, int64_t C, int64_t H, int64_t W, const float *boxes, int64_t NB,
+                             int64_t ch, int64_t cw, float extra, float *Y) {
+    int64_t P = NB / B;
+    for (int64_t n = 0; n < NB; n++) {
+        const float *b = boxes + n * 4, *img = X + n / P * C * H * W;
+        for (int64_t i = 0; i < ch; i++) {
+            crop_tap ty = crop_axis_tap(mode, b[0], b[2], i, ch, H);
+            for (int64_t j = 0; j < cw; j++) {
+                crop_tap tx = crop_axis_tap(mode, b[1], b[3], j, cw, W);
+                for (int64_t k = 0; k < C; k++) {
+                    const float *p = img + k * H * W;
+                    float v00 = ty.i0 >= 0 && tx.i0 >= 0 ? p[ty.i0 * W + tx.i0] : extra;
+                    float v01 = ty.i0 >= 0 && tx.i1 >= 0 ? p[ty.i0 * W + tx.i1] : extra;
+                    float v10 = ty.i1 >= 0 && tx.i0 >= 0 ? p[ty.i1 * W + tx.i0] : extra;
+                    float v11 = ty.i1 >= 0 && tx.i1 >= 0 ? p[ty.i1 * W + tx.i1] : extra;
+                    Y[((n * C + k) * ch + i) * cw + j] = crop_mix(mode, &ty, &tx, v00, v01, v10, v11, extra);
+                }
+            }
+        }
+    }
+}
+#endif
+
 #endif

@@ -28,27 +28,11 @@ static odrt_status_t k_crop(ex_node_ctx *c) {
         return ex_fail_node(c, ODRT_ERR_INVALID, "crop size %lldx%lld or mode bad", (long long)ch, (long long)cw);
     int64_t B = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], NB = ex_numel(c->in[1]) / 4;
     if (B < 1 || NB % B) return ex_fail_node(c, ODRT_ERR_SHAPE, "%lld boxes for a batch of %lld", (long long)NB, (long long)B);
-    int64_t P = NB / B, od[4] = {NB, C, ch, cw};
+    int64_t od[4] = {NB, C, ch, cw};
     ODRT_TRY(ex_out(c, 0, ODRT_DT_FLOAT, 4, od));
     const float *X = x->data, *boxes = bx->data;
     float *Y = c->out[0]->t.data;
-    for (int64_t n = 0; n < NB; n++) {
-        const float *b = boxes + n * 4, *img = X + n / P * C * H * W;
-        for (int64_t i = 0; i < ch; i++) {
-            crop_tap ty = crop_axis_tap(mode, b[0], b[2], i, ch, H);
-            for (int64_t j = 0; j < cw; j++) {
-                crop_tap tx = crop_axis_tap(mode, b[1], b[3], j, cw, W);
-                for (int64_t k = 0; k < C; k++) {
-                    const float *p = img + k * H * W;
-                    float v00 = ty.i0 >= 0 && tx.i0 >= 0 ? p[ty.i0 * W + tx.i0] : extra;
-                    float v01 = ty.i0 >= 0 && tx.i1 >= 0 ? p[ty.i0 * W + tx.i1] : extra;
-                    float v10 = ty.i1 >= 0 && tx.i0 >= 0 ? p[ty.i1 * W + tx.i0] : extra;
-                    float v11 = ty.i1 >= 0 && tx.i1 >= 0 ? p[ty.i1 * W + tx.i1] : extra;
-                    Y[((n * C + k) * ch + i) * cw + j] = crop_mix(mode, &ty, &tx, v00, v01, v10, v11, extra);
-                }
-            }
-        }
-    }
+    crop_nchw(mode, X, B, C, H, W, boxes, NB, ch, cw, extra, Y);
     return ODRT_OK;
 }
 

@@ -186,29 +186,6 @@ static uint32_t rnd_next(uint32_t *s) {
 }
 static float rnd_uniform(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)rnd_next(s) / 16777216.0f; }
 
-/* TF's crop of every box by crop_coord.h (NCHW in and out) */
-static void crop_reference(const float *X, int64_t B, int64_t C, int64_t H, int64_t W, const float *boxes, int64_t NB, int64_t ch,
-                           int64_t cw, int mode, float extra, float *Y) {
-    int64_t P = NB / B;
-    for (int64_t n = 0; n < NB; n++) {
-        const float *b = boxes + n * 4, *img = X + n / P * C * H * W;
-        for (int64_t i = 0; i < ch; i++) {
-            crop_tap ty = crop_axis_tap(mode, b[0], b[2], i, ch, H);
-            for (int64_t j = 0; j < cw; j++) {
-                crop_tap tx = crop_axis_tap(mode, b[1], b[3], j, cw, W);
-                for (int64_t k = 0; k < C; k++) {
-                    const float *p = img + k * H * W;
-                    float v00 = ty.i0 >= 0 && tx.i0 >= 0 ? p[ty.i0 * W + tx.i0] : extra;
-                    float v01 = ty.i0 >= 0 && tx.i1 >= 0 ? p[ty.i0 * W + tx.i1] : extra;
-                    float v10 = ty.i1 >= 0 && tx.i0 >= 0 ? p[ty.i1 * W + tx.i0] : extra;
-                    float v11 = ty.i1 >= 0 && tx.i1 >= 0 ? p[ty.i1 * W + tx.i1] : extra;
-                    Y[((n * C + k) * ch + i) * cw + j] = crop_mix(mode, &ty, &tx, v00, v01, v10, v11, extra);
-                }
-            }
-        }
-    }
-}
-
 /* Is X TF's crop of F by boxes seeded at c? Sets the mode on success. Boxes include ones reaching
  * past the map's edges (where the modes differ) and flipped ones. */
 static int probe_crop(ir_model *m, tfod_crop *cr, ir_value *c, int64_t B) {
@@ -245,7 +222,7 @@ static int probe_crop(ir_model *m, tfod_crop *cr, ir_value *c, int64_t B) {
         odrt_status_t rc = ir_eval(m, g, 2, sv, seeds, 1, &cr->out, &res);
         if (rc == ODRT_OK && res->t.dtype == ODRT_DT_FLOAT && ex_numel(res) == NB * fd[1] * ch * cw) {
             for (int mode = 0; mode < CROP_MODES && !ok; mode++) {
-                crop_reference(F, fd[0], fd[1], fd[2], fd[3], bx, NB, ch, cw, mode, cr->extrapolation, ref);
+                crop_nchw(mode, F, fd[0], fd[1], fd[2], fd[3], bx, NB, ch, cw, cr->extrapolation, ref);
                 double worst = 0;
                 const float *got = res->t.data;
                 for (int64_t i = 0; i < ex_numel(res); i++) {

@@ -252,15 +252,18 @@ static odrt_status_t run_concat(cpu_ctx *c, const eng_plan *p, int k) {
     return ODRT_OK;
 }
 
-static odrt_status_t run_maxpool(cpu_ctx *c, const eng_plan *p, int k) {
+/* an NHWC op run in tasks of output rows (image, y), two per thread */
+static odrt_status_t run_by_rows(cpu_ctx *c, const eng_plan *p, int k, tp_task task) {
     const eng_tensor *yt = &p->tensors[p->ops[k].out];
     int threads = tp_threads(c->pool);
     job j = job_of(c, p, k);
     int64_t rows = yt->dims[0] * yt->dims[2];
     j.per_task = (rows + threads * 2 - 1) / (threads * 2);
-    tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, maxpool_task, &j);
+    tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, task, &j);
     return ODRT_OK;
 }
+
+static odrt_status_t run_maxpool(cpu_ctx *c, const eng_plan *p, int k) { return run_by_rows(c, p, k, maxpool_task); }
 
 static odrt_status_t run_mean_hw(cpu_ctx *c, const eng_plan *p, int k) {
     const eng_tensor *xt = &p->tensors[p->ops[k].in[0]];
@@ -330,15 +333,7 @@ static void resize_task(void *a, int64_t t, int th) {
     }
 }
 
-static odrt_status_t run_resize(cpu_ctx *c, const eng_plan *p, int k) {
-    const eng_tensor *yt = &p->tensors[p->ops[k].out];
-    int threads = tp_threads(c->pool);
-    job j = job_of(c, p, k);
-    int64_t rows = yt->dims[0] * yt->dims[2];
-    j.per_task = (rows + threads * 2 - 1) / (threads * 2);
-    tp_run(c->pool, (rows + j.per_task - 1) / j.per_task, resize_task, &j);
-    return ODRT_OK;
-}
+static odrt_status_t run_resize(cpu_ctx *c, const eng_plan *p, int k) { return run_by_rows(c, p, k, resize_task); }
 
 const cpu_op_fn cpu_ops[] = {
     [EOP_NONE] = NULL,          [EOP_CONV] = run_conv,     [EOP_BINARY] = run_eltwise, [EOP_UNARY] = run_eltwise,
