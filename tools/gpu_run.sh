@@ -2,7 +2,8 @@
 # On a GPU machine, over a tree carrying .gpu (tools/gpu_pack.sh), .cache/models and .whl:
 #   bash tools/gpu_run.sh check   # backend-ops harness + CUDA engine tests (pytest test_cuda.py)
 #   bash tools/gpu_run.sh bench   # odrt CUDA engines vs PyTorch (bench/gpu_peer.py)
-#   bash tools/gpu_run.sh families   # CPU vs CUDA fp32/fp16 engines of .gpuz/families/*.onnx (tools/gpu_shrink.py copies)
+#   bash tools/gpu_run.sh families [MODEL.onnx ...]  # CPU vs CUDA fp32/fp16 engines of .gpuz/families/*.onnx
+#                                                   # (tools/gpu_shrink.py copies), tools/gpu_parity.py
 #   bash tools/gpu_run.sh convs   # odrt's conv kernels vs cuDNN per layer (bench/cuda_convs.cu; CONVS=1 gpu_pack.sh)
 #   bash tools/gpu_run.sh peerprofile [--batch 64]   # PyTorch's kernels by device time (bench/gpu_peer_profile.py)
 #   bash tools/gpu_run.sh ab KNOB V1 V2 ...   # GPU time per detect with an environment knob at each value
@@ -24,18 +25,24 @@ check)
   (cd tests/python && python3 -m pytest -q -p no:cacheprovider test_cuda.py test_engine.py::test_cuda_engine_without_a_gpu 2>&1 | tail -25)
   ;;
 families)
-  # the family fixtures, carried as 8-bit copies (tools/gpu_shrink.py) in .gpuz/families/: CPU engine
-  # vs CUDA fp32 and fp16 engines of the same copy on the shared photos, and CUDA device time
-  for m in .gpuz/families/*.onnx; do
+  # the family fixtures, carried as 8-bit copies (tools/gpu_shrink.py) in .gpuz/families/ (or the
+  # models named after the verb): CPU engine vs CUDA fp32 and fp16 engines of the same copy on the
+  # shared photos at their own size (tools/gpu_parity.py: fp32 with the families issue's criteria,
+  # fp16 the deltas), and CUDA device time
+  shift
+  models=("$@"); [ ${#models[@]} = 0 ] && models=(.gpuz/families/*.onnx)
+  for m in "${models[@]}"; do
     n=$(basename "$m" .onnx)
     "$ODRT_BIN" build "$m" -o "/tmp/$n.cpu.odrt" > /dev/null || { echo "$n: CPU build failed"; continue; }
+    "$ODRT_BIN" detect "/tmp/$n.cpu.odrt" "$ODRT_SHARED_DIR/images" --threshold 0 --json "/tmp/$n.cpu.json" > /dev/null
     for p in fp32 fp16; do
       "$ODRT_BIN" build "$m" -o "/tmp/$n.$p.odrt" --device cuda --precision $p > "$OUT/build_${n}_$p.log" 2>&1 ||
         { echo "$n $p: build failed: $(tail -1 "$OUT/build_${n}_$p.log")"; continue; }
-      "$ODRT_BIN" compare "/tmp/$n.cpu.odrt" "/tmp/$n.$p.odrt" --images "$ODRT_SHARED_DIR/images" > "$OUT/compare_${n}_$p.log" 2>&1
-      echo "$n $p: compare rc=$? $(grep -E '^  detections' "$OUT/compare_${n}_$p.log")"
-      "$ODRT_BIN" bench "/tmp/$n.$p.odrt" --iterations 200 --warmup 20 --json > "$OUT/bench_${n}_$p.json" 2>&1 &&
-        python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("  device median %.3f ms, latency median %.3f ms" % (j["device_median_ms"], j.get("latency_median_ms", float("nan"))))' "$OUT/bench_${n}_$p.json"
+      "$ODRT_BIN" detect "/tmp/$n.$p.odrt" "$ODRT_SHARED_DIR/images" --threshold 0 --json "/tmp/$n.$p.json" > /dev/null
+      if [ $p = fp32 ]; then echo "$n fp32: $(python3 tools/gpu_parity.py "/tmp/$n.cpu.json" "/tmp/$n.$p.json")"
+      else echo "$n fp16 (IoU >= 0.5, any score): $(python3 tools/gpu_parity.py "/tmp/$n.cpu.json" "/tmp/$n.$p.json" --iou 0.5 --score-tol 1 --mask-iou 0)"; fi
+      "$ODRT_BIN" bench "/tmp/$n.$p.odrt" --iterations 100 --warmup 10 --json > "$OUT/bench_${n}_$p.json" 2>&1 &&
+        python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("  device median %.3f ms, detect median %.3f ms" % (j["device_median_ms"], j["median_ms"]))' "$OUT/bench_${n}_$p.json"
     done
   done
   ;;

@@ -209,8 +209,14 @@ void *tensor_ptr(const cu_ctx *c, int t) {
 odrt_status_t cuda_run(void *vc, const eng_plan *p, int k0, int k1) {
     cu_ctx *c = (cu_ctx *)vc;
     if (k0 < 0 || k1 > p->n_ops || k0 > k1) return odrt_fail(ODRT_ERR_ARG, "engine: ops [%d, %d) of %d", k0, k1, p->n_ops);
+    CU_TRY(cudaEventRecord(c->ev0, c->stream));
     for (int k = k0; k < k1; k++) ODRT_TRY(cu_run_op(p, k, c->d_arena, c->d_blob, c->half, &c->x, c->stream));
+    CU_TRY(cudaEventRecord(c->ev1, c->stream));
     CU_TRY(cudaStreamSynchronize(c->stream));
+    /* device time of a detect run in ranges (stages with host work between them): the ranges' sum,
+     * restarted by the range that begins at op 0 */
+    float ms = 0;
+    if (cudaEventElapsedTime(&ms, c->ev0, c->ev1) == cudaSuccess) c->last_ms = (k0 == 0 || c->last_ms < 0 ? 0 : c->last_ms) + ms;
     return ODRT_OK;
 }
 
