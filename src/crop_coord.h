@@ -10,8 +10,9 @@
  *     align_corners): box scaled by (H - 1), samples y1 + lin_i (y2 - y1) with lin = linspace(0, 1,
  *     ch) in float; neighbours floor(y) and floor(y + 1); a neighbour outside the map reads the
  *     extrapolation value; weights (hy hx) * 4 etc., summed and divided by 4 (its 2x2 average pool).
- *   CROP_TF: tf.image.crop_and_resize (tf2onnx: a Loop of Resize tf_crop_and_resize): a sample
- *     outside [0, H - 1] is the extrapolation value; top + (bottom - top) * lerp. */
+ *   CROP_TF: tf.image.crop_and_resize as tf2onnx writes it (a Loop of Resize tf_crop_and_resize,
+ *     whose sample coordinates are computed in ONNX's operation order): a sample outside [0, H - 1]
+ *     is the extrapolation value; top + (bottom - top) * lerp. */
 #ifndef ODRT_CROP_COORD_H
 #define ODRT_CROP_COORD_H
 
@@ -50,8 +51,11 @@ CROP_FN crop_tap crop_axis_tap(int mode, float a, float b, int64_t o, int64_t n,
         t.w0 = 1.0f - l, t.w1 = l, t.outside = 0;
         return t;
     }
-    float scale = n > 1 ? (b - a) * sl / (float)(n - 1) : 0.0f;
-    float g = n > 1 ? a * sl + (float)o * scale : 0.5f * (a + b) * sl;
+    /* ONNX Resize's tf_crop_and_resize coordinate, in its operation order (tf2onnx's form, which
+     * onnxruntime and the reference executor evaluate so): TF's own kernel computes
+     * a sl + o ((b - a) sl / (n - 1)), and the two can fall on either side of the map's last row
+     * for a box edge at 1 (a sample outside reads the extrapolation value) */
+    float g = n > 1 ? a * sl + (float)o * (b - a) * sl / (float)(n - 1) : 0.5f * (a + b) * sl;
     t.outside = !(g >= 0 && g <= sl);
     float f0 = floorf(g), f1 = ceilf(g);
     t.i0 = t.outside ? -1 : (int64_t)f0, t.i1 = t.outside ? -1 : (int64_t)f1;

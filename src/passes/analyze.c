@@ -407,14 +407,18 @@ odrt_status_t tfod_probe_decoder(ir_model *m, ir_value *codes, ir_value *target,
         qsort(col, (size_t)cnt, sizeof *col, cmp_float);
         scales[c] = col[cnt / 2];
     }
-    double worst = 0;
+    /* errors relative to the value, with a floor of 1e-3 of the anchors' extent (normalised or
+     * pixel coordinates: a corner decoded near 0 carries the float error of the larger terms) */
+    double worst = 0, extent = 1;
+    for (int64_t i = 0; i < N * 4; i++)
+        if (fabs((double)res[0][i]) > extent) extent = fabs((double)res[0][i]);
     for (int64_t i = 0; i < N; i++) {
         const float *e = in[RANDOM] + i * 4, *a = anc + i * 4, *b = res[RANDOM] + i * 4;
         float yc = e[0] / scales[0] * a[2] + a[0], xc = e[1] / scales[1] * a[3] + a[1];
         float h = expf(e[2] / scales[2]) * a[2], w = expf(e[3] / scales[3]) * a[3];
         float want[4] = {yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2};
         for (int c = 0; c < 4; c++) {
-            double err = fabs((double)want[c] - b[c]) / (1e-3 + fabs((double)b[c]));
+            double err = fabs((double)want[c] - b[c]) / (1e-3 * extent + fabs((double)b[c]));
             if (!(err <= worst)) worst = err;
         }
     }

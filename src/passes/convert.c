@@ -140,6 +140,7 @@ static cJSON *crop_json(const tfod_crop *c) {
     cJSON_AddItemToObject(o, "size", cJSON_CreateIntArray((int[]){(int)c->ch, (int)c->cw}, 2));
     cJSON_AddNumberToObject(o, "boxes_per_image", (double)c->n_boxes);
     cJSON_AddStringToObject(o, "feature_map", c->features->name);
+    cJSON_AddStringToObject(o, "boxes", c->boxes->name);
     cJSON_AddItemToObject(o, "feature_map_shape", cJSON_CreateIntArray((int[]){(int)c->C, (int)c->H, (int)c->W}, 3));
     cJSON_AddNumberToObject(o, "extrapolation_value", c->extrapolation);
     return o;

@@ -92,13 +92,14 @@ static int close_backward(const ir_graph *g, const ir_value *from, const unsigne
 }
 
 /* does `from` depend on goal (or, goal NULL, on any value marked in goals) other than through `via`? */
-static int reaches_avoiding_any(const ir_graph *g, const ir_value *from, const ir_value *via, const ir_value *goal,
-                                const unsigned char *goals) {
+static int reaches_avoiding_any(const ir_graph *g, const ir_value *from, const ir_value *via, const ir_value *via2,
+                                const ir_value *goal, const unsigned char *goals) {
     unsigned char *stop = marks(g), *seen = marks(g);
     int hit = 1;
     if (stop && seen) {
         stop[via->id] = 1;
         seen[via->id] = 1; /* not entered */
+        if (via2) stop[via2->id] = seen[via2->id] = 1;
         hit = from != via && close_backward(g, from, stop, goal, seen);
         for (size_t i = 0; goals && !hit && from != via && i < g->n_values; i++) hit = goals[i] && seen[i];
     }
@@ -107,7 +108,7 @@ static int reaches_avoiding_any(const ir_graph *g, const ir_value *from, const i
 }
 
 static int reaches_avoiding(const ir_graph *g, const ir_value *from, const ir_value *via, const ir_value *goal) {
-    return reaches_avoiding_any(g, from, via, goal, NULL);
+    return reaches_avoiding_any(g, from, via, NULL, goal, NULL);
 }
 
 static int node_index(const ir_graph *g, const ir_node *n) {
@@ -289,7 +290,7 @@ static odrt_status_t find_crop(ir_model *m, tfod_found *f, const unsigned char *
             ir_value *v = n->out[k];
             if (!v || !anc[v->id] || !stage[v->id] || v == cr->out || (v->type.dtype && v->type.dtype != ODRT_DT_FLOAT) ||
                 (v->type.rank >= 1 && last_dim(v) >= 0 && last_dim(v) != 4) || (v->type.rank >= 0 && v->type.rank != 2 &&
-                v->type.rank != 3) || reaches_avoiding_any(g, cr->out, v, NULL, sources))
+                v->type.rank != 3) || reaches_avoiding_any(g, cr->out, v, NULL, NULL, sources))
                 continue; /* not a box tensor every path from the NMS to X crosses */
             tried++;
             if (probe_crop(m, cr, v, B)) cr->boxes = v;
@@ -329,9 +330,10 @@ static unsigned char *pure_from(const ir_graph *g, const ir_value *x) {
 }
 
 /* the latest value computed from x alone (pure) that every path from target back to x crosses,
- * with numel n1 or n2 and its last dims `last` (n_last of them) */
-static ir_value *pure_dominator(const ir_graph *g, const unsigned char *pure, const ir_value *target, const ir_value *x, int64_t n1,
-                                int64_t n2, const int64_t *last, int n_last) {
+ * paths through `beside` (another head, or NULL) aside, with numel n1 or n2 and its last dims
+ * `last` (n_last of them) */
+static ir_value *pure_dominator(const ir_graph *g, const unsigned char *pure, const ir_value *target, const ir_value *x,
+                                const ir_value *beside, int64_t n1, int64_t n2, const int64_t *last, int n_last) {
     unsigned char *anc = marks(g);
     ir_value *best = NULL;
     if (!anc) return NULL;
@@ -342,7 +344,7 @@ static ir_value *pure_dominator(const ir_graph *g, const unsigned char *pure, co
         if (!anc[v->id] || !pure[v->id] || !static_type(v, &n) || (n != n1 && n != n2) || v->type.rank < n_last) continue;
         int ok = 1;
         for (int k = 0; k < n_last; k++) ok &= v->type.dims[v->type.rank - n_last + k].value == last[k];
-        if (!ok || (best && topo_pos(g, v) <= topo_pos(g, best)) || reaches_avoiding(g, target, v, x)) continue;
+        if (!ok || (best && topo_pos(g, v) <= topo_pos(g, best)) || reaches_avoiding_any(g, target, v, beside, x, NULL)) continue;
         best = v;
     }
     free(anc);
@@ -564,7 +566,9 @@ odrt_status_t tfod_analyze_rcnn(ir_model *m, tfod_found *f) {
     }
     f->n_classes = nl / NB - 1, f->bg_offset = 1, f->act = r->act;
     int64_t four = 4;
-    r->codes = pure_dominator(g, pure, raw_boxes, r->crop.out, NB * 4, NB * f->n_classes * 4, &four, 1);
+    /* with a box per class, raw_detection_boxes are each proposal's best class's box: the class
+     * logits reach them too (an ArgMax), beside the codes */
+    r->codes = pure_dominator(g, pure, raw_boxes, r->crop.out, r->logits, NB * 4, NB * f->n_classes * 4, &four, 1);
     int64_t nc = 0;
     if (!r->codes || !static_type(r->codes, &nc) || (nc / NB / 4 != 1 && nc / NB / 4 != f->n_classes)) {
         rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: the second stage's box codes [%lld, 1 or %lld, 4] (computed from its crop "
@@ -607,7 +611,7 @@ odrt_status_t tfod_analyze_rcnn(ir_model *m, tfod_found *f) {
         }
         int64_t NT = r->mask_crop.out->type.dims[0].value, per = r->mask_h * r->mask_w;
         int64_t hw[2] = {r->mask_h, r->mask_w};
-        r->mask_logits = pure_dominator(g, pure3, sg, r->mask_crop.out, NT * per, NT * per * f->n_classes, hw, 2);
+        r->mask_logits = pure_dominator(g, pure3, sg, r->mask_crop.out, NULL, NT * per, NT * per * f->n_classes, hw, 2);
         int64_t nm = 0;
         if (!r->mask_logits || !static_type(r->mask_logits, &nm) ||
             (nm / (NT * per) != 1 && nm / (NT * per) != f->n_classes)) {

@@ -148,14 +148,14 @@ static ir_value *crop_axis(bld *b, ir_value *lo, ir_value *hi, int64_t n, int64_
         ir_value *len = b_op2(b, "Sub", "odrt/rcnn/crop_len", b_op2(b, "Mul", "odrt/rcnn/crop_hi", hi, b_scalar_f(b, "odrt/rcnn/crop_scale", sl)), a);
         if (n == 1) a = b_op2(b, "Add", "odrt/rcnn/crop_mid", a, b_op2(b, "Div", "odrt/rcnn/crop_half", len, b_scalar_f(b, "odrt/rcnn/two", 2)));
         g = b_op2(b, "Add", "odrt/rcnn/crop_grid", a, b_op2(b, "Mul", "odrt/rcnn/crop_step", b_const(b, "odrt/rcnn/lin", ODRT_DT_FLOAT, 3, dl, lin), len));
-    } else { /* lo (L - 1) + o (hi - lo) (L - 1) / (n - 1); the middle when n = 1 */
+    } else { /* lo (L - 1) + ((o (hi - lo)) (L - 1)) / (n - 1), in that order (crop_coord.h); the middle when n = 1 */
         for (int64_t o = 0; o < n; o++) lin[o] = (float)o;
         if (n > 1) {
-            ir_value *sc = b_op2(b, "Div", "odrt/rcnn/crop_sc", b_op2(b, "Mul", "odrt/rcnn/crop_span", b_op2(b, "Sub", "odrt/rcnn/crop_d", hi, lo),
-                                                                                b_scalar_f(b, "odrt/rcnn/crop_scale", sl)),
+            ir_value *od = b_op2(b, "Mul", "odrt/rcnn/crop_od", b_const(b, "odrt/rcnn/steps", ODRT_DT_FLOAT, 3, dl, lin),
+                                 b_op2(b, "Sub", "odrt/rcnn/crop_d", hi, lo));
+            ir_value *sc = b_op2(b, "Div", "odrt/rcnn/crop_step", b_op2(b, "Mul", "odrt/rcnn/crop_span", od, b_scalar_f(b, "odrt/rcnn/crop_scale", sl)),
                                  b_scalar_f(b, "odrt/rcnn/crop_n1", (float)(n - 1)));
-            g = b_op2(b, "Add", "odrt/rcnn/crop_grid", b_op2(b, "Mul", "odrt/rcnn/crop_lo", lo, b_scalar_f(b, "odrt/rcnn/crop_scale", sl)),
-                      b_op2(b, "Mul", "odrt/rcnn/crop_step", b_const(b, "odrt/rcnn/steps", ODRT_DT_FLOAT, 3, dl, lin), sc));
+            g = b_op2(b, "Add", "odrt/rcnn/crop_grid", b_op2(b, "Mul", "odrt/rcnn/crop_lo", lo, b_scalar_f(b, "odrt/rcnn/crop_scale", sl)), sc);
         } else {
             g = b_op2(b, "Mul", "odrt/rcnn/crop_mid", b_op2(b, "Mul", "odrt/rcnn/crop_sum", b_op2(b, "Add", "odrt/rcnn/crop_s", lo, hi),
                                                                     b_scalar_f(b, "odrt/rcnn/half", 0.5f)),

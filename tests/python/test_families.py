@@ -76,13 +76,36 @@ def rgb(path, size=None):
 _sessions = {}
 
 
+_crops = {}
+
+
+def crop_boxes(m):
+    """the value holding the proposals that an R-CNN export's second stage crops with
+    tf.image.crop_and_resize (odrt's convert report names it, found by structure), else None"""
+    if m["name"] not in _crops:
+        _crops[m["name"]] = None
+        if m["meta_architecture"] == "faster_rcnn":
+            import tempfile
+            with tempfile.TemporaryDirectory() as d:
+                r = os.path.join(d, "r.json")
+                run_odrt("convert", os.path.join(m["dir"], "model.onnx"), "-o", os.path.join(d, "c.onnx"), "--report", r, timeout=900)
+                crop = json.load(open(r))["crop"]
+            if crop["mode"] == "crop_and_resize":
+                _crops[m["name"]] = crop["boxes"]
+    return _crops[m["name"]]
+
+
 def session(m, optimized=True):
     key = (m["name"], optimized)
     if key not in _sessions:
+        import onnx
         so = ort.SessionOptions()
         if not optimized:
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        _sessions[key] = ort.InferenceSession(os.path.join(m["dir"], "model.onnx"), so, providers=["CPUExecutionProvider"])
+        model = onnx.load(os.path.join(m["dir"], "model.onnx"))
+        if crop_boxes(m):  # the proposals as an output too
+            model.graph.output.append(onnx.helper.make_tensor_value_info(crop_boxes(m), onnx.TensorProto.FLOAT, None))
+        _sessions[key] = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     return _sessions[key]
 
 
@@ -97,7 +120,25 @@ def original(m, x):
         runs.append(dict(zip([o.name for o in s.get_outputs()], s.run(None, {"input_tensor": x}))))
     key = "raw_detection_scores" if "raw_detection_scores" in runs[0] else "detection_multiclass_scores"
     spread = float(np.abs(runs[0][key] - runs[1][key]).max())
-    return runs[0] | {"score_tol": max(1e-4, 1.5 * spread)}
+    return runs[0] | {"score_tol": max(1e-4, 1.5 * spread), "at_crop_edge": at_crop_edge(m, runs[0])}
+
+
+def at_crop_edge(m, out):
+    """per image, the detections (indices) whose proposal reaches the frame's bottom or right edge in
+    an export that crops with tf.image.crop_and_resize. There the export is discontinuous at float
+    resolution: its crop samples the map's last row (column) at a coordinate computed to land on
+    that row, and for about 2-4% of such boxes float rounding puts it a hair past the row, where
+    the sample reads the extrapolation value (0) instead (TF's own kernel, which orders the terms
+    differently, does so for other boxes). The proposal's other edge carries the network's float
+    noise (1e-7 here), so any other implementation, onnxruntime with other optimisations included,
+    makes that call differently now and then, and the detection changes."""
+    name = crop_boxes(m)
+    if not name:
+        return None
+    props = out[name].reshape(out["detection_scores"].shape[0], -1, 4)
+    idx = out["detection_anchor_indices"].astype(np.int64)
+    return [{i for i, a in enumerate(idx[b]) if 0 <= a < props.shape[1] and (props[b, a, 2] == 1 or props[b, a, 3] == 1)}
+            for b in range(props.shape[0])]
 
 
 def dets(out, b=0):
@@ -116,6 +157,9 @@ def beyond_cut(missed, other, max_total, tol=1e-4):
     return [d for d in missed if d[1] <= last + tol]
 
 
+EDGE_FLIPS = []  # (what, missed, extra) exempted by at_crop_edge, for the report at the end
+
+
 def assert_parity(ref_out, got, what, b=0):
     """ref_out: the export's outputs (detection_boxes padded to max_total), got: detections"""
     ref, max_total, tol = dets(ref_out, b), ref_out["detection_boxes"].shape[1], ref_out["score_tol"]
@@ -123,6 +167,18 @@ def assert_parity(ref_out, got, what, b=0):
     m_all, e_all = unmatched(ref, got, score_tol=tol), unmatched(got, ref, score_tol=tol)
     miss = [d for d in m_all if d not in beyond_cut(m_all, got, max_total, tol)]
     extra = [d for d in e_all if d not in beyond_cut(e_all, ref, max_total, tol)]
+    edge = ref_out.get("at_crop_edge")
+    if edge is not None and miss:  # at_crop_edge: a missed detection of a proposal on the edge, and
+        # one detection of its class in its place, are the export's discontinuity, not an error
+        flips = [d for d in miss if any(i < len(ref) and ref[i] == d for i in edge[b])]
+        for d in flips:
+            miss.remove(d)
+            other = next((e for e in extra if e[0] == d[0]), None)
+            if other:
+                extra.remove(other)
+            EDGE_FLIPS.append((what, d, other))
+            print("at the crop edge (exempt): %s missed %s, extra %s" % (what, d, other))
+        assert len(flips) <= 3, (what, "more detections at the crop's edge changed than float rounding explains", flips)
     assert len(m_all) - len(miss) == len(e_all) - len(extra) <= 2, (what, "swaps at the cut", m_all, e_all)
     assert not miss, (what, "missing", miss[:3])
     assert not extra, (what, "extra", extra[:3])
