@@ -177,11 +177,11 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
         }
         if (n->dead || !ir_node_foldable(n)) continue;
         int all = 1;
-        int64_t in_numel = 0; /* the largest input's element count */
+        int64_t in_numel = 0; /* the inputs' element count: a fold may not make more than it reads (Expand, Tile) */
         for (int k = 0; k < n->n_in && all; k++) {
             if (!n->in[k]) continue;
             all = n->in[k]->init != NULL && n->in[k]->graph == g;
-            if (all && n->in[k]->init->numel > in_numel) in_numel = n->in[k]->init->numel;
+            if (all) in_numel += n->in[k]->init->numel;
         }
         if (!all) continue;
         ex_val **ins = calloc((size_t)n->n_in + 1, sizeof *ins), **outs = calloc((size_t)n->n_out + 1, sizeof *outs);

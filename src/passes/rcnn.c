@@ -305,27 +305,31 @@ static odrt_status_t find_crop(ir_model *m, tfod_found *f, const unsigned char *
     return ODRT_OK;
 }
 
-/* values computed from x and constants alone */
+/* values computed from x and constants alone (constants: initializers and what is computed from
+ * them only, such as dequantised weights) */
 static unsigned char *pure_from(const ir_graph *g, const ir_value *x) {
-    unsigned char *pure = marks(g);
-    if (!pure) return NULL;
+    unsigned char *pure = marks(g), *konst = marks(g);
+    if (!pure || !konst) {
+        free(pure), free(konst);
+        return NULL;
+    }
     pure[x->id] = 1;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ir_node *n = g->nodes[i];
         if (n->dead) continue;
-        int any = 0, all = 1;
+        int any = 0, all = 1, subgraph = 0;
         for (int k = 0; k < n->n_in; k++) {
             const ir_value *v = n->in[k];
-            if (!v || v->init) continue;
+            if (!v || v->init || (v->graph == g && konst[v->id])) continue;
             if (v->graph == g && pure[v->id]) any = 1;
             else all = 0;
         }
         for (int a = 0; a < n->n_attrs; a++)
-            if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) all = 0;
-        if (any && all)
-            for (int k = 0; k < n->n_out; k++)
-                if (n->out[k]) pure[n->out[k]->id] = 1;
+            if (n->attrs[a].type == IR_ATTR_GRAPH || n->attrs[a].type == IR_ATTR_GRAPHS) all = 0, subgraph = 1;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] && all && !subgraph) (any ? pure : konst)[n->out[k]->id] = 1;
     }
+    free(konst);
     return pure;
 }
 
