@@ -330,3 +330,25 @@ def test_refusals(m, cmd, tmp_path):
     assert p.returncode != 0 and not out.exists()
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and family_of(m).replace("_", "-") in lines[0].lower().replace("_", "-"), p.stderr
+
+
+@pytest.mark.skipif(SUBSET, reason="Release build only")
+@pytest.mark.parametrize("m", [f for f in ENGINE if f["meta_architecture"] == "faster_rcnn"][:1], ids=lambda m: m["name"])
+def test_engine_dequantised_weights(m, photos, tmp_path):
+    """an export whose conv weights are computed from constants (uint8 -> Cast -> Mul -> Add, as a
+    dequantised model has them; tools/gpu_shrink.py makes the copy) is found and built alike, and
+    matches that copy under onnxruntime"""
+    import subprocess
+    import sys
+    q = tmp_path / "q.onnx"
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gpu_shrink.py"), os.path.join(m["dir"], "model.onnx"), str(q)],
+                   check=True, capture_output=True, timeout=600)
+    e = tmp_path / "q.odrt"
+    run_odrt("build", q, "-o", e, timeout=900)
+    plain = ort.SessionOptions()
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    ss = [ort.InferenceSession(str(q), o, providers=["CPUExecutionProvider"]) for o in (ort.SessionOptions(), plain)]
+    for p, got in zip(photos[:2], engine_dets(e, photos[:2], tmp_path)):
+        runs = [dict(zip([o.name for o in s.get_outputs()], s.run(None, {"input_tensor": rgb(p)}))) for s in ss]
+        spread = float(np.abs(runs[0]["raw_detection_scores"] - runs[1]["raw_detection_scores"]).max())
+        assert_parity(runs[0] | {"score_tol": max(1e-4, 1.5 * spread)}, got, (m["name"], "dequantised", p))
