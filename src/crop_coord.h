@@ -44,6 +44,10 @@ CROP_FN crop_tap crop_axis_tap(int mode, float a, float b, int64_t o, int64_t n,
         float step = n > 1 ? 1.0f / (float)(n - 1) : 0.0f;
         float lin = n > 1 ? (o == n - 1 ? 1.0f : step * (float)o) : 0.0f;
         float g = n > 1 ? lo + lin * len : (lo + len / 2) + lin * len;
+        if (!(g > -2.0f && g < (float)L + 1.0f)) { /* no neighbour inside (NaN too): no float -> int conversion */
+            t.i0 = t.i1 = -1, t.w0 = 1.0f - (g - floorf(g)), t.w1 = g - floorf(g), t.outside = 0;
+            return t;
+        }
         float f0 = floorf(g), f1 = floorf(g + 1.0f), l = g - f0;
         t.i0 = (int64_t)f0, t.i1 = (int64_t)f1;
         if (!(t.i0 >= 0 && t.i0 < L)) t.i0 = -1;
@@ -57,8 +61,12 @@ CROP_FN crop_tap crop_axis_tap(int mode, float a, float b, int64_t o, int64_t n,
      * for a box edge at 1 (a sample outside reads the extrapolation value) */
     float g = n > 1 ? a * sl + (float)o * (b - a) * sl / (float)(n - 1) : 0.5f * (a + b) * sl;
     t.outside = !(g >= 0 && g <= sl);
+    if (t.outside) {
+        t.i0 = t.i1 = -1, t.w0 = 1.0f, t.w1 = 0.0f;
+        return t;
+    }
     float f0 = floorf(g), f1 = ceilf(g);
-    t.i0 = t.outside ? -1 : (int64_t)f0, t.i1 = t.outside ? -1 : (int64_t)f1;
+    t.i0 = (int64_t)f0, t.i1 = (int64_t)f1;
     t.w0 = 1.0f - (g - f0), t.w1 = g - f0;
     return t;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write a tiny synthetic odrt engine (docs/engine-format.md) that uses every network op kind but
-the reference fallback: the seed of the engine-loader fuzzer, and a format check in the tests.
+the reference fallback (the crop's boxes are computed values: whatever they hold, a crop must run): the seed of the engine-loader fuzzer, and a format check in the tests.
 `write_engine(meta, blob)` is the format's writer in Python (XXH3 checksums as odrt computes them).
 Usage: make_engine_seed.py OUT.odrt"""
 import json
@@ -72,6 +72,15 @@ def seed():
     t9 = tensor([1, 4, 4, 16])
     t10 = tensor([1, 32, 4], 0, t8)
     t11 = tensor([1, 32, 8], 0, t9)
+    t12 = tensor([1, 8, 2, 2], 1)  # max-pooled t7
+    t13 = tensor([1, 8, 1, 1], 1)  # its spatial mean
+    t14 = tensor([1, 8, 4, 4], 1)  # t12 resized back
+    t15 = tensor([2, 4])  # crop boxes: the means, gathered (any values: a crop must survive them)
+    t16 = tensor([2, 8, 3, 3], 1)  # crops of t7
+    taps = np.zeros(8, dtype=[("i0", "<i4"), ("i1", "<i4"), ("w0", "<f4"), ("w1", "<f4")])
+    for i in range(8):  # rows then columns: 2 -> 4, asymmetric
+        x = (i % 4) / 2.0
+        taps[i] = (int(x), min(int(x) + 1, 1), 1 - (x - int(x)), x - int(x))
     conv = dict(act=0, cin=3, cout=8)
     ops = [
         op(1, [t1], t2, dict(conv_kind=2, kh=3, kw=3, sh=2, sw=2, pt=1, pl=1, pb=1, pr=1, cin=3, cout=8),
@@ -85,6 +94,11 @@ def seed():
         op(2, [t6, t5], t7, dict(bin=2, bcast=0), name="mul"),
         op(4, [t7], t8, w=put(np.arange(127, -1, -1, dtype=np.int32)), name="gather"),
         op(5, [t8, t8], t9, dict(axis=3), name="concat"),
+        op(8, [t7], t12, dict(kh=2, kw=2, sh=2, sw=2), name="maxpool"),
+        op(7, [t7], t13, name="mean_hw"),
+        op(10, [t12], t14, w=put(taps), name="resize"),
+        op(4, [t13], t15, w=put(np.arange(8, dtype=np.int32)), name="boxes"),
+        op(9, [t7, t15], t16, dict(kh=3, kw=3, cin=8, cout=8, axis=1), name="crop"),
     ]
     del conv
     anchors = np.stack(np.meshgrid((np.arange(4) + 0.5) / 4, (np.arange(4) + 0.5) / 4, indexing="ij"), -1).reshape(-1, 2)

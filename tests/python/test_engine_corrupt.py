@@ -183,3 +183,37 @@ def test_gather_index_out_of_range(good, tmp_path):
     blob = bytearray(good[s[1]:s[1] + s[2]])
     struct.pack_into("<i", blob, g["w"][0] + 8, 2 ** 30)
     check(tmp_path, "gather_oob.odrt", reseal(good, blob=bytes(blob)), "out of range")
+
+
+def test_rcnn_metadata(tmp_path, images):
+    """a Mask R-CNN engine's stages, crops and mask settings forged (the family fixture of
+    tools/fixtures: skipped without it)"""
+    import glob
+    import os
+    from conftest import ROOT
+    tfod = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
+    found = [os.path.dirname(p) for p in glob.glob(os.path.join(tfod, "mask_rcnn*", "DONE"))]
+    if not found:
+        pytest.skip("no Mask R-CNN fixture (tools/fixtures/tfod_fixtures.sh)")
+    run_odrt("build", os.path.join(found[0], "model.onnx"), "-o", tmp_path / "m.odrt", timeout=900)
+    good = (tmp_path / "m.odrt").read_bytes()
+    m0 = meta_of(good)
+    ops = m0["network"]["ops"]
+    crop = next(i for i, o in enumerate(ops) if o["kind"] == 9)
+
+    def rc(**kw):
+        return lambda m: m["postprocessing"]["rcnn"].update(kw)
+    cases = [
+        ("stages_order", rc(stage_ops=[5, 2]), "rcnn post-processing settings bad"),
+        ("stages_past", rc(stage_ops=[1, len(ops) + 5]), "past the last op"),
+        ("proposals", rc(proposals=0), "rcnn post-processing settings bad"),
+        ("rpn_iou", rc(first_stage_bits=[0x7FC00000, 0]), "first-stage NMS thresholds bad"),
+        ("masks", rc(masks=[1, 0, 15]), "rcnn mask settings bad"),
+        ("proposal_tensor", lambda m: m["network"].update({"proposals": m["network"]["input"]}), "R-CNN metadata"),
+        ("crop_mode", lambda m: m["network"]["ops"][crop]["p"].__setitem__(17, 7), "crop size or mode out of range"),
+        ("crop_size", lambda m: m["network"]["ops"][crop]["p"].__setitem__(2, 0), "crop size or mode out of range"),
+        ("crop_boxes", lambda m: m["network"]["ops"][crop]["in"].__setitem__(1, m["network"]["ops"][crop]["in"][0]),
+         "crop"),
+    ]
+    for name, edit, expect in cases:
+        check(tmp_path, name + ".odrt", forged(good, edit), expect)
