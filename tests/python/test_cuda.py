@@ -184,3 +184,30 @@ def test_efficientdet_fp16(engines, images, tmp_path):
           (n3, m3["cuda"], m3["emulation"], n5, m5["cuda"], m5["emulation"]))
     assert m3["cuda"] <= m3["emulation"] + max(2, 0.03 * n3), (m3, n3)
     assert m5["cuda"] <= m5["emulation"] + max(2, 0.03 * n5), (m5, n5)
+
+
+def test_efficientdet_coco_fp16(engines, images, tmp_path):
+    """The TF OD API's own EfficientDet-D0 export (90 classes, the family fixture of
+    tools/fixtures; skipped without it), whose calibrated random weights take fp16 well: the CPU
+    engine with every op's output and conv weight rounded to fp16 misses 3 of its 437 fp32
+    detections >= 0.3 and 1 of 295 >= 0.5. The CUDA fp16 engine, against the CPU fp32 engine, may
+    miss no more than that emulation misses plus max(2, 2%) (at IoU 0.9), so a half kernel
+    worse than fp16 arithmetic fails here, where the shared D0 fixture's yardstick (which loses
+    most of its detections to fp16 itself) cannot tell."""
+    tfod = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
+    model = os.path.join(tfod, "efficientdet_d0_512_coco", "model.onnx")
+    if not os.path.exists(model):
+        pytest.skip("no efficientdet_d0_512_coco fixture (tools/fixtures/tfod_fixtures.sh)")
+    MODELS["efficientdet_coco"] = model
+    ref = detect(engines("efficientdet_coco"), images, tmp_path)
+    got = detect(engines("efficientdet_coco", "--device", "cuda", "--precision", "fp16"), images, tmp_path)
+    out = tmp_path / "emul.json"
+    subprocess.run([odrt_bin(), "detect", engines("efficientdet_coco"), *images, "--json", out, "--threshold", "0"], check=True,
+                   capture_output=True, timeout=900,
+                   env={**os.environ, "ODRT_CPU_HALF": "1", "ODRT_CPU_HALF_WEIGHTS": "1", "ODRT_NO_FUSE": "1"})
+    emul = [[(d["class_id"], d["score"], d["box_normalized"]) for d in r["detections"]] for r in json.loads(out.read_text())["images"]]
+    for thr in (0.3, 0.5):
+        n = sum(sum(d[1] >= thr for d in r) for r in ref)
+        m = {k: sum(len(missing(r, x, thr, 0.9)) for r, x in zip(ref, v)) for k, v in (("cuda", got), ("emulation", emul))}
+        print("EfficientDet-D0 COCO fp16 >= %.1f: %d, missing cuda %d / emulation %d" % (thr, n, m["cuda"], m["emulation"]))
+        assert n > 0 and m["cuda"] <= m["emulation"] + max(2, 0.02 * n), (thr, m, n)
