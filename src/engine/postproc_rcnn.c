@@ -19,17 +19,16 @@
 
 #define MAX_B 256
 
-static odrt_status_t windows(const eng_meta *m, int B, const int64_t *win_px, float *clip) {
+static odrt_status_t windows(int B, const int64_t *win_px, float *clip) {
     if (B < 1 || B > MAX_B) return odrt_fail(ODRT_ERR_ARG, "post-processing: batch %d", B);
     for (int b = 0; b < B; b++) clip[2 * b] = (float)win_px[2 * b], clip[2 * b + 1] = (float)win_px[2 * b + 1];
-    (void)m;
     return ODRT_OK;
 }
 
 odrt_status_t eng_rcnn_proposals(const eng_meta *m, const float *anchors, const float *codes, const float *logits, int B,
                                  const int64_t *win_px, float *props, int *n_props, const eng_host *host, eng_post_ws **ws) {
     float clip[2 * MAX_B], scale[2 * MAX_B];
-    ODRT_TRY(windows(m, B, win_px, clip));
+    ODRT_TRY(windows(B, win_px, clip));
     for (int b = 0; b < B; b++) scale[2 * b] = 1.0f / (float)m->net_h, scale[2 * b + 1] = 1.0f / (float)m->net_w;
     int keep = m->rc_max1 < m->rc_props ? m->rc_max1 : m->rc_props;
     eng_nms_spec s;
@@ -56,7 +55,7 @@ odrt_status_t eng_rcnn_detect(const eng_meta *m, const float *props, const int *
                               int B, const int64_t *win_px, odrt_detections_t *out, float *det_boxes, const eng_host *host,
                               eng_post_ws **ws) {
     float clip[2 * MAX_B], scale[2 * MAX_B];
-    ODRT_TRY(windows(m, B, win_px, clip));
+    ODRT_TRY(windows(B, win_px, clip));
     for (int b = 0; b < B; b++) scale[2 * b] = 1.0f / clip[2 * b], scale[2 * b + 1] = 1.0f / clip[2 * b + 1];
     int64_t P = m->rc_props;
     float *anc = malloc(sizeof(float) * 4 * (size_t)(B * P) + 16);

@@ -512,14 +512,12 @@ odrt_status_t tfod_analyze_rcnn(ir_model *m, tfod_found *f) {
     if ((rc = tfod_probe_decoder(m, r->rpn_codes, nms1->in[0], r->n_anchors, &r->anchors, r->scales)) != ODRT_OK) goto done;
     nms_settings(nms1, &r->max_proposals, &r->iou, &r->score_threshold);
     /* the second stage's NMS sites: fed by the first */
-    int n_sites2 = 0;
     const ir_node *first2 = NULL;
     for (size_t i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
         int fed = 0;
         for (int k = 0; !n->dead && k < n->n_in; k++) fed |= n->in[k] && after1[n->in[k]->id];
         if (n->dead || n == nms1 || !fed || !is_nms_site(n)) continue;
-        n_sites2++;
         if (!first2) first2 = n;
         for (int k = 0; k < n->n_out; k++)
             if (n->out[k]) after2[n->out[k]->id] = 1;
@@ -625,7 +623,6 @@ odrt_status_t tfod_analyze_rcnn(ir_model *m, tfod_found *f) {
         }
         r->mask_classes = nm / (NT * per);
     }
-    (void)n_sites2;
 done:
     free(after1), free(after2), free(anc), free(pure), free(pure3), free(src1), free(src2);
     return rc;
