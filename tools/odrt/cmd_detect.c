@@ -160,17 +160,18 @@ int cmd_detect(int argc, char **argv) {
                 const char *lab = odrt_engine_label(e, d->class_id);
                 char cls[32];
                 snprintf(cls, sizeof cls, "class %d", d->class_id);
+                /* the mask pasted and encoded once, for whichever outputs take it */
+                cJSON *seg = mbuf && (coco_out || (json_out && d->score >= threshold)) ? mask_rle(masks, mh, mw, q, d, H, W, mbuf) : NULL;
                 if (coco_out) {
                     cJSON *c = cJSON_CreateObject();
                     cJSON_AddNumberToObject(c, "image_id", (double)image_id(path, f0 + k));
                     cJSON_AddNumberToObject(c, "category_id", d->class_id);
                     cJSON_AddItemToObject(c, "bbox", cJSON_CreateDoubleArray((double[]){x0, y0, x1 - x0, y1 - y0}, 4));
                     cJSON_AddNumberToObject(c, "score", d->score);
-                    cJSON *seg = mbuf ? mask_rle(masks, mh, mw, q, d, H, W, mbuf) : NULL;
-                    if (seg) cJSON_AddItemToObject(c, "segmentation", seg);
+                    if (seg) cJSON_AddItemToObject(c, "segmentation", json_out && d->score >= threshold ? cJSON_Duplicate(seg, 1) : seg);
                     cJSON_AddItemToArray(coco, c);
                 }
-                if (d->score < threshold) continue;
+                if (d->score < threshold) continue; /* seg, if any, went to the COCO results */
                 cJSON *j = cJSON_CreateObject();
                 cJSON_AddStringToObject(j, "label", lab ? lab : cls);
                 cJSON_AddNumberToObject(j, "class_id", d->class_id);
@@ -178,8 +179,7 @@ int cmd_detect(int argc, char **argv) {
                 cJSON_AddItemToObject(j, "box", cJSON_CreateDoubleArray((double[]){x0, y0, x1, y1}, 4));
                 cJSON_AddItemToObject(j, "box_normalized",
                                       cJSON_CreateDoubleArray((double[]){d->ymin, d->xmin, d->ymax, d->xmax}, 4));
-                cJSON *seg = mbuf && json_out ? mask_rle(masks, mh, mw, q, d, H, W, mbuf) : NULL;
-                if (seg) cJSON_AddItemToObject(j, "mask", seg);
+                if (seg && json_out) cJSON_AddItemToObject(j, "mask", seg); /* else it went to the COCO results */
                 cJSON_AddItemToArray(jd, j);
                 if (!json_out && !coco_out) printf("  %-16s %6.3f %6.0f %6.0f %6.0f %6.0f\n", lab ? lab : cls, d->score, x0, y0, x1, y1);
             }
