@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backends/backend.h"
@@ -17,33 +18,9 @@
 #include "io/io.h"
 #include "engine/engine.h"
 #include "engine/plan_util.h"
+#include "runtime/engine_handle.h"
 
-struct odrt_engine {
-    eng_plan plan;
-    const eng_backend_i *be;
-    void *ctx;
-    const uint8_t *bytes; /* the engine file: mapped or owned, shared by the handles of odrt_engine_share */
-    size_t len;
-    int mapped;
-    atomic_int *refs;     /* handles using the bytes */
-    odrt_engine_options_t opt; /* how this handle runs (threads resolved), for a lazy prepare */
-    odrt_tensor_t raw[ENG_MAX_OUTPUTS]; /* views of the network outputs in the arena (host copies for devices) */
-    float *raw_host[ENG_MAX_OUTPUTS];
-    int n_raw;
-    eng_post_ws *post_ws; /* post-processing buffers, kept across runs */
-    /* R-CNN: the host side of the stage inputs (proposals, mask boxes; devices copy them in), the
-     * proposals kept per image, the network input staged on the host for a device, and the last
-     * detect's masks per frame */
-    float *stage_in[2], *input_host;
-    int *n_props;
-    float **masks;
-    int n_masks, stage_owned;
-    double *prof;         /* opt.profile: seconds in preprocessing, network, post-processing */
-    int prof_runs;
-};
-
-#include <time.h>
-static double now_s(void) {
+double eng_handle_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -82,7 +59,7 @@ static odrt_status_t bind_raw(odrt_engine_t *e) {
     return ODRT_OK;
 }
 
-static odrt_status_t ensure_ctx(odrt_engine_t *e) {
+odrt_status_t eng_handle_ready(odrt_engine_t *e) {
     if (e->ctx) return ODRT_OK;
     ODRT_TRY(e->be->prepare(&e->plan, &e->opt, &e->ctx));
     return bind_raw(e);
@@ -115,7 +92,7 @@ static odrt_status_t open_bytes(const uint8_t *b, size_t len, int mapped, const 
     if (e->opt.threads <= 0) e->opt.threads = e->plan.meta.threads;
     if (e->opt.threads <= 0) e->opt.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (e->opt.threads > 256) e->opt.threads = 256;
-    if (rc == ODRT_OK && (eager || !e->be->dev->lazy_prepare)) rc = ensure_ctx(e);
+    if (rc == ODRT_OK && (eager || !e->be->dev->lazy_prepare)) rc = eng_handle_ready(e);
     if (rc == ODRT_OK && e->opt.profile && !(e->prof = calloc(3, sizeof(double)))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc != ODRT_OK) {
         e->bytes = NULL; /* the caller still owns the bytes on failure */
@@ -300,130 +277,6 @@ odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json) {
     return *json ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
 }
 
-/* network output i on the host (a device's copied out) */
-static odrt_status_t output_host(odrt_engine_t *e, int i, const float **p) {
-    int ts[ENG_MAX_OUTPUTS];
-    eng_network_outputs(&e->plan.meta, ts);
-    if (e->be->read_tensor && !e->be->arena(e->ctx)) ODRT_TRY(e->be->read_tensor(e->ctx, &e->plan, ts[i], e->raw_host[i]));
-    *p = e->raw[i].data;
-    return ODRT_OK;
-}
-
-/* Faster / Mask R-CNN: the network stage by stage, the proposals and the mask boxes written in
- * between (postproc_rcnn.c); outputs 0, 1: second-stage codes, logits; 2, 3: first-stage codes,
- * logits; 4: mask logits */
-static odrt_status_t detect_rcnn(odrt_engine_t *e, int n, const int64_t *win_px, odrt_detections_t *out, const eng_host *host) {
-    const eng_plan *p = &e->plan;
-    const eng_meta *m = &p->meta;
-    const float *codes, *logits, *a = (const float *)(p->blob + m->anchors_off);
-    int device = !e->be->arena(e->ctx);
-    for (int b = 0; b < n; b++) memset(&out[b], 0, sizeof out[b]);
-    ODRT_TRY(e->be->run(e->ctx, p, 0, m->rc_stage[0]));
-    ODRT_TRY(output_host(e, 2, &codes));
-    ODRT_TRY(output_host(e, 3, &logits));
-    ODRT_TRY(eng_rcnn_proposals(m, a, codes, logits, n, win_px, e->stage_in[0], e->n_props, host, &e->post_ws));
-    if (n < m->batch) /* frames not given: no proposals */
-        memset(e->stage_in[0] + (size_t)n * m->rc_props * 4, 0, sizeof(float) * 4 * (size_t)(m->batch - n) * m->rc_props);
-    if (device) ODRT_TRY(e->be->write_tensor(e->ctx, p, m->t_props, e->stage_in[0]));
-    ODRT_TRY(e->be->run(e->ctx, p, m->rc_stage[0], m->rc_stage[1]));
-    ODRT_TRY(output_host(e, 0, &codes));
-    ODRT_TRY(output_host(e, 1, &logits));
-    float *det_boxes = m->mask_h > 0 ? e->stage_in[1] : NULL;
-    ODRT_TRY(eng_rcnn_detect(m, e->stage_in[0], e->n_props, codes, logits, n, win_px, out, det_boxes, host, &e->post_ws));
-    if (!det_boxes) return ODRT_OK;
-    if (n < m->batch) memset(det_boxes + (size_t)n * m->max_total * 4, 0, sizeof(float) * 4 * (size_t)(m->batch - n) * m->max_total);
-    const float *ml = NULL;
-    odrt_status_t rc = device ? e->be->write_tensor(e->ctx, p, m->t_dets, det_boxes) : ODRT_OK;
-    if (rc == ODRT_OK) rc = e->be->run(e->ctx, p, m->rc_stage[1], p->n_ops);
-    if (rc == ODRT_OK) rc = output_host(e, 4, &ml);
-    for (int b = 0; b < n && rc == ODRT_OK; b++) eng_rcnn_masks(m, ml, b, &out[b], e->masks[b]);
-    if (rc != ODRT_OK)
-        for (int b = 0; b < n; b++) odrt_detections_clear(&out[b]);
-    return rc;
-}
-
-odrt_status_t odrt_engine_masks(const odrt_engine_t *e, int i, const float **masks, int *mask_h, int *mask_w) {
-    if (!e || !masks || !mask_h || !mask_w) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_masks: NULL argument");
-    *masks = NULL, *mask_h = *mask_w = 0;
-    if (i < 0 || i >= e->plan.meta.batch) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_masks: no frame %d", i);
-    if (!e->n_masks) return ODRT_OK;
-    *masks = e->masks[i], *mask_h = e->plan.meta.mask_h, *mask_w = e->plan.meta.mask_w;
-    return ODRT_OK;
-}
-
-static void prep_task(void *arg, int64_t t, int th) {
-    const eng_prep *p = arg;
-    int64_t y1 = (t + 1) * 8 < p->m->net_h ? (t + 1) * 8 : p->m->net_h;
-    (void)th;
-    eng_prep_rows(p, t * 8, y1);
-}
-
-odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out) {
-    if (!e || !frames || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_detect: NULL argument");
-    const eng_meta *m = &e->plan.meta;
-    if (n < 1 || n > m->batch) return odrt_fail(ODRT_ERR_ARG, "detect: %d frames for an engine of batch %d", n, m->batch);
-    for (int i = 0; i < n; i++) {
-        const odrt_tensor_t *f = frames[i];
-        int64_t h = f && f->rank == 4 ? f->dims[1] : f && f->rank == 3 ? f->dims[0] : -1;
-        int64_t w = f && f->rank == 4 ? f->dims[2] : f && f->rank == 3 ? f->dims[1] : -1;
-        if (!f || f->dtype != ODRT_DT_UINT8 || (f->rank == 4 && f->dims[0] != 1) || (f->rank != 3 && f->rank != 4) ||
-            f->dims[f->rank - 1] != 3 || h < 1 || w < 1 || (size_t)(h * w * 3) > f->nbytes)
-            return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is not a uint8 [1,H,W,3] RGB image", i);
-        if (m->frame_h && (h != m->frame_h || w != m->frame_w))
-            return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is %lldx%lld; this engine was built for %dx%d frames", i,
-                             (long long)h, (long long)w, m->frame_h, m->frame_w);
-        if (!m->has_resize && (h != m->net_h || w != m->net_w))
-            return odrt_fail(ODRT_ERR_SHAPE, "detect: frame %d is %lldx%lld; the model takes exactly %dx%d", i, (long long)h,
-                             (long long)w, m->net_h, m->net_w);
-    }
-    ODRT_TRY(ensure_ctx(e));
-    if (e->be->detect && m->post_kind != ENG_POST_RCNN) { /* the whole detection on the device */
-        for (int b = 0; b < n; b++) memset(&out[b], 0, sizeof out[b]);
-        double t0 = e->prof ? now_s() : 0;
-        odrt_status_t rc = e->be->detect(e->ctx, &e->plan, n, frames, out);
-        if (e->prof) e->prof[1] += now_s() - t0, e->prof_runs++;
-        return rc;
-    }
-    uint8_t *arena = e->be->arena(e->ctx);
-    float *in = arena ? (float *)(arena + e->plan.tensors[m->t_input].offset) : e->input_host;
-    if (!in) return odrt_fail(ODRT_ERR_UNSUPPORTED, "detect: a %s engine on this backend has no host path", m->family);
-    double t0 = e->prof ? now_s() : 0;
-    size_t per = (size_t)m->net_h * m->net_w * 3;
-    float window[2 * 256];
-    int64_t win_px[2 * 256];
-    for (int i = 0; i < m->batch; i++) {
-        if (i >= n) {
-            memset(in + per * i, 0, per * sizeof(float));
-            continue;
-        }
-        const odrt_tensor_t *f = frames[i];
-        int64_t h = f->rank == 4 ? f->dims[1] : f->dims[0], w = f->rank == 4 ? f->dims[2] : f->dims[1];
-        eng_prep pp;
-        ODRT_TRY(eng_prep_init(&pp, m, f->data, h, w, in + per * i));
-        /* TF's clip window: the true image shape over the network input size, in float32 */
-        window[2 * i] = (float)pp.rh / (float)m->net_h, window[2 * i + 1] = (float)pp.rw / (float)m->net_w;
-        win_px[2 * i] = pp.rh, win_px[2 * i + 1] = pp.rw;
-        e->be->parallel_for(e->ctx, (m->net_h + 7) / 8, prep_task, &pp);
-        eng_prep_free(&pp);
-    }
-    if (!arena) ODRT_TRY(e->be->write_tensor(e->ctx, &e->plan, m->t_input, in));
-    double t1 = e->prof ? now_s() : 0;
-    const eng_host host = {e->be->parallel_for, e->be->sigmoid, e->ctx};
-    if (m->post_kind == ENG_POST_RCNN) {
-        odrt_status_t rc = detect_rcnn(e, n, win_px, out, &host);
-        if (e->prof) e->prof[0] += t1 - t0, e->prof[1] += now_s() - t1, e->prof_runs++;
-        return rc;
-    }
-    ODRT_TRY(e->be->run(e->ctx, &e->plan, 0, e->plan.n_ops));
-    double t2 = e->prof ? now_s() : 0;
-    odrt_status_t rc = m->post_kind == ENG_POST_CENTERNET
-        ? eng_postprocess_centernet(m, e->raw[0].dims, e->raw[0].data, e->raw[1].data, e->raw[2].data, n, win_px, out, &host)
-        : eng_postprocess(m, (const float *)(e->plan.blob + m->anchors_off), e->raw[0].data, e->raw[1].data, n,
-                          m->clip_to_window ? window : NULL, out, &host, &e->post_ws);
-    if (e->prof) e->prof[0] += t1 - t0, e->prof[1] += t2 - t1, e->prof[2] += now_s() - t2, e->prof_runs++;
-    return rc;
-}
-
 static const char *const raw_names[3][ENG_MAX_OUTPUTS] = {
     {"box_encodings", "class_logits"},
     {"heatmap_logits", "offsets", "sizes"},
@@ -437,7 +290,7 @@ int odrt_engine_num_outputs(const odrt_engine_t *e) {
 odrt_status_t odrt_engine_output(odrt_engine_t *e, int i, const odrt_tensor_t **t, const char **name) {
     if (!e || !t) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_output: NULL argument");
     if (i < 0 || i >= odrt_engine_num_outputs(e)) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_output: no output %d", i);
-    ODRT_TRY(ensure_ctx(e));
+    ODRT_TRY(eng_handle_ready(e));
     const eng_meta *m = &e->plan.meta;
     int ts[ENG_MAX_OUTPUTS];
     eng_network_outputs(m, ts);
@@ -459,7 +312,7 @@ odrt_status_t odrt_engine_raw_outputs(odrt_engine_t *e, const odrt_tensor_t **co
 odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
     if (!e || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_share: NULL argument");
     *out = NULL;
-    ODRT_TRY(ensure_ctx(e));
+    ODRT_TRY(eng_handle_ready(e));
     odrt_engine_t *s = calloc(1, sizeof *s);
     if (!s) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     s->bytes = e->bytes, s->len = e->len, s->mapped = e->mapped, s->refs = e->refs, s->be = e->be, s->opt = e->opt;
@@ -477,7 +330,7 @@ odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
             rc = s->be->share(e->ctx, &s->plan, &s->opt, &s->ctx);
             if (rc == ODRT_OK) rc = bind_raw(s);
         } else {
-            rc = ensure_ctx(s);
+            rc = eng_handle_ready(s);
         }
     }
     if (rc == ODRT_OK && s->opt.profile && !(s->prof = calloc(3, sizeof(double)))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -491,7 +344,7 @@ odrt_status_t odrt_engine_share(odrt_engine_t *e, odrt_engine_t **out) {
 
 odrt_status_t odrt_engine_prepare(odrt_engine_t *e) {
     if (!e) return odrt_fail(ODRT_ERR_ARG, "odrt_engine_prepare: NULL argument");
-    return ensure_ctx(e);
+    return eng_handle_ready(e);
 }
 
 double odrt_engine_device_ms(const odrt_engine_t *e) {
