@@ -318,6 +318,37 @@ ODRT_API odrt_status_t odrt_engine_info_json(const odrt_engine_t *e, char **json
 /* Detect on n frames (1 <= n <= batch), each uint8 [1,H,W,3] RGB (any H, W unless the engine was
  * built for a fixed frame size). out[i] receives frame i's detections (caller clears each). */
 ODRT_API odrt_status_t odrt_engine_detect(odrt_engine_t *e, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
+/* Frames by pointer, in host memory or (CUDA engines) in CUDA memory of the engine's GPU. */
+typedef enum odrt_memory {
+    ODRT_MEM_HOST = 0, /* host memory (pageable or pinned) */
+    ODRT_MEM_CUDA = 1, /* device memory of the GPU the engine runs on (cudaMalloc, a torch/cupy CUDA tensor) */
+} odrt_memory_t;
+typedef struct odrt_frame {
+    const void *data;     /* height x width x 3 uint8 RGB, rows back to back (C order); borrowed */
+    int height, width;
+    odrt_memory_t memory;
+} odrt_frame_t;
+
+/* odrt_engine_detect on frames given by pointer (odrt_engine_submit + odrt_engine_wait). */
+ODRT_API odrt_status_t odrt_engine_detect_frames(odrt_engine_t *e, int n, const odrt_frame_t *frames, odrt_detections_t *out);
+
+/* Asynchronous detection, one submission in flight per handle (more in flight: more handles,
+ * odrt_engine_share, each its own CUDA stream). submit checks the frames and queues the work:
+ * a CUDA engine copies host frames into its pinned staging buffer (reused across runs), enqueues
+ * the copy, preprocessing, network, NMS and download on its stream as one graph, and returns while
+ * the GPU works; frames in CUDA memory are read on the stream after the work queued before submit
+ * on the CUDA legacy default stream, so they must stay unchanged until wait returns. CPU engines
+ * and R-CNN engines (whose stages need the host between them) detect inside submit. wait blocks
+ * until the submission is done and gives out[i] for each submitted frame (caller clears each);
+ * every error of the run is reported by submit or wait, and either way the handle is free again.
+ * odrt_engine_detect / _detect_frames while a submission is pending fail (ODRT_ERR_ARG). */
+ODRT_API odrt_status_t odrt_engine_submit(odrt_engine_t *e, int n, const odrt_frame_t *frames);
+ODRT_API odrt_status_t odrt_engine_wait(odrt_engine_t *e, odrt_detections_t *out);
+/* A CUDA engine handle's stream (a cudaStream_t; the handle is prepared first): work a program
+ * enqueues on it after odrt_engine_submit runs after the detection. Borrowed, valid until the
+ * handle is freed. Other engines: ODRT_ERR_UNSUPPORTED. */
+ODRT_API odrt_status_t odrt_engine_cuda_stream(odrt_engine_t *e, void **stream);
+
 /* Mask R-CNN engines, after a detect: frame i's instance masks, one per detection in the order of
  * its detections: count x mask_h x mask_w floats in [0, 1], each the mask head's sigmoid over the
  * detection's box (row 0 at ymin, column 0 at xmin; odrt_mask_paste puts one on the frame).

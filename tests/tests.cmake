@@ -84,3 +84,18 @@ target_compile_options(test_api PRIVATE ${ODRT_WARN})
 target_include_directories(test_api PRIVATE tests)
 target_link_libraries(test_api PRIVATE odrt)
 add_test(NAME unit/api COMMAND test_api ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx ${CMAKE_SOURCE_DIR}/data/images/hands.jpg)
+
+# the asynchronous API and frames by pointer: a CPU engine here, a CUDA one (frames in device
+# memory too) on a GPU machine
+add_executable(test_engine_async tests/test_engine_async.c)
+target_compile_options(test_engine_async PRIVATE ${ODRT_WARN})
+target_include_directories(test_engine_async PRIVATE tests)
+target_link_libraries(test_engine_async PRIVATE odrt)
+if(ODRT_CUDA_OBJS)
+  target_compile_definitions(test_engine_async PRIVATE ODRT_TEST_CUDA)
+  target_link_libraries(test_engine_async PRIVATE CUDA::cudart_static)
+endif()
+add_test(NAME unit/engine_async_cpu COMMAND test_engine_async ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx cpu ${ODRT_SHARED_PHOTOS})
+set_tests_properties(unit/engine_async_cpu PROPERTIES TIMEOUT 600)
+add_test(NAME gpu/engine_async_cuda COMMAND test_engine_async ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx cuda:fp16 ${ODRT_SHARED_PHOTOS})
+set_tests_properties(gpu/engine_async_cuda PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 600)

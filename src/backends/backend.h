@@ -31,8 +31,11 @@ typedef struct eng_backend_i {
     void (*free)(void *ctx);
     /* optional (NULL: the engine preprocesses into the arena on the host, calls run, and
      * post-processes the arena's outputs on the host): the whole detection on the device, frames
-     * in, detections out (out[i] for i < n; items malloc'ed) */
-    odrt_status_t (*detect)(void *ctx, const eng_plan *p, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out);
+     * in, detections out, in two steps. submit queues it for n frames (checked by the engine:
+     * sizes, memory kind) and returns; wait blocks until it is done and gives out[i] for i < n
+     * (items malloc'ed). The engine calls wait once after every successful submit. */
+    odrt_status_t (*submit)(void *ctx, const eng_plan *p, int n, const odrt_frame_t *frames);
+    odrt_status_t (*wait)(void *ctx, const eng_plan *p, int n, odrt_detections_t *out);
     /* optional: tensor t's values as float32 into dst (numel floats, stored order); NULL: the
      * arena is host memory */
     odrt_status_t (*read_tensor)(void *ctx, const eng_plan *p, int t, float *dst);
@@ -43,6 +46,11 @@ typedef struct eng_backend_i {
     odrt_status_t (*share)(void *src, const eng_plan *p, const odrt_engine_options_t *o, void **ctx);
     /* the kernel set the context runs ("avx512", "avx2", "generic", "sm_90", ...; static) */
     const char *(*kernels)(void *ctx);
+    /* optional: the context's device stream (CUDA: its cudaStream_t); NULL: none */
+    void *(*stream)(void *ctx);
+    /* optional: 0 if ptr is memory of the context's device that frames may be read from, else
+     * nonzero with the error set naming why (NULL: the backend takes host frames only) */
+    int (*check_device_ptr)(void *ctx, const void *ptr, size_t bytes);
 } eng_backend_i;
 
 extern const eng_backend_i eng_backend_cpu;

@@ -211,6 +211,13 @@ void odrt_engine_free(odrt_engine_t *e) {
     if (e->prof && e->prof_runs)
         odrt_log(ODRT_LOG_INFO, "odrt profile: %d detects: preprocessing %.3f ms, network %.3f ms, post-processing %.3f ms",
                  e->prof_runs, e->prof[0] * 1e3 / e->prof_runs, e->prof[1] * 1e3 / e->prof_runs, e->prof[2] * 1e3 / e->prof_runs);
+    if (e->pending) { /* a submission never waited for: finished, its detections dropped */
+        odrt_detections_t *d = e->pend_device ? calloc((size_t)e->pending, sizeof *d) : e->pend_out;
+        if (d && e->pend_device && e->be->wait(e->ctx, &e->plan, e->pending, d) != ODRT_OK) memset(d, 0, sizeof *d * (size_t)e->pending);
+        for (int b = 0; d && b < e->pending; b++) odrt_detections_clear(&d[b]);
+        if (e->pend_device) free(d);
+    }
+    free(e->pend_out);
     free(e->prof);
     eng_post_ws_free(e->post_ws);
     if (e->ctx) e->be->free(e->ctx);

@@ -28,6 +28,11 @@ struct odrt_engine {
     int *n_props;
     float **masks;
     int n_masks, stage_owned;
+    /* odrt_engine_submit: frames in flight (0: none), on the device backend or run on the host with
+     * the results kept in pend_out[batch] */
+    int pending, pend_device;
+    odrt_detections_t *pend_out;
+    double pend_t0;
     double *prof;         /* opt.profile: seconds in preprocessing, network, post-processing */
     int prof_runs;
 };

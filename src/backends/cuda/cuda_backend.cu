@@ -46,7 +46,9 @@ struct cu_ctx {
     cu_exec x;
     /* the captured graph and what it was captured for */
     cudaGraphExec_t exec;
-    int sig_n, sig_h[256], sig_w[256];
+    int run_h[256], run_w[256]; /* the frame sizes of the submission in flight */
+    int sig_n, sig_h[256], sig_w[256], sig_dev; /* sig_dev: frames come from device memory (no upload) */
+    cudaEvent_t ev_in; /* device frames: the legacy default stream's work before a submit */
     cudaEvent_t ev0, ev1;
     double last_ms;
     /* ODRT_PROFILE=1: per-step device times (ms summed over runs) */
@@ -107,6 +109,7 @@ void cuda_free(void *vc) {
     for (int i = 0; i < 3; i++) cudaFreeHost(c->h_cn[i]), free(c->h_cnf[i]);
     if (c->ev0) cudaEventDestroy(c->ev0);
     if (c->ev1) cudaEventDestroy(c->ev1);
+    if (c->ev_in) cudaEventDestroy(c->ev_in);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c);
 }
@@ -121,6 +124,7 @@ odrt_status_t prepare_(const eng_plan *p, const odrt_engine_options_t *o, cu_ctx
     CU_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CU_TRY(cudaEventCreate(&c->ev0));
     CU_TRY(cudaEventCreate(&c->ev1));
+    CU_TRY(cudaEventCreateWithFlags(&c->ev_in, cudaEventDisableTiming));
     if (src) {
         pthread_mutex_lock(&blob_mu);
         src->blob->refs++;
@@ -232,12 +236,12 @@ void cuda_parallel_for(void *vc, int64_t n, void (*fn)(void *, int64_t, int), vo
 
 /* everything a detect does, enqueued on the stream; with ev (profiling) an event is recorded after
  * each step: [0] upload, [1] preprocessing, [2 + k] op k, then decode + NMS + merge, download */
-odrt_status_t enqueue_all(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, size_t total, cudaEvent_t *ev) {
+odrt_status_t enqueue_all(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, size_t total, int dev, cudaEvent_t *ev) {
     const eng_plan *p = c->p;
     const eng_meta *m = &p->meta;
     size_t per_in = (size_t)m->net_h * m->net_w * 3 * (c->half ? 2 : 4), off = 0;
     uint8_t *input = (uint8_t *)tensor_ptr(c, m->t_input);
-    CU_TRY(cudaMemcpyAsync(c->d_frames, c->h_frames, total, cudaMemcpyHostToDevice, c->stream));
+    if (!dev) CU_TRY(cudaMemcpyAsync(c->d_frames, c->h_frames, total, cudaMemcpyHostToDevice, c->stream));
     CU_TRY(cudaMemcpyAsync(c->post.window, c->h_window, sizeof(float) * 2 * n, cudaMemcpyHostToDevice, c->stream));
     if (ev) CU_TRY(cudaEventRecord(ev[0], c->stream));
     if (n < m->batch) CU_TRY(cudaMemsetAsync(input + per_in * n, 0, per_in * (m->batch - n), c->stream));
@@ -287,12 +291,12 @@ odrt_status_t set_windows(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws
     return ODRT_OK;
 }
 
-odrt_status_t capture(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, size_t total) {
+odrt_status_t capture(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, size_t total, int dev) {
     if (c->exec) cudaGraphExecDestroy(c->exec), c->exec = NULL;
     ODRT_TRY(set_windows(c, n, hs, ws));
     cudaGraph_t g;
     CU_TRY(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
-    odrt_status_t rc = enqueue_all(c, n, hs, ws, total, NULL);
+    odrt_status_t rc = enqueue_all(c, n, hs, ws, total, dev, NULL);
     cudaError_t e = cudaStreamEndCapture(c->stream, &g);
     if (rc != ODRT_OK) {
         if (e == cudaSuccess) cudaGraphDestroy(g);
@@ -302,7 +306,7 @@ odrt_status_t capture(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, si
     e = cudaGraphInstantiate(&c->exec, g, 0);
     cudaGraphDestroy(g);
     CU_TRY(e);
-    c->sig_n = n;
+    c->sig_n = n, c->sig_dev = dev;
     for (int i = 0; i < n; i++) c->sig_h[i] = (int)hs[i], c->sig_w[i] = (int)ws[i];
     return ODRT_OK;
 }
@@ -311,7 +315,7 @@ odrt_status_t capture(cu_ctx *c, int n, const int64_t *hs, const int64_t *ws, si
  * of 320 x 320 photos is 19.7 MB, 2 ms for one thread) is copied by up to 4 threads */
 typedef struct {
     uint8_t *dst;
-    const odrt_tensor_t *const *frames;
+    const odrt_frame_t *frames;
     const int64_t *hs, *ws;
     int i0, i1;
 } stage_job;
@@ -319,12 +323,12 @@ static void *stage_run(void *arg) {
     stage_job *j = (stage_job *)arg;
     for (int i = j->i0; i < j->i1; i++) {
         size_t b = (size_t)j->hs[i] * j->ws[i] * 3;
-        memcpy(j->dst, j->frames[i]->data, b);
+        memcpy(j->dst, j->frames[i].data, b);
         j->dst += b;
     }
     return NULL;
 }
-static void stage_frames(uint8_t *dst, const odrt_tensor_t *const *frames, int n, const int64_t *hs, const int64_t *ws, size_t total) {
+static void stage_frames(uint8_t *dst, const odrt_frame_t *frames, int n, const int64_t *hs, const int64_t *ws, size_t total) {
     int nt = total >= ((size_t)8 << 20) ? (n < 4 ? n : 4) : 1;
     stage_job jobs[4];
     pthread_t th[4];
@@ -341,17 +345,36 @@ static void stage_frames(uint8_t *dst, const odrt_tensor_t *const *frames, int n
         if (started[t]) pthread_join(th[t], NULL);
 }
 
-odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_t *const *frames, odrt_detections_t *out) {
+/* frames in device memory into the frames buffer on the stream, after the legacy default stream's
+ * work (a DLPack producer's, cudaMemcpy's); frames back to back in memory go as one copy */
+odrt_status_t copy_device_frames(cu_ctx *c, const odrt_frame_t *frames, int n) {
+    CU_TRY(cudaEventRecord(c->ev_in, cudaStreamLegacy));
+    CU_TRY(cudaStreamWaitEvent(c->stream, c->ev_in, 0));
+    size_t off = 0;
+    for (int i = 0, j; i < n; i = j) {
+        const uint8_t *src = (const uint8_t *)frames[i].data;
+        size_t b = (size_t)frames[i].height * frames[i].width * 3;
+        for (j = i + 1; j < n && (const uint8_t *)frames[j].data == src + b; j++) b += (size_t)frames[j].height * frames[j].width * 3;
+        CU_TRY(cudaMemcpyAsync(c->d_frames + off, src, b, cudaMemcpyDeviceToDevice, c->stream));
+        off += b;
+    }
+    return ODRT_OK;
+}
+
+/* the detection enqueued: frames staged (host: into pinned memory; device: copied on the stream),
+ * then the graph (captured again when the frame sizes or their memory changed) */
+odrt_status_t cuda_submit(void *vc, const eng_plan *p, int n, const odrt_frame_t *frames) {
     cu_ctx *c = (cu_ctx *)vc;
-    const eng_meta *m = &p->meta;
     int64_t hs[256], ws[256];
     size_t total = 0;
-    int same = c->exec && c->sig_n == n;
+    int dev = frames[0].memory == ODRT_MEM_CUDA;
+    int same = c->exec && c->sig_n == n && c->sig_dev == dev;
     for (int i = 0; i < n; i++) {
-        const odrt_tensor_t *f = frames[i];
-        hs[i] = f->rank == 4 ? f->dims[1] : f->dims[0], ws[i] = f->rank == 4 ? f->dims[2] : f->dims[1];
+        hs[i] = c->run_h[i] = frames[i].height, ws[i] = c->run_w[i] = frames[i].width;
         total += (size_t)hs[i] * ws[i] * 3;
         same &= c->sig_h[i] == hs[i] && c->sig_w[i] == ws[i];
+        if ((frames[i].memory == ODRT_MEM_CUDA) != dev)
+            return odrt_fail(ODRT_ERR_ARG, "detect: frames of one run must all be in host memory or all in CUDA memory");
     }
     if (total > c->frames_cap) { /* grow the staging buffers (and capture again) */
         cudaFreeHost(c->h_frames), cudaFree(c->d_frames);
@@ -360,16 +383,23 @@ odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_
         CU_TRY(cudaMalloc(&c->d_frames, total));
         c->frames_cap = total, same = 0;
     }
-    if (!same && !c->prof) ODRT_TRY(capture(c, n, hs, ws, total));
-    stage_frames(c->h_frames, frames, n, hs, ws, total);
+    if (!same && !c->prof) ODRT_TRY(capture(c, n, hs, ws, total, dev));
+    if (!dev) stage_frames(c->h_frames, frames, n, hs, ws, total);
     CU_TRY(cudaEventRecord(c->ev0, c->stream));
+    if (dev) ODRT_TRY(copy_device_frames(c, frames, n));
     if (c->prof) { /* ODRT_PROFILE=1: no graph, an event after every step */
         ODRT_TRY(set_windows(c, n, hs, ws));
-        ODRT_TRY(enqueue_all(c, n, hs, ws, total, c->pev));
+        ODRT_TRY(enqueue_all(c, n, hs, ws, total, dev, c->pev));
     } else {
         CU_TRY(cudaGraphLaunch(c->exec, c->stream));
     }
     CU_TRY(cudaEventRecord(c->ev1, c->stream));
+    return ODRT_OK;
+}
+
+odrt_status_t cuda_wait(void *vc, const eng_plan *p, int n, odrt_detections_t *out) {
+    cu_ctx *c = (cu_ctx *)vc;
+    const eng_meta *m = &p->meta;
     CU_TRY(cudaStreamSynchronize(c->stream));
     float ms = 0;
     if (cudaEventElapsedTime(&ms, c->ev0, c->ev1) == cudaSuccess) c->last_ms = ms;
@@ -397,7 +427,7 @@ odrt_status_t cuda_detect(void *vc, const eng_plan *p, int n, const odrt_tensor_
             }
         }
         int64_t win[2 * 256];
-        for (int b = 0; b < n; b++) eng_window_size(m, hs[b], ws[b], &win[2 * b], &win[2 * b + 1]);
+        for (int b = 0; b < n; b++) eng_window_size(m, c->run_h[b], c->run_w[b], &win[2 * b], &win[2 * b + 1]);
         eng_host host = {cuda_parallel_for, NULL, c};
         return eng_postprocess_centernet(m, p->tensors[m->t_cn[0]].dims, maps[0], maps[1], maps[2], n, win, out, &host);
     }
@@ -459,6 +489,26 @@ odrt_status_t cuda_write_tensor(void *vc, const eng_plan *p, int t, const float 
 
 double cuda_last_ms(void *vc) { return ((cu_ctx *)vc)->last_ms; }
 
+void *cuda_stream(void *vc) { return ((cu_ctx *)vc)->stream; }
+
+/* frames may be read from device memory of the context's GPU (or managed memory) */
+int cuda_check_device_ptr(void *vc, const void *ptr, size_t bytes) {
+    cudaPointerAttributes a;
+    cudaError_t e = cudaPointerGetAttributes(&a, ptr);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        odrt_fail(ODRT_ERR_ARG, "detect: the frame at %p is not CUDA memory (%s)", ptr, cudaGetErrorString(e));
+        return 1;
+    }
+    int dev = -1;
+    cudaGetDevice(&dev);
+    if ((a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged) || a.device != dev) {
+        odrt_fail(ODRT_ERR_ARG, "detect: the frame at %p is not device memory of GPU %d, where the engine runs", ptr, dev);
+        return 1;
+    }
+    return 0;
+}
+
 const char *cuda_kernels(void *vc) {
     static const char *names[] = {"sm_72", "sm_80", "sm_87", "sm_90", "sm_100", "sm_120", "cuda"};
     static const int ccs[] = {72, 80, 87, 90, 100, 120};
@@ -473,5 +523,5 @@ const char *cuda_kernels(void *vc) {
 /* in eng_backend_i's order (C++17 has no designated initializers) */
 extern "C" const eng_backend_i eng_backend_cuda = {
     "cuda", &eng_device_cuda, cuda_supports_op, cuda_prepare, cuda_run, cuda_arena, cuda_parallel_for,
-    nullptr /* sigmoid: post-processing runs on the device */, cuda_free, cuda_detect, cuda_read_tensor,
-    cuda_write_tensor, cuda_last_ms, cuda_share, cuda_kernels};
+    nullptr /* sigmoid: post-processing runs on the device */, cuda_free, cuda_submit, cuda_wait,
+    cuda_read_tensor, cuda_write_tensor, cuda_last_ms, cuda_share, cuda_kernels, cuda_stream, cuda_check_device_ptr};
