@@ -42,6 +42,15 @@ foreach(t IN LISTS ODRT_PYTESTS)
 endforeach()
 # every family's exports (tools/fixtures/tfod_fixtures.sh, linked by tools/setup.sh): the longest file
 set_tests_properties(py/test_families PROPERTIES TIMEOUT 3000)
+# `cmake --install` of this build and the example against it (not in sanitizer builds: a program
+# linking an ASan-instrumented shared library needs the ASan runtime first)
+if(NOT ODRT_SANITIZE)
+  add_test(NAME py/test_install
+           COMMAND ${ODRT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/python/test_install.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/python)
+  set_tests_properties(py/test_install PROPERTIES LABELS py TIMEOUT 900
+    ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR};ODRT_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endif()
 
 # C unit tests of the IR surgery API
 add_executable(test_ir tests/test_ir.c)
