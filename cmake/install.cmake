@@ -3,7 +3,8 @@
 # installs the library and the CLI into the package folder instead.
 include(GNUInstallDirs)
 if(SKBUILD)
-  install(TARGETS odrt_shared LIBRARY DESTINATION odrt NAMELINK_SKIP)
+  # one file (a wheel has no symlinks); the package loads it by path
+  install(FILES $<TARGET_FILE:odrt_shared> DESTINATION odrt)
   install(TARGETS odrt_cli RUNTIME DESTINATION odrt/bin)
   return()
 endif()
