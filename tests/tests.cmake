@@ -50,6 +50,13 @@ if(NOT ODRT_SANITIZE)
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/tests/python)
   set_tests_properties(py/test_install PROPERTIES LABELS py TIMEOUT 900
     ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR};ODRT_BUILD_DIR=${CMAKE_BINARY_DIR}")
+  # the Python package: `pip install .` into a fresh venv, then tests/package (numpy/DLPack frames,
+  # threads, Triton on loopback, Ray Data) against this build's CLI; test-only dependencies from
+  # .venv-pkg (tools/setup.sh)
+  set(ODRT_PKG_PYTHON "${CMAKE_SOURCE_DIR}/.venv-pkg/bin/python" CACHE FILEPATH "Python with tools/fixtures/requirements-package.txt")
+  add_test(NAME pkg/python COMMAND ${ODRT_PKG_PYTHON} ${CMAKE_SOURCE_DIR}/tests/package/run.py ${CMAKE_BINARY_DIR}/pkg-test -rA)
+  set_tests_properties(pkg/python PROPERTIES LABELS py TIMEOUT 1800
+    ENVIRONMENT "ODRT_BIN=$<TARGET_FILE:odrt_cli>;ODRT_SHARED_DIR=${ODRT_SHARED_DIR}")
 endif()
 
 # C unit tests of the IR surgery API

@@ -48,6 +48,19 @@ if ! sha256sum -c "$stamp" >/dev/null 2>&1; then
   sha256sum "$REQ" > "$stamp"
 fi
 
+# The Python package's test dependencies (torch, tritonclient, nvidia-pytriton, ray: ~6 GB), a venv
+# cached outside the clone per requirements file and linked as .venv-pkg (tests/package/run.py)
+PREQ=tools/fixtures/requirements-package.txt
+pvenv="$HOME/.cache/odrt/venv-pkg-$(sha256sum "$PREQ" | cut -c1-16)"
+if [ ! -x "$pvenv/bin/python" ] || [ ! -f "$pvenv/.complete" ]; then
+  echo "setup: installing the Python package's test requirements (first time: a few minutes)"
+  rm -rf "$pvenv" && python3 -m venv "$pvenv"
+  "$pvenv/bin/python" -m pip install -q --upgrade pip
+  "$pvenv/bin/python" -m pip install -q -r "$PREQ"
+  touch "$pvenv/.complete"
+fi
+ln -sfn "$pvenv" .venv-pkg
+
 # ONNX backend node tests, materialised once per onnx version
 nstamp=.cache/node_tests/.onnx_version
 want=$("$PY" -c 'import onnx; print(onnx.__version__)')
