@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B="${BUILD:-build-gpu}"
 [ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-cmake --build "$B" -j"$(nproc)" --target odrt_cli test_backend_ops test_engine_threads test_api >/dev/null
+cmake --build "$B" -j"$(nproc)" --target odrt_cli test_backend_ops test_engine_threads test_api test_engine_async >/dev/null
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/shared
-cp "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads "$B"/test_api .gpu/bin/
+cp "$B"/odrt "$B"/test_backend_ops "$B"/test_engine_threads "$B"/test_api "$B"/test_engine_async .gpu/bin/
 # CONVS=1: odrt's conv kernels against cuDNN too (bench/cuda_convs.cu, 5 MiB; the GPU machine's own
 # cuDNN runs it), when cuDNN's header is here. Off by default: the tracked tree, .gpu, .cache/models
 # and .whl already come to about 63 MiB of the device tool's 64

@@ -9,6 +9,8 @@
 #   bash tools/gpu_run.sh ab KNOB V1 V2 ...   # GPU time per detect with an environment knob at each value
 #                                             # (e.g. ODRT_CUDA_PW 0 -), batch 1 and 64, runs alternated
 #   bash tools/gpu_run.sh opprof MODEL PREC BATCH   # every op's device time ($OUT/opprof_*.log)
+#   bash tools/gpu_run.sh pkg     # the async API (test_engine_async) and the Python package's wheel
+#                                 # (.gpuz/wheel: pip wheel . here) with CUDA tensors; bench --streams
 # Logs go to $OUT when set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,14 @@ check)
   .gpu/bin/test_api models/handtrack/handtrack.onnx data/images/hands.jpg
   (cd tests/python && python3 -m pytest -q -rP -p no:cacheprovider test_cuda.py test_engine.py::test_cuda_engine_without_a_gpu \
     > "$OUT/test_cuda.log" 2>&1; grep -E "EfficientDet-D0 .*fp16" "$OUT/test_cuda.log"; grep -v -E "^ *$|Warning|warn" "$OUT/test_cuda.log" | tail -25)
+  ;;
+pkg)
+  for d in cuda cuda:fp16; do .gpu/bin/test_engine_async models/handtrack/handtrack.onnx $d "$ODRT_SHARED_DIR"/images/*.jpg; done
+  python3 -m pip install -q --no-deps --no-compile --target /tmp/odrt-py .gpuz/wheel/odrt-*.whl
+  export ODRT_PKG_VENV=/tmp/odrt-py PYTHONPATH=/tmp/odrt-py:${PYTHONPATH:-}
+  (cd tests/package && python3 -m pytest -q -rA -p no:cacheprovider test_api.py > "$OUT/pkg.log" 2>&1; grep -E "PASS|FAIL|SKIP|Error|passed|failed" "$OUT/pkg.log" | tail -30)
+  "$ODRT_BIN" build models/handtrack/handtrack.onnx -o /tmp/h64.odrt --device cuda --precision fp16 --batch 64 > /dev/null
+  for s in 2 3; do "$ODRT_BIN" bench /tmp/h64.odrt --streams $s --iterations 200 | grep -E "Throughput|GPU|median"; done
   ;;
 families)
   # the family fixtures, carried as 8-bit copies (tools/gpu_shrink.py) in .gpuz/families/ (or the
