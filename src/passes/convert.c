@@ -379,10 +379,6 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
         return odrt_fail(ODRT_ERR_ARG, "convert: TensorRT 7 has no uint8 inputs; use --input-dtype float32 (0-255 values)");
     }
     p.nchw = o ? o->nchw : 0;
-    if (!centernet && !strcmp(p.nms, "onnx") && p.batch != 1) {
-        tfod_found_free(&f);
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
-    }
     /* rewrite the preprocessing at the export's own batch, find the heads, then change the batch */
     int64_t want_batch = p.batch;
     p.final_batch = want_batch;
@@ -411,7 +407,7 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
             goto fail;
         }
         if (!strcmp(p.nms, "onnx") && p.batch != 1) {
-            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx supports batch 1 only for now; use efficient or batched");
+            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --nms onnx on a Faster / Mask R-CNN supports batch 1 only; use --nms batched");
             goto fail;
         }
         int64_t rh, rw;

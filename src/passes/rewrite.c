@@ -233,6 +233,56 @@ static ir_value *class_scores(bld *b, const tfod_found *f, int apply_act) {
     return s;
 }
 
+/* ONNX NonMaxSuppression over the whole batch: boxes [B, N, 4], scores [B, C, N] -> selected
+ * (image, class, box) triples [M, 3]. Their scores are scattered into a dense [B, C * N] table (-1
+ * where not selected), whose TopK per image gives the best candidates in score order (ties: lower
+ * class, then lower box, TopK's order) with their class (index / N) and box (index % N); the
+ * window's clip, pruning and best K follow (window_postops). No loop and nothing batch-specific:
+ * the same graph runs at any batch, dynamic included. */
+static void onnx_nms(bld *b, const tfod_found *f, const conv_plan *p, int64_t extra, ir_value *w[4]) {
+    int64_t one = 1, two = 2, N = f->n_anchors, CN = f->n_classes * f->n_anchors, perm[3] = {0, 2, 1}, flat[2] = {0, -1};
+    int64_t e4[3] = {1, 1, 4};
+    /* candidates: every selected one the window's pruning may need (TensorRT's TopK takes k <= 3840) */
+    int64_t kc = extra > p->max_detections ? extra : p->max_detections;
+    if (kc > 3840) kc = 3840;
+    if (kc > CN) kc = CN;
+    ir_value *bx = decoded_boxes(b, f);
+    ir_value *sc = b_transpose(b, "odrt/post/scores_cn", class_scores(b, f, 1), 3, perm);
+    ir_value *nin[5] = {bx, sc, b_ints(b, "odrt/post/max_per_class", 1, &(int64_t){p->max_per_class}),
+                        b_const(b, "odrt/post/iou", ODRT_DT_FLOAT, 1, &one, &p->iou_threshold),
+                        b_const(b, "odrt/post/score", ODRT_DT_FLOAT, 1, &one, &p->score_threshold)};
+    ir_value *sel = b_op(b, "NonMaxSuppression", "odrt/post/nms", 5, nin);
+    ir_value *sel_scores = b_op2(b, "GatherND", "odrt/post/sel_scores", sc, sel);
+    ir_value *img = b_slice(b, "odrt/post/sel_image", sel, 1, 0, 1);
+    ir_value *cls = b_slice(b, "odrt/post/sel_class", sel, 1, 1, 2);
+    ir_value *box = b_slice(b, "odrt/post/sel_box", sel, 1, 2, 3);
+    ir_value *col = b_op2(b, "Add", "odrt/post/sel_column", b_op2(b, "Mul", "odrt/post/sel_class_n", cls, b_scalar_i64(b, "odrt/post/n_anchors", N)),
+                          box);
+    ir_value *at = b_op2(b, "Concat", "odrt/post/sel_at", img, col);
+    b_attr_i(b, at, "axis", 1);
+    ir_value *sc2 = b_op2(b, "Reshape", "odrt/post/scores_flat", sc, b_ints(b, "odrt/post/flat", 2, flat));
+    ir_value *none = b_op2(b, "Sub", "odrt/post/unselected", b_op2(b, "Mul", "odrt/post/zeros", sc2, b_scalar_f(b, "odrt/post/zero_f", 0)),
+                           b_scalar_f(b, "odrt/post/one_f", 1));
+    ir_value *dense = b_op(b, "ScatterND", "odrt/post/selected_scores", 3, (ir_value *[]){none, at, sel_scores});
+    ir_node *tk = b_node(b, "TopK", "", "odrt/post/candidates", 2, (ir_value *[]){dense, b_ints(b, "odrt/post/kc", 1, &kc)}, 2);
+    if (b->rc != ODRT_OK) return;
+    b_attr_i(b, tk->out[0], "axis", 1);
+    ir_value *valid = b_cast(b, "odrt/post/cand_valid", b_op2(b, "Greater", "odrt/post/cand_sel", tk->out[0], b_scalar_f(b, "odrt/post/half_neg_c", -0.5f)),
+                             ODRT_DT_FLOAT);
+    ir_value *nn = b_scalar_i64(b, "odrt/post/n_anchors_c", N);
+    ir_value *ccls = b_op2(b, "Div", "odrt/post/cand_class", tk->out[1], nn);
+    ir_value *cbox = b_op2(b, "Sub", "odrt/post/cand_box", tk->out[1], b_op2(b, "Mul", "odrt/post/cand_class_n", ccls, nn));
+    ir_value *idx4 = b_op2(b, "Expand", "odrt/post/cand_idx4", b_op2(b, "Unsqueeze", "odrt/post/cand_idx3", cbox, b_ints(b, "odrt/post/axis2c", 1, &two)),
+                           b_ints(b, "odrt/post/e4c", 3, e4));
+    ir_value *gb = b_op2(b, "GatherElements", "odrt/post/cand_boxes", bx, idx4);
+    b_attr_i(b, gb, "axis", 1);
+    /* not-selected slots: zero boxes (pruned as zero-area), class 0, score -1 (TF's padding) */
+    ir_value *cb = b_op2(b, "Mul", "odrt/post/cand_boxes_sel", gb, b_op2(b, "Unsqueeze", "odrt/post/cand_valid3", valid, b_ints(b, "odrt/post/axis2d", 1, &two)));
+    ir_value *cc = b_op2(b, "Mul", "odrt/post/cand_class_sel", b_cast(b, "odrt/post/cand_class_f", ccls, ODRT_DT_FLOAT), valid);
+    window_postops(b, p, cb, tk->out[0], cc, w);
+    w[3] = b_cast(b, "odrt/post/classes_i32", w[3], ODRT_DT_INT32);
+}
+
 ir_value *tfod_out_value(bld *b, ir_value *v, const char *name) {
     /* final outputs get their contract names through an Identity */
     ir_value *y = b_op1(b, "Identity", name, v);
@@ -304,33 +354,8 @@ odrt_status_t tfod_rewrite_postproc(ir_model *m, tfod_found *f, const conv_plan 
         num = n->out[0], boxes = n->out[1], scores = n->out[2], classes = n->out[3];
         cls_dtype = ODRT_DT_FLOAT;
         if (windowed) window_postops(&b, p, boxes, scores, classes, w);
-    } else { /* standard ONNX NonMaxSuppression, batch 1 */
-        int64_t K = p->max_detections, z0 = 0, one = 1, two = 2, kk = K, perm[3] = {0, 2, 1};
-        ir_value *bx = decoded_boxes(&b, f);
-        ir_value *sc = b_transpose(&b, "odrt/post/scores_cn", class_scores(&b, f, 1), 3, perm);
-        ir_value *nin[5] = {bx, sc, b_ints(&b, "odrt/post/max_per_class", 1, &(int64_t){p->max_per_class}),
-                            b_const(&b, "odrt/post/iou", ODRT_DT_FLOAT, 1, &one, &p->iou_threshold),
-                            b_const(&b, "odrt/post/score", ODRT_DT_FLOAT, 1, &one, &p->score_threshold)};
-        ir_value *sel = b_op(&b, "NonMaxSuppression", "odrt/post/nms", 5, nin);
-        ir_value *cls = b_op2(&b, "Gather", "odrt/post/sel_class", sel, b_scalar_i64(&b, "odrt/post/c1", one));
-        b_attr_i(&b, cls, "axis", 1);
-        ir_value *bidx = b_op2(&b, "Gather", "odrt/post/sel_box", sel, b_scalar_i64(&b, "odrt/post/c2", two));
-        b_attr_i(&b, bidx, "axis", 1);
-        ir_value *sel_scores = b_op2(&b, "GatherND", "odrt/post/sel_scores", sc, sel);
-        ir_value *bx0 = b_op2(&b, "Squeeze", "odrt/post/boxes0", bx, b_ints(&b, "odrt/post/axis0", 1, &z0));
-        ir_value *sel_boxes = b_op2(&b, "Gather", "odrt/post/sel_boxes", bx0, bidx);
-        /* pad with K zero boxes (pruned below) so that TopK has a constant K */
-        int64_t dk4[2] = {K, 4};
-        ir_value *sp = b_op2(&b, "Concat", "odrt/post/scores_pad", sel_scores, b_const(&b, "odrt/post/pad_scores", ODRT_DT_FLOAT, 1, &kk, NULL));
-        b_attr_i(&b, sp, "axis", 0);
-        ir_value *bp = b_op2(&b, "Concat", "odrt/post/boxes_pad", sel_boxes, b_const(&b, "odrt/post/pad_boxes", ODRT_DT_FLOAT, 2, dk4, NULL));
-        b_attr_i(&b, bp, "axis", 0);
-        ir_value *cp = b_op2(&b, "Concat", "odrt/post/classes_pad", cls, b_const(&b, "odrt/post/pad_classes", ODRT_DT_INT64, 1, &kk, NULL));
-        b_attr_i(&b, cp, "axis", 0);
-        ir_value *ax0 = b_ints(&b, "odrt/post/axis0b", 1, &z0);
-        window_postops(&b, p, b_op2(&b, "Unsqueeze", "odrt/post/boxes_b", bp, ax0), b_op2(&b, "Unsqueeze", "odrt/post/scores_b", sp, ax0),
-                       b_op2(&b, "Unsqueeze", "odrt/post/classes_b", cp, ax0), w);
-        w[3] = b_cast(&b, "odrt/post/classes_i32", w[3], ODRT_DT_INT32);
+    } else { /* standard ONNX NonMaxSuppression, any batch (static or dynamic) */
+        onnx_nms(&b, f, p, extra, w);
     }
     if (w[0]) num = w[0], boxes = w[1], scores = w[2], classes = w[3];
     classes = tfod_add_offset(&b, classes, cls_dtype, p->class_offset);

@@ -222,3 +222,51 @@ def test_unrecognised_models_fail_clearly_and_write_nothing(tmp_path):
     assert p.returncode == 1 and "TensorRT >= 8" in p.stderr and not out.exists()
     p = run_odrt("convert", MODEL, "-o", out, "--input-shape", "1x2x3", check=False)
     assert p.returncode == 2 and not out.exists()
+
+
+def _onnx_nms_case(model, size, hh, args, n, tmp_path):
+    """the original export under onnxruntime, frame by frame, against the converted model (--nms onnx,
+    several frames in one run) under onnxruntime and under odrt"""
+    s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    names = [o.name for o in s.get_outputs()]
+    imgs = sorted(os.path.join(os.path.dirname(MODEL), "..", "..", "..", "shared", "images", f)
+                  for f in os.listdir(os.path.join(os.path.dirname(MODEL), "..", "..", "..", "shared", "images")) if f.endswith(".jpg"))
+    xs = [resized(i, size, hh) for i in imgs[:n]]
+    out = tmp_path / "nms_onnx.onnx"
+    run_odrt("convert", model, "-o", out, "--class-offset", "1", "--target", "onnx", *args, timeout=300)
+    m = onnx.load(str(out))
+    assert "NonMaxSuppression" in {nd.op_type for nd in m.graph.node} and "Loop" not in {nd.op_type for nd in m.graph.node}
+    c = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = dict(zip(OUT, c.run(None, {"input_tensor": np.concatenate(xs)})))
+    assert got["detection_boxes"].shape[0] == n
+    mine = odrt_outputs(out, np.concatenate(xs), tmp_path, "nms_onnx")
+    np.testing.assert_array_equal(mine["num_detections"], got["num_detections"])
+    np.testing.assert_array_equal(mine["detection_classes"], got["detection_classes"])
+    np.testing.assert_allclose(mine["detection_scores"], got["detection_scores"], atol=1e-4)
+    total = 0
+    for b, x in enumerate(xs):
+        ref = dict(zip(names, s.run(None, {"input_tensor": x})))
+        total += sum(1 for i in range(int(ref["num_detections"][0])) if ref["detection_scores"][0, i] >= 0.05)
+        assert not unmatched(ref, got, b), (args, b)
+    assert total > 0
+
+
+@pytest.mark.parametrize("args", [["--batch", "4"], ["--batch", "dynamic"]])
+def test_onnx_nms_at_any_batch(args, tmp_path):
+    """--nms onnx (TensorRT's INMSLayer route) at batch 4 and dynamic batch matches the original export"""
+    _onnx_nms_case(MODEL, 320, 320, args, 4, tmp_path)
+
+
+@pytest.mark.parametrize("args", [["--input-shape", "4x360x512x3"], ["--input-shape", "1x360x512x3", "--batch", "dynamic"]])
+def test_onnx_nms_at_any_batch_in_a_window(args, tmp_path):
+    """EfficientDet (keep-aspect resize: boxes pruned to the image window and renormalised) likewise"""
+    d0 = os.path.join(os.path.dirname(MODEL), "..", "..", "..", "shared", "models", "efficientdet_d0", "model.onnx")
+    _onnx_nms_case(d0, 512, 360, args, 4, tmp_path)
+
+
+def test_onnx_nms_at_any_batch_90_classes(tmp_path):
+    """a TF OD API export with 90 classes and softmax scores (tools/fixtures/tfod_fixtures.sh)"""
+    m = os.path.join(os.path.dirname(MODEL), "..", "..", ".cache", "tfod", "ssd_mobilenet_v1_300_softmax", "model.onnx")
+    if os.environ.get("ODRT_NO_TFOD_FIXTURES") == "1" and not os.path.exists(m):
+        pytest.skip("TF OD API fixtures not made (ODRT_NO_TFOD_FIXTURES=1)")
+    _onnx_nms_case(m, 300, 300, ["--batch", "dynamic"], 4, tmp_path)
