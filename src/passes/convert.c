@@ -8,6 +8,7 @@
 #include "ir/model.h"
 #include "passes/tfod.h"
 #include "passes/convert.h"
+#include "passes/half.h"
 #include "passes/rewrite.h"
 
 extern const char odrt_trt_ops_data[];
@@ -191,6 +192,8 @@ static cJSON *report(const tfod_found *f, const conv_plan *p, size_t before, siz
     cJSON_AddStringToObject(r, "backbone_hint", f->backbone);
     cJSON_AddStringToObject(r, "target", p->target);
     cJSON_AddStringToObject(r, "nms", p->nms);
+    cJSON_AddStringToObject(r, "precision", p->half ? "fp16" : "fp32");
+    if (p->half) cJSON_AddNumberToObject(r, "fp16_nodes", p->n_half);
     cJSON_AddNumberToObject(r, "opset", p->opset);
     cJSON *in = cJSON_AddObjectToObject(r, "input");
     cJSON_AddStringToObject(in, "name", f->input->name);
@@ -348,11 +351,17 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
         return odrt_fail(ODRT_ERR_ARG, "convert: unknown --nms '%s' (efficient, batched, onnx)", p.nms);
     if (!strcmp(p.target, "trt7") && !strcmp(p.nms, "efficient"))
         return odrt_fail(ODRT_ERR_ARG, "convert: EfficientNMS_TRT needs TensorRT >= 8; use --nms batched for trt7");
+    const char *prec = o && o->precision ? o->precision : "fp32";
+    if (strcmp(prec, "fp32") && strcmp(prec, "fp16"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --precision '%s' (fp32, fp16)", prec);
+    p.half = !strcmp(prec, "fp16");
     size_t before = ir_model_count_nodes(m);
     ir_infer_shapes(m);
     /* families not converted yet are refused before anything else is looked at */
     const char *family = tfod_family(g);
     int centernet = !strcmp(family, "centernet"), rcnn = !strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn");
+    if (rcnn && p.half)
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --precision fp16 is not available for Faster / Mask R-CNN yet (fp32 only)");
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
     /* input settings */
@@ -516,6 +525,20 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
     if (!(o && o->analyze_only)) {
         if ((rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1)) != ODRT_OK) goto fail;
         if (p.batch < 0 && (rc = verify_run(om, &p, 2)) != ODRT_OK) goto fail;
+    }
+    if (p.half) { /* checked in float32 above; now the network in float16 (the reference executor runs float32 convs) */
+        ir_value *heads[3] = {f.encodings, f.logits, NULL};
+        if (centernet) heads[0] = f.cn_heatmap, heads[1] = f.cn_offset, heads[2] = f.cn_size;
+        if ((rc = tfod_to_half(m, heads, centernet ? 3 : 2, &p.n_half)) != ODRT_OK) goto fail;
+        ir_graph_cleanup(g);
+        ir_type out_types[16]; /* the outputs (float32 and int32 as before) keep the types the runs gave them */
+        int n_keep = g->n_outputs < 16 ? g->n_outputs : 16;
+        for (int i = 0; i < n_keep; i++) out_types[i] = g->outputs[i]->type;
+        ir_graph_clear_types(g);
+        if (p.batch < 0) f.input->type.dims[0].value = -1;
+        ir_infer_shapes(m);
+        for (int i = 0; i < n_keep; i++) g->outputs[i]->type = out_types[i];
+        if ((rc = ir_graph_validate(g)) != ODRT_OK) goto fail;
     }
     if (report_json) {
         cJSON *r = report(&f, &p, before, ir_model_count_nodes(m));

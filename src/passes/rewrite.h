@@ -16,6 +16,8 @@ typedef struct {
     int opset;
     float win_h, win_w; /* TF's clip window for the static frame: the resized image's share of the input */
     int engine; /* leave normalisation and resize out: the engine's fused preprocessing does them */
+    int half;   /* --precision fp16 */
+    int n_half; /* nodes computing in float16 */
 } conv_plan;
 
 odrt_status_t tfod_rewrite_preproc(ir_model *m, tfod_found *f, const conv_plan *p);

@@ -137,6 +137,7 @@ int cmd_convert(int argc, char **argv) {
         if (!strcmp(a, "-o") && v) out = v;
         else if (!strcmp(a, "--target") && v) o.target = v;
         else if (!strcmp(a, "--nms") && v) o.nms = v;
+        else if (!strcmp(a, "--precision") && v) o.precision = v;
         else if (!strcmp(a, "--report") && v) report = v;
         else if (!strcmp(a, "--input-shape") && v) {
             long long d[4];

@@ -1,0 +1,138 @@
+/* odrt convert --precision fp16: a strongly typed FP16 ONNX (TensorRT 10/11 take precision from
+ * the ONNX itself). The network -- every node whose float32 output flows, through data inputs, into
+ * the detection heads -- computes in float16: its float32 constants become float16 copies, its Casts
+ * to float cast to float16, float32 graph inputs it reads are cast to float16 on the way in. Values it
+ * hands to the rest (box decode, scores, NMS: TF's arithmetic, kept in float32 where thresholds and
+ * IoUs are decided) are cast back to float32. Inputs that are shapes, sizes, scales or indices (a
+ * Resize's sizes, a Reshape's shape, ...) are not data and keep their types. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/exec.h"
+#include "ops/fold.h"
+#include "passes/build.h"
+#include "passes/convert.h"
+#include "passes/half.h"
+
+/* 1 if input k of n carries tensor data of the op's element type T (not a shape, size, scale or index) */
+static int data_input(const ir_node *n, int k) {
+    static const struct {
+        const char *op;
+        unsigned not_data; /* bit k: input k is not data */
+    } ops[] = {
+        {"Resize", 0xE},    {"Upsample", 0x2},  {"Reshape", 0x2},         {"Expand", 0x2},   {"Tile", 0x2},
+        {"Slice", 0x1E},    {"Pad", 0xA},       {"Gather", 0x2},          {"GatherElements", 0x2}, {"GatherND", 0x2},
+        {"Squeeze", 0x2},   {"Unsqueeze", 0x2}, {"Split", 0x2},           {"TopK", 0x2},     {"CumSum", 0x2},
+        {"ReduceMean", 0x2}, {"ReduceSum", 0x2}, {"ReduceMax", 0x2},      {"ReduceMin", 0x2}, {"ConstantOfShape", 0x1},
+        {"OneHot", 0x3},    {"Range", 0x7},     {"ScatterND", 0x2},       {"ScatterElements", 0x2},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(n->op, ops[i].op)) return !(ops[i].not_data >> k & 1);
+    return 1;
+}
+
+static int is_f32(const ir_value *v) { return v && (v->init ? v->init->dtype : v->type.dtype) == ODRT_DT_FLOAT; }
+
+static ir_tensor *to_half(ir_model *m, const ir_tensor *t) {
+    ir_tensor *h = ir_tensor_new(m, ODRT_DT_FLOAT16, t->rank, t->dims);
+    if (!h) return NULL;
+    const float *s = t->data;
+    uint16_t *d = h->data;
+    for (int64_t i = 0; i < t->numel; i++) d[i] = ex_f32_to_f16(s[i]);
+    return h;
+}
+
+odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int *n_half) {
+    ir_graph *g = m->graph;
+    size_t nv = g->n_values;
+    char *in_net = calloc(g->n_nodes + 1, 1);
+    ir_value **stack = malloc(sizeof(ir_value *) * (nv + 1));
+    ir_value **half_of = calloc(nv + 1, sizeof(ir_value *)); /* a float32 value outside the net -> its float16 twin */
+    ir_value **f32_of = calloc(nv + 1, sizeof(ir_value *));  /* a net value -> its float32 cast, for the rest */
+    char *seen = calloc(nv + 1, 1);
+    odrt_status_t rc = in_net && stack && half_of && f32_of && seen ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    size_t sp = 0;
+    *n_half = 0;
+    /* the net: backwards from the heads through float32 data inputs */
+    for (int i = 0; rc == ODRT_OK && i < n_heads; i++) {
+        if (!heads[i] || !heads[i]->producer || heads[i]->producer->dead)
+            rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: fp16: the detection heads were not found after the rewrite");
+        else if (!seen[heads[i]->id]) seen[heads[i]->id] = 1, stack[sp++] = heads[i];
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->mark = (int)i;
+    while (rc == ODRT_OK && sp) {
+        ir_value *v = stack[--sp];
+        ir_node *n = v->producer;
+        if (!n || in_net[n->mark]) continue;
+        in_net[n->mark] = 1;
+        for (int k = 0; k < n->n_in; k++) {
+            ir_value *x = n->in[k];
+            if (x && data_input(n, k) && is_f32(x) && x->producer && !seen[x->id]) seen[x->id] = 1, stack[sp++] = x;
+        }
+    }
+    /* the net's nodes: float16 constants and inputs, float16 Casts and Constants */
+    size_t n_nodes = g->n_nodes;
+    for (size_t i = 0; rc == ODRT_OK && i < n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        if (n->dead || !in_net[i]) continue;
+        (*n_half)++;
+        if (!strcmp(n->op, "Cast") && ir_attr_int(n, "to", 0) == ODRT_DT_FLOAT && !ir_set_attr_int(n, "to", ODRT_DT_FLOAT16))
+            rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        for (int a = 0; a < n->n_attrs; a++) /* Constant / ConstantOfShape values */
+            if (n->attrs[a].type == IR_ATTR_TENSOR && n->attrs[a].t && n->attrs[a].t->dtype == ODRT_DT_FLOAT &&
+                (!strcmp(n->op, "Constant") || !strcmp(n->op, "ConstantOfShape"))) {
+                ir_tensor *h = to_half(m, n->attrs[a].t);
+                if (!h) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+                else n->attrs[a].t = h;
+            }
+        for (int k = 0; rc == ODRT_OK && k < n->n_in; k++) {
+            ir_value *x = n->in[k];
+            if (!x || !data_input(n, k) || !is_f32(x) || (x->producer && in_net[x->producer->mark])) continue;
+            ir_value *h = half_of[x->id];
+            if (!h) { /* a float32 constant or graph input: its float16 twin, made once */
+                char name[512];
+                snprintf(name, sizeof name, "%s/fp16", x->name);
+                if (x->init) {
+                    ir_tensor *t = to_half(m, x->init);
+                    h = t ? ir_graph_add_const(g, ir_unique_name(g, name), t) : NULL;
+                } else {
+                    bld b = {m, g, ODRT_OK};
+                    h = b_cast(&b, name, x, ODRT_DT_FLOAT16);
+                }
+                if (!h) {
+                    rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                half_of[x->id] = h;
+            }
+            if (!ir_node_set_input(n, k, h)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+    }
+    /* net values the rest reads (heads, and any other): cast back to float32 for those readers */
+    for (size_t i = 0; rc == ODRT_OK && i < n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        if (n->dead || in_net[i] || !strcmp(n->op, "Shape") || !strcmp(n->op, "Size")) continue;
+        for (int k = 0; rc == ODRT_OK && k < n->n_in; k++) {
+            ir_value *x = n->in[k];
+            if (!x || !x->producer || x->producer->dead || !in_net[x->producer->mark] || x->id >= (int)nv) continue;
+            if (!is_f32(x) && x->type.dtype != ODRT_DT_FLOAT16) continue;
+            ir_value *y = f32_of[x->id];
+            if (!y) {
+                char name[512];
+                snprintf(name, sizeof name, "%s/fp32", x->name);
+                bld b = {m, g, ODRT_OK};
+                y = b_cast(&b, name, x, ODRT_DT_FLOAT);
+                if (!y) {
+                    rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                f32_of[x->id] = y;
+            }
+            if (!ir_node_set_input(n, k, y)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+    }
+    free(in_net), free(stack), free(half_of), free(f32_of), free(seen);
+    if (rc != ODRT_OK) return rc;
+    return ir_graph_toposort(g);
+}
