@@ -50,6 +50,7 @@ extern const ex_kernel ex_kernels_resize[];
 extern const ex_kernel ex_kernels_control[];
 extern const ex_kernel ex_kernels_trt_nms[];
 extern const ex_kernel ex_kernels_crop[];
+extern const ex_kernel ex_kernels_quant[];
 /* the mode code (src/crop_coord.h) of odrt.CropAndResize's mode attribute, -1 unknown */
 int ex_crop_mode_code(const char *s);
 

@@ -7,7 +7,8 @@
 
 static const ex_kernel *const TABLES[] = {ex_kernels_elementwise, ex_kernels_shape, ex_kernels_nn,
                                           ex_kernels_reduce, ex_kernels_nms, ex_kernels_resize,
-                                          ex_kernels_control, ex_kernels_trt_nms, ex_kernels_crop};
+                                          ex_kernels_control, ex_kernels_trt_nms, ex_kernels_crop,
+                                          ex_kernels_quant};
 
 const ex_kernel *ex_find_op(const char *domain, const char *op) {
     if (!strcmp(domain, "ai.onnx")) domain = "";

@@ -144,6 +144,19 @@ void sh_cast(shape_ctx *s, ir_node *n) {
     set_type(s, y, (int)ir_attr_int(n, "to", 0), r, d);
 }
 
+void sh_quantize(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int zt = n->n_in > 2 && n->in[2] ? (n->in[2]->init ? n->in[2]->init->dtype : n->in[2]->type.dtype) : 0;
+    int to = (int)ir_attr_int(n, "output_dtype", 0);
+    set_type(s, y, zt ? zt : to ? to : ODRT_DT_UINT8, r, d);
+}
+
+void sh_dequantize(shape_ctx *s, ir_node *n) {
+    SH_PRELUDE;
+    int st = n->n_in > 1 && n->in[1] ? (n->in[1]->init ? n->in[1]->init->dtype : n->in[1]->type.dtype) : 0;
+    set_type(s, y, st == ODRT_DT_FLOAT16 ? ODRT_DT_FLOAT16 : ODRT_DT_FLOAT, r, d);
+}
+
 void sh_shape(shape_ctx *s, ir_node *n) {
     SH_PRELUDE;
     if (r < 0) return set_type(s, y, ODRT_DT_INT64, 1, NULL);

@@ -43,5 +43,7 @@ void sh_range(shape_ctx *s, ir_node *n);
 void sh_loop(shape_ctx *s, ir_node *n);
 void sh_trt_nms(shape_ctx *s, ir_node *n);
 void sh_crop(shape_ctx *s, ir_node *n);      /* odrt.CropAndResize, RoiAlign */
+void sh_quantize(shape_ctx *s, ir_node *n);  /* the zero point's type (or output_dtype, or uint8) */
+void sh_dequantize(shape_ctx *s, ir_node *n); /* the scale's type */
 
 #endif
