@@ -186,8 +186,12 @@ typedef struct odrt_convert_options {
     const char *const *debug_outputs; /* extra graph outputs kept by name (borrowed) */
     int n_debug_outputs;
     int analyze_only;          /* 1: find and rewrite but skip the verification runs (inspect's dry run) */
-    const char *precision;     /* "fp32" (NULL) or "fp16": a strongly typed FP16 ONNX (docs/convert.md):
-                                  the network in float16, box decode and NMS in float32, explicit Casts */
+    const char *precision;     /* "fp32" (NULL), "fp16": a strongly typed FP16 ONNX (docs/convert.md): the
+                                  network in float16, box decode and NMS in float32, explicit Casts; or
+                                  "int8": a Q/DQ ONNX, int8 convolutions with calibrated ranges */
+    const char *calibration;   /* int8: a folder of photos (ranges measured on them) or a calibration
+                                  .json (the report's "int8" object, odrt calibrate) */
+    const char *calibration_method; /* int8, photos: "percentile" (NULL, 99.99%), "entropy" or "minmax" */
 } odrt_convert_options_t;
 
 /* Zeroes *o (every field its default) and sets struct_size. */

@@ -327,15 +327,19 @@ def convert(model: Union[str, os.PathLike], output: Union[str, os.PathLike], *, 
             nms: Optional[str] = None, batch: Optional[int] = None, input_shape: Optional[Sequence[int]] = None,
             input_dtype: str = "uint8", nchw: bool = False, score_threshold: Optional[float] = None,
             iou_threshold: Optional[float] = None, max_detections: Optional[int] = None,
-            class_offset: Optional[int] = None, precision: str = "fp32") -> dict:
+            class_offset: Optional[int] = None, precision: str = "fp32", calibration: Optional[str] = None,
+            calibration_method: Optional[str] = None) -> dict:
     """A TensorRT-ready ONNX from a TF OD API export, as `odrt convert` (docs/convert.md); returns the
     conversion report. batch: > 0 static, -1 dynamic; input_shape: (B, H, W, C); precision "fp16": a
-    strongly typed FP16 ONNX (the network in float16, box decode and NMS in float32)."""
+    strongly typed FP16 ONNX (the network in float16, box decode and NMS in float32); "int8": a Q/DQ ONNX
+    calibrated on `calibration` (a folder of photos or an `odrt calibrate` .json)."""
     m = _load_model(model)
     try:
         o = ConvertOptions()
         lib.odrt_convert_options_init(C.byref(o))
         o.target, o.nms, o.precision = target.encode(), nms.encode() if nms else None, precision.encode()
+        o.calibration = os.fsencode(calibration) if calibration else None
+        o.calibration_method = calibration_method.encode() if calibration_method else None
         if input_shape is not None:
             for i, v in enumerate(input_shape):
                 o.input_shape[i] = int(v)

@@ -50,7 +50,8 @@ class ConvertOptions(C.Structure):
                 ("input_dtype", C.c_int), ("nchw", C.c_int), ("batch", C.c_int64), ("score_threshold", C.c_float),
                 ("has_score_threshold", C.c_int), ("iou_threshold", C.c_float), ("has_iou_threshold", C.c_int),
                 ("max_detections", C.c_int64), ("class_offset", C.c_int64), ("debug_outputs", C.POINTER(C.c_char_p)),
-                ("n_debug_outputs", C.c_int), ("analyze_only", C.c_int), ("precision", C.c_char_p)]
+                ("n_debug_outputs", C.c_int), ("analyze_only", C.c_int), ("precision", C.c_char_p),
+                ("calibration", C.c_char_p), ("calibration_method", C.c_char_p)]
 
 
 P = C.c_void_p

@@ -9,6 +9,7 @@
 #include "passes/tfod.h"
 #include "passes/convert.h"
 #include "passes/half.h"
+#include "passes/quant.h"
 #include "passes/rewrite.h"
 
 extern const char odrt_trt_ops_data[];
@@ -352,16 +353,19 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     if (!strcmp(p.target, "trt7") && !strcmp(p.nms, "efficient"))
         return odrt_fail(ODRT_ERR_ARG, "convert: EfficientNMS_TRT needs TensorRT >= 8; use --nms batched for trt7");
     const char *prec = o && o->precision ? o->precision : "fp32";
-    if (strcmp(prec, "fp32") && strcmp(prec, "fp16"))
-        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --precision '%s' (fp32, fp16)", prec);
+    if (strcmp(prec, "fp32") && strcmp(prec, "fp16") && strcmp(prec, "int8"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --precision '%s' (fp32, fp16, int8)", prec);
     p.half = !strcmp(prec, "fp16");
+    int int8 = !strcmp(prec, "int8");
+    if (int8 && !(o && o->calibration))
+        return odrt_fail(ODRT_ERR_ARG, "convert: --precision int8 needs --calibration DIR (photos) or a calibration .json");
     size_t before = ir_model_count_nodes(m);
     ir_infer_shapes(m);
     /* families not converted yet are refused before anything else is looked at */
     const char *family = tfod_family(g);
     int centernet = !strcmp(family, "centernet"), rcnn = !strcmp(family, "faster_rcnn") || !strcmp(family, "mask_rcnn");
-    if (rcnn && p.half)
-        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --precision fp16 is not available for Faster / Mask R-CNN yet (fp32 only)");
+    if (rcnn && (p.half || int8))
+        return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: --precision %s is not available for Faster / Mask R-CNN yet (fp32 only)", prec);
     ODRT_TRY(tfod_analyze_preproc(m, &f));
     tfod_guess_family(g, &f);
     /* input settings */
@@ -526,6 +530,29 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
         if ((rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1)) != ODRT_OK) goto fail;
         if (p.batch < 0 && (rc = verify_run(om, &p, 2)) != ODRT_OK) goto fail;
     }
+    cJSON *int8_rep = NULL;
+    if (int8) { /* checked in float32 above; calibrated on it, then int8 convolutions, run once more */
+        ir_value *heads[3] = {f.encodings, f.logits, NULL};
+        if (centernet) heads[0] = f.cn_heatmap, heads[1] = f.cn_offset, heads[2] = f.cn_size;
+        if (!(int8_rep = cJSON_CreateObject())) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        if (rc == ODRT_OK)
+            rc = tfod_to_int8(om, &p, heads, centernet ? 3 : 2, o->calibration, o->calibration_method, int8_rep);
+        if (rc == ODRT_OK) {
+            ir_type out_types[16];
+            int n_keep = g->n_outputs < 16 ? g->n_outputs : 16;
+            for (int i = 0; i < n_keep; i++) out_types[i] = g->outputs[i]->type;
+            ir_graph_clear_types(g);
+            if (p.batch < 0) f.input->type.dims[0].value = -1;
+            ir_infer_shapes(m);
+            for (int i = 0; i < n_keep; i++) g->outputs[i]->type = out_types[i];
+            rc = ir_graph_validate(g);
+        }
+        if (rc == ODRT_OK && !(o && o->analyze_only)) rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1);
+        if (rc != ODRT_OK) {
+            cJSON_Delete(int8_rep);
+            goto fail;
+        }
+    }
     if (p.half) { /* checked in float32 above; now the network in float16 (the reference executor runs float32 convs) */
         ir_value *heads[3] = {f.encodings, f.logits, NULL};
         if (centernet) heads[0] = f.cn_heatmap, heads[1] = f.cn_offset, heads[2] = f.cn_size;
@@ -542,9 +569,14 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
     }
     if (report_json) {
         cJSON *r = report(&f, &p, before, ir_model_count_nodes(m));
+        if (r && int8_rep) {
+            cJSON_ReplaceItemInObjectCaseSensitive(r, "precision", cJSON_CreateString("int8"));
+            cJSON_AddItemToObject(r, "int8", cJSON_DetachItemFromObjectCaseSensitive(int8_rep, "int8"));
+        }
         *report_json = r ? cJSON_Print(r) : NULL;
         cJSON_Delete(r);
     }
+    cJSON_Delete(int8_rep);
     tfod_found_free(&f);
     return ODRT_OK;
 fail:

@@ -43,24 +43,20 @@ static ir_tensor *to_half(ir_model *m, const ir_tensor *t) {
     return h;
 }
 
-odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int *n_half) {
-    ir_graph *g = m->graph;
+int tfod_data_input(const ir_node *n, int k) { return data_input(n, k); }
+
+odrt_status_t tfod_net_nodes(ir_graph *g, ir_value *const *heads, int n_heads, char *in_net) {
     size_t nv = g->n_values;
-    char *in_net = calloc(g->n_nodes + 1, 1);
     ir_value **stack = malloc(sizeof(ir_value *) * (nv + 1));
-    ir_value **half_of = calloc(nv + 1, sizeof(ir_value *)); /* a float32 value outside the net -> its float16 twin */
-    ir_value **f32_of = calloc(nv + 1, sizeof(ir_value *));  /* a net value -> its float32 cast, for the rest */
     char *seen = calloc(nv + 1, 1);
-    odrt_status_t rc = in_net && stack && half_of && f32_of && seen ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_status_t rc = stack && seen ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     size_t sp = 0;
-    *n_half = 0;
-    /* the net: backwards from the heads through float32 data inputs */
     for (int i = 0; rc == ODRT_OK && i < n_heads; i++) {
         if (!heads[i] || !heads[i]->producer || heads[i]->producer->dead)
-            rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: fp16: the detection heads were not found after the rewrite");
+            rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: the detection heads were not found after the rewrite");
         else if (!seen[heads[i]->id]) seen[heads[i]->id] = 1, stack[sp++] = heads[i];
     }
-    for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->mark = (int)i;
+    for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->mark = (int)i, in_net[i] = 0;
     while (rc == ODRT_OK && sp) {
         ir_value *v = stack[--sp];
         ir_node *n = v->producer;
@@ -71,6 +67,20 @@ odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int
             if (x && data_input(n, k) && is_f32(x) && x->producer && !seen[x->id]) seen[x->id] = 1, stack[sp++] = x;
         }
     }
+    free(stack), free(seen);
+    return rc;
+}
+
+odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int *n_half) {
+    ir_graph *g = m->graph;
+    size_t nv = g->n_values;
+    char *in_net = calloc(g->n_nodes + 1, 1);
+    ir_value **half_of = calloc(nv + 1, sizeof(ir_value *)); /* a float32 value outside the net -> its float16 twin */
+    ir_value **f32_of = calloc(nv + 1, sizeof(ir_value *));  /* a net value -> its float32 cast, for the rest */
+    odrt_status_t rc = in_net && half_of && f32_of ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    *n_half = 0;
+    /* the net: backwards from the heads through float32 data inputs */
+    if (rc == ODRT_OK) rc = tfod_net_nodes(g, heads, n_heads, in_net);
     /* the net's nodes: float16 constants and inputs, float16 Casts and Constants */
     size_t n_nodes = g->n_nodes;
     for (size_t i = 0; rc == ODRT_OK && i < n_nodes; i++) {
@@ -132,7 +142,7 @@ odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int
             if (!ir_node_set_input(n, k, y)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
     }
-    free(in_net), free(stack), free(half_of), free(f32_of), free(seen);
+    free(in_net), free(half_of), free(f32_of);
     if (rc != ODRT_OK) return rc;
     return ir_graph_toposort(g);
 }

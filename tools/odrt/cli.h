@@ -4,6 +4,7 @@
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

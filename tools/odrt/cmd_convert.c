@@ -138,6 +138,8 @@ int cmd_convert(int argc, char **argv) {
         else if (!strcmp(a, "--target") && v) o.target = v;
         else if (!strcmp(a, "--nms") && v) o.nms = v;
         else if (!strcmp(a, "--precision") && v) o.precision = v;
+        else if (!strcmp(a, "--calibration") && v) o.calibration = v;
+        else if (!strcmp(a, "--calibration-method") && v) o.calibration_method = v;
         else if (!strcmp(a, "--report") && v) report = v;
         else if (!strcmp(a, "--input-shape") && v) {
             long long d[4];
@@ -221,6 +223,61 @@ int cmd_convert(int argc, char **argv) {
         }
     }
     if (!rc) print_summary(rep, out);
+    free(rep);
+    odrt_model_free(m);
+    return rc;
+}
+
+/* odrt calibrate MODEL --images DIR -o calib.json [--method percentile|entropy|minmax] [--input-shape BxHxWx3]:
+ * convert's int8 calibration alone; the file is the report's "int8" object, which convert
+ * --precision int8 --calibration calib.json reads */
+int cmd_calibrate(int argc, char **argv) {
+    const char *model = NULL, *out = NULL;
+    odrt_convert_options_t o;
+    odrt_convert_options_init(&o);
+    o.target = "onnx", o.precision = "int8";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-o") && v) out = v, i++;
+        else if (!strcmp(a, "--images") && v) o.calibration = v, i++;
+        else if (!strcmp(a, "--method") && v) o.calibration_method = v, i++;
+        else if (!strcmp(a, "--input-shape") && v) {
+            long long d[4];
+            char tail;
+            if (sscanf(v, "%lldx%lldx%lldx%lld%c", &d[0], &d[1], &d[2], &d[3], &tail) != 4)
+                return fprintf(stderr, "odrt calibrate: --input-shape wants BxHxWxC, got '%s'\n", v), 2;
+            for (int k = 0; k < 4; k++) o.input_shape[k] = d[k];
+            i++;
+        } else if (a[0] != '-' && !model) model = a;
+        else return fprintf(stderr, "odrt calibrate: unexpected argument '%s' (see odrt --help)\n", a), 2;
+    }
+    if (!model || !out || !o.calibration)
+        return fprintf(stderr, "odrt calibrate: usage: odrt calibrate MODEL --images DIR -o calib.json [--method M]\n"), 2;
+    odrt_model_t *m;
+    if (odrt_model_load(model, &m) != ODRT_OK) return cli_error("");
+    char *rep = NULL;
+    int rc = odrt_convert(m, &o, &rep) != ODRT_OK ? cli_error(model) : 0;
+    cJSON *r = rep ? cJSON_Parse(rep) : NULL, *q = r ? cJSON_GetObjectItemCaseSensitive(r, "int8") : NULL;
+    if (!rc && !q) rc = 1, fprintf(stderr, "odrt calibrate: no calibration in the conversion report\n");
+    if (!rc) {
+        cJSON_AddStringToObject(q, "model", model);
+        char *text = cJSON_Print(q);
+        rc = text ? write_text_file(out, text) : 1;
+        free(text);
+    }
+    if (!rc) {
+        cJSON *kept = cJSON_GetObjectItemCaseSensitive(q, "kept_float");
+        printf("calibrated %d activations on %d images (%s); %d convolutions int8, %d kept in float:", 
+               cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(q, "tensors")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "images")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "method")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "int8_convs")), cJSON_GetArraySize(kept));
+        const cJSON *k;
+        cJSON_ArrayForEach(k, kept) printf(" %s (%s)", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "node")),
+                                           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "reason")));
+        printf("; wrote %s\n", out);
+    }
+    cJSON_Delete(r);
     free(rep);
     odrt_model_free(m);
     return rc;

@@ -31,6 +31,11 @@ static void usage(FILE *f) {
             "      (default for trt8/trt10), BatchedNMS_TRT (trt7) or ONNX NonMaxSuppression (onnx, any batch).\n"
             "      --precision fp16: a strongly typed FP16 ONNX (TensorRT 10/11 take precision from the\n"
             "      model): the network in float16, box decode and NMS in float32, explicit Casts.\n"
+            "      --precision int8 --calibration DIR|calib.json [--calibration-method percentile|entropy|minmax]:\n"
+            "      a Q/DQ ONNX: int8 convolutions (weights per channel, activations calibrated on the photos\n"
+            "      through the export's preprocessing); stem, heads and layers that quantize badly stay float.\n"
+            "  calibrate MODEL --images DIR -o calib.json [--method percentile|entropy|minmax] [--input-shape BxHxWx3]\n"
+            "      The int8 activation ranges alone, for convert --precision int8 --calibration calib.json.\n"
             "      Outputs: num_detections, detection_boxes, detection_scores, detection_classes\n"
             "      (0-based classes; --class-offset 1 keeps TF's ids), Mask R-CNN also detection_masks.\n"
             "      Faster / Mask R-CNN: both NMS stages rebuilt, the crops as Gathers. See docs/convert.md.\n"
@@ -111,6 +116,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(verb, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(verb, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(verb, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(verb, "build")) return cmd_build(argc - 1, argv + 1);
     if (!strcmp(verb, "detect")) return cmd_detect(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cmd_bench(argc - 1, argv + 1);
