@@ -114,7 +114,12 @@ static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st,
                     const float *a = t->data;
                     int64_t n = odrt_tensor_numel(t);
                     if (pass == 0) {
-                        for (int64_t k = 0; k < n; k++) st[i].max = fmax(st[i].max, fabs((double)a[k]));
+                        double mx = st[i].max;
+                        for (int64_t k = 0; k < n; k++) {
+                            double v = fabs((double)a[k]);
+                            if (v > mx) mx = v;
+                        }
+                        st[i].max = mx;
                     } else if (st[i].max > 0) {
                         double w = st[i].max / BINS;
                         for (int64_t k = 0; k < n; k++) {
@@ -226,7 +231,10 @@ static ir_value *qdq_weights(bld *b, const ir_value *w) {
         const float *a = t->data;
         for (int64_t c = 0; c < co; c++) {
             float m = 0;
-            for (int64_t k = 0; k < per; k++) m = fmaxf(m, fabsf(a[c * per + k]));
+            for (int64_t k = 0; k < per; k++) { /* (not fmaxf: AArch64 GCC 12's vectoriser crashes on that reduction) */
+                float v = fabsf(a[c * per + k]);
+                if (v > m) m = v;
+            }
             sc[c] = m > 0 ? m / 127.0f : 1.0f;
             for (int64_t k = 0; k < per; k++) {
                 float v = nearbyintf(a[c * per + k] / sc[c]);
