@@ -42,6 +42,7 @@ foreach(t IN LISTS ODRT_PYTESTS)
 endforeach()
 # every family's exports (tools/fixtures/tfod_fixtures.sh, linked by tools/setup.sh): the longest file
 set_tests_properties(py/test_families PROPERTIES TIMEOUT 3000)
+set_tests_properties(py/test_convert_int8 PROPERTIES TIMEOUT 3000)
 # `cmake --install` of this build and the example against it (not in sanitizer builds: a program
 # linking an ASan-instrumented shared library needs the ASan runtime first)
 if(NOT ODRT_SANITIZE)

@@ -1,9 +1,10 @@
 """`odrt calibrate` and `odrt convert --precision int8`: a Q/DQ ONNX (int8 convolutions, weights per
-output channel, activations calibrated on real photos through the export's preprocessing), checked for
-its structure, determinism (the calibration file gives the same model as the photos), the reference
-executor against onnxruntime on it, the accuracy it keeps (COCO mAP of the Q/DQ model under onnxruntime
-with odrt's FP32 engine's detections as ground truth, printed; the issue's bounds are not met yet and
-are not asserted here: see docs/convert.md), and its refusals."""
+output channel, activations calibrated on real photos through the export's preprocessing, a measured
+sensitivity pass), checked for its structure, determinism (the calibration file gives the same model as
+the photos), the reference executor against onnxruntime on it, the accuracy it keeps (COCO mAP of the
+Q/DQ model under onnxruntime with odrt's FP32 engine's detections >= 0.05 as ground truth, on the
+shared and COCO photos it was calibrated on: handtrack must keep the INT8 issue's mAP >= 0.92 and AP50
+>= 0.97; handtrack640's numbers are printed, docs/convert.md), and its refusals."""
 import contextlib
 import io
 import json
@@ -20,6 +21,7 @@ from PIL import Image
 from conftest import MODEL, ROOT, SHARED, iou, run_odrt
 
 M640 = os.path.join(ROOT, ".cache", "models", "handtrack640.onnx")
+SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"  # sanitizer builds: handtrack only
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +40,16 @@ def qdq(calib_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("int8")
     out = d / "handtrack_int8.onnx"
     run_odrt("convert", MODEL, "-o", out, "--target", "onnx", "--precision", "int8", "--calibration", calib_dir,
-             "--class-offset", "1", "--report", d / "rep.json", timeout=600)
+             "--class-offset", "1", "--report", d / "rep.json", timeout=3000)
     return out, json.load(open(d / "rep.json"))
 
 
 def test_qdq_structure(qdq):
     path, rep = qdq
     assert rep["precision"] == "int8" and rep["int8"]["method"] == "percentile" and rep["int8"]["images"] == 12
-    reasons = {k["reason"] for k in rep["int8"]["kept_float"]}
-    assert "stem" in reasons and "head" in reasons
+    reasons = {k["reason"].split(":")[0] for k in rep["int8"]["kept_float"]}
+    assert {"stem", "head", "measured"} <= reasons, reasons
+    assert rep["int8"]["heads_sqnr_db"] >= rep["int8"]["target_heads_sqnr_db"]
     m = onnx.load(str(path))
     onnx.checker.check_model(m, full_check=True)
     inits = {t.name: t for t in m.graph.initializer}
@@ -68,8 +71,11 @@ def test_qdq_structure(qdq):
 
 
 def test_calibration_file_gives_the_same_model(qdq, calib_dir, tmp_path):
-    p = run_odrt("calibrate", MODEL, "--images", calib_dir, "-o", tmp_path / "calib.json", timeout=600)
-    assert "12 images" in p.stdout and "stem" in p.stdout
+    if SUBSET:  # the report's "int8" object is what odrt calibrate writes: one calibration fewer
+        (tmp_path / "calib.json").write_text(json.dumps(qdq[1]["int8"]))
+    else:
+        p = run_odrt("calibrate", MODEL, "--images", calib_dir, "-o", tmp_path / "calib.json", timeout=3000)
+        assert "12 images" in p.stdout and "stem" in p.stdout and "measured" in p.stdout
     out = tmp_path / "from_file.onnx"
     run_odrt("convert", MODEL, "-o", out, "--target", "onnx", "--precision", "int8", "--calibration", tmp_path / "calib.json",
              "--class-offset", "1", timeout=600)
@@ -130,18 +136,20 @@ def coco_map(ref, got, size):
     return E.stats[0], E.stats[1]
 
 
-@pytest.mark.parametrize("name", ["handtrack", "handtrack640"])
-def test_int8_accuracy_against_the_fp32_engine(name, calib_dir, tmp_path):
+@pytest.mark.parametrize("name", ["handtrack"] + ([] if SUBSET else ["handtrack640"]))
+def test_int8_accuracy_against_the_fp32_engine(name, qdq, calib_dir, tmp_path):
     """mAP (COCO, 0.5:0.95) and AP50 of the Q/DQ model under onnxruntime with the FP32 engine's
-    detections (>= 0.05) as ground truth, on the calibration photos at the network size. Printed for
-    the record (docs/convert.md); asserted only far below the issue's bounds (0.92 / 0.97), as a
-    check that quantization works at all"""
+    detections (>= 0.05) as ground truth, on the calibration photos at the network size: handtrack
+    keeps the issue's bounds (0.92 / 0.97); handtrack640, which does not yet (docs/convert.md), is
+    printed and held above a floor that catches broken quantization"""
     model, size = (MODEL, 320) if name == "handtrack" else (M640, 640)
     if not os.path.exists(model):
         pytest.fail("%s missing: run tools/setup.sh" % model)
-    q = tmp_path / "q.onnx"
-    run_odrt("convert", model, "-o", q, "--target", "onnx", "--precision", "int8", "--calibration", calib_dir,
-             "--class-offset", "1", timeout=900)
+    q = qdq[0]
+    if name != "handtrack":
+        q = tmp_path / "q.onnx"
+        run_odrt("convert", model, "-o", q, "--target", "onnx", "--precision", "int8", "--calibration", calib_dir,
+                 "--class-offset", "1", timeout=3000)
     run_odrt("build", model, "-o", tmp_path / "e.odrt", timeout=600)
     frames = []
     for i, f in enumerate(sorted(os.listdir(calib_dir))):
@@ -155,7 +163,10 @@ def test_int8_accuracy_against_the_fp32_engine(name, calib_dir, tmp_path):
     got = [dets(dict(zip(names, s.run(None, {"input_tensor": x[None]})))) for x in frames]
     ap, ap50 = coco_map(ref, got, size)
     print("%s INT8 Q/DQ (onnxruntime) vs FP32 engine: mAP %.4f, AP50 %.4f" % (name, ap, ap50))
-    assert ap > 0.5 and ap50 > 0.7, (ap, ap50)
+    if name == "handtrack":
+        assert ap >= 0.92 and ap50 >= 0.97, (ap, ap50)
+    else:
+        assert ap > 0.8 and ap50 > 0.9, (ap, ap50)
 
 
 def test_int8_refusals(calib_dir, tmp_path):
@@ -169,6 +180,6 @@ def test_int8_refusals(calib_dir, tmp_path):
     (tmp_path / "junk.json").write_text("{not json")
     cases.append((["--precision", "int8", "--calibration", tmp_path / "junk.json"], "not a calibration file"))
     for args, msg in cases:
-        p = run_odrt("convert", MODEL, "-o", tmp_path / "x.onnx", *args, check=False, timeout=600)
+        p = run_odrt("convert", MODEL, "-o", tmp_path / "x.onnx", *args, check=False, timeout=3000)
         assert p.returncode == 1 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
         assert not (tmp_path / "x.onnx").exists()
