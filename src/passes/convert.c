@@ -322,6 +322,27 @@ static odrt_status_t verify_run(odrt_model_t *om, const conv_plan *p, int64_t ba
     return rc == ODRT_OK ? ODRT_OK : odrt_fail_ctx(rc, "convert: the converted model does not run with batch %lld", (long long)batch);
 }
 
+/* the values the precision passes keep the network up to: box codes and class logits, or CenterNet's maps */
+static int precision_heads(const tfod_found *f, int centernet, ir_value *heads[3]) {
+    heads[0] = centernet ? f->cn_heatmap : f->encodings, heads[1] = centernet ? f->cn_offset : f->logits;
+    heads[2] = centernet ? f->cn_size : NULL;
+    return centernet ? 3 : 2;
+}
+
+/* types inferred again after a precision pass; the outputs (float32 and int32, unchanged) keep the
+ * types the verification runs gave them */
+static odrt_status_t retype(ir_model *m, tfod_found *f, const conv_plan *p) {
+    ir_graph *g = m->graph;
+    ir_type out_types[16];
+    int n_keep = g->n_outputs < 16 ? g->n_outputs : 16;
+    for (int i = 0; i < n_keep; i++) out_types[i] = g->outputs[i]->type;
+    ir_graph_clear_types(g);
+    if (p->batch < 0) f->input->type.dims[0].value = -1;
+    ir_infer_shapes(m);
+    for (int i = 0; i < n_keep; i++) g->outputs[i]->type = out_types[i];
+    return ir_graph_validate(g);
+}
+
 void tfod_guess_family(const ir_graph *g, tfod_found *f) {
     f->family = tfod_family(g);
     f->backbone = tfod_backbone(g);
@@ -532,21 +553,11 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
     }
     cJSON *int8_rep = NULL;
     if (int8) { /* checked in float32 above; calibrated on it, then int8 convolutions, run once more */
-        ir_value *heads[3] = {f.encodings, f.logits, NULL};
-        if (centernet) heads[0] = f.cn_heatmap, heads[1] = f.cn_offset, heads[2] = f.cn_size;
+        ir_value *heads[3];
+        int n_heads = precision_heads(&f, centernet, heads);
         if (!(int8_rep = cJSON_CreateObject())) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        if (rc == ODRT_OK)
-            rc = tfod_to_int8(om, &p, heads, centernet ? 3 : 2, o->calibration, o->calibration_method, int8_rep);
-        if (rc == ODRT_OK) {
-            ir_type out_types[16];
-            int n_keep = g->n_outputs < 16 ? g->n_outputs : 16;
-            for (int i = 0; i < n_keep; i++) out_types[i] = g->outputs[i]->type;
-            ir_graph_clear_types(g);
-            if (p.batch < 0) f.input->type.dims[0].value = -1;
-            ir_infer_shapes(m);
-            for (int i = 0; i < n_keep; i++) g->outputs[i]->type = out_types[i];
-            rc = ir_graph_validate(g);
-        }
+        if (rc == ODRT_OK) rc = tfod_to_int8(om, &p, heads, n_heads, o->calibration, o->calibration_method, int8_rep);
+        if (rc == ODRT_OK) rc = retype(m, &f, &p);
         if (rc == ODRT_OK && !(o && o->analyze_only)) rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1);
         if (rc != ODRT_OK) {
             cJSON_Delete(int8_rep);
@@ -554,18 +565,11 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
         }
     }
     if (p.half) { /* checked in float32 above; now the network in float16 (the reference executor runs float32 convs) */
-        ir_value *heads[3] = {f.encodings, f.logits, NULL};
-        if (centernet) heads[0] = f.cn_heatmap, heads[1] = f.cn_offset, heads[2] = f.cn_size;
-        if ((rc = tfod_to_half(m, heads, centernet ? 3 : 2, &p.n_half)) != ODRT_OK) goto fail;
+        ir_value *heads[3];
+        int n_heads = precision_heads(&f, centernet, heads);
+        if ((rc = tfod_to_half(m, heads, n_heads, &p.n_half)) != ODRT_OK) goto fail;
         ir_graph_cleanup(g);
-        ir_type out_types[16]; /* the outputs (float32 and int32 as before) keep the types the runs gave them */
-        int n_keep = g->n_outputs < 16 ? g->n_outputs : 16;
-        for (int i = 0; i < n_keep; i++) out_types[i] = g->outputs[i]->type;
-        ir_graph_clear_types(g);
-        if (p.batch < 0) f.input->type.dims[0].value = -1;
-        ir_infer_shapes(m);
-        for (int i = 0; i < n_keep; i++) g->outputs[i]->type = out_types[i];
-        if ((rc = ir_graph_validate(g)) != ODRT_OK) goto fail;
+        if ((rc = retype(m, &f, &p)) != ODRT_OK) goto fail;
     }
     if (report_json) {
         cJSON *r = report(&f, &p, before, ir_model_count_nodes(m));

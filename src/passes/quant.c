@@ -87,11 +87,27 @@ static odrt_status_t make_input(const conv_plan *p, char **files, int n_files, i
     return ODRT_OK;
 }
 
+/* the graph's outputs swapped for vals[0..n) (had[i]: each value's flags before); outputs_restore undoes it */
+typedef struct {
+    ir_value **saved;
+    int n_saved;
+} out_swap;
+static out_swap outputs_set(ir_graph *g, ir_value **vals, int n, unsigned *had) {
+    out_swap o = {g->outputs, g->n_outputs};
+    for (int i = 0; i < n; i++) had[i] = vals[i]->flags, vals[i]->flags |= IR_VAL_OUTPUT;
+    for (int i = 0; i < o.n_saved; i++) o.saved[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
+    g->outputs = vals, g->n_outputs = n;
+    return o;
+}
+static void outputs_restore(ir_graph *g, const out_swap *o, ir_value **vals, int n, const unsigned *had) {
+    for (int i = 0; i < n; i++) vals[i]->flags = had[i];
+    for (int i = 0; i < o->n_saved; i++) o->saved[i]->flags |= IR_VAL_OUTPUT;
+    g->outputs = o->saved, g->n_outputs = o->n_saved;
+}
+
 /* run the graph with the activations as its outputs on every frame; pass 0: max |x|, pass 1: histograms */
 static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st, int n_st, char **files, int n_files) {
     ir_graph *g = om->ir->graph;
-    ir_value **saved = g->outputs;
-    int n_saved = g->n_outputs;
     ir_value **outs = odrt_arena_alloc(om->ir->arena, sizeof(ir_value *) * (size_t)(n_st + 1));
     if (!outs) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     unsigned *had = calloc((size_t)n_st + 1, sizeof(unsigned));
@@ -100,9 +116,8 @@ static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st,
         free(had), free(res);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < n_st; i++) outs[i] = st[i].v, had[i] = st[i].v->flags, st[i].v->flags |= IR_VAL_OUTPUT;
-    for (int i = 0; i < n_saved; i++) saved[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
-    g->outputs = outs, g->n_outputs = n_st;
+    for (int i = 0; i < n_st; i++) outs[i] = st[i].v;
+    out_swap sw = outputs_set(g, outs, n_st, had);
     odrt_session_t *s = NULL;
     odrt_status_t rc = odrt_session_create(om, &s);
     int64_t batch = p->batch > 0 ? p->batch : 1;
@@ -140,9 +155,7 @@ static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st,
             }
         }
     odrt_session_free(s);
-    for (int i = 0; i < n_st; i++) st[i].v->flags = had[i];
-    for (int i = 0; i < n_saved; i++) saved[i]->flags |= IR_VAL_OUTPUT;
-    g->outputs = saved, g->n_outputs = n_saved;
+    outputs_restore(g, &sw, outs, n_st, had);
     free(had), free(res);
     return rc == ODRT_OK ? ODRT_OK : odrt_fail_ctx(rc, "convert: calibration");
 }
@@ -281,13 +294,10 @@ static odrt_status_t apply_mask(q_cand *cs, int nc) {
 static odrt_status_t run_heads(odrt_model_t *om, const conv_plan *p, ir_value *const *heads, int nh, char **files, int n_img,
                                float **buf, size_t *len) {
     ir_graph *g = om->ir->graph;
-    ir_value **saved = g->outputs;
-    int n_saved = g->n_outputs;
     ir_value *outs[4];
     unsigned had[4];
-    for (int h = 0; h < nh; h++) outs[h] = heads[h], had[h] = heads[h]->flags, heads[h]->flags |= IR_VAL_OUTPUT;
-    for (int i = 0; i < n_saved; i++) saved[i]->flags &= ~(unsigned)IR_VAL_OUTPUT;
-    g->outputs = outs, g->n_outputs = nh;
+    for (int h = 0; h < nh; h++) outs[h] = heads[h];
+    out_swap sw = outputs_set(g, outs, nh, had);
     odrt_session_t *s = NULL;
     odrt_status_t rc = odrt_session_create(om, &s);
     int64_t batch = p->batch > 0 ? p->batch : 1;
@@ -310,9 +320,7 @@ static odrt_status_t run_heads(odrt_model_t *om, const conv_plan *p, ir_value *c
         }
     }
     odrt_session_free(s);
-    for (int h = 0; h < nh; h++) heads[h]->flags = had[h];
-    for (int i = 0; i < n_saved; i++) saved[i]->flags |= IR_VAL_OUTPUT;
-    g->outputs = saved, g->n_outputs = n_saved;
+    outputs_restore(g, &sw, outs, nh, had);
     return rc;
 }
 
