@@ -380,6 +380,9 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     int int8 = !strcmp(prec, "int8");
     if (int8 && !(o && o->calibration))
         return odrt_fail(ODRT_ERR_ARG, "convert: --precision int8 needs --calibration DIR (photos) or a calibration .json");
+    const char *cm = int8 && o->calibration_method ? o->calibration_method : "percentile";
+    if (strcmp(cm, "minmax") && strcmp(cm, "percentile") && strcmp(cm, "entropy"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --calibration-method '%s' (minmax, percentile, entropy)", cm);
     size_t before = ir_model_count_nodes(m);
     ir_infer_shapes(m);
     /* families not converted yet are refused before anything else is looked at */
@@ -556,7 +559,7 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
         ir_value *heads[3];
         int n_heads = precision_heads(&f, centernet, heads);
         if (!(int8_rep = cJSON_CreateObject())) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        if (rc == ODRT_OK) rc = tfod_to_int8(om, &p, heads, n_heads, o->calibration, o->calibration_method, int8_rep);
+        if (rc == ODRT_OK) rc = tfod_to_int8(om, &p, heads, n_heads, o->calibration, cm, int8_rep);
         if (rc == ODRT_OK) rc = retype(m, &f, &p);
         if (rc == ODRT_OK && !(o && o->analyze_only)) rc = verify_run(om, &p, p.batch > 0 ? p.batch : 1);
         if (rc != ODRT_OK) {

@@ -15,8 +15,7 @@
 #include "passes/convert.h"
 #include "passes/half.h"
 
-/* 1 if input k of n carries tensor data of the op's element type T (not a shape, size, scale or index) */
-static int data_input(const ir_node *n, int k) {
+int tfod_data_input(const ir_node *n, int k) {
     static const struct {
         const char *op;
         unsigned not_data; /* bit k: input k is not data */
@@ -43,8 +42,6 @@ static ir_tensor *to_half(ir_model *m, const ir_tensor *t) {
     return h;
 }
 
-int tfod_data_input(const ir_node *n, int k) { return data_input(n, k); }
-
 odrt_status_t tfod_net_nodes(ir_graph *g, ir_value *const *heads, int n_heads, char *in_net) {
     size_t nv = g->n_values;
     ir_value **stack = malloc(sizeof(ir_value *) * (nv + 1));
@@ -64,11 +61,28 @@ odrt_status_t tfod_net_nodes(ir_graph *g, ir_value *const *heads, int n_heads, c
         in_net[n->mark] = 1;
         for (int k = 0; k < n->n_in; k++) {
             ir_value *x = n->in[k];
-            if (x && data_input(n, k) && is_f32(x) && x->producer && !seen[x->id]) seen[x->id] = 1, stack[sp++] = x;
+            if (x && tfod_data_input(n, k) && is_f32(x) && x->producer && !seen[x->id]) seen[x->id] = 1, stack[sp++] = x;
         }
     }
     free(stack), free(seen);
     return rc;
+}
+
+/* x's twin in another type, made once (cache[x->id]): a float16 copy of a float32 constant, or a Cast
+ * of x to `to` named after x with `suffix`; NULL when out of memory */
+static ir_value *twin(ir_model *m, ir_value *x, int to, const char *suffix, ir_value **cache) {
+    if (cache[x->id]) return cache[x->id];
+    char name[512];
+    snprintf(name, sizeof name, "%s/%s", x->name, suffix);
+    ir_value *y;
+    if (x->init) {
+        ir_tensor *t = to_half(m, x->init);
+        y = t ? ir_graph_add_const(m->graph, ir_unique_name(m->graph, name), t) : NULL;
+    } else {
+        bld b = {m, m->graph, ODRT_OK};
+        y = b_cast(&b, name, x, to);
+    }
+    return cache[x->id] = y;
 }
 
 odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int *n_half) {
@@ -98,25 +112,9 @@ odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int
             }
         for (int k = 0; rc == ODRT_OK && k < n->n_in; k++) {
             ir_value *x = n->in[k];
-            if (!x || !data_input(n, k) || !is_f32(x) || (x->producer && in_net[x->producer->mark])) continue;
-            ir_value *h = half_of[x->id];
-            if (!h) { /* a float32 constant or graph input: its float16 twin, made once */
-                char name[512];
-                snprintf(name, sizeof name, "%s/fp16", x->name);
-                if (x->init) {
-                    ir_tensor *t = to_half(m, x->init);
-                    h = t ? ir_graph_add_const(g, ir_unique_name(g, name), t) : NULL;
-                } else {
-                    bld b = {m, g, ODRT_OK};
-                    h = b_cast(&b, name, x, ODRT_DT_FLOAT16);
-                }
-                if (!h) {
-                    rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                half_of[x->id] = h;
-            }
-            if (!ir_node_set_input(n, k, h)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            if (!x || !tfod_data_input(n, k) || !is_f32(x) || (x->producer && in_net[x->producer->mark])) continue;
+            ir_value *h = twin(m, x, ODRT_DT_FLOAT16, "fp16", half_of); /* a float32 constant or graph input */
+            if (!h || !ir_node_set_input(n, k, h)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
     }
     /* net values the rest reads (heads, and any other): cast back to float32 for those readers */
@@ -126,20 +124,9 @@ odrt_status_t tfod_to_half(ir_model *m, ir_value *const *heads, int n_heads, int
         for (int k = 0; rc == ODRT_OK && k < n->n_in; k++) {
             ir_value *x = n->in[k];
             if (!x || !x->producer || x->producer->dead || !in_net[x->producer->mark] || x->id >= (int)nv) continue;
-            if (!is_f32(x) && x->type.dtype != ODRT_DT_FLOAT16) continue;
-            ir_value *y = f32_of[x->id];
-            if (!y) {
-                char name[512];
-                snprintf(name, sizeof name, "%s/fp32", x->name);
-                bld b = {m, g, ODRT_OK};
-                y = b_cast(&b, name, x, ODRT_DT_FLOAT);
-                if (!y) {
-                    rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                f32_of[x->id] = y;
-            }
-            if (!ir_node_set_input(n, k, y)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+            if (!is_f32(x)) continue; /* (net values keep their float32 types until convert infers them again) */
+            ir_value *y = twin(m, x, ODRT_DT_FLOAT, "fp32", f32_of);
+            if (!y || !ir_node_set_input(n, k, y)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
     }
     free(in_net), free(half_of), free(f32_of);

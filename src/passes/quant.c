@@ -394,10 +394,6 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
                            const char *method, cJSON *report) {
     ir_model *m = om->ir;
     ir_graph *g = m->graph;
-    if (!calibration) return odrt_fail(ODRT_ERR_ARG, "convert: --precision int8 needs --calibration DIR (photos) or a calibration .json");
-    if (!method) method = "percentile";
-    if (strcmp(method, "minmax") && strcmp(method, "percentile") && strcmp(method, "entropy"))
-        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --calibration-method '%s' (minmax, percentile, entropy)", method);
     size_t nn = g->n_nodes;
     char *in_net = calloc(nn + 1, 1), *head_conv = calloc(nn + 1, 1), *has_conv_before = calloc(nn + 1, 1);
     act_stat *st = calloc(nn + 1, sizeof(act_stat));

@@ -62,6 +62,13 @@ static void *stream_run(void *arg) {
 /* a CUDA engine's streams from this one thread: every handle's batch submitted
  * (odrt_engine_submit returns once the work is queued), then round robin: wait for handle i's,
  * submit its next; iters batches each after warmup ones; -1 on failure */
+/* handle e's submitted batch waited for and its detections dropped; 1 (reported) on failure */
+static int wait_drop(odrt_engine_t *e, odrt_detections_t *d, int B) {
+    if (odrt_engine_wait(e, d) != ODRT_OK) return cli_error("bench: stream");
+    for (int b = 0; b < B; b++) odrt_detections_clear(&d[b]);
+    return 0;
+}
+
 static double streams_async(odrt_engine_t **hs, int n, const odrt_tensor_t **frames, int B, int iters, int warmup) {
     odrt_frame_t fr[256];
     odrt_detections_t d[256];
@@ -70,25 +77,16 @@ static double streams_async(odrt_engine_t **hs, int n, const odrt_tensor_t **fra
     int in_flight = 0, bad = 0;
     for (int it = 0; it < warmup + iters && !bad; it++) {
         if (it == warmup) { /* timing starts with every stream drained */
-            for (int i = 0; i < in_flight && !bad; i++) {
-                if (odrt_engine_wait(hs[i], d) != ODRT_OK) bad = cli_error("bench: stream");
-                for (int b = 0; b < B && !bad; b++) odrt_detections_clear(&d[b]);
-            }
+            for (int i = 0; i < in_flight && !bad; i++) bad = wait_drop(hs[i], d, B);
             in_flight = 0, t0 = cli_now();
         }
         for (int i = 0; i < n && !bad; i++) {
-            if (in_flight > i) {
-                if (odrt_engine_wait(hs[i], d) != ODRT_OK) bad = cli_error("bench: stream");
-                for (int b = 0; b < B && !bad; b++) odrt_detections_clear(&d[b]);
-            }
+            if (in_flight > i) bad = wait_drop(hs[i], d, B);
             if (!bad && odrt_engine_submit(hs[i], B, fr) != ODRT_OK) bad = cli_error("bench: stream");
             if (!bad && in_flight <= i) in_flight = i + 1;
         }
     }
-    for (int i = 0; i < in_flight && !bad; i++) {
-        if (odrt_engine_wait(hs[i], d) != ODRT_OK) bad = cli_error("bench: stream");
-        for (int b = 0; b < B && !bad; b++) odrt_detections_clear(&d[b]);
-    }
+    for (int i = 0; i < in_flight && !bad; i++) bad = wait_drop(hs[i], d, B);
     return bad ? -1 : (double)n * iters * B / (cli_now() - t0);
 }
 

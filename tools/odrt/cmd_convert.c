@@ -126,6 +126,18 @@ static void print_summary(const char *json, const char *out) {
     cJSON_Delete(r);
 }
 
+/* BxHxWxC into shape; 0 with the usage error printed */
+static int parse_shape4(const char *verb, const char *v, int64_t shape[4]) {
+    long long d[4];
+    char tail;
+    if (sscanf(v, "%lldx%lldx%lldx%lld%c", &d[0], &d[1], &d[2], &d[3], &tail) != 4) {
+        fprintf(stderr, "odrt %s: --input-shape wants BxHxWxC, got '%s'\n", verb, v);
+        return 0;
+    }
+    for (int k = 0; k < 4; k++) shape[k] = d[k];
+    return 1;
+}
+
 int cmd_convert(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *report = NULL, *debug[MAX_DEBUG];
     odrt_convert_options_t o;
@@ -142,13 +154,7 @@ int cmd_convert(int argc, char **argv) {
         else if (!strcmp(a, "--calibration-method") && v) o.calibration_method = v;
         else if (!strcmp(a, "--report") && v) report = v;
         else if (!strcmp(a, "--input-shape") && v) {
-            long long d[4];
-            char tail;
-            if (sscanf(v, "%lldx%lldx%lldx%lld%c", &d[0], &d[1], &d[2], &d[3], &tail) != 4) {
-                fprintf(stderr, "odrt convert: --input-shape wants BxHxWxC, got '%s'\n", v);
-                return 2;
-            }
-            for (int k = 0; k < 4; k++) o.input_shape[k] = d[k];
+            if (!parse_shape4("convert", v, o.input_shape)) return 2;
         } else if (!strcmp(a, "--input-dtype") && v) {
             if (!strcmp(v, "uint8")) o.input_dtype = ODRT_DT_UINT8;
             else if (!strcmp(v, "float32")) o.input_dtype = ODRT_DT_FLOAT;
@@ -242,11 +248,7 @@ int cmd_calibrate(int argc, char **argv) {
         else if (!strcmp(a, "--images") && v) o.calibration = v, i++;
         else if (!strcmp(a, "--method") && v) o.calibration_method = v, i++;
         else if (!strcmp(a, "--input-shape") && v) {
-            long long d[4];
-            char tail;
-            if (sscanf(v, "%lldx%lldx%lldx%lld%c", &d[0], &d[1], &d[2], &d[3], &tail) != 4)
-                return fprintf(stderr, "odrt calibrate: --input-shape wants BxHxWxC, got '%s'\n", v), 2;
-            for (int k = 0; k < 4; k++) o.input_shape[k] = d[k];
+            if (!parse_shape4("calibrate", v, o.input_shape)) return 2;
             i++;
         } else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "odrt calibrate: unexpected argument '%s' (see odrt --help)\n", a), 2;
