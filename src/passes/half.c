@@ -11,7 +11,7 @@
 
 #include "ops/exec.h"
 #include "ops/fold.h"
-#include "passes/build.h"
+#include "ir/build.h"
 #include "passes/convert.h"
 #include "passes/half.h"
 

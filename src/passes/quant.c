@@ -18,7 +18,7 @@
 
 #include "ops/fold.h"
 #include "util.h"
-#include "passes/build.h"
+#include "ir/build.h"
 #include "passes/half.h"
 #include "passes/quant.h"
 

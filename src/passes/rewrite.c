@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ops/fold.h"
-#include "passes/build.h"
+#include "ir/build.h"
 #include "passes/convert.h"
 #include "passes/rewrite.h"
 #include "passes/tfod.h"

@@ -2,7 +2,7 @@
 #define ODRT_CONVERT_REWRITE_H
 
 #include "passes/convert.h"
-#include "passes/build.h"
+#include "ir/build.h"
 
 /* Resolved conversion settings (options + what the model says). */
 typedef struct {

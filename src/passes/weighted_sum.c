@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ops/fold.h"
-#include "passes/build.h"
+#include "ir/build.h"
 #include "passes/netopt.h"
 
 int ir_rewrite_weighted_sums(ir_model *m) {

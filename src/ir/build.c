@@ -1,4 +1,4 @@
-#include "passes/build.h"
+#include "ir/build.h"
 
 #include <stdio.h>
 #include <string.h>
