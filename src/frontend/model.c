@@ -8,6 +8,7 @@
 #include <sha2.h>
 
 #include "frontend/model.h"
+#include "frontend/tf/tf_graph.h"
 
 odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *dir, odrt_model_t **out) {
     if (!buf || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_model_load_buffer: NULL argument");
@@ -29,6 +30,20 @@ odrt_status_t odrt_model_load(const char *path, odrt_model_t **out) {
     uint8_t *buf;
     size_t len;
     ODRT_TRY(odrt_read_file(path, (size_t)4 << 30, &buf, &len));
+    size_t at = 0;
+    while (at < len && (buf[at] == ' ' || buf[at] == '\n' || buf[at] == '\r' || buf[at] == '\t')) at++;
+    if (at < len && buf[at] == '{') { /* JSON: a TF.js graph model (an ONNX file starts with a field tag) */
+        free(buf);
+        odrt_model_t *m = calloc(1, sizeof *m);
+        if (!m) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        odrt_status_t rc = tf_read_tfjs(path, &m->ir, m->sha256);
+        if (rc != ODRT_OK) {
+            free(m);
+            return rc;
+        }
+        *out = m;
+        return ODRT_OK;
+    }
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
     char dir[PATH_MAX];
