@@ -27,7 +27,7 @@ else()
 endif()
 
 # Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
-set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_convert_fp16 test_convert_int8 test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_eval_segm test_compare test_efficientdet test_families test_tfjs)
+set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_convert_fp16 test_convert_int8 test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_eval_segm test_compare test_efficientdet test_families test_tfjs test_graphdef)
 # sanitizer builds run ~10x slower: model-heavy tests take a subset of the photos there
 set(ODRT_TEST_SUBSET 0)
 if(ODRT_SANITIZE)

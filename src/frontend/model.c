@@ -27,6 +27,18 @@ odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *di
 
 odrt_status_t odrt_model_load(const char *path, odrt_model_t **out) {
     if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_model_load: NULL argument");
+    size_t pl = strlen(path);
+    if (pl > 3 && !strcmp(path + pl - 3, ".pb")) { /* a frozen TensorFlow GraphDef */
+        odrt_model_t *m = calloc(1, sizeof *m);
+        if (!m) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        odrt_status_t rc = tf_read_graphdef(path, &m->ir, m->sha256);
+        if (rc != ODRT_OK) {
+            free(m);
+            return rc;
+        }
+        *out = m;
+        return ODRT_OK;
+    }
     uint8_t *buf;
     size_t len;
     ODRT_TRY(odrt_read_file(path, (size_t)4 << 30, &buf, &len));

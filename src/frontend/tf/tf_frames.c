@@ -204,7 +204,7 @@ static int is_counter(const tf_ctx *c, const tf_frame *fr, const char *key) {
         char sw1[1100];
         snprintf(sw1, sizeof sw1, "%s:1", v->sw->name);
         if (!same_tensor(key, sw1)) continue;
-        const tf_node *init = node_of(c, v->enter->in[0]), *add = node_of(c, v->next->in[0]);
+        const tf_node *init = node_of(c, through_identity(c, v->enter->in[0])), *add = node_of(c, through_identity(c, v->next->in[0]));
         if (!is_op(init, "Const") || !init->value || init->value->numel != 1 || (!is_op(add, "AddV2") && !is_op(add, "Add")) || add->n_in != 2)
             return 0;
         int64_t z = init->value->dtype == ODRT_DT_INT64 ? *(int64_t *)init->value->data
@@ -224,7 +224,7 @@ static int is_counter(const tf_ctx *c, const tf_frame *fr, const char *key) {
 static void find_scans(tf_ctx *c, tf_frame *fr) {
     for (int j = 0; j < fr->n_vars; j++) {
         tf_var *v = &fr->vars[j];
-        const tf_node *res = node_of(c, v->enter->in[0]), *set = node_of(c, v->next->in[0]);
+        const tf_node *res = node_of(c, through_identity(c, v->enter->in[0])), *set = node_of(c, through_identity(c, v->next->in[0]));
         char sw1[1100];
         snprintf(sw1, sizeof sw1, "%s:1", v->sw->name);
         if (is_op(res, "TensorListReserve") && is_op(set, "TensorListSetItem") && set->n_in == 3 &&
@@ -336,7 +336,7 @@ odrt_status_t tf_frame_lower(tf_ctx *c, int f) {
             }
             ir_node_set_output(loop, k++, o);
             if (v->setitem) {
-                const tf_node *res = node_of(c, v->enter->in[0]);
+                const tf_node *res = node_of(c, through_identity(c, v->enter->in[0]));
                 tf_set_type(o, tf_dtype_to_odrt(tf_attr_i(res, "element_dtype", 0)), -1, NULL);
             } else if (x[j]->type.kind == IR_TYPE_TENSOR) {
                 tf_set_type(o, x[j]->type.dtype, -1, NULL);

@@ -62,5 +62,12 @@ odrt_status_t tf_lower_graph(tf_graph *g);
 
 /* Readers. `path`: a TF.js model.json. The model's SHA-256 covers the JSON and every shard. */
 odrt_status_t tf_read_tfjs(const char *path, ir_model **out, char sha256_hex[65]);
+/* The same from memory: the JSON, and the manifest's shards concatenated in its order. */
+odrt_status_t tf_read_tfjs_buffer(const void *json, size_t json_len, const void *shards, size_t shards_len, ir_model **out,
+                                  char sha256_hex[65]);
+
+/* A frozen GraphDef (.pb): inputs are its Placeholders, outputs the Identity nodes nothing reads. */
+odrt_status_t tf_read_graphdef(const char *path, ir_model **out, char sha256_hex[65]);
+odrt_status_t tf_read_graphdef_buffer(const void *buf, size_t len, ir_model **out, char sha256_hex[65]);
 
 #endif

@@ -48,7 +48,8 @@ static ir_value *scalar_of(tf_ctx *c, int dtype, double v) {
 
 static odrt_status_t konst(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
     (void)in;
-    if (!n->value) return tf_refuse(n, "constant without a value");
+    const ir_attr *va = tf_attr(n, "value");
+    if (!n->value) return tf_refuse(n, "its value has %s", va && va->type == IR_ATTR_UNDEFINED && va->s ? va->s : "no tensor");
     ir_value *v = ir_graph_add_const(c->b.g, ir_unique_name(c->b.g, n->name), n->value);
     if (!v) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     ONE(v);

@@ -41,6 +41,11 @@ static odrt_status_t binary(tf_ctx *c, const tf_node *n, ir_value **in, ir_value
 
 static odrt_status_t unary(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
     NEED(1);
+    *n_out = 1;
+    if (!strcmp(n->op, "Identity") || !strcmp(n->op, "StopGradient") || !strcmp(n->op, "Snapshot")) {
+        out[0] = in[0]; /* the same value: a frozen variable's read stays a constant */
+        return ODRT_OK;
+    }
     for (size_t i = 0; i < sizeof UNARY / sizeof *UNARY; i++)
         if (!strcmp(UNARY[i].tf, n->op)) out[0] = b_op1(&c->b, UNARY[i].onnx, n->name, in[0]);
     *n_out = 1;

@@ -437,16 +437,16 @@ static int read_signature(rd *r, const cJSON *sig, const char *which, tf_sig **o
     return r->rc == ODRT_OK;
 }
 
-odrt_status_t tf_read_tfjs(const char *path, ir_model **out, char sha256_hex[65]) {
+/* the JSON and, with dir NULL, the shards' bytes in memory (else the manifest's files in dir) */
+static odrt_status_t read_tfjs(const char *path, const uint8_t *buf, size_t len, const char *dir, const uint8_t *shards,
+                               size_t shards_len, ir_model **out, char sha256_hex[65]) {
     *out = NULL;
-    uint8_t *buf = NULL, *wdata = NULL;
-    size_t len, wlen = 0;
-    ODRT_TRY(odrt_read_file(path, MAX_JSON_BYTES, &buf, &len));
+    uint8_t *wdata = NULL;
+    size_t wlen = 0;
     SHA2_CTX sha;
     SHA256Init(&sha);
     SHA256Update(&sha, buf, len);
     cJSON *j = cJSON_ParseWithLength((const char *)buf, len);
-    free(buf);
     if (!j) return odrt_fail(ODRT_ERR_PARSE, "%s: not valid JSON", path);
     tf_graph g = {0};
     odrt_smap_t weights = {0};
@@ -479,12 +479,17 @@ odrt_status_t tf_read_tfjs(const char *path, ir_model **out, char sha256_hex[65]
     if (!(g.nodes = alloc(&r, sizeof(tf_node) * (size_t)(nn + 1)))) goto done;
     const cJSON *e;
     cJSON_ArrayForEach(e, nodes) if (!json_node(&r, e, &g.nodes[g.n_nodes++])) goto done;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
-    if (!read_shards(&r, manifest, dir, &wdata, &wlen, &sha) || !read_weights(&r, manifest, wdata, wlen, &weights)) goto done;
+    if (dir) {
+        if (!read_shards(&r, manifest, dir, &wdata, &wlen, &sha)) goto done;
+    } else if (!(wdata = malloc(shards_len + 1))) {
+        r.rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        goto done;
+    } else {
+        memcpy(wdata, shards, shards_len);
+        wlen = shards_len;
+        SHA256Update(&sha, shards, shards_len);
+    }
+    if (!read_weights(&r, manifest, wdata, wlen, &weights)) goto done;
     for (int i = 0; i < g.n_nodes; i++) {
         tf_node *n = &g.nodes[i];
         if (strcmp(n->op, "Const")) continue;
@@ -521,4 +526,23 @@ done:
     SHA256End(&sha, sha256_hex);
     *out = g.m;
     return ODRT_OK;
+}
+
+odrt_status_t tf_read_tfjs(const char *path, ir_model **out, char sha256_hex[65]) {
+    uint8_t *buf;
+    size_t len;
+    ODRT_TRY(odrt_read_file(path, MAX_JSON_BYTES, &buf, &len));
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    odrt_status_t rc = read_tfjs(path, buf, len, dir, NULL, 0, out, sha256_hex);
+    free(buf);
+    return rc;
+}
+
+odrt_status_t tf_read_tfjs_buffer(const void *json, size_t json_len, const void *shards, size_t shards_len, ir_model **out,
+                                  char sha256_hex[65]) {
+    return read_tfjs("model.json", json, json_len, NULL, shards, shards_len, out, sha256_hex);
 }
