@@ -17,16 +17,16 @@ LAYERS = [  # (module, rank): lower ranks are below; one rank may hold modules t
     ("io", 1),            # .npy, images, label maps, drawing
     ("eval", 1),          # COCO json and evaluation
     ("ir", 2),            # the graph IR, surgery, the model handle
-    ("frontend", 3),      # ONNX <-> IR (the only protobuf code)
     ("ops", 3),           # reference kernels, executor, shape inference, constant evaluation
-    ("passes", 4),        # TF OD API recognition, convert, inspect, graph optimisations
-    ("engine", 5),        # plans: build, lowering, validation, file format, pre/post-processing
-    ("backends", 6),      # the backend interface
-    ("backends/cpu", 7),  # the CPU backend
-    ("backends/cuda", 7), # the CUDA backend
-    ("runtime", 8),       # the public engine API over the backends built in
+    ("frontend", 4),      # ONNX <-> IR, TensorFlow -> IR (the only protobuf code; folds constants as it lowers)
+    ("passes", 5),        # TF OD API recognition, convert, inspect, graph optimisations
+    ("engine", 6),        # plans: build, lowering, validation, file format, pre/post-processing
+    ("backends", 7),      # the backend interface
+    ("backends/cpu", 8),  # the CPU backend
+    ("backends/cuda", 8), # the CUDA backend
+    ("runtime", 9),       # the public engine API over the backends built in
 ]
-GENERATED = {"odrt_onnx.pb-c.h": {"frontend"}}  # header -> modules that may include it
+GENERATED = {"odrt_onnx.pb-c.h": {"frontend"}, "odrt_tf.pb-c.h": {"frontend"}}  # header -> modules that may include it
 RANK = dict(LAYERS)
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
 

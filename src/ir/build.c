@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/fold.h"
 
 static int ok(bld *b) { return b->rc == ODRT_OK; }
 

@@ -1,6 +1,7 @@
 /* IR construction, queries and surgery. */
 #include "ir/ir.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -543,4 +544,46 @@ odrt_status_t ir_model_check_runnable(const ir_model *m) {
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "the model uses ai.onnx opset %lld; this odrt knows opsets up to %d",
                          (long long)v, ODRT_MAX_OPSET);
     return ODRT_OK;
+}
+
+const char *ir_unique_name(ir_graph *g, const char *base) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", base);
+    for (int i = 1; ir_graph_lookup(g, buf) || ir_graph_find_node(g, buf); i++) snprintf(buf, sizeof buf, "%s_%d", base, i);
+    return odrt_arena_strdup(g->model->arena, buf);
+}
+
+static const ir_attr *perm_of(const ir_node *n) {
+    const ir_attr *a = ir_node_attr(n, "perm");
+    return a && a->type == IR_ATTR_INTS ? a : NULL;
+}
+
+int ir_fold_transposes(ir_graph *g) {
+    int removed = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        if (n->dead || !ir_op_is(n, "Transpose") || !n->in[0] || !n->out[0]) continue;
+        const ir_attr *p2 = perm_of(n);
+        ir_node *p = n->in[0]->producer;
+        /* Transpose(Transpose(x, p1), p2) = Transpose(x, p1[p2]) */
+        if (p && !p->dead && ir_op_is(p, "Transpose") && p2 && perm_of(p) && perm_of(p)->n == p2->n) {
+            const ir_attr *p1 = perm_of(p);
+            int64_t comp[ODRT_MAX_RANK * 4];
+            if (p2->n > ODRT_MAX_RANK * 4) continue;
+            for (int k = 0; k < p2->n; k++) comp[k] = p1->ints[p2->ints[k]];
+            int64_t *ints = odrt_arena_memdup(g->model->arena, comp, sizeof(int64_t) * (size_t)p2->n);
+            if (!ints) continue;
+            ir_node_set_input(n, 0, p->in[0]);
+            ((ir_attr *)p2)->ints = ints;
+        }
+        p2 = perm_of(n);
+        int ident = p2 != NULL;
+        for (int k = 0; ident && k < p2->n; k++) ident = p2->ints[k] == k;
+        if (ident && !(n->out[0]->flags & IR_VAL_OUTPUT)) {
+            ir_value_replace_uses(n->out[0], n->in[0]);
+            ir_node_remove(n);
+            removed++;
+        }
+    }
+    return removed;
 }

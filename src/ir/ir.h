@@ -233,6 +233,11 @@ size_t ir_model_count_nodes(const ir_model *m);
  * ODRT_MAX_OPSET. (inspect still reports such models.) */
 odrt_status_t ir_model_check_runnable(const ir_model *m);
 
+/* Unique value name in g's scope: base, base_1, base_2, ... (arena string). */
+const char *ir_unique_name(ir_graph *g, const char *base);
+/* Merge chains of Transpose nodes; drop identity Transposes. Returns nodes removed. */
+int ir_fold_transposes(ir_graph *g);
+
 /* ---- shapes ---- */
 /* Infer tensor types/shapes of node outputs where missing or less precise. Returns count of
  * values whose type became more precise. */

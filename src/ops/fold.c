@@ -5,13 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *ir_unique_name(ir_graph *g, const char *base) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", base);
-    for (int i = 1; ir_graph_lookup(g, buf) || ir_graph_find_node(g, buf); i++) snprintf(buf, sizeof buf, "%s_%d", base, i);
-    return odrt_arena_strdup(g->model->arena, buf);
-}
-
 ir_value *ir_const_from_val(ir_graph *g, const char *base, const ex_val *v) {
     if (v->is_seq) return NULL;
     ir_tensor *t = ir_tensor_new(g->model, v->t.dtype, v->t.rank, v->t.dims);
@@ -228,37 +221,3 @@ int ir_fold_constants(ir_model *m, ir_graph *g) {
     return folded;
 }
 
-static const ir_attr *perm_of(const ir_node *n) {
-    const ir_attr *a = ir_node_attr(n, "perm");
-    return a && a->type == IR_ATTR_INTS ? a : NULL;
-}
-
-int ir_fold_transposes(ir_graph *g) {
-    int removed = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        ir_node *n = g->nodes[i];
-        if (n->dead || !ir_op_is(n, "Transpose") || !n->in[0] || !n->out[0]) continue;
-        const ir_attr *p2 = perm_of(n);
-        ir_node *p = n->in[0]->producer;
-        /* Transpose(Transpose(x, p1), p2) = Transpose(x, p1[p2]) */
-        if (p && !p->dead && ir_op_is(p, "Transpose") && p2 && perm_of(p) && perm_of(p)->n == p2->n) {
-            const ir_attr *p1 = perm_of(p);
-            int64_t comp[ODRT_MAX_RANK * 4];
-            if (p2->n > ODRT_MAX_RANK * 4) continue;
-            for (int k = 0; k < p2->n; k++) comp[k] = p1->ints[p2->ints[k]];
-            int64_t *ints = odrt_arena_memdup(g->model->arena, comp, sizeof(int64_t) * (size_t)p2->n);
-            if (!ints) continue;
-            ir_node_set_input(n, 0, p->in[0]);
-            ((ir_attr *)p2)->ints = ints;
-        }
-        p2 = perm_of(n);
-        int ident = p2 != NULL;
-        for (int k = 0; ident && k < p2->n; k++) ident = p2->ints[k] == k;
-        if (ident && !(n->out[0]->flags & IR_VAL_OUTPUT)) {
-            ir_value_replace_uses(n->out[0], n->in[0]);
-            ir_node_remove(n);
-            removed++;
-        }
-    }
-    return removed;
-}

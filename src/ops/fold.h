@@ -16,8 +16,6 @@ odrt_status_t ir_eval(ir_model *m, ir_graph *g, int n_seeds, ir_value *const *se
  * weight stored as uint8 and cast to float folds). Returns nodes folded. */
 int ir_fold_constants(ir_model *m, ir_graph *g);
 
-/* Merge chains of Transpose nodes; drop identity Transposes. Returns nodes removed. */
-int ir_fold_transposes(ir_graph *g);
 
 /* Can n be evaluated on constant inputs (no sub-graphs, deterministic, has a kernel)? */
 int ir_node_foldable(const ir_node *n);
@@ -27,7 +25,5 @@ odrt_status_t ir_run_node(ir_model *m, const ir_node *n, ex_val **ins, ex_val **
 
 /* New initializer from an executor value (copied), with a unique name from `base`. */
 ir_value *ir_const_from_val(ir_graph *g, const char *base, const ex_val *v);
-/* Unique value name in g's scope: base, base_1, base_2, ... (arena string). */
-const char *ir_unique_name(ir_graph *g, const char *base);
 
 #endif

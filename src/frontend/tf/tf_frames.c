@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "frontend/tf/tf_lower.h"
-#include "ops/fold.h"
 
 typedef struct {
     const tf_node *merge, *enter, *next, *sw, *exit;

@@ -471,6 +471,8 @@ static odrt_status_t cleanup(ir_model *m) {
             if (!n) break;
         }
     }
+    /* constant sub-graphs (shape arithmetic, per-image constants a map_fn computes) become
+     * initializers, as tf2onnx leaves them: the TF OD API recognition reads constants */
     for (size_t i = 0; i < m->n_graphs; i++) ir_fold_constants(m, m->all_graphs[i]);
     for (size_t i = 0; i < m->n_graphs; i++) ir_graph_cleanup(m->all_graphs[i]);
     ODRT_TRY(ir_graph_toposort(m->graph));

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "frontend/tf/tf_lower.h"
-#include "ops/fold.h"
 
 #define NEED(k)                                                                                    \
     do {                                                                                           \
@@ -44,6 +43,21 @@ static ir_value *scalar_of(tf_ctx *c, int dtype, double v) {
     default: return NULL;
     }
     return b_const(&c->b, "tf/scalar", dtype, 0, NULL, &u);
+}
+
+/* a one-element tensor as shape [1] of dtype: a constant when v is one (what the TF OD API
+ * recognition reads: NMS thresholds, TopK's k), else Cast + Reshape */
+static ir_value *one_elem(tf_ctx *c, const char *name, ir_value *v, int dtype) {
+    const ir_tensor *t = tf_const_of(v);
+    if (t && t->numel == 1 && (t->dtype == ODRT_DT_FLOAT || t->dtype == ODRT_DT_INT32 || t->dtype == ODRT_DT_INT64)) {
+        double x = t->dtype == ODRT_DT_FLOAT ? ((float *)t->data)[0]
+                   : t->dtype == ODRT_DT_INT32 ? ((int32_t *)t->data)[0] : (double)((int64_t *)t->data)[0];
+        int64_t one = 1, i = (int64_t)x;
+        float f = (float)x;
+        return b_const(&c->b, name, dtype, 1, &one, dtype == ODRT_DT_FLOAT ? (const void *)&f : (const void *)&i);
+    }
+    int64_t one = 1;
+    return b_op2(&c->b, "Reshape", name, dtype == ODRT_DT_INT64 ? tf_i64(c, v) : b_cast(&c->b, name, v, dtype), i64s(c, 1, &one));
 }
 
 static odrt_status_t konst(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
@@ -344,9 +358,7 @@ static odrt_status_t pad(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **
 
 static odrt_status_t topk(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
     NEED(2);
-    int64_t one = 1;
-    ir_value *k = b_op2(&c->b, "Reshape", n->name, tf_i64(c, in[1]), i64s(c, 1, &one));
-    ir_value *tin[2] = {in[0], k};
+    ir_value *tin[2] = {in[0], one_elem(c, n->name, in[1], ODRT_DT_INT64)};
     ir_node *t = b_node(&c->b, "TopK", "", n->name, 2, tin, 2);
     if (!t) return c->b.rc;
     if (!ir_set_attr_int(t, "sorted", 1)) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -414,13 +426,11 @@ static odrt_status_t nms(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **
         if (!sg || sg->numel != 1 || sg->dtype != ODRT_DT_FLOAT || ((float *)sg->data)[0] != 0.0f)
             return tf_refuse(n, "soft-NMS (a soft_nms_sigma that is not a constant 0)");
     }
-    int64_t one = 1, two = 2;
+    int64_t two = 2;
     ir_value *boxes = unsqueeze(c, n->name, in[0], 0);
     ir_value *scores = b_op2(&c->b, "Unsqueeze", n->name, in[1], i64s(c, 2, (const int64_t[2]){0, 1}));
-    ir_value *maxo = b_op2(&c->b, "Reshape", n->name, tf_i64(c, in[2]), i64s(c, 1, &one));
-    ir_value *iou = b_op2(&c->b, "Reshape", n->name, b_cast(&c->b, n->name, in[3], ODRT_DT_FLOAT), i64s(c, 1, &one));
-    ir_value *nin[5] = {boxes, scores, maxo, iou,
-                        v >= 3 ? b_op2(&c->b, "Reshape", n->name, b_cast(&c->b, n->name, in[4], ODRT_DT_FLOAT), i64s(c, 1, &one)) : NULL};
+    ir_value *maxo = one_elem(c, n->name, in[2], ODRT_DT_INT64), *iou = one_elem(c, n->name, in[3], ODRT_DT_FLOAT);
+    ir_value *nin[5] = {boxes, scores, maxo, iou, v >= 3 ? one_elem(c, n->name, in[4], ODRT_DT_FLOAT) : NULL};
     ir_value *sel3 = b_op(&c->b, "NonMaxSuppression", n->name, v >= 3 ? 5 : 4, nin);
     ir_value *sel = attr_i(c, b_op2(&c->b, "Gather", n->name, sel3, b_scalar_i64(&c->b, "tf/two", two)), "axis", 1);
     ir_value *valid = b_cast(&c->b, n->name, b_op1(&c->b, "Size", n->name, sel), ODRT_DT_INT32);
