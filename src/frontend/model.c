@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sha2.h>
 
@@ -28,10 +29,15 @@ odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *di
 odrt_status_t odrt_model_load(const char *path, odrt_model_t **out) {
     if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_model_load: NULL argument");
     size_t pl = strlen(path);
-    if (pl > 3 && !strcmp(path + pl - 3, ".pb")) { /* a frozen TensorFlow GraphDef */
+    struct stat st;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    int is_sm = pl >= 14 && !strcmp(path + pl - 14, "saved_model.pb") && (pl == 14 || path[pl - 15] == '/');
+    if (is_dir || is_sm || (pl > 3 && !strcmp(path + pl - 3, ".pb"))) { /* TensorFlow: SavedModel, frozen GraphDef */
         odrt_model_t *m = calloc(1, sizeof *m);
         if (!m) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        odrt_status_t rc = tf_read_graphdef(path, &m->ir, m->sha256);
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", is_sm ? (int)(pl > 15 ? pl - 15 : 1) : (int)pl, is_sm && pl == 14 ? "." : path);
+        odrt_status_t rc = is_dir || is_sm ? tf_read_savedmodel(dir, &m->ir, m->sha256) : tf_read_graphdef(path, &m->ir, m->sha256);
         if (rc != ODRT_OK) {
             free(m);
             return rc;

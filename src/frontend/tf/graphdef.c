@@ -9,7 +9,7 @@
 
 #include "frontend/pb_depth.h"
 #include "frontend/tf/tf_graph.h"
-#include "odrt_tf.pb-c.h"
+#include "frontend/tf/tf_pb.h"
 
 #define MAX_GRAPHDEF_BYTES ((size_t)2 << 30) /* protobuf's own limit */
 
@@ -146,6 +146,47 @@ static int attr(rd *r, const char *name, const OdrtTf__AttrValue *v, ir_attr *a)
     }
 }
 
+
+/* NodeDefs -> tf_nodes (control inputs recorded in ctrl_read when given) */
+odrt_status_t tf_pb_nodes(tf_graph *g, OdrtTf__NodeDef *const *nds, size_t count, tf_node **out, int *n_out, odrt_smap_t *ctrl_read) {
+    rd r = {g, ODRT_OK};
+    if (count > 1000000) return odrt_fail(ODRT_ERR_INVALID, "a graph or function has %zu nodes", count);
+    tf_node *nodes = alloc(&r, sizeof(tf_node) * (count + 1));
+    if (!nodes) return r.rc;
+    int nn = 0;
+    for (size_t i = 0; i < count && r.rc == ODRT_OK; i++) {
+        const OdrtTf__NodeDef *nd = nds[i];
+        tf_node *n = &nodes[nn++];
+        n->frame = -1;
+        if (!nd->name || !*nd->name || !nd->op || !*nd->op) {
+            r.rc = odrt_fail(ODRT_ERR_INVALID, "node %zu has no name or no op", i);
+            break;
+        }
+        n->name = sdup(&r, nd->name), n->op = sdup(&r, nd->op);
+        if (!(n->in = alloc(&r, sizeof(char *) * (nd->n_input + 1))) || !(n->attrs = alloc(&r, sizeof(ir_attr) * (nd->n_attr + 1)))) break;
+        for (size_t k = 0; k < nd->n_input; k++) {
+            if (!nd->input[k] || !nd->input[k][0]) continue;
+            if (nd->input[k][0] != '^') n->in[n->n_in++] = sdup(&r, nd->input[k]);
+            else if (ctrl_read && !odrt_smap_put(ctrl_read, sdup(&r, nd->input[k] + 1), (void *)1)) r.rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+        for (size_t k = 0; k < nd->n_attr && r.rc == ODRT_OK; k++)
+            if (!attr(&r, nd->attr[k]->key ? nd->attr[k]->key : "", nd->attr[k]->value, &n->attrs[n->n_attrs++]) && r.rc == ODRT_OK)
+                r.rc = odrt_fail(ODRT_ERR_PARSE, "node '%s': attribute '%s' is malformed", nd->name, nd->attr[k]->key);
+        const ir_attr *v = tf_attr(n, "value");
+        if (!strcmp(n->op, "Const") && v && v->type == IR_ATTR_TENSOR) n->value = v->t; /* else refused if lowered */
+    }
+    *out = nodes, *n_out = nn;
+    return r.rc;
+}
+
+odrt_status_t tf_pb_tensor(tf_graph *g, const OdrtTf__TensorProto *tp, ir_tensor **out) {
+    rd r = {g, ODRT_OK};
+    const char *why = "";
+    *out = tensor(&r, tp, &why);
+    if (r.rc != ODRT_OK) return r.rc;
+    return *out ? ODRT_OK : odrt_fail(ODRT_ERR_UNSUPPORTED, "a tensor with %s", why);
+}
+
 static int by_tensor(const void *a, const void *b) { return strcmp(((const tf_sig *)a)->tensor, ((const tf_sig *)b)->tensor); }
 
 /* inputs: the Placeholders something reads; outputs: unread Identity nodes (else every unread node but NoOp) */
@@ -198,37 +239,12 @@ odrt_status_t tf_read_graphdef_buffer(const void *buf, size_t len, ir_model **ou
         odrt_tf__graph_def__free_unpacked(gd, NULL);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
-    if (gd->library && gd->library->n_function) {
-        r.rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "the GraphDef calls %zu functions (TF2 control flow not inlined): freeze it with "
-                         "lower_control_flow, or give odrt the TF.js export", gd->library->n_function);
-        goto done;
-    }
     if (!gd->n_node || gd->n_node > 1000000) {
         r.rc = odrt_fail(ODRT_ERR_INVALID, "the GraphDef has %zu nodes", gd->n_node);
         goto done;
     }
-    if (!(g.nodes = alloc(&r, sizeof(tf_node) * gd->n_node))) goto done;
-    for (size_t i = 0; i < gd->n_node && r.rc == ODRT_OK; i++) {
-        const OdrtTf__NodeDef *nd = gd->node[i];
-        tf_node *n = &g.nodes[g.n_nodes++];
-        n->frame = -1;
-        if (!nd->name || !*nd->name || !nd->op || !*nd->op) {
-            r.rc = odrt_fail(ODRT_ERR_INVALID, "GraphDef node %zu has no name or no op", i);
-            break;
-        }
-        n->name = sdup(&r, nd->name), n->op = sdup(&r, nd->op);
-        if (!(n->in = alloc(&r, sizeof(char *) * (nd->n_input + 1))) || !(n->attrs = alloc(&r, sizeof(ir_attr) * (nd->n_attr + 1)))) break;
-        for (size_t k = 0; k < nd->n_input; k++) {
-            if (!nd->input[k] || !nd->input[k][0]) continue;
-            if (nd->input[k][0] != '^') n->in[n->n_in++] = sdup(&r, nd->input[k]);
-            else if (!odrt_smap_put(&ctrl_read, sdup(&r, nd->input[k] + 1), (void *)1)) r.rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        }
-        for (size_t k = 0; k < nd->n_attr && r.rc == ODRT_OK; k++)
-            if (!attr(&r, nd->attr[k]->key ? nd->attr[k]->key : "", nd->attr[k]->value, &n->attrs[n->n_attrs++]) && r.rc == ODRT_OK)
-                r.rc = odrt_fail(ODRT_ERR_PARSE, "node '%s': attribute '%s' is malformed", nd->name, nd->attr[k]->key);
-        const ir_attr *v = tf_attr(n, "value");
-        if (!strcmp(n->op, "Const") && v && v->type == IR_ATTR_TENSOR) n->value = v->t; /* else refused if lowered */
-    }
+    if ((r.rc = tf_pb_nodes(&g, gd->node, gd->n_node, &g.nodes, &g.n_nodes, &ctrl_read)) != ODRT_OK) goto done;
+    if (gd->library && (r.rc = tf_pb_functions(&g, gd->library)) != ODRT_OK) goto done;
     if (r.rc == ODRT_OK) r.rc = tf_graph_index(&g);
     if (r.rc == ODRT_OK && signature(&r, &ctrl_read) && (r.rc = tf_lower_graph(&g)) == ODRT_OK) {
         SHA2_CTX sha;
@@ -238,7 +254,7 @@ odrt_status_t tf_read_graphdef_buffer(const void *buf, size_t len, ir_model **ou
     }
 done:
     odrt_tf__graph_def__free_unpacked(gd, NULL);
-    odrt_smap_free(&g.by_name);
+    tf_graph_free_maps(&g);
     odrt_smap_free(&ctrl_read);
     if (r.rc != ODRT_OK) {
         ir_model_free(g.m);

@@ -37,6 +37,23 @@ typedef struct tf_sig {
     const char *tensor; /* "node:k" */
 } tf_sig;
 
+/* A function of the graph's library (TF2: the SavedModel's calls, While/If bodies). Its nodes'
+ * inputs are normalised to "node:k" (flat output index) or "arg" (an argument). */
+typedef struct tf_function {
+    const char *name;
+    const char **args; /* input argument names */
+    int n_args;
+    const char **rets; /* per output argument: the tensor it returns */
+    int n_rets;
+    tf_node *nodes;
+    int n_nodes;
+    odrt_smap_t by_name;
+    int on_stack; /* being lowered: a call to it again is recursion */
+} tf_function;
+
+/* a variable's value by the name a VarHandleOp shares (SavedModel: from the checkpoint bundle) */
+typedef odrt_status_t (*tf_var_fn)(void *ctx, const char *shared_name, ir_tensor **out);
+
 typedef struct tf_graph {
     ir_model *m; /* owns every allocation; the lowered IR goes into m->graph */
     tf_node *nodes;
@@ -44,6 +61,11 @@ typedef struct tf_graph {
     odrt_smap_t by_name; /* node name -> tf_node* */
     tf_sig *inputs, *outputs;
     int n_inputs, n_outputs;
+    tf_function *funcs;
+    int n_funcs;
+    odrt_smap_t fn_by_name;
+    tf_var_fn var_value; /* NULL: a VarHandleOp is refused */
+    void *var_ctx;
 } tf_graph;
 
 const ir_attr *tf_attr(const tf_node *n, const char *name);
@@ -54,6 +76,9 @@ const char *tf_attr_s(const tf_node *n, const char *name, const char *dflt);
 
 /* Index nodes by name (fails on a duplicate or an empty name). */
 odrt_status_t tf_graph_index(tf_graph *g);
+odrt_status_t tf_index_nodes(tf_node *nodes, int n, odrt_smap_t *by_name);
+/* free the name maps (the graph's, the functions', the library's) */
+void tf_graph_free_maps(tf_graph *g);
 /* "node:k" of an input string ("node" -> k 0); node name in buf. -1 on a malformed index. */
 int tf_split_input(const char *in, char *buf, size_t cap);
 
@@ -69,5 +94,9 @@ odrt_status_t tf_read_tfjs_buffer(const void *json, size_t json_len, const void 
 /* A frozen GraphDef (.pb): inputs are its Placeholders, outputs the Identity nodes nothing reads. */
 odrt_status_t tf_read_graphdef(const char *path, ir_model **out, char sha256_hex[65]);
 odrt_status_t tf_read_graphdef_buffer(const void *buf, size_t len, ir_model **out, char sha256_hex[65]);
+
+/* A SavedModel directory: saved_model.pb (the serving_default signature of the "serve" graph, its
+ * functions) and variables/ (the tensor bundle, crc32c checked). */
+odrt_status_t tf_read_savedmodel(const char *dir, ir_model **out, char sha256_hex[65]);
 
 #endif

@@ -67,14 +67,15 @@ const char *tf_attr_s(const tf_node *n, const char *name, const char *dflt) {
     return a && a->type == IR_ATTR_STRING && a->s && strlen(a->s) == a->s_len ? a->s : dflt;
 }
 
-odrt_status_t tf_graph_index(tf_graph *g) {
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (odrt_smap_get(&g->by_name, g->nodes[i].name))
-            return odrt_fail(ODRT_ERR_INVALID, "two nodes are named '%s'", g->nodes[i].name);
-        if (!odrt_smap_put(&g->by_name, g->nodes[i].name, &g->nodes[i])) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+odrt_status_t tf_index_nodes(tf_node *nodes, int n, odrt_smap_t *by_name) {
+    for (int i = 0; i < n; i++) {
+        if (odrt_smap_get(by_name, nodes[i].name)) return odrt_fail(ODRT_ERR_INVALID, "two nodes are named '%s'", nodes[i].name);
+        if (!odrt_smap_put(by_name, nodes[i].name, &nodes[i])) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     return ODRT_OK;
 }
+
+odrt_status_t tf_graph_index(tf_graph *g) { return tf_index_nodes(g->nodes, g->n_nodes, &g->by_name); }
 
 int tf_split_input(const char *in, char *buf, size_t cap) {
     snprintf(buf, cap, "%s", in);
@@ -100,6 +101,8 @@ odrt_status_t tf_refuse(const tf_node *n, const char *fmt, ...) {
 void tf_scope_init(tf_scope *s, tf_scope *parent, ir_graph *g, int frame) {
     memset(s, 0, sizeof *s);
     s->parent = parent, s->g = g, s->frame = frame;
+    s->home = parent ? parent->home : s;
+    s->fn = parent ? parent->fn : NULL;
 }
 
 void tf_scope_free(tf_scope *s) {
@@ -139,8 +142,16 @@ const tf_node *tf_producer(const tf_ctx *c, const char *key, int *k) {
     return odrt_smap_get(&c->tg->by_name, node);
 }
 
+const tf_node *tf_producer_in(const tf_ctx *c, const tf_scope *s, const char *key, int *k) {
+    if (!s->home->fn) return tf_producer(c, key, k);
+    char node[1024];
+    *k = tf_split_input(key, node, sizeof node);
+    return *k < 0 ? NULL : odrt_smap_get(&s->home->fn->by_name, node);
+}
+
 static tf_scope *target_scope(tf_ctx *c, tf_scope *s, const tf_node *n) {
-    if (n->frame < 0 || !strcmp(n->op, "Exit")) return &c->root;
+    (void)c;
+    if (n->frame < 0 || !strcmp(n->op, "Exit")) return s->home;
     for (tf_scope *t = s; t; t = t->parent)
         if (t->frame == n->frame) return t;
     return NULL;
@@ -164,7 +175,10 @@ static odrt_status_t lower_one(tf_ctx *c, tf_scope *s, const tf_node *n) {
     int n_out = 1;
     c->b.g = s->g;
     c->b.rc = ODRT_OK;
+    tf_scope *was = c->cur;
+    c->cur = s;
     odrt_status_t rc = row->fn(c, n, in, out, &n_out);
+    c->cur = was;
     if (rc == ODRT_OK && c->b.rc != ODRT_OK) rc = c->b.rc;
     for (int k = 0; rc == ODRT_OK && k < n_out; k++)
         if (out[k]) rc = tf_bind(c, s, n->name, k, out[k]);
@@ -177,9 +191,9 @@ ir_value *tf_resolve(tf_ctx *c, tf_scope *s, const char *key) {
     ir_value *v = lookup(s, key);
     if (v) return v;
     int k;
-    const tf_node *p = tf_producer(c, key, &k);
+    const tf_node *p = tf_producer_in(c, s, key, &k);
     if (!p) {
-        odrt_fail(ODRT_ERR_INVALID, "no node produces '%s'", key);
+        odrt_fail(ODRT_ERR_INVALID, "no node produces '%s'%s%s", key, s->home->fn ? " in function " : "", s->home->fn ? s->home->fn->name : "");
         return NULL;
     }
     tf_scope *t = target_scope(c, s, p);
@@ -203,11 +217,12 @@ ir_value *tf_resolve(tf_ctx *c, tf_scope *s, const char *key) {
     while (sp && rc == ODRT_OK) {
         work w = st[sp - 1];
         int pending = 0;
-        if (strcmp(w.n->op, "Exit")) {
+        /* Exit builds its loop; While resolves the loop variables it carries itself */
+        if (strcmp(w.n->op, "Exit") && strcmp(w.n->op, "While") && strcmp(w.n->op, "StatelessWhile")) {
             for (int i = 0; i < w.n->n_in && !pending && rc == ODRT_OK; i++) {
                 if (lookup(w.s, w.n->in[i])) continue;
                 int qk;
-                const tf_node *q = tf_producer(c, w.n->in[i], &qk);
+                const tf_node *q = tf_producer_in(c, w.s, w.n->in[i], &qk);
                 tf_scope *u = q ? target_scope(c, w.s, q) : NULL;
                 void *mark = u ? odrt_smap_get(&u->busy, q->name) : NULL;
                 if (!q) rc = odrt_fail(ODRT_ERR_INVALID, "input '%s' of node '%s' has no producer", w.n->in[i], w.n->name);
@@ -288,8 +303,8 @@ ir_value *tf_nchw_to_nhwc(tf_ctx *c, ir_value *x) {
 }
 
 const tf_op_row *tf_find_op(const char *op) {
-    const tf_op_row *tables[] = {tf_ops_math, tf_ops_array};
-    for (size_t t = 0; t < 2; t++)
+    const tf_op_row *tables[] = {tf_ops_math, tf_ops_array, tf_ops_calls};
+    for (size_t t = 0; t < 3; t++)
         for (const tf_op_row *r = tables[t]; r->op; r++)
             if (!strcmp(r->op, op)) return r;
     return NULL;

@@ -15,7 +15,9 @@ typedef struct tf_scope {
     ir_graph *g;
     odrt_smap_t vals; /* "node:k" -> ir_value* */
     odrt_smap_t busy; /* node name -> 1 while its inputs are being lowered (cycle check) */
-    int frame;        /* -1: the root graph */
+    int frame;        /* -1: the root graph or a function's body */
+    const tf_function *fn;  /* the function whose nodes this scope lowers (NULL: the graph's) */
+    struct tf_scope *home;  /* the scope of that node table (frame scopes: the root) */
 } tf_scope;
 
 typedef struct tf_frame tf_frame;
@@ -26,6 +28,8 @@ typedef struct tf_ctx {
     tf_scope root;
     tf_frame *frames;
     int n_frames;
+    tf_scope *cur; /* the scope of the node being lowered */
+    int depth;     /* nested function calls */
 } tf_ctx;
 
 /* A lowering: the node's data inputs resolved (in[k] for n->in[k]); set out[0..*n_out-1]. *n_out
@@ -45,7 +49,12 @@ ir_value *tf_resolve(tf_ctx *c, tf_scope *s, const char *key);
 odrt_status_t tf_bind(tf_ctx *c, tf_scope *s, const char *node, int k, ir_value *v);
 void tf_scope_init(tf_scope *s, tf_scope *parent, ir_graph *g, int frame);
 void tf_scope_free(tf_scope *s);
-const tf_node *tf_producer(const tf_ctx *c, const char *key, int *k);
+const tf_node *tf_producer(const tf_ctx *c, const char *key, int *k); /* in the graph's node table */
+const tf_node *tf_producer_in(const tf_ctx *c, const tf_scope *s, const char *key, int *k); /* in s's */
+/* Lower function fname into graph g with its arguments bound to args (NULL: unbound); its
+ * results in rets (n_rets in: room; out: count). */
+odrt_status_t tf_call(tf_ctx *c, const char *fname, ir_value *const *args, int n_args, ir_graph *g, ir_value **rets, int *n_rets);
+extern const tf_op_row tf_ops_calls[]; /* tf_calls.c: calls, variables, While, If */
 
 /* Frames: find every v1 while frame (Enter ... Exit) and mark its nodes (fails on nesting). */
 odrt_status_t tf_frames_find(tf_ctx *c);

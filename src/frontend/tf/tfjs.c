@@ -518,7 +518,7 @@ done:
     cJSON_Delete(j);
     free(wdata);
     odrt_smap_free(&weights);
-    odrt_smap_free(&g.by_name);
+    tf_graph_free_maps(&g);
     if (r.rc != ODRT_OK) {
         ir_model_free(g.m);
         return r.rc;
