@@ -27,6 +27,7 @@ void ir_model_free(ir_model *m) {
         free(g->inits);
         free(g->vinfo);
         odrt_smap_free(&g->names);
+        odrt_smap_free(&g->node_names);
     }
     free(m->all_graphs);
     odrt_arena_free(m->arena);
@@ -89,6 +90,7 @@ ir_node *ir_node_new(ir_graph *g, const char *op, const char *domain, const char
     n->n_in = n_in;
     n->n_out = n_out;
     n->graph = g;
+    if (*n->name && !odrt_smap_put(&g->node_names, n->name, n)) return NULL;
     g->nodes[g->n_nodes++] = n;
     return n;
 }
@@ -546,10 +548,17 @@ odrt_status_t ir_model_check_runnable(const ir_model *m) {
     return ODRT_OK;
 }
 
+/* a live node has this name: the map holds the newest node given each name (a name never given is
+ * free at once; a dead newest one may hide an older live one: then the scan) */
+static int node_name_taken(const ir_graph *g, const char *name) {
+    const ir_node *n = odrt_smap_get(&g->node_names, name);
+    return n && (!n->dead || ir_graph_find_node(g, name));
+}
+
 const char *ir_unique_name(ir_graph *g, const char *base) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", base);
-    for (int i = 1; ir_graph_lookup(g, buf) || ir_graph_find_node(g, buf); i++) snprintf(buf, sizeof buf, "%s_%d", base, i);
+    for (int i = 1; ir_graph_lookup(g, buf) || node_name_taken(g, buf); i++) snprintf(buf, sizeof buf, "%s_%d", base, i);
     return odrt_arena_strdup(g->model->arena, buf);
 }
 

@@ -139,6 +139,7 @@ struct ir_graph {
     ir_value **vinfo; /* values listed in value_info, in order */
     size_t n_vinfo, cap_vinfo;
     odrt_smap_t names;
+    odrt_smap_t node_names; /* node name -> the newest node given it (ir_unique_name's fast check) */
     ir_kv *meta;
     int n_meta;
 };
