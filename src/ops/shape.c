@@ -419,8 +419,37 @@ void sh_dtype_only(shape_ctx *s, ir_node *n) {
 void sh_reduce(shape_ctx *s, ir_node *n) { /* Reduce*, ArgMax, ArgMin */
     SH_PRELUDE;
     int arg = !strncmp(n->op, "Arg", 3);
-    int keep = (int)ir_attr_int(n, "keepdims", 1);
-    for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], arg ? ODRT_DT_INT64 : dt, keep ? r : -1, NULL);
+    int keep = (int)ir_attr_int(n, "keepdims", 1), odt = arg ? ODRT_DT_INT64 : dt;
+    /* the reduced axes: ArgMax/ArgMin's axis; else the axes input (opset 13 ReduceSum, 18+) or
+     * attribute; none: every axis (or none, with noop_with_empty_axes) */
+    int64_t ax[ODRT_MAX_RANK];
+    int64_t na = arg ? (ax[0] = ir_attr_int(n, "axis", 0), 1)
+                     : n->n_in > 1 && n->in[1] ? attr_or_const_ints(s, n, "", 1, ax, ODRT_MAX_RANK)
+                                               : ir_node_attr(n, "axes") ? attr_or_const_ints(s, n, "axes", 99, ax, ODRT_MAX_RANK) : 0;
+    int known = r >= 0 && na >= 0 && !(n->n_in > 1 && n->in[1] && na < 0);
+    if (known && na == 0 && !arg) {
+        if (ir_attr_int(n, "noop_with_empty_axes", 0)) na = -1; /* identity */
+        else for (int i = 0; i < r; i++) ax[na++] = i;
+    }
+    if (known && na < 0) {
+        for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], odt, r, d);
+        return;
+    }
+    unsigned char red[ODRT_MAX_RANK] = {0};
+    for (int64_t i = 0; known && i < na; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
+        if (a < 0 || a >= r) known = 0;
+        else red[a] = 1;
+    }
+    if (!known) {
+        for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], odt, keep ? r : -1, NULL);
+        return;
+    }
+    int ro = 0;
+    for (int i = 0; i < r; i++)
+        if (!red[i]) e[ro++] = d[i];
+        else if (keep) e[ro++] = 1;
+    for (int k = 0; k < n->n_out; k++) set_type(s, n->out[k], odt, ro, e);
 }
 
 void sh_slice(shape_ctx *s, ir_node *n) {
