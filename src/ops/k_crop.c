@@ -8,8 +8,9 @@
 #include "ops/exec.h"
 #include "crop_coord.h"
 
-/* odrt.CropAndResize(X NCHW [B, C, H, W], boxes [B, P, 4] or [B * P, 4] normalised y1 x1 y2 x2) ->
- * [B * P, C, crop_height, crop_width]; box n is cropped from image n / P.
+/* odrt.CropAndResize(X NCHW [B, C, H, W], boxes [B, P, 4] or [B * P, 4] normalised y1 x1 y2 x2
+ * [, box_ind [B * P]]) -> [B * P, C, crop_height, crop_width]; box n is cropped from image n / P,
+ * or from image box_ind[n] when given (TensorFlow's CropAndResize, read from a TF graph).
  * attrs: crop_height, crop_width, mode ("roi_align" | "crop_and_resize"), extrapolation_value */
 int ex_crop_mode_code(const char *s) {
     return !strcmp(s, "roi_align") ? CROP_ROI_ALIGN : !strcmp(s, "crop_and_resize") ? CROP_TF : -1;
@@ -32,8 +33,20 @@ static odrt_status_t k_crop(ex_node_ctx *c) {
     ODRT_TRY(ex_out(c, 0, ODRT_DT_FLOAT, 4, od));
     const float *X = x->data, *boxes = bx->data;
     float *Y = c->out[0]->t.data;
-    crop_nchw(mode, X, B, C, H, W, boxes, NB, ch, cw, extra, Y);
-    return ODRT_OK;
+    if (c->n_in < 3 || !c->in[2]) {
+        crop_nchw(mode, X, B, C, H, W, boxes, NB, ch, cw, extra, Y);
+        return ODRT_OK;
+    }
+    int64_t *ind, n_ind;
+    ODRT_TRY(ex_read_ints(c, 2, &ind, &n_ind));
+    odrt_status_t rc = ODRT_OK;
+    if (n_ind != NB) rc = ex_fail_node(c, ODRT_ERR_SHAPE, "%lld box indices for %lld boxes", (long long)n_ind, (long long)NB);
+    for (int64_t n = 0; n < NB && rc == ODRT_OK; n++) {
+        if (ind[n] < 0 || ind[n] >= B) rc = ex_fail_node(c, ODRT_ERR_INVALID, "box %lld: image index %lld of %lld", (long long)n, (long long)ind[n], (long long)B);
+        else crop_nchw(mode, X + ind[n] * C * H * W, 1, C, H, W, boxes + 4 * n, 1, ch, cw, extra, Y + n * C * ch * cw);
+    }
+    free(ind);
+    return rc;
 }
 
 /* ONNX RoiAlign (opset 10, 16): X [N, C, H, W], rois [R, 4] (x1, y1, x2, y2), batch_indices [R] ->
