@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "frontend/tf/tf_lower.h"
-#include "ops/fold.h"
 
 /* ---- graph helpers ---- */
 int tf_dtype_to_odrt(int64_t tf) {
@@ -413,87 +412,6 @@ static odrt_status_t make_outputs(tf_ctx *c) {
     return rc;
 }
 
-/* ---- cleanup: transposes around NHWC layers ---- */
-static int is_perm(const ir_node *n, const int64_t *p) {
-    const ir_attr *a = ir_node_attr(n, "perm");
-    if (!ir_op_is(n, "Transpose") || !a || a->type != IR_ATTR_INTS || a->n != 4) return 0;
-    return !memcmp(a->ints, p, sizeof(int64_t) * 4);
-}
-
-/* op(T(a), T(b)) -> T(op(a, b)) for elementwise ops whose transposed inputs share the perm (the
- * other inputs scalars), so that the NCHW->NHWC->NCHW pairs between layers meet and fold */
-static int push_transposes(ir_graph *g) {
-    static const char *const EW[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Clip", "Sigmoid", "Tanh", NULL};
-    static const int64_t to_nhwc[4] = {0, 2, 3, 1};
-    int changed = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        ir_node *n = g->nodes[i];
-        int ew = 0;
-        for (int e = 0; EW[e]; e++) ew |= ir_op_is(n, EW[e]);
-        if (n->dead || !ew || n->n_out != 1 || !n->out[0]) continue;
-        int ok = 1, n_t = 0;
-        for (int k = 0; k < n->n_in && ok; k++) {
-            ir_value *x = n->in[k];
-            if (!x) continue;
-            if (x->producer && is_perm(x->producer, to_nhwc)) n_t++;
-            else ok = x->init && x->init->numel == 1 && x->init->rank <= 1;
-        }
-        if (!ok || !n_t) continue;
-        /* rewire: inputs to the transposes' sources, output through one new Transpose */
-        for (int k = 0; k < n->n_in; k++) {
-            ir_value *x = n->in[k];
-            if (x && x->producer && is_perm(x->producer, to_nhwc)) {
-                ir_value_remove_use(x, n, k);
-                n->in[k] = NULL;
-                ir_node_set_input(n, k, x->producer->in[0]);
-            }
-        }
-        ir_value *y = n->out[0];
-        ir_value *mid = ir_value_new(g, ir_unique_name(g, "tf/nchw"));
-        ir_node *t = mid ? ir_node_new(g, "Transpose", "", ir_unique_name(g, "tf/to_nhwc"), 1, 1) : NULL;
-        if (!t) return changed;
-        y->producer = NULL;
-        ir_node_set_output(n, 0, mid);
-        ir_node_set_input(t, 0, mid);
-        ir_set_attr_ints(t, "perm", to_nhwc, 4);
-        ir_node_set_output(t, 0, y);
-        changed++;
-    }
-    return changed;
-}
-
-/* TF's Identity, Snapshot, TensorList wrappers...: uses read the source (graph outputs keep theirs) */
-static odrt_status_t drop_identities(ir_graph *g) {
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        ir_node *n = g->nodes[i];
-        if (n->dead || !ir_op_is(n, "Identity") || !n->in[0] || !n->out[0] || (n->out[0]->flags & IR_VAL_OUTPUT)) continue;
-        ODRT_TRY(ir_value_replace_uses(n->out[0], n->in[0]));
-        ir_node_remove(n);
-    }
-    return ODRT_OK;
-}
-
-static odrt_status_t cleanup(ir_model *m) {
-    for (size_t i = 0; i < m->n_graphs; i++) {
-        ir_graph *g = m->all_graphs[i];
-        ODRT_TRY(drop_identities(g));
-        ODRT_TRY(ir_graph_toposort(g));
-        for (int round = 0; round < 64; round++) {
-            int n = push_transposes(g);
-            ODRT_TRY(ir_graph_toposort(g));
-            n += ir_fold_transposes(g);
-            ir_graph_cleanup(g);
-            if (!n) break;
-        }
-    }
-    /* constant sub-graphs (shape arithmetic, per-image constants a map_fn computes) become
-     * initializers, as tf2onnx leaves them: the TF OD API recognition reads constants */
-    for (size_t i = 0; i < m->n_graphs; i++) ir_fold_constants(m, m->all_graphs[i]);
-    for (size_t i = 0; i < m->n_graphs; i++) ir_graph_cleanup(m->all_graphs[i]);
-    ODRT_TRY(ir_graph_toposort(m->graph));
-    return ir_graph_validate(m->graph);
-}
-
 odrt_status_t tf_lower_graph(tf_graph *g) {
     ir_model *m = g->m;
     m->ir_version = 8;
@@ -510,6 +428,6 @@ odrt_status_t tf_lower_graph(tf_graph *g) {
     if (rc == ODRT_OK) rc = make_outputs(&c);
     tf_scope_free(&c.root);
     tf_frames_free(&c);
-    if (rc == ODRT_OK) rc = cleanup(m);
+    if (rc == ODRT_OK) rc = tf_cleanup(m);
     return rc;
 }

@@ -62,6 +62,9 @@ odrt_status_t tf_frames_find(tf_ctx *c);
 odrt_status_t tf_frame_lower(tf_ctx *c, int f);
 void tf_frames_free(tf_ctx *c);
 
+/* The IR cleanup after lowering (tf_cleanup.c). */
+odrt_status_t tf_cleanup(ir_model *m);
+
 /* ---- helpers for lowerings ---- */
 odrt_status_t tf_refuse(const tf_node *n, const char *fmt, ...) ODRT_PRINTF(2, 3);
 /* int64 values of a constant int32/int64 IR value (NULL when not constant); *n its count */

@@ -209,13 +209,19 @@ static odrt_status_t strided_slice(tf_ctx *c, const tf_node *n, ir_value **in, i
     int rank = in[0]->type.kind == IR_TYPE_TENSOR ? in[0]->type.rank : -1;
     if (in[0]->init) rank = in[0]->init->rank;
     int64_t st[32], en[32], ax[32], stp[32], sq[32], us[32];
-    int ns = 0, nsq = 0, nus = 0, a = 0, o = 0;
+    int ns = 0, nsq = 0, nus = 0, a = 0, o = 0, after_ellipsis = 0;
     for (int i = 0; i < L; i++) {
         if (elm >> i & 1) {
             int rest = 0; /* input axes the specs after the ellipsis use */
             for (int j = i + 1; j < L; j++) rest += !(nm >> j & 1);
             if (rest == 0 && i == L - 1) break; /* a trailing ellipsis selects all the rest */
-            if (rank < 0) return tf_refuse(n, "an ellipsis on an input of unknown rank");
+            if (rank < 0) { /* the specs after it address the last axes: negative axes */
+                int new_after = 0;
+                for (int j = i + 1; j < L; j++) new_after |= (int)(nm >> j & 1);
+                if (new_after) return tf_refuse(n, "new axes after an ellipsis on an input of unknown rank");
+                after_ellipsis = rest;
+                continue;
+            }
             int skip = rank - a - rest;
             if (skip < 0) return tf_refuse(n, "more specs than the input's rank");
             a += skip, o += skip;
@@ -227,6 +233,7 @@ static odrt_status_t strided_slice(tf_ctx *c, const tf_node *n, ir_value **in, i
         }
         if (s[i] == 0) return tf_refuse(n, "a zero stride");
         int64_t start = b[i], end = e[i], step = s[i];
+        if (after_ellipsis) a = -after_ellipsis--; /* counts up to -1 */
         if (sm >> i & 1) {
             end = start == -1 ? INT64_MAX : start + 1, step = 1;
             sq[nsq++] = a;
@@ -326,6 +333,24 @@ static odrt_status_t select_op(tf_ctx *c, const tf_node *n, ir_value **in, ir_va
         cond = b_op2(&c->b, "Reshape", n->name, cond, shp);
     }
     ir_value *w[3] = {cond, in[1], in[2]};
+    ONE(b_op(&c->b, "Where", n->name, 3, w));
+}
+
+/* BroadcastArgs(s0, s1): both shapes padded with leading 1s to one length, then where(d0 == 1, d1, d0) */
+static odrt_status_t broadcast_args(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
+    NEED(2);
+    ir_value *len[2], *padded[2];
+    for (int i = 0; i < 2; i++) len[i] = b_op1(&c->b, "Shape", n->name, in[i]);
+    ir_value *mx = b_op2(&c->b, "Max", n->name, len[0], len[1]);
+    for (int i = 0; i < 2; i++) {
+        int64_t zero = 0;
+        ir_value *cat[2] = {b_op2(&c->b, "Sub", n->name, mx, len[i]), i64s(c, 1, &zero)};
+        ir_value *pads = attr_i(c, b_op(&c->b, "Concat", n->name, 2, cat), "axis", 0);
+        ir_value *pin[3] = {in[i], pads, b_op2(&c->b, "CastLike", n->name, b_scalar_i64(&c->b, "tf/one", 1), in[i])};
+        padded[i] = b_op(&c->b, "Pad", n->name, 3, pin);
+    }
+    ir_value *w[3] = {b_op2(&c->b, "Equal", n->name, padded[0], b_op2(&c->b, "CastLike", n->name, b_scalar_i64(&c->b, "tf/one", 1), in[0])),
+                      padded[1], padded[0]};
     ONE(b_op(&c->b, "Where", n->name, 3, w));
 }
 
@@ -478,7 +503,7 @@ const tf_op_row tf_ops_array[] = {
     {"StridedSlice", strided_slice}, {"Slice", slice}, {"GatherV2", gather}, {"Gather", gather},
     {"GatherNd", gather_nd}, {"Fill", fill}, {"BroadcastTo", broadcast_to}, {"ZerosLike", zeros_like},
     {"OnesLike", zeros_like}, {"Range", range}, {"Where", where1}, {"Select", select_op}, {"SelectV2", select_op},
-    {"Tile", tile}, {"Pad", pad}, {"PadV2", pad}, {"MirrorPad", pad}, {"TopKV2", topk}, {"Sum", reduce},
+    {"Tile", tile}, {"BroadcastArgs", broadcast_args}, {"Pad", pad}, {"PadV2", pad}, {"MirrorPad", pad}, {"TopKV2", topk}, {"Sum", reduce},
     {"Max", reduce}, {"Min", reduce}, {"Mean", reduce}, {"Prod", reduce}, {"All", reduce}, {"Any", reduce},
     {"ArgMax", argmax}, {"ArgMin", argmax}, {"Cumsum", cumsum}, {"ClipByValue", clip_value},
     {"NonMaxSuppressionV2", nms}, {"NonMaxSuppressionV3", nms}, {"NonMaxSuppressionV4", nms},

@@ -280,6 +280,26 @@ static odrt_status_t resize(tf_ctx *c, const tf_node *n, ir_value **in, ir_value
     return ODRT_OK;
 }
 
+/* CropAndResize(image NHWC, boxes [N, 4], box_ind [N], crop_size [2]) -> [N, ch, cw, C]: bilinear
+ * crops as TensorFlow computes them, on odrt.CropAndResize with its image-index input */
+static odrt_status_t crop_and_resize(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
+    NEED(4);
+    int64_t hw[2];
+    if (tf_const_ints(in[3], hw, 2) != 2 || hw[0] < 1 || hw[1] < 1) return tf_refuse(n, "crop_size is not a constant pair");
+    if (strcmp(tf_attr_s(n, "method", "bilinear"), "bilinear")) return tf_refuse(n, "method '%s'", tf_attr_s(n, "method", "?"));
+    ir_value *cin[3] = {tf_nhwc_to_nchw(c, in[0]), in[1], in[2]};
+    ir_node *cr = b_node(&c->b, "CropAndResize", "odrt", n->name, 3, cin, 1);
+    if (!cr) return c->b.rc;
+    ir_value *y = cr->out[0];
+    b_attr_i(&c->b, y, "crop_height", hw[0]);
+    b_attr_i(&c->b, y, "crop_width", hw[1]);
+    b_attr_s(&c->b, y, "mode", "crop_and_resize");
+    b_attr_f(&c->b, y, "extrapolation_value", tf_attr_f(n, "extrapolation_value", 0.0f));
+    out[0] = tf_nchw_to_nhwc(c, y);
+    *n_out = 1;
+    return ODRT_OK;
+}
+
 static ir_value *maybe_t(tf_ctx *c, const char *name, ir_value *x, int t) {
     if (!t) return x;
     static const int64_t p[2] = {1, 0};
@@ -325,5 +345,5 @@ const tf_op_row tf_ops_math[] = {
     {"DepthwiseConv2dNative", conv}, {"FusedDepthwiseConv2dNative", conv}, {"_FusedDepthwiseConv2dNative", conv},
     {"FusedBatchNorm", batchnorm}, {"FusedBatchNormV3", batchnorm}, {"MaxPool", pool}, {"AvgPool", pool},
     {"ResizeBilinear", resize}, {"ResizeNearestNeighbor", resize}, {"MatMul", matmul}, {"_FusedMatMul", matmul},
-    {"BatchMatMul", matmul}, {"BatchMatMulV2", matmul}, {"BatchMatMulV3", matmul}, {"AddN", addn},
+    {"BatchMatMul", matmul}, {"BatchMatMulV2", matmul}, {"BatchMatMulV3", matmul}, {"AddN", addn}, {"CropAndResize", crop_and_resize},
     {NULL, NULL}};
