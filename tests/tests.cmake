@@ -27,7 +27,7 @@ else()
 endif()
 
 # Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
-set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_convert_fp16 test_convert_int8 test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_eval_segm test_compare test_efficientdet test_families test_tfjs test_graphdef)
+set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_convert_fp16 test_convert_int8 test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_eval_segm test_compare test_efficientdet test_families test_tfjs test_graphdef test_savedmodel)
 # sanitizer builds run ~10x slower: model-heavy tests take a subset of the photos there
 set(ODRT_TEST_SUBSET 0)
 if(ODRT_SANITIZE)
@@ -42,6 +42,7 @@ foreach(t IN LISTS ODRT_PYTESTS)
 endforeach()
 # every family's exports (tools/fixtures/tfod_fixtures.sh, linked by tools/setup.sh): the longest file
 set_tests_properties(py/test_families PROPERTIES TIMEOUT 3000)
+set_tests_properties(py/test_savedmodel PROPERTIES TIMEOUT 3000)
 set_tests_properties(py/test_convert_int8 PROPERTIES TIMEOUT 3000)
 # `cmake --install` of this build and the example against it (not in sanitizer builds: a program
 # linking an ASan-instrumented shared library needs the ASan runtime first)

@@ -1,0 +1,171 @@
+"""SavedModel directories read directly (no TensorFlow, no tf2onnx in odrt): every TF OD API family
+fixture (tools/fixtures/tfod_fixtures.sh) whose SavedModel odrt reads.
+
+References, on shared photos: onnxruntime running the tf2onnx conversion of the same export (raw
+outputs within 1e-4, or within 1.5x the distance odrt's executor keeps from onnxruntime on that
+conversion), TensorFlow running the SavedModel itself (within 5e-3: TensorFlow 2.21 differs from
+onnxruntime and odrt alike by up to 3.2e-3 on raw scores of these exports, with or without oneDNN,
+while those two agree within 1.5e-4), and the engine odrt builds from the tf2onnx conversion (same
+detections). Corrupt copies of
+a SavedModel's files are refused with one line."""
+import glob
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, SHARED, missing, run_odrt
+
+TFOD = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
+SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"
+# the TF ops these exports use that odrt does not lower yet (a concat axis computed at run time)
+NOT_YET = {"faster_rcnn_resnet50_320": "the axis is not a constant", "mask_rcnn_resnet50_320": "the axis is not a constant"}
+
+
+def fixtures():
+    return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(TFOD, "*", "DONE")))
+
+
+def sm_dir(name):
+    return os.path.join(TFOD, name, "export", "saved_model")
+
+
+def photos():
+    imgs = sorted(glob.glob(os.path.join(SHARED, "images", "*.jpg")))
+    return imgs[:1] if SUBSET else imgs[:2]
+
+
+def frame(path):
+    return np.array(Image.open(path).convert("RGB"))[None]
+
+
+READ = [f for f in fixtures() if f not in NOT_YET]
+# read, but the R-CNN recognition does not find the second stage's box codes in this route's graph yet
+NO_ENGINE_YET = {"faster_rcnn_resnet50_fixed_288": "second stage's box codes"}
+
+
+def odrt_run(model, x, tmp_path, tag):
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / tag
+    run_odrt("run", model, "--input", "input_tensor=%s" % (tmp_path / "x.npy"), "--output-dir", out, timeout=900)
+    return {o["name"]: np.load(out / o["file"]) for o in json.loads((out / "outputs.json").read_text())["outputs"]}
+
+
+def cut_floor(a, b, tol):
+    """the lowest score compared: with both lists at the export's max_total (100), a detection at
+    the cut may trade places with a near-tie (scores within tol) of another class"""
+    return max(0.05, max(a[-1][1], b[-1][1]) + tol) if len(a) == len(b) >= 100 else 0.05
+
+
+def detections(o):
+    n = int(o["num_detections"][0])
+    return [(int(round(float(o["detection_classes"][0][i]))), float(o["detection_scores"][0][i]),
+             [float(v) for v in o["detection_boxes"][0][i]]) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", READ)
+def test_run_matches_onnxruntime_and_tensorflow(name, tmp_path):
+    """raw outputs within 1e-4 of onnxruntime on the tf2onnx conversion, or within 1.5x the distance
+    odrt's own executor keeps from onnxruntime on that conversion (deep ResNets: ~1.3e-4); the
+    detections matched both ways (score >= 0.05: same class, IoU >= 0.99, |score diff| <= 1e-4)"""
+    import onnxruntime as ort
+    import tensorflow as tf
+    onnx_path = os.path.join(TFOD, name, "model.onnx")
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    sig = tf.saved_model.load(sm_dir(name)).signatures["serving_default"]
+    for img in photos():
+        x = frame(img)
+        got = odrt_run(sm_dir(name), x, tmp_path, "sm")
+        own = odrt_run(onnx_path, x, tmp_path, "onnx")
+        ref = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+        tfo = {k: v.numpy() for k, v in sig(input_tensor=tf.constant(x)).items()}
+        assert sorted(got) == sorted(ref) == sorted(tfo), name
+        st = 1e-4
+        for k in ("raw_detection_boxes", "raw_detection_scores"):
+            if k not in ref:
+                continue
+            assert got[k].shape == ref[k].shape, (name, k)
+            tol = max(1e-4, 1.5 * float(np.abs(own[k] - ref[k]).max()))
+            st = max(st, tol) if k == "raw_detection_scores" else st
+            np.testing.assert_allclose(got[k], ref[k], atol=tol, rtol=0, err_msg="%s %s %s vs onnxruntime" % (name, img, k))
+            # a two-stage model's second-stage boxes follow its proposals, which move with TF's own
+            # numbers: compared with onnxruntime only
+            if "rcnn" not in name:
+                np.testing.assert_allclose(got[k], tfo[k], atol=5e-3, rtol=0, err_msg="%s %s %s vs TensorFlow" % (name, img, k))
+        a, b = detections(got), detections(ref)
+        lo = cut_floor(a, b, st)
+        assert not missing(a, b, lo, score_tol=st) and not missing(b, a, lo, score_tol=st), (name, img, missing(a, b, lo, score_tol=st))
+
+
+@pytest.mark.parametrize("name", [f for f in READ if f not in NO_ENGINE_YET])
+def test_engine_equals_the_tf2onnx_route(name, tmp_path):
+    imgs = photos()
+    dets = {}
+    for tag, src in (("sm", sm_dir(name)), ("onnx", os.path.join(TFOD, name, "model.onnx"))):
+        run_odrt("build", src, "-o", tmp_path / (tag + ".odrt"), timeout=900)
+        run_odrt("detect", tmp_path / (tag + ".odrt"), *imgs, "--threshold", "0.05", "--json", tmp_path / (tag + ".json"), timeout=900)
+        dets[tag] = {os.path.basename(i["file"]): [(d["class_id"], d["score"], d["box_normalized"]) for d in i["detections"]]
+                     for i in json.loads((tmp_path / (tag + ".json")).read_text())["images"]}
+    n = 0
+    for img in imgs:
+        a, b = dets["sm"][os.path.basename(img)], dets["onnx"][os.path.basename(img)]
+        n += len(b)
+        # the two graphs round differently (BN folded or not): scores of the ResNet50 exports move by
+        # up to ~1.7e-4 between the routes, as odrt's executor and onnxruntime differ on either
+        st = 3e-4
+        lo = cut_floor(a, b, st)
+        assert not missing(a, b, lo, score_tol=st) and not missing(b, a, lo, score_tol=st), (name, img, missing(a, b, lo, score_tol=st))
+    assert n > 0, name
+
+
+@pytest.mark.parametrize("name", sorted(NOT_YET) + sorted(NO_ENGINE_YET))
+def test_not_yet_is_refused_by_name(name, tmp_path):
+    if name not in fixtures():
+        pytest.skip("fixture not made")
+    why = NOT_YET.get(name) or NO_ENGINE_YET[name]
+    p = run_odrt("build", sm_dir(name), "-o", tmp_path / "e.odrt", check=False)
+    assert p.returncode == 1 and why in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not os.path.exists(tmp_path / "e.odrt")
+
+
+def copy_sm(tmp_path, name="ssd_mobilenet_v2_320"):
+    dst = tmp_path / "sm"
+    shutil.copytree(sm_dir(name), dst)
+    return dst
+
+
+def flip(path, at):
+    b = bytearray(path.read_bytes())
+    b[at] ^= 0x40
+    path.write_bytes(bytes(b))
+
+
+CORRUPT = {
+    "truncated_pb": (lambda d: (d / "saved_model.pb").write_bytes((d / "saved_model.pb").read_bytes()[:4096]), "saved_model.pb"),
+    "missing_pb": (lambda d: os.remove(d / "saved_model.pb"), "saved_model.pb"),
+    "missing_index": (lambda d: os.remove(d / "variables" / "variables.index"), "variables.index"),
+    "missing_shard": (lambda d: os.remove(d / "variables" / "variables.data-00000-of-00001"), "variables.data-00000-of-00001"),
+    "short_shard": (lambda d: (d / "variables" / "variables.data-00000-of-00001").write_bytes(
+        (d / "variables" / "variables.data-00000-of-00001").read_bytes()[:100000]), "past the end of the shard"),
+    "flipped_weight": (lambda d: flip(d / "variables" / "variables.data-00000-of-00001", 1 << 20), "crc32c"),
+    "flipped_index": (lambda d: flip(d / "variables" / "variables.index", 200), "crc32c"),
+    "truncated_index": (lambda d: (d / "variables" / "variables.index").write_bytes((d / "variables" / "variables.index").read_bytes()[:-20]),
+                        "variables.index"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_corrupt_savedmodel_is_refused(case, tmp_path):
+    if "ssd_mobilenet_v2_320" not in fixtures():
+        pytest.fail("fixture ssd_mobilenet_v2_320 missing: run tools/setup.sh")
+    d = copy_sm(tmp_path)
+    mutate, words = CORRUPT[case]
+    mutate(d)
+    p = run_odrt("inspect", d, check=False)
+    assert p.returncode == 1, (case, p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], (case, p.stderr)
