@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, both build flavours: Release and Debug+ASan+UBSan (ctest each), the AArch64 cross
 # build's engine test under qemu-user, then a bounded
-# libFuzzer run of the ONNX loader, the engine loader, the COCO json loader and the TF.js reader. FUZZ_SECONDS (default 60) bounds each.
+# libFuzzer run of the ONNX loader, the engine loader, the COCO json loader, the TF.js and GraphDef readers and the checkpoint index. FUZZ_SECONDS (default 60) bounds each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -23,9 +23,9 @@ cmake --build build-asan -j"$JOBS"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j"$JOBS" -LE gpu)
 
-echo "== libFuzzer: ONNX loader, engine loader, COCO json loader, TF.js reader"
+echo "== libFuzzer: ONNX loader, engine loader, COCO json loader, TF.js reader, GraphDef reader, checkpoint index"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DODRT_SANITIZE=ON -DODRT_FUZZ=ON -DODRT_PYTHON="$PY" >/dev/null
-cmake --build build-fuzz -j"$JOBS" --target fuzz_onnx_load fuzz_engine_load fuzz_coco_load fuzz_tfjs_load
+cmake --build build-fuzz -j"$JOBS" --target fuzz_onnx_load fuzz_engine_load fuzz_coco_load fuzz_tfjs_load fuzz_graphdef_load fuzz_bundle_index
 corpus=build-fuzz/corpus
 mkdir -p "$corpus"
 "$PY" tests/malformed/make_corpus.py build-fuzz/malformed >/dev/null
@@ -47,4 +47,7 @@ tcorpus=build-fuzz/tfjs-corpus
 mkdir -p "$tcorpus"
 "$PY" tests/fuzz/make_tfjs_seed.py "${ODRT_SHARED_DIR:-../shared}" "$tcorpus" >/dev/null
 build-fuzz/fuzz_tfjs_load -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 "$tcorpus" 2>&1 | tail -n 3
-echo "fuzz: 4 passed, 0 failed"
+"$PY" tests/fuzz/make_tf_seeds.py "${ODRT_SHARED_DIR:-../shared}" build-fuzz/graphdef-corpus build-fuzz/index-corpus >/dev/null
+build-fuzz/fuzz_graphdef_load -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 build-fuzz/graphdef-corpus 2>&1 | tail -n 3
+build-fuzz/fuzz_bundle_index -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 build-fuzz/index-corpus 2>&1 | tail -n 3
+echo "fuzz: 6 passed, 0 failed"

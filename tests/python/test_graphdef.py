@@ -149,3 +149,24 @@ def _varint(n):
         out += bytes([b | (0x80 if n else 0)])
         if not n:
             return out
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_functional_while_and_if_match_tensorflow(sign, tmp_path):
+    """a TF2 function graph kept with its library (While with cond/body functions, If with branches)"""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    def f(x):
+        _, acc = tf.while_loop(lambda i, a: i < tf.shape(x)[0], lambda i, a: (i + 1, a * 0.5 + tf.gather(x, i)),
+                               [tf.constant(0), tf.zeros([4])])
+        return tf.cond(tf.reduce_sum(acc) > 0, lambda: tf.nn.relu(acc) * 2.0, lambda: -acc)
+    gd = f.get_concrete_function().graph.as_graph_def()
+    assert any(n.op in ("While", "StatelessWhile") for n in gd.node) and len(gd.library.function) >= 3
+    (tmp_path / "f.pb").write_bytes(gd.SerializeToString())
+    x = (np.random.RandomState(3).randn(5, 4) + sign).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run_odrt("run", tmp_path / "f.pb", "--input", "x=%s" % (tmp_path / "x.npy"), "--output-dir", tmp_path / "o")
+    out = [o for o in json.loads((tmp_path / "o" / "outputs.json").read_text())["outputs"]]
+    assert len(out) == 1
+    np.testing.assert_allclose(np.load(tmp_path / "o" / out[0]["file"]), f(x).numpy(), atol=1e-6, rtol=0)

@@ -179,19 +179,24 @@ void tf_bundle_free(tf_bundle *b) {
 }
 
 odrt_status_t tf_bundle_open(const char *prefix, tf_bundle **out) {
+    char file[PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s.index", prefix);
+    uint8_t *buf;
+    size_t len;
+    ODRT_TRY(odrt_read_file(file, MAX_INDEX_BYTES, &buf, &len));
+    odrt_status_t rc = tf_bundle_open_buffer(prefix, buf, len, out);
+    free(buf);
+    return rc;
+}
+
+odrt_status_t tf_bundle_open_buffer(const char *prefix, const uint8_t *buf, size_t len, tf_bundle **out) {
     *out = NULL;
     tf_bundle *b = calloc(1, sizeof *b);
     if (!b) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     snprintf(b->prefix, sizeof b->prefix, "%s", prefix);
     char file[PATH_MAX + 16];
     snprintf(file, sizeof file, "%s.index", prefix);
-    uint8_t *buf;
-    size_t len;
-    odrt_status_t rc = odrt_read_file(file, MAX_INDEX_BYTES, &buf, &len);
-    if (rc != ODRT_OK) {
-        free(b);
-        return rc;
-    }
+    odrt_status_t rc = ODRT_OK;
     idx_ctx x = {b, file, buf, len};
     uint64_t mo = 0, ms = 0, io = 0, is = 0;
     const uint8_t *p = buf + (len >= 48 ? len - 48 : 0);
@@ -207,7 +212,6 @@ odrt_status_t tf_bundle_open(const char *prefix, tf_bundle **out) {
     if (rc == ODRT_OK && !b->num_shards) rc = odrt_fail(ODRT_ERR_PARSE, "%s: no bundle header", file);
     if (rc == ODRT_OK && (!(b->shard = calloc((size_t)b->num_shards, sizeof *b->shard)) || !(b->shard_len = calloc((size_t)b->num_shards, sizeof(size_t)))))
         rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    free(buf);
     if (rc != ODRT_OK) {
         tf_bundle_free(b);
         return rc;
@@ -268,3 +272,5 @@ odrt_status_t tf_bundle_string(tf_bundle *b, const char *key, const uint8_t **da
     *data = q + 4, *len = (size_t)n;
     return ODRT_OK;
 }
+
+size_t tf_bundle_count(const tf_bundle *b) { return b->entries.n; }
