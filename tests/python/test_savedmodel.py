@@ -122,6 +122,42 @@ def test_engine_equals_the_tf2onnx_route(name, tmp_path):
     assert n > 0, name
 
 
+def converted_dets(r):
+    k = int(np.asarray(r["num_detections"]).reshape(-1)[0])
+    return [(int(c), float(s), [float(v) for v in b]) for c, s, b in
+            zip(r["detection_classes"].reshape(-1), r["detection_scores"].reshape(-1), r["detection_boxes"].reshape(-1, 4))][:k]
+
+
+@pytest.mark.parametrize("name", [f for f in READ if f not in NO_ENGINE_YET])
+def test_convert_equals_the_tf2onnx_route(name, tmp_path):
+    """`odrt convert` (TensorRT-ready ONNX, ONNX NMS) of the SavedModel and of the tf2onnx conversion,
+    both run by onnxruntime: the same detections (scores within 3e-4, as the engines)"""
+    import onnxruntime as ort
+    outs = {}
+    for tag, src in (("sm", sm_dir(name)), ("onnx", os.path.join(TFOD, name, "model.onnx"))):
+        run_odrt("convert", src, "-o", tmp_path / (tag + ".onnx"), "--target", "onnx", timeout=900)
+        outs[tag] = ort.InferenceSession(str(tmp_path / (tag + ".onnx")), providers=["CPUExecutionProvider"])
+    a_s, b_s = outs["sm"], outs["onnx"]
+    assert [o.name for o in a_s.get_outputs()] == [o.name for o in b_s.get_outputs()]
+    assert a_s.get_inputs()[0].shape == b_s.get_inputs()[0].shape
+    shape = a_s.get_inputs()[0].shape
+    n = 0
+    for img in photos():
+        im = Image.open(img).convert("RGB")
+        if isinstance(shape[1], int):
+            im = im.resize((shape[2], shape[1]), Image.BILINEAR)
+        x = np.array(im)[None]
+        if a_s.get_inputs()[0].type == "tensor(float)":
+            x = x.astype(np.float32)
+        ra = dict(zip([o.name for o in a_s.get_outputs()], a_s.run(None, {a_s.get_inputs()[0].name: x})))
+        rb = dict(zip([o.name for o in b_s.get_outputs()], b_s.run(None, {b_s.get_inputs()[0].name: x})))
+        da, db = converted_dets(ra), converted_dets(rb)
+        n += len(db)
+        lo = cut_floor(da, db, 3e-4)
+        assert not missing(da, db, lo, score_tol=3e-4) and not missing(db, da, lo, score_tol=3e-4), (name, img)
+    assert n > 0, name
+
+
 @pytest.mark.parametrize("name", sorted(NOT_YET) + sorted(NO_ENGINE_YET))
 def test_not_yet_is_refused_by_name(name, tmp_path):
     if name not in fixtures():
