@@ -48,6 +48,7 @@ mkdir -p "$tcorpus"
 "$PY" tests/fuzz/make_tfjs_seed.py "${ODRT_SHARED_DIR:-../shared}" "$tcorpus" >/dev/null
 build-fuzz/fuzz_tfjs_load -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 "$tcorpus" 2>&1 | tail -n 3
 "$PY" tests/fuzz/make_tf_seeds.py "${ODRT_SHARED_DIR:-../shared}" build-fuzz/graphdef-corpus build-fuzz/index-corpus >/dev/null
+cp tests/fuzz/graphdef-regressions/* build-fuzz/graphdef-corpus/  # inputs that once crashed: run first, every time
 build-fuzz/fuzz_graphdef_load -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 build-fuzz/graphdef-corpus 2>&1 | tail -n 3
 build-fuzz/fuzz_bundle_index -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 build-fuzz/index-corpus 2>&1 | tail -n 3
 echo "fuzz: 6 passed, 0 failed"

@@ -36,7 +36,7 @@ static const char *sdup(rd *r, const char *s) {
 
 static const char *bdup(rd *r, ProtobufCBinaryData b, size_t *len) {
     char *d = alloc(r, b.len + 1);
-    if (d) memcpy(d, b.data, b.len);
+    if (d && b.len) memcpy(d, b.data, b.len);
     *len = b.len;
     return d;
 }
