@@ -223,21 +223,18 @@ int ir_set_attr_ints(ir_node *n, const char *name, const int64_t *v, int cnt) {
 }
 
 /* ---- queries ---- */
-const ir_attr *ir_node_attr(const ir_node *n, const char *name) {
-    for (int i = 0; i < n->n_attrs; i++)
-        if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
+const ir_attr *ir_attr_find(const ir_attr *attrs, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (attrs[i].name && strcmp(attrs[i].name, name) == 0) return &attrs[i];
     return NULL;
 }
 
-int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt) {
-    const ir_attr *a = ir_node_attr(n, name);
-    return a && a->type == IR_ATTR_INT ? a->i : dflt;
-}
+int64_t ir_attr_as_int(const ir_attr *a, int64_t dflt) { return a && a->type == IR_ATTR_INT ? a->i : dflt; }
+float ir_attr_as_float(const ir_attr *a, float dflt) { return a && a->type == IR_ATTR_FLOAT ? a->f : dflt; }
 
-float ir_attr_float(const ir_node *n, const char *name, float dflt) {
-    const ir_attr *a = ir_node_attr(n, name);
-    return a && a->type == IR_ATTR_FLOAT ? a->f : dflt;
-}
+const ir_attr *ir_node_attr(const ir_node *n, const char *name) { return ir_attr_find(n->attrs, n->n_attrs, name); }
+int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt) { return ir_attr_as_int(ir_node_attr(n, name), dflt); }
+float ir_attr_float(const ir_node *n, const char *name, float dflt) { return ir_attr_as_float(ir_node_attr(n, name), dflt); }
 
 const char *ir_attr_str(const ir_node *n, const char *name, const char *dflt) {
     const ir_attr *a = ir_node_attr(n, name);

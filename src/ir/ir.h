@@ -194,6 +194,10 @@ int ir_set_attr_ints(ir_node *n, const char *name, const int64_t *v, int cnt);
 
 /* ---- queries ---- */
 const ir_attr *ir_node_attr(const ir_node *n, const char *name);
+/* the attribute named name among n attributes (any attribute list: a node's, a TF node's) */
+const ir_attr *ir_attr_find(const ir_attr *attrs, int n, const char *name);
+int64_t ir_attr_as_int(const ir_attr *a, int64_t dflt);   /* a's int, or dflt when a is NULL or not an int */
+float ir_attr_as_float(const ir_attr *a, float dflt);
 int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
 float ir_attr_float(const ir_node *n, const char *name, float dflt);
 const char *ir_attr_str(const ir_node *n, const char *name, const char *dflt); /* NUL-terminated */

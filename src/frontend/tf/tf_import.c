@@ -45,21 +45,9 @@ int tf_dtype_from_name(const char *s) {
     return -1;
 }
 
-const ir_attr *tf_attr(const tf_node *n, const char *name) {
-    for (int i = 0; i < n->n_attrs; i++)
-        if (n->attrs[i].name && !strcmp(n->attrs[i].name, name)) return &n->attrs[i];
-    return NULL;
-}
-
-int64_t tf_attr_i(const tf_node *n, const char *name, int64_t dflt) {
-    const ir_attr *a = tf_attr(n, name);
-    return a && a->type == IR_ATTR_INT ? a->i : dflt;
-}
-
-float tf_attr_f(const tf_node *n, const char *name, float dflt) {
-    const ir_attr *a = tf_attr(n, name);
-    return a && a->type == IR_ATTR_FLOAT ? a->f : dflt;
-}
+const ir_attr *tf_attr(const tf_node *n, const char *name) { return ir_attr_find(n->attrs, n->n_attrs, name); }
+int64_t tf_attr_i(const tf_node *n, const char *name, int64_t dflt) { return ir_attr_as_int(tf_attr(n, name), dflt); }
+float tf_attr_f(const tf_node *n, const char *name, float dflt) { return ir_attr_as_float(tf_attr(n, name), dflt); }
 
 const char *tf_attr_s(const tf_node *n, const char *name, const char *dflt) {
     const ir_attr *a = tf_attr(n, name);
