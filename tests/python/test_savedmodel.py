@@ -21,8 +21,8 @@ from conftest import ROOT, SHARED, missing, run_odrt
 
 TFOD = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
 SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"
-# the TF ops these exports use that odrt does not lower yet (a concat axis computed at run time)
-NOT_YET = {"faster_rcnn_resnet50_320": "the axis is not a constant", "mask_rcnn_resnet50_320": "the axis is not a constant"}
+# exports odrt does not read yet (none since computed-from-constant inputs are evaluated at import)
+NOT_YET = {}
 
 
 def fixtures():

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "frontend/tf/tf_lower.h"
+#include "ops/fold.h"
 
 /* ---- graph helpers ---- */
 int tf_dtype_to_odrt(int64_t tf) {
@@ -258,6 +259,18 @@ const ir_tensor *tf_const_of(const ir_value *v) { return v && v->init ? v->init 
 
 int tf_const_ints(const ir_value *v, int64_t *out, int max) {
     const ir_tensor *t = tf_const_of(v);
+    if (!t && v && v->producer) { /* computed from constants only (tf.linspace's axis): evaluate it now */
+        ex_val *r = NULL;
+        ir_value *tv = (ir_value *)v;
+        int n = -1;
+        if (ir_eval(v->graph->model, v->graph, 0, NULL, NULL, 1, &tv, &r) == ODRT_OK && r && !r->is_seq &&
+            (r->t.dtype == ODRT_DT_INT32 || r->t.dtype == ODRT_DT_INT64) && ex_numel(r) <= max) {
+            n = (int)ex_numel(r);
+            for (int i = 0; i < n; i++) out[i] = ex_get_i(&r->t, i);
+        }
+        ex_val_free(r);
+        return n;
+    }
     if (!t || (t->dtype != ODRT_DT_INT32 && t->dtype != ODRT_DT_INT64) || t->numel > max) return -1;
     for (int64_t i = 0; i < t->numel; i++)
         out[i] = t->dtype == ODRT_DT_INT64 ? ((int64_t *)t->data)[i] : ((int32_t *)t->data)[i];
