@@ -16,17 +16,32 @@
 
 /* coordinate_transformation_mode; the first four codes are the engine file's (docs/engine-format.md) */
 enum { RZ_HALF_PIXEL = 0, RZ_ASYMMETRIC, RZ_ALIGN_CORNERS, RZ_PYTORCH_HALF_PIXEL, RZ_HALF_PIXEL_SYMMETRIC, RZ_TF_CROP,
-       RZ_TF_HALF_PIXEL_NN /* opset 11-12's tf_half_pixel_for_nn: TF's nearest upsampling (x + 0.5) / scale */ };
+       RZ_TF_HALF_PIXEL_NN, /* opset 11-12's tf_half_pixel_for_nn: TF's nearest upsampling (x + 0.5) / scale */
+       /* odrt's own, for graphs read from TensorFlow (src/frontend/tf): TF's kernels multiply by
+        * in / out where ONNX divides by out / in; at a 1367 -> 320 resize the float coordinates differ
+        * by up to an ulp of ~1e3 (1.2e-4), pixels by up to 0.016 and detection scores by 1e-3 */
+       RZ_TF_ASYMMETRIC, RZ_TF_HALF_PIXEL, RZ_TF_ALIGN_CORNERS, RZ_N_CTM };
+
+static const char *const RZ_CTM_NAMES[RZ_N_CTM] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
+                                                    "half_pixel_symmetric", "tf_crop_and_resize", "tf_half_pixel_for_nn",
+                                                    "odrt_tf_asymmetric", "odrt_tf_half_pixel", "odrt_tf_align_corners"};
 /* nearest_mode; the first four codes are the engine file's; SIMPLE is Upsample's legacy rounding */
 enum { RZ_NEAR_RPF = 0, RZ_NEAR_RPC, RZ_NEAR_FLOOR, RZ_NEAR_CEIL, RZ_NEAR_SIMPLE };
 
 /* code of a coordinate_transformation_mode name, -1 unknown */
 static inline int rz_ctm_code(const char *s) {
-    static const char *names[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel", "half_pixel_symmetric",
-                                  "tf_crop_and_resize", "tf_half_pixel_for_nn"};
-    for (int i = 0; i < 7; i++)
-        if (!strcmp(s, names[i])) return i;
+    for (int i = 0; i < RZ_N_CTM; i++)
+        if (!strcmp(s, RZ_CTM_NAMES[i])) return i;
     return -1;
+}
+
+/* can an engine's fused preprocessing resize with this mode (the engine file names it)? */
+static inline int rz_ctm_engine(int c) { return (c >= 0 && c <= RZ_PYTORCH_HALF_PIXEL) || (c >= RZ_TF_ASYMMETRIC && c < RZ_N_CTM); }
+
+/* the standard ONNX mode nearest to an odrt_tf_* one (what a model written for others says) */
+static inline const char *rz_onnx_ctm(const char *s) {
+    int c = rz_ctm_code(s);
+    return c == RZ_TF_ASYMMETRIC ? "asymmetric" : c == RZ_TF_HALF_PIXEL ? "half_pixel" : c == RZ_TF_ALIGN_CORNERS ? "align_corners" : s;
 }
 
 /* code of a nearest_mode name (RZ_NEAR_RPF..RZ_NEAR_CEIL), -1 unknown */
@@ -46,6 +61,9 @@ RZ_FN float rz_source(int ctm, int64_t o, int64_t in, int64_t out, float out_f, 
     case RZ_ALIGN_CORNERS: return out == 1 ? 0 : fo * (float)(in - 1) / (out_f - 1);
     case RZ_ASYMMETRIC: return fo / scale;
     case RZ_TF_HALF_PIXEL_NN: return (fo + 0.5f) / scale;
+    case RZ_TF_ASYMMETRIC: return fo * ((float)in / out_f);
+    case RZ_TF_HALF_PIXEL: return (fo + 0.5f) * ((float)in / out_f) - 0.5f;
+    case RZ_TF_ALIGN_CORNERS: return out > 1 ? fo * ((float)(in - 1) / (out_f - 1)) : 0;
     default: { /* half_pixel_symmetric */
         float adj = (float)out / (scale * (float)in), center = (float)in / 2;
         return center * (1 - adj) + (fo + 0.5f) / scale - 0.5f;

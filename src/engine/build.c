@@ -19,7 +19,7 @@
 /* the engine's codes are src/resize_coord.h's first four of each */
 static int ctm_code(const char *s) {
     int c = rz_ctm_code(s);
-    return c >= 0 && c <= RZ_PYTORCH_HALF_PIXEL ? c : -1;
+    return rz_ctm_engine(c) ? c : -1;
 }
 
 static odrt_status_t fill_preproc(const tfod_found *f, eng_meta *mt) {

@@ -111,7 +111,7 @@ typedef struct eng_meta {
     /* preprocessing */
     int has_resize;
     int resize_linear;    /* 1 linear, 0 nearest */
-    int resize_ctm;       /* 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel */
+    int resize_ctm;       /* resize_coord.h's code: 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel, 7-9 odrt_tf_* */
     int resize_nearest;   /* 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil */
     int n_norm;
     eng_norm norm[8];

@@ -10,6 +10,7 @@
 
 #include "util.h"
 #include "engine/engine.h"
+#include "resize_coord.h"
 
 #define MAGIC "ODRTENG"
 #define HDR 64
@@ -55,9 +56,8 @@ static cJSON *meta_json(const eng_plan *p) {
     if (m->has_resize) {
         cJSON *rs = cJSON_AddObjectToObject(pre, "resize");
         cJSON_AddStringToObject(rs, "mode", m->resize_linear ? "linear" : "nearest");
-        static const char *ctm[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"};
         static const char *nr[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
-        cJSON_AddStringToObject(rs, "coordinate_transformation_mode", ctm[m->resize_ctm & 3]);
+        cJSON_AddStringToObject(rs, "coordinate_transformation_mode", rz_ctm_engine(m->resize_ctm) ? RZ_CTM_NAMES[m->resize_ctm] : "?");
         cJSON_AddStringToObject(rs, "nearest_mode", nr[m->resize_nearest & 3]);
     }
     if (m->keep_aspect) {
@@ -284,14 +284,12 @@ static odrt_status_t read_meta(const cJSON *r, eng_plan *p) {
     m->has_resize = rs != NULL;
     if (rs) {
         const char *mode = jstr(rs, "mode"), *ctm = jstr(rs, "coordinate_transformation_mode"), *nr = jstr(rs, "nearest_mode");
-        static const char *ctms[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"};
         static const char *nrs[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
         if (!mode || !ctm || !nr || (strcmp(mode, "linear") && strcmp(mode, "nearest"))) return BAD("resize settings bad");
-        m->resize_linear = !strcmp(mode, "linear"), m->resize_ctm = m->resize_nearest = -1;
-        for (int i = 0; i < 4; i++) {
-            if (!strcmp(ctm, ctms[i])) m->resize_ctm = i;
+        m->resize_linear = !strcmp(mode, "linear"), m->resize_nearest = -1;
+        m->resize_ctm = rz_ctm_engine(rz_ctm_code(ctm)) ? rz_ctm_code(ctm) : -1;
+        for (int i = 0; i < 4; i++)
             if (!strcmp(nr, nrs[i])) m->resize_nearest = i;
-        }
         if (m->resize_ctm < 0 || m->resize_nearest < 0) return BAD("resize settings bad");
     }
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(pre, "normalization");

@@ -10,6 +10,7 @@
 #include "passes/convert.h"
 #include "passes/half.h"
 #include "passes/quant.h"
+#include "resize_coord.h"
 #include "passes/rewrite.h"
 
 extern const char odrt_trt_ops_data[];
@@ -352,6 +353,20 @@ void odrt_convert_options_init(odrt_convert_options_t *o) { odrt_options_clear(o
 
 static void convert_options_init_v(void *o) { odrt_convert_options_init(o); }
 
+/* a model read from TensorFlow resizes with TensorFlow's coordinates (odrt_tf_*, resize_coord.h):
+ * the ONNX written for TensorRT and other runtimes gets ONNX's nearest modes */
+static int standard_mode(const ir_node *n, void *ctx) {
+    (void)ctx;
+    const ir_attr *a = ir_op_is(n, "Resize") ? ir_node_attr(n, "coordinate_transformation_mode") : NULL;
+    if (a && a->type == IR_ATTR_STRING && a->s && strcmp(rz_onnx_ctm(a->s), a->s)) {
+        ((ir_attr *)a)->s = rz_onnx_ctm(a->s);
+        ((ir_attr *)a)->s_len = strlen(a->s);
+    }
+    return 0;
+}
+
+static void standard_resize_modes(ir_model *m) { ir_graph_visit(m->graph, standard_mode, NULL); }
+
 odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts, char **report_json) {
     if (!om) return odrt_fail(ODRT_ERR_ARG, "odrt_convert: NULL model");
     odrt_convert_options_t oo;
@@ -515,6 +530,7 @@ outputs: /* graph outputs: the four detections, then --debug-output tensors */
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     tfod_tidy(m);
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
+    standard_resize_modes(m);
     /* opsets: trt7 parses opset <= 11 */
     p.opset = !strcmp(p.target, "trt7") ? 11 : (int)ir_model_opset(m, "");
     if (p.opset < 11) p.opset = 11;

@@ -268,7 +268,7 @@ odrt_status_t tfod_probe_geometry(ir_model *m, tfod_found *f, ir_value *start, i
     f->resize_mode = ir_attr_str(rs, "mode", "nearest");
     f->resize_ctm = ir_attr_str(rs, "coordinate_transformation_mode", opset < 11 ? "asymmetric" : "half_pixel");
     f->resize_nearest = ir_attr_str(rs, "nearest_mode", "round_prefer_floor");
-    if (ir_attr_int(rs, "antialias", 0) || rz_ctm_code(f->resize_ctm) < 0 || rz_ctm_code(f->resize_ctm) > RZ_PYTORCH_HALF_PIXEL ||
+    if (ir_attr_int(rs, "antialias", 0) || !rz_ctm_engine(rz_ctm_code(f->resize_ctm)) ||
         rz_nearest_code(f->resize_nearest) < 0)
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "convert: preprocessing Resize '%s' (%s, antialias %lld) is not converted",
                          rs->name, f->resize_ctm, (long long)ir_attr_int(rs, "antialias", 0));

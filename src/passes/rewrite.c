@@ -9,6 +9,7 @@
 #include "ir/build.h"
 #include "passes/convert.h"
 #include "passes/rewrite.h"
+#include "resize_coord.h"
 #include "passes/tfod.h"
 
 /* ---- preprocessing ---- */
@@ -31,7 +32,7 @@ static ir_value *resize_to(bld *b, const tfod_found *f, ir_value *x, int64_t h, 
     ir_value *rin[4] = {x, empty, empty, sizes};
     x = b_op(b, "Resize", "odrt/pre/resize", 4, rin);
     b_attr_s(b, x, "mode", f->resize_mode);
-    b_attr_s(b, x, "coordinate_transformation_mode", f->resize_ctm);
+    b_attr_s(b, x, "coordinate_transformation_mode", rz_onnx_ctm(f->resize_ctm)); /* ONNX's own modes for TensorRT */
     if (!strcmp(f->resize_mode, "nearest")) b_attr_s(b, x, "nearest_mode", f->resize_nearest);
     return x;
 }
