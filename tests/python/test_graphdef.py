@@ -62,8 +62,7 @@ def dets(o):
 
 
 def score_tol(path):
-    """TensorFlow's own scores on the TF2 SSD move by up to 1.05e-3 (see the raw comparison)"""
-    return 2e-3 if "ssd" in path.parent.name else 1e-4
+    return 1e-4
 
 
 def floor(a, b, tol=1e-4):
@@ -88,15 +87,12 @@ def test_run_matches_tensorflow(frozen, images, tmp_path):
         got = {o["name"]: np.load(tmp_path / "o" / o["file"]) for o in json.loads((tmp_path / "o" / "outputs.json").read_text())["outputs"]}
         ref = tf_run(x)
         assert sorted(got) == sorted(ref)
-        # TensorFlow 2.21 (oneDNN kernels) on the TF2 SSD's photo 2 differs by up to 2.5e-4 on box
-        # coordinates and 1.05e-3 on scores (158 of 185094) from odrt and from onnxruntime alike (odrt
-        # vs onnxruntime on the tf2onnx conversion of the same export: 1.5e-5 / 4.6e-5): there the
-        # 1e-4 bound is held against onnxruntime, TensorFlow's at 2e-3
-        tf2 = ort_ref is not None
+        # onnxruntime on the tf2onnx conversion of the TF2 export resizes with ONNX's coordinates, not
+        # TensorFlow's (odrt reads TF's own): 1e-3 apart on scores, so held to 5e-3
         for k in ("raw_detection_boxes", "raw_detection_scores"):
-            np.testing.assert_allclose(got[k], ref[k], atol=2e-3 if tf2 else 1e-4, rtol=0, err_msg="%s %s" % (img, k))
+            np.testing.assert_allclose(got[k], ref[k], atol=1e-4, rtol=0, err_msg="%s %s" % (img, k))
             if ort_ref is not None:
-                np.testing.assert_allclose(got[k], ort_ref(x)[k], atol=1e-4, rtol=0, err_msg="onnxruntime %s %s" % (img, k))
+                np.testing.assert_allclose(got[k], ort_ref(x)[k], atol=5e-3, rtol=0, err_msg="onnxruntime %s %s" % (img, k))
         a, b = dets(got), dets(ref)
         st = score_tol(path)
         lo = floor(a, b, st)

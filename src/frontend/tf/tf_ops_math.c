@@ -272,8 +272,10 @@ static odrt_status_t resize(tf_ctx *c, const tf_node *n, ir_value **in, ir_value
                         b_const(&c->b, "tf/scales", ODRT_DT_FLOAT, 1, (const int64_t[1]){0}, NULL), sizes};
     ir_value *y = b_op(&c->b, "Resize", n->name, 4, rin);
     b_attr_s(&c->b, y, "mode", nearest ? "nearest" : "linear");
+    /* bilinear: TensorFlow's own coordinates (odrt_tf_*, resize_coord.h), not ONNX's near twins */
     b_attr_s(&c->b, y, "coordinate_transformation_mode",
-             ac ? "align_corners" : hp ? (nearest ? "tf_half_pixel_for_nn" : "half_pixel") : "asymmetric");
+             nearest ? (ac ? "align_corners" : hp ? "tf_half_pixel_for_nn" : "asymmetric")
+                     : (ac ? "odrt_tf_align_corners" : hp ? "odrt_tf_half_pixel" : "odrt_tf_asymmetric"));
     if (nearest) b_attr_s(&c->b, y, "nearest_mode", ac ? "round_prefer_ceil" : "floor");
     out[0] = tf_nchw_to_nhwc(c, y);
     *n_out = 1;
