@@ -1,12 +1,12 @@
 """SavedModel directories read directly (no TensorFlow, no tf2onnx in odrt): every TF OD API family
-fixture (tools/fixtures/tfod_fixtures.sh) whose SavedModel odrt reads.
+fixture (tools/fixtures/tfod_fixtures.sh).
 
 References, on shared photos: TensorFlow running the SavedModel itself (raw outputs within 1e-4, or
 within 1.5x the distance odrt's executor keeps from onnxruntime on the same export's tf2onnx
 conversion; detections matched), for `odrt run` and for the engine; onnxruntime on the tf2onnx
 conversion (within 5e-3: its resize coordinates are ONNX's, not TensorFlow's), and `odrt convert`
-of the tf2onnx conversion (the same detections). Corrupt copies of
-a SavedModel's files are refused with one line."""
+of the tf2onnx conversion (the same detections). Corrupt copies of a SavedModel's files are refused
+with one line."""
 import glob
 import json
 import os
@@ -20,8 +20,6 @@ from conftest import ROOT, SHARED, missing, run_odrt
 
 TFOD = os.environ.get("ODRT_TFOD_DIR", os.path.join(ROOT, ".cache", "tfod"))
 SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"
-# exports odrt does not read yet (none since computed-from-constant inputs are evaluated at import)
-NOT_YET = {}
 
 
 def fixtures():
@@ -41,9 +39,7 @@ def frame(path):
     return np.array(Image.open(path).convert("RGB"))[None]
 
 
-READ = [f for f in fixtures() if f not in NOT_YET]
-# read, but the R-CNN recognition does not find the second stage's box codes in this route's graph yet
-NO_ENGINE_YET = {"faster_rcnn_resnet50_fixed_288": "second stage's box codes"}
+READ = fixtures()
 
 
 def odrt_run(model, x, tmp_path, tag):
@@ -100,7 +96,7 @@ def test_run_matches_tensorflow(name, tmp_path):
         assert not missing(a, b, lo, score_tol=st) and not missing(b, a, lo, score_tol=st), (name, img, missing(a, b, lo, score_tol=st))
 
 
-@pytest.mark.parametrize("name", [f for f in READ if f not in NO_ENGINE_YET])
+@pytest.mark.parametrize("name", READ)
 def test_engine_matches_tensorflow(name, tmp_path):
     """the engine built from the SavedModel against TensorFlow's own detections (score >= 0.05: same
     class, IoU >= 0.99, scores within 3e-4: the engine's kernels round differently from TensorFlow's
@@ -129,7 +125,7 @@ def converted_dets(r):
             zip(r["detection_classes"].reshape(-1), r["detection_scores"].reshape(-1), r["detection_boxes"].reshape(-1, 4))][:k]
 
 
-@pytest.mark.parametrize("name", [f for f in READ if f not in NO_ENGINE_YET])
+@pytest.mark.parametrize("name", READ)
 def test_convert_equals_the_tf2onnx_route(name, tmp_path):
     """`odrt convert` (TensorRT-ready ONNX, ONNX NMS) of the SavedModel and of the tf2onnx conversion,
     both run by onnxruntime: the same detections (scores within 3e-4, as the engines)"""
@@ -157,16 +153,6 @@ def test_convert_equals_the_tf2onnx_route(name, tmp_path):
         lo = cut_floor(da, db, 3e-4)
         assert not missing(da, db, lo, score_tol=3e-4) and not missing(db, da, lo, score_tol=3e-4), (name, img)
     assert n > 0, name
-
-
-@pytest.mark.parametrize("name", sorted(NOT_YET) + sorted(NO_ENGINE_YET))
-def test_not_yet_is_refused_by_name(name, tmp_path):
-    if name not in fixtures():
-        pytest.skip("fixture not made")
-    why = NOT_YET.get(name) or NO_ENGINE_YET[name]
-    p = run_odrt("build", sm_dir(name), "-o", tmp_path / "e.odrt", check=False)
-    assert p.returncode == 1 and why in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
-    assert not os.path.exists(tmp_path / "e.odrt")
 
 
 def copy_sm(tmp_path, name="ssd_mobilenet_v2_320"):

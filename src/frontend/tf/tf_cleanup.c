@@ -2,6 +2,9 @@
  * pairs between layers meet and fold; a BiasAdd joins its convolution; a spatial mean becomes
  * GlobalAveragePool; identities and constant sub-graphs folded (as tf2onnx leaves them: the TF OD
  * API recognition reads constants). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frontend/tf/tf_lower.h"
@@ -138,6 +141,101 @@ static int spatial_means(ir_graph *g) {
     return n_done;
 }
 
+/* the node's op, inputs and attributes as a key (NULL: a node never merged: sub-graphs, tensors) */
+static char *node_key(const ir_node *n) {
+    odrt_sb_t sb = {0};
+    odrt_sb_printf(&sb, "%s|%s|%d", n->domain, n->op, n->n_out);
+    for (int k = 0; k < n->n_in; k++) odrt_sb_printf(&sb, "|%p", (const void *)n->in[k]);
+    for (int a = 0; a < n->n_attrs; a++) {
+        const ir_attr *t = &n->attrs[a];
+        odrt_sb_printf(&sb, "|%s:%d:", t->name, (int)t->type);
+        switch (t->type) {
+        case IR_ATTR_INT: odrt_sb_printf(&sb, "%lld", (long long)t->i); break;
+        case IR_ATTR_FLOAT: odrt_sb_printf(&sb, "%a", (double)t->f); break;
+        case IR_ATTR_STRING: odrt_sb_printf(&sb, "%zu:%.*s", t->s_len, (int)t->s_len, t->s ? t->s : ""); break;
+        case IR_ATTR_INTS: for (int i = 0; i < t->n; i++) odrt_sb_printf(&sb, "%lld,", (long long)t->ints[i]); break;
+        case IR_ATTR_FLOATS: for (int i = 0; i < t->n; i++) odrt_sb_printf(&sb, "%a,", (double)t->floats[i]); break;
+        default: free(odrt_sb_take(&sb)); return NULL;
+        }
+    }
+    return odrt_sb_take(&sb);
+}
+
+/* x * 1, x / 1, x + 0, x - 0 with a scalar constant: x (TF's score-converter "logits / 1.0", which
+ * tf2onnx also drops; the TF OD API recognition reads the logits through it) */
+static int drop_neutral(ir_graph *g) {
+    int n_done = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        int mul = ir_op_is(n, "Mul") || ir_op_is(n, "Div"), add = ir_op_is(n, "Add") || ir_op_is(n, "Sub");
+        if (n->dead || (!mul && !add) || n->n_in != 2 || !n->in[0] || !n->out[0] || (n->out[0]->flags & IR_VAL_OUTPUT)) continue;
+        const ir_tensor *c = n->in[1]->init;
+        double v = c && c->rank == 0 && c->dtype == ODRT_DT_FLOAT ? ((float *)c->data)[0] : NAN;
+        if (v != (mul ? 1.0 : 0.0) || n->in[0]->init) continue;
+        if (ir_value_replace_uses(n->out[0], n->in[0]) != ODRT_OK) continue;
+        ir_node_remove(n);
+        n_done++;
+    }
+    return n_done;
+}
+
+/* small constants with the same type and bytes become one (then the nodes reading them can merge) */
+static int merge_constants(ir_graph *g) {
+    odrt_smap_t seen = {0};
+    int merged = 0;
+    for (size_t i = 0; i < g->n_inits; i++) {
+        ir_value *v = g->inits[i];
+        const ir_tensor *t = v->init;
+        if (!t || t->nbytes > 1024 || (v->flags & (IR_VAL_INPUT | IR_VAL_OUTPUT)) || t->dtype == ODRT_DT_STRING || !v->n_uses) continue;
+        odrt_sb_t sb = {0};
+        odrt_sb_printf(&sb, "%d|%d|", t->dtype, t->rank);
+        for (int d = 0; d < t->rank; d++) odrt_sb_printf(&sb, "%lld,", (long long)t->dims[d]);
+        for (size_t b = 0; b < t->nbytes; b++) odrt_sb_printf(&sb, "%02x", ((const uint8_t *)t->data)[b]);
+        char *key = odrt_sb_take(&sb);
+        if (!key) break;
+        ir_value *first = odrt_smap_get(&seen, key);
+        if (!first) {
+            char *k = odrt_arena_strdup(g->model->arena, key);
+            if (!k || !odrt_smap_put(&seen, k, v)) {
+                free(key);
+                break;
+            }
+        } else if (ir_value_replace_uses(v, first) == ODRT_OK) {
+            merged++;
+        }
+        free(key);
+    }
+    odrt_smap_free(&seen);
+    return merged;
+}
+
+/* nodes that repeat an earlier one (same op, inputs and attributes) read its outputs instead, as
+ * tf2onnx merges them: TF graphs compute the same reshape of the class logits twice, and the TF OD
+ * API recognition follows values, not copies */
+static int merge_duplicates(ir_graph *g) {
+    odrt_smap_t seen = {0};
+    char **keys = calloc(g->n_nodes + 1, sizeof *keys);
+    int merged = 0;
+    for (size_t i = 0; keys && i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        int out_ok = !n->dead;
+        for (int k = 0; out_ok && k < n->n_out; k++) out_ok = n->out[k] && !(n->out[k]->flags & IR_VAL_OUTPUT);
+        if (!out_ok || !(keys[i] = node_key(n))) continue;
+        ir_node *first = odrt_smap_get(&seen, keys[i]);
+        if (!first) {
+            if (!odrt_smap_put(&seen, keys[i], n)) break;
+            continue;
+        }
+        int ok = 1;
+        for (int k = 0; k < n->n_out && ok; k++) ok = ir_value_replace_uses(n->out[k], first->out[k]) == ODRT_OK;
+        if (ok) ir_node_remove(n), merged++;
+    }
+    odrt_smap_free(&seen);
+    for (size_t i = 0; keys && i < g->n_nodes; i++) free(keys[i]);
+    free(keys);
+    return merged;
+}
+
 /* TF's Identity, Snapshot, TensorList wrappers...: uses read the source (graph outputs keep theirs) */
 static odrt_status_t drop_identities(ir_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++) {
@@ -174,6 +272,9 @@ odrt_status_t tf_cleanup(ir_model *m) {
         ir_graph *g = m->all_graphs[i];
         ir_fold_constants(m, g);
         if (fuse_conv_bias(g) + spatial_means(g)) ODRT_TRY(settle(g));
+        drop_neutral(g);
+        merge_constants(g);
+        while (merge_duplicates(g)) ir_graph_cleanup(g); /* a merge can make its users duplicates */
     }
     for (size_t i = 0; i < m->n_graphs; i++) ir_graph_cleanup(m->all_graphs[i]);
     ODRT_TRY(ir_graph_toposort(m->graph));
