@@ -26,41 +26,47 @@ odrt_status_t odrt_model_load_buffer(const void *buf, size_t len, const char *di
     return ODRT_OK;
 }
 
+enum { TF_SAVEDMODEL, TF_GRAPHDEF, TF_JS };
+
+/* a model from TensorFlow files (src/frontend/tf): a SavedModel directory (or its saved_model.pb), a
+ * frozen GraphDef, a TF.js model.json whose bytes are given */
+static odrt_status_t load_tf(int kind, const char *path, const uint8_t *json, size_t len, odrt_model_t **out) {
+    odrt_model_t *m = calloc(1, sizeof *m);
+    if (!m) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    size_t pl = strlen(path);
+    char dir[PATH_MAX];
+    if (kind == TF_SAVEDMODEL && pl >= 14 && !strcmp(path + pl - 14, "saved_model.pb")) /* its folder */
+        snprintf(dir, sizeof dir, "%.*s", pl > 15 ? (int)(pl - 15) : 1, pl > 15 ? path : ".");
+    else
+        snprintf(dir, sizeof dir, "%s", path);
+    odrt_status_t rc = kind == TF_SAVEDMODEL ? tf_read_savedmodel(dir, &m->ir, m->sha256)
+                       : kind == TF_GRAPHDEF ? tf_read_graphdef(path, &m->ir, m->sha256)
+                                             : tf_read_tfjs(path, json, len, &m->ir, m->sha256);
+    if (rc != ODRT_OK) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return ODRT_OK;
+}
+
 odrt_status_t odrt_model_load(const char *path, odrt_model_t **out) {
     if (!path || !out) return odrt_fail(ODRT_ERR_ARG, "odrt_model_load: NULL argument");
     size_t pl = strlen(path);
     struct stat st;
     int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     int is_sm = pl >= 14 && !strcmp(path + pl - 14, "saved_model.pb") && (pl == 14 || path[pl - 15] == '/');
-    if (is_dir || is_sm || (pl > 3 && !strcmp(path + pl - 3, ".pb"))) { /* TensorFlow: SavedModel, frozen GraphDef */
-        odrt_model_t *m = calloc(1, sizeof *m);
-        if (!m) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%.*s", is_sm ? (int)(pl > 15 ? pl - 15 : 1) : (int)pl, is_sm && pl == 14 ? "." : path);
-        odrt_status_t rc = is_dir || is_sm ? tf_read_savedmodel(dir, &m->ir, m->sha256) : tf_read_graphdef(path, &m->ir, m->sha256);
-        if (rc != ODRT_OK) {
-            free(m);
-            return rc;
-        }
-        *out = m;
-        return ODRT_OK;
-    }
+    if (is_dir || is_sm || (pl > 3 && !strcmp(path + pl - 3, ".pb"))) /* TensorFlow: SavedModel, frozen GraphDef */
+        return load_tf(is_dir || is_sm ? TF_SAVEDMODEL : TF_GRAPHDEF, path, NULL, 0, out);
     uint8_t *buf;
     size_t len;
     ODRT_TRY(odrt_read_file(path, (size_t)4 << 30, &buf, &len));
     size_t at = 0;
     while (at < len && (buf[at] == ' ' || buf[at] == '\n' || buf[at] == '\r' || buf[at] == '\t')) at++;
     if (at < len && buf[at] == '{') { /* JSON: a TF.js graph model (an ONNX file starts with a field tag) */
+        odrt_status_t rc = load_tf(TF_JS, path, buf, len, out);
         free(buf);
-        odrt_model_t *m = calloc(1, sizeof *m);
-        if (!m) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        odrt_status_t rc = tf_read_tfjs(path, &m->ir, m->sha256);
-        if (rc != ODRT_OK) {
-            free(m);
-            return rc;
-        }
-        *out = m;
-        return ODRT_OK;
+        return rc;
     }
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);

@@ -145,12 +145,6 @@ static odrt_status_t find_scans(tf_ctx *c, const tf_node *n, const tf_function *
     return ODRT_OK;
 }
 
-static ir_value *in_body(tf_ctx *c, ir_graph *body, ir_value *v) {
-    if (v && v->producer && v->graph == body) return v;
-    c->b.g = body;
-    return b_op1(&c->b, "Identity", "tf/loop_out", v);
-}
-
 static odrt_status_t lower_while(tf_ctx *c, const tf_node *n, ir_value **in, ir_value **out, int *n_out) {
     const char *cn = fn_attr(n, "cond"), *bn = fn_attr(n, "body");
     const tf_function *cf = cn ? find_fn(c, cn) : NULL, *bf = bn ? find_fn(c, bn) : NULL;
@@ -168,31 +162,11 @@ static odrt_status_t lower_while(tf_ctx *c, const tf_node *n, ir_value **in, ir_
     ir_value *cond0 = NULL, *cond1 = NULL;
     int one = 1;
     if (rc == ODRT_OK) rc = tf_call(c, cn, init, nv, P, &cond0, &one);
-    ir_node *loop = rc == ODRT_OK ? ir_node_new(P, "Loop", "", ir_unique_name(P, n->name), 2 + n_car, n_car + n_scan) : NULL;
-    ir_graph *body = loop ? ir_graph_new(c->tg->m, P, loop) : NULL;
-    if (rc == ODRT_OK && (!body || !(body->inputs = odrt_arena_alloc(c->tg->m->arena, sizeof(ir_value *) * (size_t)(n_car + 3))) ||
-                          !(body->outputs = odrt_arena_alloc(c->tg->m->arena, sizeof(ir_value *) * (size_t)(nv + 2)))))
-        rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    if (rc == ODRT_OK) {
-        ir_node_set_input(loop, 1, cond0);
-        const char *nm[2] = {"tf/iter", "tf/cond_in"};
-        int dt[2] = {ODRT_DT_INT64, ODRT_DT_BOOL};
-        for (int i = 0; i < 2 && rc == ODRT_OK; i++) {
-            ir_value *v = ir_value_new(body, ir_unique_name(body, nm[i]));
-            if (!v) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-            else tf_set_type(v, dt[i], 0, (const int64_t[1]){0}), v->flags |= IR_VAL_INPUT, body->inputs[body->n_inputs++] = v;
-        }
-        for (int k = 0, at = 2; k < nv && rc == ODRT_OK; k++) {
-            if (items[k]) continue;
-            ir_node_set_input(loop, at++, in[k]);
-            ir_value *v = ir_value_new(body, ir_unique_name(body, bf->args[k]));
-            if (!v) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-            else {
-                if (in[k]->type.kind == IR_TYPE_TENSOR) tf_set_type(v, in[k]->type.dtype, -1, NULL);
-                v->flags |= IR_VAL_INPUT, body->inputs[body->n_inputs++] = v, bin[k] = v;
-            }
-        }
-    }
+    ir_node *loop = NULL;
+    ir_graph *body = NULL;
+    if (rc == ODRT_OK) rc = tf_loop_new(c, P, n->name, cond0, n_car, n_scan, &loop, &body);
+    for (int k = 0; k < nv && rc == ODRT_OK; k++)
+        if (!items[k] && !(bin[k] = tf_loop_carry(loop, body, bf->args[k], in[k]))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     /* the body: next values and scan items, then the condition on the next values */
     const tf_function *fb = NULL;
     if (rc == ODRT_OK) rc = enter(c, bn, &fb);
@@ -211,15 +185,11 @@ static odrt_status_t lower_while(tf_ctx *c, const tf_node *n, ir_value **in, ir_
         one = 1;
         rc = tf_call(c, cn, init, nv, body, &cond1, &one);
     }
-    if (rc == ODRT_OK) {
-        c->b.rc = ODRT_OK;
-        body->outputs[body->n_outputs++] = in_body(c, body, cond1);
-        for (int pass = 0; pass < 2; pass++)
-            for (int k = 0; k < nv; k++)
-                if (!items[k] == !pass) body->outputs[body->n_outputs++] = in_body(c, body, nx[k]);
-        rc = c->b.rc;
-        for (int i = 0; i < body->n_outputs && rc == ODRT_OK; i++) body->outputs[i]->flags |= IR_VAL_OUTPUT;
-    }
+    unsigned char *scan = rc == ODRT_OK ? calloc((size_t)nv + 1, 1) : NULL;
+    if (rc == ODRT_OK && !scan) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (int k = 0; scan && k < nv; k++) scan[k] = items[k] != NULL;
+    if (rc == ODRT_OK) rc = tf_loop_finish(c, loop, body, cond1, nx, scan, nv);
+    free(scan);
     const ir_attr *tl = tf_attr(n, "T");
     for (int pass = 0, at = 0; pass < 2 && rc == ODRT_OK; pass++)
         for (int k = 0; k < nv && rc == ODRT_OK; k++) {
@@ -233,10 +203,6 @@ static odrt_status_t lower_while(tf_ctx *c, const tf_node *n, ir_value **in, ir_
             if (!items[k] && tl && tl->type == IR_ATTR_INTS && k < tl->n) tf_set_type(o, tf_dtype_to_odrt(tl->ints[k]), -1, NULL);
             out[k] = o;
         }
-    if (rc == ODRT_OK) {
-        ir_attr a = {.name = "body", .type = IR_ATTR_GRAPH, .g = body};
-        if (!ir_node_add_attr(loop, &a)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    }
     *n_out = nv;
     c->b.g = P;
     free(items), free(init), free(nx), free(bin);
@@ -275,7 +241,7 @@ static odrt_status_t lower_if(tf_ctx *c, const tf_node *n, ir_value **in, ir_val
         rc = tf_call(c, fns[b], in + 1, n->n_in - 1, g, rets, &nr);
         if (rc == ODRT_OK && nr != no) rc = tf_refuse(n, "branch '%s' returns %d values, not %d", fns[b], nr, no);
         c->b.rc = ODRT_OK;
-        for (int i = 0; i < no && rc == ODRT_OK; i++) (g->outputs[g->n_outputs++] = in_body(c, g, rets[i]))->flags |= IR_VAL_OUTPUT;
+        for (int i = 0; i < no && rc == ODRT_OK; i++) (g->outputs[g->n_outputs++] = tf_made_in(c, g, rets[i]))->flags |= IR_VAL_OUTPUT;
         if (rc == ODRT_OK) rc = c->b.rc;
         ir_attr a = {.name = names[b], .type = IR_ATTR_GRAPH, .g = g};
         if (rc == ODRT_OK && !ir_node_add_attr(node, &a)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");

@@ -232,13 +232,6 @@ static void find_scans(tf_ctx *c, tf_frame *fr) {
     }
 }
 
-/* a body output must be made in the body: route other values through an Identity there */
-static ir_value *in_body(tf_ctx *c, ir_graph *body, ir_value *v) {
-    if (v && v->producer && v->graph == body) return v;
-    c->b.g = body;
-    return b_op1(&c->b, "Identity", "tf/loop_out", v);
-}
-
 odrt_status_t tf_frame_lower(tf_ctx *c, int f) {
     if (f < 0 || f >= c->n_frames) return odrt_fail(ODRT_ERR_INVALID, "an Exit outside any while loop");
     tf_frame *fr = &c->frames[f];
@@ -264,38 +257,15 @@ odrt_status_t tf_frame_lower(tf_ctx *c, int f) {
     tf_scope_free(&c0);
     ir_node *loop = NULL;
     ir_graph *body = NULL;
-    if (rc == ODRT_OK) {
-        loop = ir_node_new(P, "Loop", "", ir_unique_name(P, fr->cond->name), 2 + n_car, n_car + n_scan);
-        body = loop ? ir_graph_new(c->tg->m, P, loop) : NULL;
-        if (!body || !(body->inputs = odrt_arena_alloc(c->tg->m->arena, sizeof(ir_value *) * (size_t)(n_car + 3))) ||
-            !(body->outputs = odrt_arena_alloc(c->tg->m->arena, sizeof(ir_value *) * (size_t)(fr->n_vars + 2))))
-            rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    }
+    if (rc == ODRT_OK) rc = tf_loop_new(c, P, fr->cond->name, cond0, n_car, n_scan, &loop, &body);
     tf_scope_init(&B, &c->root, body, f);
     tf_scope_init(&c1, &B, body, f);
     if (rc == ODRT_OK) {
-        ir_node_set_input(loop, 1, cond0);
-        ir_value *it = ir_value_new(body, ir_unique_name(body, "tf/iter")), *ci = ir_value_new(body, ir_unique_name(body, "tf/cond_in"));
-        if (!it || !ci) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        else {
-            tf_set_type(it, ODRT_DT_INT64, 0, (const int64_t[1]){0});
-            tf_set_type(ci, ODRT_DT_BOOL, 0, (const int64_t[1]){0});
-            body->inputs[body->n_inputs++] = it, body->inputs[body->n_inputs++] = ci;
-            it->flags |= IR_VAL_INPUT, ci->flags |= IR_VAL_INPUT;
-        }
-        for (int j = 0, k = 2; j < fr->n_vars && rc == ODRT_OK; j++) {
+        for (int j = 0; j < fr->n_vars && rc == ODRT_OK; j++) {
             tf_var *v = &fr->vars[j];
             if (v->setitem) continue;
-            ir_node_set_input(loop, k++, x[j]);
-            ir_value *bv = ir_value_new(body, ir_unique_name(body, v->merge->name));
-            if (!bv) {
-                rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-                break;
-            }
-            if (x[j]->type.kind == IR_TYPE_TENSOR) tf_set_type(bv, x[j]->type.dtype, -1, NULL);
-            bv->flags |= IR_VAL_INPUT;
-            body->inputs[body->n_inputs++] = bv;
-            rc = tf_bind(c, &B, v->merge->name, 0, bv);
+            ir_value *bv = tf_loop_carry(loop, body, v->merge->name, x[j]);
+            rc = bv ? tf_bind(c, &B, v->merge->name, 0, bv) : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
             if (rc == ODRT_OK) rc = tf_bind(c, &B, v->sw->name, 1, bv);
         }
         for (int j = 0; j < fr->n_consts && rc == ODRT_OK; j++) {
@@ -312,15 +282,11 @@ odrt_status_t tf_frame_lower(tf_ctx *c, int f) {
     }
     ir_value *cond1 = rc == ODRT_OK ? tf_resolve(c, &c1, fr->cond->in[0]) : NULL;
     if (rc == ODRT_OK && !cond1) rc = odrt_fail_ctx(ODRT_ERR_INVALID, "condition of while loop '%s'", fr->name);
-    if (rc == ODRT_OK) {
-        c->b.rc = ODRT_OK;
-        body->outputs[body->n_outputs++] = in_body(c, body, cond1);
-        for (int pass = 0; pass < 2; pass++)
-            for (int j = 0; j < fr->n_vars; j++)
-                if (!fr->vars[j].setitem == !pass) body->outputs[body->n_outputs++] = in_body(c, body, nx[j]);
-        rc = c->b.rc;
-        for (int i = 0; i < body->n_outputs && rc == ODRT_OK; i++) body->outputs[i]->flags |= IR_VAL_OUTPUT;
-    }
+    unsigned char *scan = rc == ODRT_OK ? calloc((size_t)fr->n_vars + 1, 1) : NULL;
+    if (rc == ODRT_OK && !scan) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    for (int j = 0; scan && j < fr->n_vars; j++) scan[j] = fr->vars[j].setitem != NULL;
+    if (rc == ODRT_OK) rc = tf_loop_finish(c, loop, body, cond1, nx, scan, fr->n_vars);
+    free(scan);
     /* the Loop's outputs: carried finals, then scans; bound to the Exits */
     for (int pass = 0, k = 0; pass < 2 && rc == ODRT_OK; pass++)
         for (int j = 0; j < fr->n_vars && rc == ODRT_OK; j++) {
@@ -342,10 +308,6 @@ odrt_status_t tf_frame_lower(tf_ctx *c, int f) {
             }
             if (v->exit) rc = tf_bind(c, &c->root, v->exit->name, 0, o);
         }
-    if (rc == ODRT_OK) {
-        ir_attr a = {.name = "body", .type = IR_ATTR_GRAPH, .g = body};
-        if (!ir_node_add_attr(loop, &a)) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-    }
     tf_scope_free(&c1);
     tf_scope_free(&B);
     free(x);

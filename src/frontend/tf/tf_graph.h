@@ -85,8 +85,9 @@ int tf_split_input(const char *in, char *buf, size_t cap);
 /* Lower g into g->m (a fresh model): the IR graph with ONNX ops (tf_import.c). */
 odrt_status_t tf_lower_graph(tf_graph *g);
 
-/* Readers. `path`: a TF.js model.json. The model's SHA-256 covers the JSON and every shard. */
-odrt_status_t tf_read_tfjs(const char *path, ir_model **out, char sha256_hex[65]);
+/* Readers. A TF.js model.json's bytes, read from `path` (its shards are beside it). The model's
+ * SHA-256 covers the JSON and every shard. */
+odrt_status_t tf_read_tfjs(const char *path, const void *json, size_t len, ir_model **out, char sha256_hex[65]);
 /* The same from memory: the JSON, and the manifest's shards concatenated in its order. */
 odrt_status_t tf_read_tfjs_buffer(const void *json, size_t json_len, const void *shards, size_t shards_len, ir_model **out,
                                   char sha256_hex[65]);

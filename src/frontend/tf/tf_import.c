@@ -302,6 +302,55 @@ ir_value *tf_nchw_to_nhwc(tf_ctx *c, ir_value *x) {
     return b_transpose(&c->b, "tf/to_nhwc", x, 4, p);
 }
 
+/* ---- the ONNX Loop both kinds of while loop become (tf_frames.c, tf_calls.c) ---- */
+ir_value *tf_made_in(tf_ctx *c, ir_graph *g, ir_value *v) {
+    if (v && v->producer && v->graph == g) return v;
+    c->b.g = g;
+    return b_op1(&c->b, "Identity", "tf/loop_out", v);
+}
+
+odrt_status_t tf_loop_new(tf_ctx *c, ir_graph *P, const char *name, ir_value *cond0, int n_car, int n_scan, ir_node **loop,
+                          ir_graph **body) {
+    ir_node *l = ir_node_new(P, "Loop", "", ir_unique_name(P, name), 2 + n_car, n_car + n_scan);
+    ir_graph *b = l ? ir_graph_new(c->tg->m, P, l) : NULL;
+    if (!b || !(b->inputs = odrt_arena_alloc(c->tg->m->arena, sizeof(ir_value *) * (size_t)(n_car + 3))) ||
+        !(b->outputs = odrt_arena_alloc(c->tg->m->arena, sizeof(ir_value *) * (size_t)(n_car + n_scan + 2))))
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    ir_node_set_input(l, 1, cond0);
+    static const char *const nm[2] = {"tf/iter", "tf/cond_in"};
+    static const int dt[2] = {ODRT_DT_INT64, ODRT_DT_BOOL};
+    for (int i = 0; i < 2; i++) {
+        ir_value *v = ir_value_new(b, ir_unique_name(b, nm[i]));
+        if (!v) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        tf_set_type(v, dt[i], 0, (const int64_t[1]){0});
+        v->flags |= IR_VAL_INPUT, b->inputs[b->n_inputs++] = v;
+    }
+    *loop = l, *body = b;
+    return ODRT_OK;
+}
+
+ir_value *tf_loop_carry(ir_node *loop, ir_graph *body, const char *name, ir_value *init) {
+    ir_value *v = ir_value_new(body, ir_unique_name(body, name));
+    if (!v) return odrt_fail(ODRT_ERR_NOMEM, "out of memory"), NULL;
+    ir_node_set_input(loop, body->n_inputs, init); /* body inputs 2.. match the Loop's inputs 2.. */
+    if (init->type.kind == IR_TYPE_TENSOR) tf_set_type(v, init->type.dtype, -1, NULL);
+    v->flags |= IR_VAL_INPUT, body->inputs[body->n_inputs++] = v;
+    return v;
+}
+
+odrt_status_t tf_loop_finish(tf_ctx *c, ir_node *loop, ir_graph *body, ir_value *cond, ir_value *const *nx, const unsigned char *scan,
+                             int n) {
+    c->b.rc = ODRT_OK;
+    body->outputs[body->n_outputs++] = tf_made_in(c, body, cond);
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < n; j++)
+            if (!scan[j] == !pass) body->outputs[body->n_outputs++] = tf_made_in(c, body, nx[j]);
+    ODRT_TRY(c->b.rc);
+    for (int i = 0; i < body->n_outputs; i++) body->outputs[i]->flags |= IR_VAL_OUTPUT;
+    ir_attr a = {.name = "body", .type = IR_ATTR_GRAPH, .g = body};
+    return ir_node_add_attr(loop, &a) ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+}
+
 const tf_op_row *tf_find_op(const char *op) {
     const tf_op_row *tables[] = {tf_ops_math, tf_ops_array, tf_ops_calls};
     for (size_t t = 0; t < 3; t++)

@@ -62,6 +62,17 @@ odrt_status_t tf_frames_find(tf_ctx *c);
 odrt_status_t tf_frame_lower(tf_ctx *c, int f);
 void tf_frames_free(tf_ctx *c);
 
+/* The ONNX Loop of a while loop (tf_import.c): a Loop node in P with its body graph (inputs iter,
+ * cond_in); a carried variable (Loop input init, body input named name); then the body's outputs
+ * (cond, the carried nx[j], the scan items nx[j] where scan[j]) and the body attribute. */
+odrt_status_t tf_loop_new(tf_ctx *c, ir_graph *P, const char *name, ir_value *cond0, int n_car, int n_scan, ir_node **loop,
+                          ir_graph **body);
+ir_value *tf_loop_carry(ir_node *loop, ir_graph *body, const char *name, ir_value *init);
+odrt_status_t tf_loop_finish(tf_ctx *c, ir_node *loop, ir_graph *body, ir_value *cond, ir_value *const *nx, const unsigned char *scan,
+                             int n);
+/* v itself when g's nodes make it, else an Identity in g (a graph output must be made in it) */
+ir_value *tf_made_in(tf_ctx *c, ir_graph *g, ir_value *v);
+
 /* The IR cleanup after lowering (tf_cleanup.c). */
 odrt_status_t tf_cleanup(ir_model *m);
 

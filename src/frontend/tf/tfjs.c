@@ -12,7 +12,6 @@
 
 #include "frontend/tf/tf_graph.h"
 
-#define MAX_JSON_BYTES ((size_t)256 << 20)
 #define MAX_SHARD_BYTES ((size_t)4 << 30)
 #define MAX_NODES 1000000
 
@@ -528,18 +527,13 @@ done:
     return ODRT_OK;
 }
 
-odrt_status_t tf_read_tfjs(const char *path, ir_model **out, char sha256_hex[65]) {
-    uint8_t *buf;
-    size_t len;
-    ODRT_TRY(odrt_read_file(path, MAX_JSON_BYTES, &buf, &len));
+odrt_status_t tf_read_tfjs(const char *path, const void *json, size_t len, ir_model **out, char sha256_hex[65]) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    odrt_status_t rc = read_tfjs(path, buf, len, dir, NULL, 0, out, sha256_hex);
-    free(buf);
-    return rc;
+    return read_tfjs(path, json, len, dir, NULL, 0, out, sha256_hex);
 }
 
 odrt_status_t tf_read_tfjs_buffer(const void *json, size_t json_len, const void *shards, size_t shards_len, ir_model **out,
