@@ -91,6 +91,10 @@ void b_attr_ints(bld *b, ir_value *out, const char *name, int n, const int64_t *
     if (ok(b) && !ir_set_attr_ints(producer_of(out), name, v, n)) fail_nomem(b);
 }
 
+void b_attr_floats(bld *b, ir_value *out, const char *name, int n, const float *v) {
+    if (ok(b) && !ir_set_attr_floats(producer_of(out), name, v, n)) fail_nomem(b);
+}
+
 ir_value *b_transpose(bld *b, const char *name, ir_value *x, int rank, const int64_t *perm) {
     ir_value *y = b_op1(b, "Transpose", name, x);
     b_attr_ints(b, y, "perm", rank, perm);

@@ -28,5 +28,6 @@ void b_attr_i(bld *b, ir_value *out, const char *name, int64_t v);
 void b_attr_f(bld *b, ir_value *out, const char *name, float v);
 void b_attr_s(bld *b, ir_value *out, const char *name, const char *v);
 void b_attr_ints(bld *b, ir_value *out, const char *name, int n, const int64_t *v);
+void b_attr_floats(bld *b, ir_value *out, const char *name, int n, const float *v);
 
 #endif

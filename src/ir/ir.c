@@ -222,6 +222,13 @@ int ir_set_attr_ints(ir_node *n, const char *name, const int64_t *v, int cnt) {
     return a.name && a.ints && ir_node_add_attr(n, &a);
 }
 
+int ir_set_attr_floats(ir_node *n, const char *name, const float *v, int cnt) {
+    ir_attr a = mk_attr(n, name, IR_ATTR_FLOATS);
+    a.n = cnt;
+    a.floats = odrt_arena_memdup(n->graph->model->arena, v, sizeof(float) * (size_t)(cnt ? cnt : 1));
+    return a.name && a.floats && ir_node_add_attr(n, &a);
+}
+
 /* ---- queries ---- */
 const ir_attr *ir_attr_find(const ir_attr *attrs, int n, const char *name) {
     for (int i = 0; i < n; i++)

@@ -191,6 +191,7 @@ int ir_set_attr_int(ir_node *n, const char *name, int64_t v);
 int ir_set_attr_float(ir_node *n, const char *name, float v);
 int ir_set_attr_str(ir_node *n, const char *name, const char *v);
 int ir_set_attr_ints(ir_node *n, const char *name, const int64_t *v, int cnt);
+int ir_set_attr_floats(ir_node *n, const char *name, const float *v, int cnt);
 
 /* ---- queries ---- */
 const ir_attr *ir_node_attr(const ir_node *n, const char *name);
