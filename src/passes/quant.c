@@ -20,7 +20,7 @@
 #include "util.h"
 #include "ir/build.h"
 #include "passes/half.h"
-#include "passes/quant.h"
+#include "passes/quant_internal.h"
 
 #define BINS 2048
 #define MAX_IMAGES 512
@@ -28,12 +28,6 @@
 /* the heads' SQNR (int8 against float32) the measured pass keeps: on handtrack 30 dB kept COCO mAP
  * 0.954 / AP50 0.991 against the FP32 engine (91 int8 convolutions), 33 dB 0.968 / 0.992 (70) */
 #define HEAD_TARGET_DB 33.0
-
-typedef struct {
-    ir_value *v;
-    double max, amax, sqnr;
-    double *hist;
-} act_stat;
 
 /* ---- calibration frames ---- */
 static int is_image(const char *name) {
@@ -64,7 +58,7 @@ static odrt_status_t list_images(const char *dir, char ***out, int *n) {
 }
 
 /* the model input for frames [i, i + batch) of the list (cycling), in the converted model's layout */
-static odrt_status_t make_input(const conv_plan *p, char **files, int n_files, int i, int64_t batch, odrt_tensor_t **out) {
+static odrt_status_t plan_input(const conv_plan *p, char **files, int n_files, int i, int64_t batch, odrt_tensor_t **out) {
     int64_t d[4] = {batch, p->nchw ? 3 : p->in_h, p->nchw ? p->in_h : p->in_w, p->nchw ? p->in_w : 3};
     ODRT_TRY(odrt_tensor_create((odrt_dtype_t)p->in_dtype, 4, d, out));
     size_t plane = (size_t)p->in_h * p->in_w;
@@ -105,8 +99,18 @@ static void outputs_restore(ir_graph *g, const out_swap *o, ir_value **vals, int
     g->outputs = o->saved, g->n_outputs = o->n_saved;
 }
 
+typedef struct q_run {
+    const conv_plan *p;
+    const q_options *qo;
+} q_run;
+
+static odrt_status_t make_input(const q_run *r, char **files, int n_files, int i, int64_t batch, odrt_tensor_t **out) {
+    if (r->qo && r->qo->frames) return r->qo->frames(r->qo->frames_ctx, files, n_files, i, batch, out);
+    return plan_input(r->p, files, n_files, i, batch, out);
+}
+
 /* run the graph with the activations as its outputs on every frame; pass 0: max |x|, pass 1: histograms */
-static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st, int n_st, char **files, int n_files) {
+static odrt_status_t collect(odrt_model_t *om, const q_run *r, act_stat *st, int n_st, char **files, int n_files) {
     ir_graph *g = om->ir->graph;
     ir_value **outs = odrt_arena_alloc(om->ir->arena, sizeof(ir_value *) * (size_t)(n_st + 1));
     if (!outs) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
@@ -120,12 +124,12 @@ static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st,
     out_swap sw = outputs_set(g, outs, n_st, had);
     odrt_session_t *s = NULL;
     odrt_status_t rc = odrt_session_create(om, &s);
-    int64_t batch = p->batch > 0 ? p->batch : 1;
+    int64_t batch = r->p->batch > 0 ? r->p->batch : 1;
     const char *name = odrt_model_input_name(om, 0);
     for (int pass = 0; pass < 2 && rc == ODRT_OK; pass++)
         for (int f = 0; f < n_files && rc == ODRT_OK; f += (int)batch) {
             odrt_tensor_t *x = NULL;
-            if ((rc = make_input(p, files, n_files, f, batch, &x)) != ODRT_OK) break;
+            if ((rc = make_input(r, files, n_files, f, batch, &x)) != ODRT_OK) break;
             rc = odrt_session_run(s, 1, &name, (const odrt_tensor_t *const *)&x, res);
             odrt_tensor_free(x);
             for (int i = 0; i < n_st; i++) {
@@ -140,6 +144,7 @@ static odrt_status_t collect(odrt_model_t *om, const conv_plan *p, act_stat *st,
                             if (v > mx) mx = v;
                         }
                         st[i].max = mx;
+                        if (r->qo && r->qo->channel_scales && rc == ODRT_OK) rc = q_channel_max(t, &st[i].chmax, &st[i].nch);
                     } else if (st[i].max > 0) {
                         double w = st[i].max / BINS;
                         for (int64_t k = 0; k < n; k++) {
@@ -225,14 +230,15 @@ static void choose_range(act_stat *a, const char *method) {
 }
 
 /* ---- the Q/DQ graph ---- */
-static ir_value *qdq_act(bld *b, ir_value *x, double amax) {
-    float sc = (float)(amax / 127.0);
+/* x's Q/DQ pair: int8 symmetric (step amax / 127), or for unsig uint8 with zero point 0 (step amax / 255) */
+static ir_value *qdq_act(bld *b, ir_value *x, double amax, int unsig) {
+    float sc = (float)(amax / (unsig ? 255.0 : 127.0));
     if (!(sc > 0)) sc = 1e-8f;
-    int8_t zp = 0;
+    uint8_t zp = 0;
     char nm[512];
     snprintf(nm, sizeof nm, "%s/q", x->name);
     ir_value *s = b_const(b, "odrt/int8/scale", ODRT_DT_FLOAT, 0, NULL, &sc);
-    ir_value *z = b_const(b, "odrt/int8/zero", ODRT_DT_INT8, 0, NULL, &zp);
+    ir_value *z = b_const(b, unsig ? "odrt/int8/zero_u8" : "odrt/int8/zero", unsig ? ODRT_DT_UINT8 : ODRT_DT_INT8, 0, NULL, &zp);
     ir_value *q = b_op(b, "QuantizeLinear", nm, 3, (ir_value *[]){x, s, z});
     snprintf(nm, sizeof nm, "%s/dq", x->name);
     return b_op(b, "DequantizeLinear", nm, 3, (ir_value *[]){q, s, z});
@@ -278,6 +284,7 @@ static ir_value *qdq_weights(bld *b, const ir_value *w) {
 typedef struct {
     ir_node *n;
     ir_value *a, *w, *qa, *qw; /* the float inputs and their Q/DQ twins */
+    int j;                     /* the input's act_stat */
     double alone;              /* head SQNR (dB) with only this conv in int8 */
     int q;                     /* 1: int8 */
 } q_cand;
@@ -291,7 +298,7 @@ static odrt_status_t apply_mask(q_cand *cs, int nc) {
 
 /* the heads' values on the first n_img frames, concatenated per head into buf[h] (allocated on
  * the first call: len[h] floats); the graph's outputs are the heads while it runs */
-static odrt_status_t run_heads(odrt_model_t *om, const conv_plan *p, ir_value *const *heads, int nh, char **files, int n_img,
+static odrt_status_t run_heads(odrt_model_t *om, const q_run *r, ir_value *const *heads, int nh, char **files, int n_img,
                                float **buf, size_t *len) {
     ir_graph *g = om->ir->graph;
     ir_value *outs[4];
@@ -300,12 +307,12 @@ static odrt_status_t run_heads(odrt_model_t *om, const conv_plan *p, ir_value *c
     out_swap sw = outputs_set(g, outs, nh, had);
     odrt_session_t *s = NULL;
     odrt_status_t rc = odrt_session_create(om, &s);
-    int64_t batch = p->batch > 0 ? p->batch : 1;
+    int64_t batch = r->p->batch > 0 ? r->p->batch : 1;
     const char *name = odrt_model_input_name(om, 0);
     size_t at[4] = {0};
     for (int f = 0; f < n_img && rc == ODRT_OK; f += (int)batch) {
         odrt_tensor_t *x = NULL, *res[4] = {0};
-        if ((rc = make_input(p, files, n_img, f, batch, &x)) != ODRT_OK) break;
+        if ((rc = make_input(r, files, n_img, f, batch, &x)) != ODRT_OK) break;
         rc = odrt_session_run(s, 1, &name, (const odrt_tensor_t *const *)&x, res);
         odrt_tensor_free(x);
         for (int h = 0; h < nh; h++) {
@@ -347,7 +354,7 @@ static int by_alone(const void *a, const void *b) {
 /* Each candidate alone in int8, its cost at the heads measured on the first frame; then all in int8 (on
  * two frames),
  * and the costliest back to float, a sixteenth at a time, until the heads' SQNR reaches target_db */
-static odrt_status_t measure(odrt_model_t *om, const conv_plan *p, ir_value *const *heads, int nh, q_cand *cs, int nc, char **files,
+static odrt_status_t measure(odrt_model_t *om, const q_run *r, ir_value *const *heads, int nh, q_cand *cs, int nc, char **files,
                              int n_files, double target_db, double *final_db) {
     int n_img = n_files < 2 ? n_files : 2;
     float *ref[4] = {0}, *got[4] = {0};
@@ -356,15 +363,15 @@ static odrt_status_t measure(odrt_model_t *om, const conv_plan *p, ir_value *con
     odrt_status_t rc = order ? ODRT_OK : odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < nc; i++) cs[i].q = 0;
     if (rc == ODRT_OK) rc = apply_mask(cs, nc);
-    if (rc == ODRT_OK) rc = run_heads(om, p, heads, nh, files, n_img, ref, len);
+    if (rc == ODRT_OK) rc = run_heads(om, r, heads, nh, files, n_img, ref, len);
     for (int i = 0; i < nh && rc == ODRT_OK; i++)
         if (!(got[i] = malloc(sizeof(float) * len[i] + 4))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     size_t len1[4]; /* the ranking looks at the first frame only (at batch 1; a larger batch runs them all) */
-    int rank_img = p->batch > 1 ? n_img : 1;
+    int rank_img = r->p->batch > 1 ? n_img : 1;
     for (int h = 0; h < nh; h++) len1[h] = rank_img == n_img ? len[h] : len[h] / (size_t)n_img;
     for (int i = 0; i < nc && rc == ODRT_OK; i++) {
         cs[i].q = 1;
-        if ((rc = apply_mask(cs, nc)) == ODRT_OK && (rc = run_heads(om, p, heads, nh, files, rank_img, got, len1)) == ODRT_OK)
+        if ((rc = apply_mask(cs, nc)) == ODRT_OK && (rc = run_heads(om, r, heads, nh, files, rank_img, got, len1)) == ODRT_OK)
             cs[i].alone = heads_sqnr(ref, got, len1, nh);
         cs[i].q = 0;
         order[i] = &cs[i];
@@ -374,7 +381,7 @@ static odrt_status_t measure(odrt_model_t *om, const conv_plan *p, ir_value *con
     *final_db = INFINITY;
     int step = nc / 16 > 1 ? nc / 16 : 1;
     for (int k = 0; rc == ODRT_OK;) {
-        if ((rc = apply_mask(cs, nc)) != ODRT_OK || (rc = run_heads(om, p, heads, nh, files, n_img, got, len)) != ODRT_OK) break;
+        if ((rc = apply_mask(cs, nc)) != ODRT_OK || (rc = run_heads(om, r, heads, nh, files, n_img, got, len)) != ODRT_OK) break;
         *final_db = heads_sqnr(ref, got, len, nh);
         if (*final_db >= target_db || k >= nc) break;
         for (int t = 0; t < step && k < nc; t++) order[k++]->q = 0;
@@ -392,6 +399,25 @@ static double json_amax(const cJSON *tensors, const char *name) {
 
 odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const *heads, int n_heads, const char *calibration,
                            const char *method, cJSON *report) {
+    return tfod_to_int8_ex(om, p, heads, n_heads, calibration, method, report, NULL);
+}
+
+/* a convolution the engine's int8 GEMM runs: 1x1, stride 1, no padding, one group */
+static int is_pointwise(const ir_node *n) {
+    const ir_tensor *w = n->in[1]->init;
+    const ir_attr *st = ir_node_attr(n, "strides"), *pd = ir_node_attr(n, "pads");
+    if (w->dims[2] != 1 || w->dims[3] != 1 || ir_attr_int(n, "group", 1) != 1) return 0;
+    for (int i = 0; st && i < st->n; i++)
+        if (st->ints[i] != 1) return 0;
+    for (int i = 0; pd && i < pd->n; i++)
+        if (pd->ints[i]) return 0;
+    const char *ap = ir_attr_str(n, "auto_pad", "NOTSET");
+    return !strcmp(ap, "NOTSET") || !strcmp(ap, "VALID") || !strncmp(ap, "SAME", 4);
+}
+
+odrt_status_t tfod_to_int8_ex(odrt_model_t *om, const conv_plan *p, ir_value *const *heads, int n_heads,
+                              const char *calibration, const char *method, cJSON *report, const q_options *qo) {
+    const q_run run = {p, qo};
     ir_model *m = om->ir;
     ir_graph *g = m->graph;
     size_t nn = g->n_nodes;
@@ -433,7 +459,7 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
         ir_node *n = g->nodes[i];
         st_of[i] = -1;
         if (n->dead || !in_net[i] || strcmp(n->op, "Conv") || n->n_in < 2 || !n->in[1] || !n->in[1]->init ||
-            n->in[1]->init->dtype != ODRT_DT_FLOAT || n->in[1]->init->rank != 4)
+            n->in[1]->init->dtype != ODRT_DT_FLOAT || n->in[1]->init->rank != 4 || (qo && qo->pointwise_only && !is_pointwise(n)))
             continue;
         const char *why = !has_conv_before[i] ? "stem" : head_conv[i] ? "head" : NULL;
         if (why) {
@@ -465,6 +491,7 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(tensors, st[j].v->name);
             const cJSON *sq = e ? cJSON_GetObjectItemCaseSensitive(e, "sqnr_db") : NULL;
             st[j].amax = json_amax(tensors, st[j].v->name);
+            if (qo && qo->channel_scales) rc = q_channel_json_read(e, &st[j]);
             st[j].sqnr = cJSON_IsNumber(sq) ? sq->valuedouble : INFINITY;
             if (!(st[j].amax > 0) || !isfinite(st[j].amax))
                 rc = odrt_fail(ODRT_ERR_NOT_FOUND, "convert: %s has no range for tensor '%s' (made for another model or options?)",
@@ -474,8 +501,14 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
         rc = list_images(calibration, &files, &n_files);
         for (int j = 0; rc == ODRT_OK && j < n_st; j++)
             if (!(st[j].hist = calloc(BINS, sizeof(double)))) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
-        if (rc == ODRT_OK) rc = collect(om, p, st, n_st, files, n_files);
+        if (rc == ODRT_OK) rc = collect(om, &run, st, n_st, files, n_files);
         for (int j = 0; rc == ODRT_OK && j < n_st; j++) choose_range(&st[j], method);
+    }
+    /* the engine's own quantization: unsigned inputs, steps per channel */
+    int chan = qo && qo->channel_scales;
+    for (int j = 0; rc == ODRT_OK && j < n_st; j++) {
+        st[j].unsig = qo && qo->unsigned_acts && q_non_negative(st[j].v);
+        if (chan) rc = q_channel_steps(&st[j]);
     }
     /* sensitivity: a conv whose input quantizes below SQNR_MIN_DB stays float; the others are
      * candidates, measured at the heads (or decided as a calibration file records) */
@@ -483,13 +516,13 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
     ir_value **dq = calloc((size_t)n_st + 1, sizeof(ir_value *));
     q_cand *cs = calloc(nn + 1, sizeof(q_cand));
     int nc = 0;
-    double head_db = NAN, target_db = HEAD_TARGET_DB;
+    double head_db = NAN, target_db = qo && qo->target_db > 0 ? qo->target_db : HEAD_TARGET_DB;
     if ((!dq || !cs) && rc == ODRT_OK) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == ODRT_OK && i < nn; i++) {
         int j = st_of[i];
         if (j < 0) continue;
         ir_node *n = g->nodes[i];
-        if (st[j].sqnr < SQNR_MIN_DB) {
+        if (st[j].sqnr < SQNR_MIN_DB && !chan) { /* (one step per tensor's estimate: the measured pass judges channel steps) */
             cJSON *k = cJSON_CreateObject();
             cJSON_AddStringToObject(k, "node", n->name);
             char why[64];
@@ -498,10 +531,10 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
             cJSON_AddItemToArray(kept, k);
             continue;
         }
-        if (!dq[j]) dq[j] = qdq_act(&b, st[j].v, st[j].amax);
-        ir_value *wd = qdq_weights(&b, n->in[1]);
+        if (!dq[j]) dq[j] = chan ? q_qdq_channels(&b, &st[j]) : qdq_act(&b, st[j].v, st[j].amax, st[j].unsig);
+        ir_value *wd = chan ? q_weights_channels(&b, n->in[1], st[j].steps) : qdq_weights(&b, n->in[1]);
         if (b.rc != ODRT_OK) break;
-        cs[nc++] = (q_cand){n, n->in[0], n->in[1], dq[j], wd, INFINITY, 1};
+        cs[nc++] = (q_cand){.n = n, .a = n->in[0], .w = n->in[1], .qa = dq[j], .qw = wd, .j = j, .alone = INFINITY, .q = 1};
     }
     if (rc == ODRT_OK) rc = b.rc;
     /* the node order as built: restored before the final masking, so that the measuring runs (each a
@@ -524,7 +557,7 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
         const cJSON *hd = cJSON_GetObjectItemCaseSensitive(calib, "heads_sqnr_db");
         if (cJSON_IsNumber(hd)) head_db = hd->valuedouble;
     } else if (rc == ODRT_OK && nc) {
-        rc = measure(om, p, heads, n_heads, cs, nc, files, n_files, target_db, &head_db);
+        rc = measure(om, &run, heads, n_heads, cs, nc, files, n_files, target_db, &head_db);
         for (int i = 0; rc == ODRT_OK && i < nc; i++)
             if (!cs[i].q) {
                 cJSON *k = cJSON_CreateObject();
@@ -537,8 +570,21 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
     }
     if (rc == ODRT_OK && g->n_nodes == n_order) memcpy(g->nodes, order0, sizeof(ir_node *) * n_order);
     free(order0);
-    if (rc == ODRT_OK) rc = apply_mask(cs, nc);
-    for (int i = 0; i < nc; i++) n_q += cs[i].q;
+    if (rc == ODRT_OK && qo && qo->mark_only) { /* float inputs back; the int8 ones marked with their steps */
+        for (int i = 0; i < nc; i++) {
+            int q = cs[i].q;
+            cs[i].q = 0;
+            if (q) {
+                q_mark(&b, cs[i].n, &st[cs[i].j]);
+                n_q++;
+            }
+        }
+        rc = apply_mask(cs, nc);
+        if (rc == ODRT_OK) rc = b.rc;
+    } else if (rc == ODRT_OK) {
+        rc = apply_mask(cs, nc);
+        for (int i = 0; i < nc; i++) n_q += cs[i].q;
+    }
     free(cs);
     if (rc == ODRT_OK) rc = b.rc;
     if (rc == ODRT_OK && report) {
@@ -556,11 +602,12 @@ odrt_status_t tfod_to_int8(odrt_model_t *om, const conv_plan *p, ir_value *const
             cJSON_AddNumberToObject(e, "amax", st[j].amax);
             if (st[j].hist) cJSON_AddNumberToObject(e, "max", st[j].max);
             if (isfinite(st[j].sqnr)) cJSON_AddNumberToObject(e, "sqnr_db", st[j].sqnr);
+            q_channel_json_write(e, &st[j]);
         }
     }
     cJSON_Delete(kept);
     cJSON_Delete(calib);
-    for (int j = 0; j < n_st; j++) free(st[j].hist);
+    for (int j = 0; j < n_st; j++) free(st[j].hist), free(st[j].chmax), free(st[j].steps);
     for (int f = 0; files && f < n_files; f++) free(files[f]);
     free(files), free(dq), free(st), free(st_of), free(in_net), free(head_conv), free(has_conv_before);
     if (rc != ODRT_OK) return rc;
