@@ -262,7 +262,7 @@ ODRT_API void odrt_engine_options_init(odrt_engine_options_t *o);
 typedef struct odrt_build_options {
     size_t struct_size;    /* sizeof(odrt_build_options_t): odrt_build_options_init sets it */
     const char *device;    /* "cpu" (default) or "cuda" */
-    const char *precision; /* "fp32" (default) or "fp16" */
+    const char *precision; /* "fp32" (default), "fp16" (cuda) or "int8" (cpu; needs calibration) */
     int batch;             /* frames per run; 0 = 1 */
     int frame_h, frame_w;  /* fixed frame size (--input-shape HxW); 0 = frames of any size */
     int threads;           /* default CPU thread count stored in the engine; 0 = all CPUs */
@@ -277,6 +277,14 @@ typedef struct odrt_build_options {
     float iou_threshold;
     int has_iou_threshold;
     int max_detections;
+    /* precision "int8": a folder of JPEG/PNG photos the 1x1 convolutions' input ranges are
+     * calibrated on (through the engine's own preprocessing; the sensitivity pass then keeps in
+     * float those where int8 costs most), or a calibration .json that an earlier build of this
+     * model with these options saved (calibration_out); the range method, "percentile" (NULL),
+     * "entropy" or "minmax"; and where to save the calibration (NULL: not saved) */
+    const char *calibration;
+    const char *calibration_method;
+    const char *calibration_out;
 } odrt_build_options_t;
 /* Every field its default; struct_size set. */
 ODRT_API void odrt_build_options_init(odrt_build_options_t *o);

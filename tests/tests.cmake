@@ -27,7 +27,7 @@ else()
 endif()
 
 # Python tests (pytest) against onnxruntime / onnx, driving the odrt binary of this build
-set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_convert_fp16 test_convert_int8 test_nms_plugins test_fixture test_engine test_engine_corrupt test_eval test_eval_segm test_compare test_efficientdet test_families test_tfjs test_graphdef test_savedmodel)
+set(ODRT_PYTESTS test_layers test_profile test_inspect test_roundtrip test_run_handtrack test_malformed test_shapes test_docs test_convert test_convert_fp16 test_convert_int8 test_nms_plugins test_fixture test_engine test_engine_corrupt test_engine_int8 test_eval test_eval_segm test_compare test_efficientdet test_families test_tfjs test_graphdef test_savedmodel)
 # sanitizer builds run ~10x slower: model-heavy tests take a subset of the photos there
 set(ODRT_TEST_SUBSET 0)
 if(ODRT_SANITIZE)
@@ -43,7 +43,7 @@ endforeach()
 # every family's exports (tools/fixtures/tfod_fixtures.sh, linked by tools/setup.sh): the longest file
 set_tests_properties(py/test_families PROPERTIES TIMEOUT 3000)
 set_tests_properties(py/test_savedmodel PROPERTIES TIMEOUT 3000)
-set_tests_properties(py/test_convert_int8 PROPERTIES TIMEOUT 3000)
+set_tests_properties(py/test_convert_int8 py/test_engine_int8 PROPERTIES TIMEOUT 3000)
 # `cmake --install` of this build and the example against it (not in sanitizer builds: a program
 # linking an ASan-instrumented shared library needs the ASan runtime first)
 if(NOT ODRT_SANITIZE)
@@ -95,6 +95,13 @@ add_test(NAME unit/engine_threads_cpu COMMAND test_engine_threads ${CMAKE_SOURCE
 set_tests_properties(unit/engine_threads_cpu PROPERTIES TIMEOUT 600)
 add_test(NAME gpu/engine_threads_cuda COMMAND test_engine_threads ${CMAKE_SOURCE_DIR}/models/handtrack/handtrack.onnx cuda:fp16 ${ODRT_SHARED_PHOTOS})
 set_tests_properties(gpu/engine_threads_cuda PROPERTIES LABELS gpu SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# int8 1x1 convolutions of CPU engines: the packing and every int8 kernel set against the Q/DQ arithmetic
+add_executable(test_int8_kernels tests/test_int8_kernels.c)
+target_include_directories(test_int8_kernels PRIVATE src)
+target_compile_options(test_int8_kernels PRIVATE ${ODRT_WARN})
+target_link_libraries(test_int8_kernels PRIVATE odrt m)
+add_test(NAME unit/int8_kernels COMMAND test_int8_kernels)
 
 # the public API's contracts (versions, struct_size, log callback, ODRT_ERR_DEVICE, static strings)
 add_executable(test_api tests/test_api.c)

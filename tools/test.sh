@@ -37,6 +37,7 @@ build-fuzz/fuzz_onnx_load -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=20
 ecorpus=build-fuzz/engine-corpus
 mkdir -p "$ecorpus"
 "$PY" tests/fuzz/make_engine_seed.py "$ecorpus/seed.odrt"
+"$PY" tests/fuzz/make_engine_seed.py "$ecorpus/seed_int8.odrt" --int8
 cp tests/fuzz/engine-regressions/* "$ecorpus/"  # inputs that once crashed: run first, every time
 build-fuzz/fuzz_engine_load -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 "$ecorpus" 2>&1 | tail -n 3
 ccorpus=build-fuzz/coco-corpus

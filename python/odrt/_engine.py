@@ -293,9 +293,13 @@ def _load_model(path):
 def build(model: Union[str, os.PathLike], output: Optional[Union[str, os.PathLike]] = None, *, device: str = "cpu",
           precision: str = "fp32", batch: int = 1, input_shape: Optional[Sequence[int]] = None, threads: int = 0,
           labels: Optional[str] = None, class_offset: Optional[int] = None, score_threshold: Optional[float] = None,
-          iou_threshold: Optional[float] = None, max_detections: Optional[int] = None, profile: bool = False) -> Engine:
-    """Build an engine from a TF OD API export (ONNX from tf2onnx), as `odrt build`; saved to output
-    when given. input_shape (H, W) fixes the frame size. Returns the engine, ready to detect."""
+          iou_threshold: Optional[float] = None, max_detections: Optional[int] = None, profile: bool = False,
+          calibration: Optional[Union[str, os.PathLike]] = None, calibration_method: Optional[str] = None,
+          save_calibration: Optional[Union[str, os.PathLike]] = None) -> Engine:
+    """Build an engine from a TF OD API export (ONNX from tf2onnx, a SavedModel, TF.js or frozen
+    graph), as `odrt build`; saved to output when given. input_shape (H, W) fixes the frame size.
+    precision "int8" (CPU) takes calibration: a folder of photos or a saved calibration .json
+    (save_calibration writes one). Returns the engine, ready to detect."""
     m = _load_model(model)
     try:
         o = BuildOptions()
@@ -312,6 +316,9 @@ def build(model: Union[str, os.PathLike], output: Optional[Union[str, os.PathLik
         if iou_threshold is not None:
             o.iou_threshold, o.has_iou_threshold = float(iou_threshold), 1
         o.max_detections = int(max_detections or 0)
+        o.calibration = os.fsencode(calibration) if calibration is not None else None
+        o.calibration_method = calibration_method.encode() if calibration_method else None
+        o.calibration_out = os.fsencode(save_calibration) if save_calibration is not None else None
         o.engine = C.pointer(eo)
         e = C.c_void_p()
         check(lib.odrt_engine_build(m, C.byref(o), C.byref(e)))

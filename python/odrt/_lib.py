@@ -42,7 +42,8 @@ class BuildOptions(C.Structure):
                 ("frame_h", C.c_int), ("frame_w", C.c_int), ("threads", C.c_int), ("labels", C.c_char_p),
                 ("class_offset", C.c_int), ("has_class_offset", C.c_int), ("engine", C.POINTER(EngineOptions)),
                 ("score_threshold", C.c_float), ("has_score_threshold", C.c_int), ("iou_threshold", C.c_float),
-                ("has_iou_threshold", C.c_int), ("max_detections", C.c_int)]
+                ("has_iou_threshold", C.c_int), ("max_detections", C.c_int),
+                ("calibration", C.c_char_p), ("calibration_method", C.c_char_p), ("calibration_out", C.c_char_p)]
 
 
 class ConvertOptions(C.Structure):

@@ -15,6 +15,7 @@
 #include "resize_coord.h"
 #include "engine/plan_util.h"
 #include "engine/build_internal.h"
+#include "passes/quant.h"
 
 /* the engine's codes are src/resize_coord.h's first four of each */
 static int ctm_code(const char *s) {
@@ -59,6 +60,62 @@ static odrt_status_t load_labels(const char *path, eng_meta *mt) {
     return ODRT_OK;
 }
 
+/* ---- int8: calibration frames through the engine's own preprocessing ---- */
+static odrt_status_t calib_frames(void *ctx, char **files, int n_files, int i, int64_t batch, odrt_tensor_t **out) {
+    const eng_meta *m = ctx;
+    int64_t d[4] = {batch, m->net_h, m->net_w, 3};
+    ODRT_TRY(odrt_tensor_create(ODRT_DT_FLOAT, 4, d, out));
+    for (int64_t b = 0; b < batch; b++) {
+        odrt_tensor_t *img = NULL;
+        /* frames as detect gets them: any size where the engine resizes, else the size it takes */
+        int fh = m->frame_h ? m->frame_h : m->has_resize ? 0 : m->net_h, fw = m->frame_w ? m->frame_w : m->has_resize ? 0 : m->net_w;
+        odrt_status_t rc = odrt_image_load(files[(i + b) % n_files], fh, fw, &img);
+        eng_prep pp;
+        if (rc == ODRT_OK) rc = eng_prep_init(&pp, m, img->data, img->dims[1], img->dims[2], (float *)(*out)->data + b * m->net_h * m->net_w * 3);
+        if (rc == ODRT_OK) {
+            eng_prep_rows(&pp, 0, m->net_h);
+            eng_prep_free(&pp);
+        }
+        odrt_tensor_free(img);
+        if (rc != ODRT_OK) {
+            odrt_tensor_free(*out);
+            *out = NULL;
+            return odrt_fail_ctx(rc, "build: calibration frame '%s'", files[(i + b) % n_files]);
+        }
+    }
+    return ODRT_OK;
+}
+
+/* mark the 1x1 convolutions that run in int8 (calibrated, the sensitivity pass's choice) */
+static odrt_status_t int8_mark(odrt_model_t *om, const odrt_build_options_t *o, eng_meta *mt, ir_value **heads, int n_heads) {
+    const char *method = o->calibration_method ? o->calibration_method : "percentile";
+    if (!o->calibration) return odrt_fail(ODRT_ERR_ARG, "build: --precision int8 needs --calibration DIR|calib.json");
+    if (strcmp(method, "percentile") && strcmp(method, "entropy") && strcmp(method, "minmax"))
+        return odrt_fail(ODRT_ERR_ARG, "build: unknown --calibration-method '%s' (percentile, entropy, minmax)", method);
+    conv_plan cp;
+    memset(&cp, 0, sizeof cp);
+    cp.batch = mt->batch, cp.in_h = mt->net_h, cp.in_w = mt->net_w, cp.in_dtype = ODRT_DT_FLOAT, cp.engine = 1;
+    q_options qo = {.frames = calib_frames, .frames_ctx = mt, .pointwise_only = 1, .mark_only = 1, .unsigned_acts = 1, .channel_scales = 1};
+    cJSON *rep = cJSON_CreateObject();
+    if (!rep) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    odrt_status_t rc = tfod_to_int8_ex(om, &cp, heads, n_heads, o->calibration, method, rep, &qo);
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(rep, "int8");
+    if (rc == ODRT_OK && r) {
+        const cJSON *nq = cJSON_GetObjectItemCaseSensitive(r, "int8_convs"), *kf = cJSON_GetObjectItemCaseSensitive(r, "kept_float");
+        odrt_log(ODRT_LOG_INFO, "build: int8: %d 1x1 convolutions in int8, %d kept in float (stem, heads, low SQNR, measured)",
+                 cJSON_IsNumber(nq) ? nq->valueint : 0, cJSON_GetArraySize(kf));
+    }
+    if (rc == ODRT_OK && o->calibration_out) {
+        char *text = r ? cJSON_Print(r) : NULL;
+        FILE *f = text ? fopen(o->calibration_out, "wb") : NULL;
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = odrt_fail(ODRT_ERR_IO, "build: cannot write '%s'", o->calibration_out);
+        if (f && fclose(f) && rc == ODRT_OK) rc = odrt_fail(ODRT_ERR_IO, "build: cannot write '%s'", o->calibration_out);
+        free(text);
+    }
+    cJSON_Delete(rep);
+    return rc;
+}
+
 odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, eng_plan *p) {
     ir_model *m = om->ir;
     ir_graph *g = m->graph;
@@ -70,6 +127,8 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     if (!(eng_precision_code(prec) & dev->precisions))
         return odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --precision %s is not one %s engines have (%s)", prec, dev->name,
                          eng_device_precisions(dev));
+    if ((o->calibration || o->calibration_method || o->calibration_out) && strcmp(prec, "int8"))
+        return odrt_fail(ODRT_ERR_ARG, "build: --calibration options apply to --precision int8 only");
     int batch = o->batch > 0 ? o->batch : 1;
     if (o->batch < 0) return odrt_fail(ODRT_ERR_ARG, "build: --batch must be positive");
     if (batch > 256) return odrt_fail(ODRT_ERR_ARG, "build: --batch %d is more than 256", batch);
@@ -195,6 +254,15 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
     if ((rc = ir_graph_toposort(g)) != ODRT_OK) goto fail;
     ir_graph_clear_types(g);
     ir_infer_shapes(m);
+    if (!strcmp(prec, "int8")) {
+        if (rcnn) {
+            rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: --precision int8 is built for SSD, EfficientDet and CenterNet engines, not %s", family);
+            goto fail;
+        }
+        if ((rc = int8_mark(om, o, mt, g->outputs, g->n_outputs)) != ODRT_OK) goto fail;
+        ir_graph_clear_types(g);
+        ir_infer_shapes(m);
+    }
     if (dev->weights != ENG_WEIGHTS_PANEL16) { /* the one packing lower.c writes */
         rc = odrt_fail(ODRT_ERR_UNSUPPORTED, "build: %s engines read a weight layout this build does not pack", dev->name);
         goto fail;

@@ -4,13 +4,13 @@
 
 #include "engine/engine.h"
 
-const eng_device eng_device_cpu = {"cpu", ENG_PREC_FP32, 0, 1, ENG_WEIGHTS_PANEL16};
+const eng_device eng_device_cpu = {"cpu", ENG_PREC_FP32 | ENG_PREC_INT8, 0, 1, ENG_WEIGHTS_PANEL16};
 const eng_device eng_device_cuda = {"cuda", ENG_PREC_FP32 | ENG_PREC_FP16, 1, 0, ENG_WEIGHTS_PANEL16};
 static const eng_device *const devices[] = {&eng_device_cpu, &eng_device_cuda};
 static const struct {
     const char *name;
     unsigned code;
-} precisions[] = {{"fp32", ENG_PREC_FP32}, {"fp16", ENG_PREC_FP16}};
+} precisions[] = {{"fp32", ENG_PREC_FP32}, {"fp16", ENG_PREC_FP16}, {"int8", ENG_PREC_INT8}};
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 

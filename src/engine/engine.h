@@ -77,6 +77,9 @@ typedef struct eng_op {
     int kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
     int cin, cout;
     int residual; /* tensor added before the activation, or -1 */
+    float q_scale; /* an int8 conv (CONV_GEMM in an int8 engine): its input's quantization step (x ~ q * q_scale,
+                      q in [-128, 127]); its weights packed as eng_conv_i8_len says. 0: a float conv */
+    int q_unsigned; /* an int8 conv whose input is >= 0: q in [0, 255] */
     /* blob parts: weights (packed), bias [cout], constants, index maps, ONNX bytes */
     int64_t w_off, w_len, b_off, b_len;
     /* binary */
@@ -175,7 +178,7 @@ typedef struct eng_plan {
 /* What an engine for a device may hold (engine/device.c). Known whether or not this odrt runs
  * that device, so that build and the file format need no device names of their own; a backend
  * (backends/backend.h) points at its record. */
-enum { ENG_PREC_FP32 = 1u << 0, ENG_PREC_FP16 = 1u << 1 };
+enum { ENG_PREC_FP32 = 1u << 0, ENG_PREC_FP16 = 1u << 1, ENG_PREC_INT8 = 1u << 2 };
 typedef enum { ENG_WEIGHTS_PANEL16 = 0 /* conv weights as lower.c packs them (docs/engine-format.md) */ } eng_weight_layout;
 typedef struct eng_device {
     const char *name;          /* as engine files name it: "cpu", "cuda" */

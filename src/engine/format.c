@@ -158,12 +158,16 @@ static cJSON *meta_json(const eng_plan *p) {
         int64_t pi[] = {o->act, o->conv_kind, o->kh, o->kw, o->sh, o->sw, o->dh, o->dw, o->pt, o->pl, o->pb, o->pr,
                         o->cin, o->cout, o->residual, o->bin, o->bcast, o->axis};
         cJSON_AddItemToObject(j, "p", ints(pi, (int)(sizeof pi / sizeof pi[0])));
-        cJSON_AddItemToObject(j, "f", ints((int64_t[]){fbits(o->act_lo), fbits(o->act_hi), fbits(o->scalar)}, 3));
+        /* (int8 convs only: their step's bits and 1 for unsigned input; float engines keep their bytes) */
+        cJSON_AddItemToObject(j, "f", ints((int64_t[]){fbits(o->act_lo), fbits(o->act_hi), fbits(o->scalar), fbits(o->q_scale),
+                                                       o->q_unsigned},
+                                           o->q_scale != 0 ? 5 : 3));
         cJSON_AddItemToObject(j, "w", ints((int64_t[]){o->w_off, o->w_len}, 2));
         cJSON_AddItemToObject(j, "b", ints((int64_t[]){o->b_off, o->b_len}, 2));
         cJSON_AddItemToArray(os, j);
         if (o->kind == EOP_CONV) counts[o->conv_kind & 3]++;
         else if (o->kind == EOP_REF) counts[4]++;
+        if (o->kind == EOP_CONV && o->q_scale != 0) counts[5]++;
     }
     cJSON *kc = cJSON_AddObjectToObject(r, "kernels");
     cJSON_AddStringToObject(kc, "backend", m->device);
@@ -171,6 +175,7 @@ static cJSON *meta_json(const eng_plan *p) {
     cJSON_AddNumberToObject(kc, "conv_depthwise_direct", counts[CONV_DW]);
     cJSON_AddNumberToObject(kc, "conv_im2col_gemm", counts[CONV_IM2COL]);
     cJSON_AddNumberToObject(kc, "reference_ops", counts[4]);
+    if (counts[5]) cJSON_AddNumberToObject(kc, "conv_gemm_int8", counts[5]); /* of conv_gemm_6x16 */
     return r;
 }
 
@@ -434,11 +439,12 @@ static odrt_status_t read_network(const cJSON *r, eng_plan *p) {
     for (const cJSON *e = os->child; e; e = e->next) {
         int i = p->n_ops++;
         eng_op *o = &p->ops[i];
-        int64_t in[ENG_MAX_IN], pi[18], fb[3], w[2], b[2], x;
+        int64_t in[ENG_MAX_IN], pi[18], fb[5], w[2], b[2], x;
+        int nf;
         int n_in = jints(e, "in", -ENG_MAX_IN, 0, nt - 1, in);
         const char *name = jstr(e, "name");
         if (!jint(e, "kind", EOP_NONE + 1, EOP_COUNT - 1, &x) || n_in < 0 || !jint(e, "out", 0, nt - 1, &v[0]) ||
-            jints(e, "p", 18, -1, 1 << 20, pi) != 18 || jints(e, "f", 3, 0, UINT32_MAX, fb) != 3 ||
+            jints(e, "p", 18, -1, 1 << 20, pi) != 18 || ((nf = jints(e, "f", -5, 0, UINT32_MAX, fb)) != 3 && nf != 5) ||
             jints(e, "w", 2, 0, INT64_MAX / 4, w) != 2 || jints(e, "b", 2, 0, INT64_MAX / 4, b) != 2)
             return BAD("op %d bad", i);
         o->kind = (int)x, o->n_in = n_in, o->out = (int)v[0];
@@ -448,6 +454,8 @@ static odrt_status_t read_network(const cJSON *r, eng_plan *p) {
                       &o->cin, &o->cout, &o->residual, &o->bin, &o->bcast, &o->axis};
         for (int k = 0; k < 18; k++) *dst[k] = (int)pi[k];
         o->act_lo = bitsf((double)fb[0]), o->act_hi = bitsf((double)fb[1]), o->scalar = bitsf((double)fb[2]);
+        o->q_scale = nf > 3 ? bitsf((double)fb[3]) : 0.0f;
+        o->q_unsigned = nf > 4 ? (int)fb[4] : 0;
         o->w_off = w[0], o->w_len = w[1], o->b_off = b[0], o->b_len = b[1];
         if (o->residual >= nt) return BAD("op %d residual bad", i);
         if (!blob_ok(p, o->w_off, o->w_len) || !blob_ok(p, o->b_off, o->b_len)) return BAD("op %d blob range bad", i);

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "engine/plan_util.h"
 #include "engine/lower_internal.h"
+#include "passes/quant.h"
 
 
 int lw_is_const(const ir_value *v) { return v && v->init; }
@@ -263,22 +264,68 @@ odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float
     return ODRT_OK;
 }
 
+/* an int8 conv's weights (W [cout][cin], symmetric per output channel, as the Q/DQ ONNX quantizes
+ * them: step max|w| / 127, round half to even) packed as eng_conv_i8_len says, and its float bias */
+odrt_status_t eng_pack_conv_i8(eng_plan *p, eng_op *op, const float *W, const float *bias, const float *steps) {
+    int cout = op->cout;
+    int64_t K = eng_conv_k(op), Kp = eng_conv_i8_kp(op), np = (cout + 15) / 16, len = eng_conv_i8_len(op);
+    if (op->conv_kind != CONV_GEMM || !(op->q_scale > 0)) return odrt_fail(ODRT_ERR_INVALID, "build: int8 conv '%s' is not a 1x1 GEMM", op->name);
+    uint8_t *pk = calloc((size_t)len + 4, 1);
+    if (!pk) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    int8_t *q = (int8_t *)pk;
+    int32_t *comp = (int32_t *)(pk + np * Kp * 16);
+    float *scale = (float *)(pk + np * Kp * 16 + np * 16 * 4), *inv = scale + np * 16;
+    float *w = malloc(sizeof(float) * (size_t)K + 4);
+    if (!w) {
+        free(pk);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t k = 0; k < K; k++) inv[k] = 1.0f / (steps ? steps[k] : op->q_scale);
+    for (int co = 0; co < cout; co++) {
+        float m = 0;
+        for (int64_t k = 0; k < K; k++) { /* (as quant_channel.c's q_weights_channels) */
+            w[k] = W[(size_t)co * K + k] * (steps ? steps[k] : op->q_scale);
+            m = fabsf(w[k]) > m ? fabsf(w[k]) : m;
+        }
+        float st = m > 0 ? m / 127.0f : 1.0f;
+        int32_t sum = 0;
+        for (int64_t k = 0; k < K; k++) {
+            float v = nearbyintf(w[k] / st);
+            int8_t qv = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            q[(((size_t)(co / 16) * (Kp / 4) + k / 4) * 16 + co % 16) * 4 + k % 4] = qv;
+            sum += qv;
+        }
+        comp[co] = 128 * sum;
+        scale[co] = st;
+    }
+    free(w);
+    op->w_off = eng_blob_append(p, pk, (size_t)len);
+    op->w_len = len;
+    free(pk);
+    op->b_off = eng_blob_append(p, bias, sizeof(float) * (size_t)cout);
+    op->b_len = (int64_t)sizeof(float) * cout;
+    if (op->w_off < 0 || op->b_off < 0) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    return ODRT_OK;
+}
+
 /* a conv's packed weights; convs that share their initializers and packing share the blob part (a
  * Mask R-CNN runs its box classifier's ResNet block on the proposals and again on the detections) */
-static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_tensor *b) {
+static odrt_status_t pack_conv(lw *L, eng_op *op, const ir_tensor *w, const ir_tensor *b, const float *steps) {
     for (int i = 0; i < L->n_packed; i++) {
         const lw_packed *q = &L->packed[i];
         if (q->w == w && q->b == b && q->kind == op->conv_kind && q->kh == op->kh && q->kw == op->kw && q->cin == op->cin &&
-            q->cout == op->cout) {
+            q->cout == op->cout && q->q_scale == op->q_scale && q->q_unsigned == op->q_unsigned &&
+            (!q->steps) == (!steps) && (!steps || !memcmp(q->steps, steps, sizeof(float) * (size_t)op->cin))) {
             op->w_off = q->w_off, op->w_len = q->w_len, op->b_off = q->b_off, op->b_len = q->b_len;
             return ODRT_OK;
         }
     }
-    ODRT_TRY(eng_pack_conv(L->p, op, w->data, b ? b->data : NULL));
+    ODRT_TRY(op->q_scale > 0 ? eng_pack_conv_i8(L->p, op, w->data, b ? b->data : NULL, steps)
+                             : eng_pack_conv(L->p, op, w->data, b ? b->data : NULL));
     lw_packed *np = realloc(L->packed, sizeof *np * (size_t)(L->n_packed + 1));
     if (np) { /* (no cache entry: the next conv packs its own copy) */
         L->packed = np;
-        np[L->n_packed++] = (lw_packed){w, b, op->conv_kind, op->kh, op->kw, op->cin, op->cout, op->w_off, op->w_len, op->b_off, op->b_len};
+        np[L->n_packed++] = (lw_packed){w, b, op->conv_kind, op->kh, op->kw, op->cin, op->cout, op->q_scale, op->q_unsigned, steps, op->w_off, op->w_len, op->b_off, op->b_len};
     }
     return ODRT_OK;
 }
@@ -324,6 +371,12 @@ static odrt_status_t lower_conv(lw *L, ir_node *n) {
     else if (group == cin && cout == cin && w->dims[1] == 1) tmp.conv_kind = CONV_DW;
     else return lw_lower_ref(L, n); /* grouped or channel-multiplier convolutions */
     tmp.cin = (int)cin, tmp.cout = (int)cout;
+    /* int8 (odrt build --precision int8 marked it with its input's calibrated range): the GEMM kind only */
+    const ir_attr *qa = ir_node_attr(n, Q_STEP_ATTR);
+    if (qa && tmp.conv_kind == CONV_GEMM && ir_attr_as_float(qa, 0) > 0) {
+        tmp.q_scale = ir_attr_as_float(qa, 0);
+        tmp.q_unsigned = ir_attr_int(n, Q_UNSIGNED_ATTR, 0) == 1;
+    }
     int tin;
     ODRT_TRY(lw_materialize(L, n->in[0], ENG_NHWC, &tin));
     /* fusions: activation, residual Add, activation after the Add */
@@ -357,7 +410,11 @@ static odrt_status_t lower_conv(lw *L, ir_node *n) {
     op->kind = keep_kind, op->n_in = 1, op->in[0] = tin, op->out = tout, op->residual = residual;
     op->act = act, op->act_lo = lo, op->act_hi = hi;
     snprintf(op->name, sizeof op->name, "%.95s", n->name);
-    return pack_conv(L, op, w, b);
+    const ir_attr *sa = op->q_scale > 0 ? ir_node_attr(n, Q_STEPS_ATTR) : NULL;
+    const float *steps = sa && sa->type == IR_ATTR_FLOATS && sa->n == op->cin ? sa->floats : NULL;
+    for (int k = 0; steps && k < op->cin; k++)
+        if (!(steps[k] > 0) || !isfinite(steps[k])) steps = NULL; /* (not from odrt's calibration: one step) */
+    return pack_conv(L, op, w, b, steps);
 }
 
 /* one-node ONNX model run by the reference executor */

@@ -10,6 +10,9 @@
 typedef struct {
     const ir_tensor *w, *b;
     int kind, kh, kw, cin, cout;
+    float q_scale;
+    int q_unsigned;
+    const float *steps; /* an int8 conv's input steps per channel, or NULL */
     int64_t w_off, w_len, b_off, b_len;
 } lw_packed;
 

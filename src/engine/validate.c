@@ -41,8 +41,15 @@ static int check_conv(const eng_plan *p, int k) {
         return BADOP("1x1 GEMM conv with a spatial kernel", k, o->name);
     if (o->conv_kind == CONV_DW && o->cin != o->cout) return BADOP("depthwise conv with Cin != Cout", k, o->name);
     /* packing (ENG_WEIGHTS_PANEL16): depthwise [tap][C]; others panels of 16 output channels */
-    int64_t want = o->conv_kind == CONV_DW ? (int64_t)o->kh * o->kw * o->cout : (int64_t)(o->cout + 15) / 16 * 16 * eng_conv_k(o);
-    if (o->w_len != want * 4 || o->b_len != (int64_t)o->cout * 4) return BADOP("packed weights have the wrong size", k, o->name);
+    int64_t want = o->conv_kind == CONV_DW ? (int64_t)o->kh * o->kw * o->cout * 4 : (int64_t)(o->cout + 15) / 16 * 16 * eng_conv_k(o) * 4;
+    if (o->q_scale != 0) { /* int8: a 1x1 GEMM conv of an int8 engine, with a positive finite step */
+        if (!(o->q_scale > 0 && o->q_scale < 1e30f) || o->conv_kind != CONV_GEMM || strcmp(p->meta.precision, "int8") ||
+            (o->q_unsigned != 0 && o->q_unsigned != 1))
+            return BADOP("int8 step %g on a conv that cannot be int8", k, o->name, (double)o->q_scale);
+        want = eng_conv_i8_len(o);
+    }
+    if (o->q_scale == 0 && o->q_unsigned) return BADOP("unsigned int8 input on a float conv", k, o->name);
+    if (o->w_len != want || o->b_len != (int64_t)o->cout * 4) return BADOP("packed weights have the wrong size", k, o->name);
     if (o->residual >= 0 && !same_shape(&p->tensors[o->residual], y)) return BADOP("residual shape", k, o->name);
     if (o->residual >= 0 && o->conv_kind == CONV_DW) return BADOP("depthwise conv with a residual", k, o->name);
     return 1;
@@ -188,6 +195,7 @@ int eng_validate_op(const eng_plan *p, int k) {
     if ((o->w_len && !(info->fields & EF_WEIGHTS)) || (o->b_len && !(info->fields & EF_BIAS)))
         return BADOP("blob data a %s op does not read", k, o->name, info->name);
     if (o->act < 0 || o->act >= EACT_COUNT || (o->act && !(info->fields & EF_ACT))) return BADOP("activation %d", k, o->name, o->act);
+    if ((o->q_scale != 0 || o->q_unsigned) && o->kind != EOP_CONV) return BADOP("an int8 step on a %s op", k, o->name, info->name);
     /* the memory plan never lays an op's output over its inputs; kernels rely on it */
     for (int i = 0; i <= o->n_in; i++) {
         int t = i < o->n_in ? o->in[i] : o->residual;

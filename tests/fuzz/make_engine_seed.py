@@ -2,7 +2,8 @@
 """Write a tiny synthetic odrt engine (docs/engine-format.md) that uses every network op kind but
 the reference fallback (the crop's boxes are computed values: whatever they hold, a crop must run): the seed of the engine-loader fuzzer, and a format check in the tests.
 `write_engine(meta, blob)` is the format's writer in Python (XXH3 checksums as odrt computes them).
-Usage: make_engine_seed.py OUT.odrt"""
+With --int8 the engine is an int8 one whose 1x1 conv is int8 (docs/engine-format.md's packing).
+Usage: make_engine_seed.py OUT.odrt [--int8]"""
 import json
 import struct
 import sys
@@ -35,7 +36,24 @@ def write_engine(meta, blob, device=b"cpu", version=2):
     return bytes(out)
 
 
-def seed():
+def int8_gemm(rng, cin, cout):
+    """an int8 1x1 conv's weight part: int8 [P][Kp/4][16][4], int32 128 * column sums, float column
+    steps, float 1 / input steps (Kp)"""
+    kp, np16 = (cin + 3) // 4 * 4, (cout + 15) // 16 * 16
+    w = np.zeros((np16 // 16, kp // 4, 16, 4), np.int8)
+    q = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
+    for co in range(cout):
+        for k in range(cin):
+            w[co // 16, k // 4, co % 16, k % 4] = q[co, k]
+    comp = np.zeros(np16, np.int32)
+    comp[:cout] = 128 * q.astype(np.int32).sum(1)
+    steps = np.full(np16, 0.002, np.float32)
+    inv = np.zeros(kp, np.float32)
+    inv[:cin] = 1 / 0.05
+    return w.tobytes() + comp.tobytes() + steps.tobytes() + inv.tobytes()
+
+
+def seed(int8=False):
     rng = np.random.default_rng(7)
     blob = bytearray()
 
@@ -88,7 +106,8 @@ def seed():
         op(1, [t2], t3, dict(act=1, conv_kind=1, kh=3, kw=3, pt=1, pl=1, pb=1, pr=1, cin=8, cout=8), f=(0.0, 6.0, 0.0),
            w=put(rng.normal(0, 0.3, 9 * 8).astype(np.float32)), b=put(np.zeros(8, np.float32)), name="conv_dw"),
         op(1, [t3], t4, dict(conv_kind=0, cin=8, cout=8, residual=t2),
-           w=put(rng.normal(0, 0.3, 16 * 8).astype(np.float32)), b=put(np.zeros(8, np.float32)), name="conv_gemm"),
+           w=put(np.frombuffer(int8_gemm(rng, 8, 8), np.uint8) if int8 else rng.normal(0, 0.3, 16 * 8).astype(np.float32)),
+           b=put(np.zeros(8, np.float32)), name="conv_gemm"),
         op(3, [t4], t5, dict(act=2), name="sigmoid"),
         op(2, [t5], t6, dict(bin=0, bcast=2), w=put(rng.normal(0, 1, 8).astype(np.float32)), name="add_channel"),
         op(2, [t6, t5], t7, dict(bin=2, bcast=0), name="mul"),
@@ -101,11 +120,13 @@ def seed():
         op(9, [t7, t15], t16, dict(kh=3, kw=3, cin=8, cout=8, axis=1), name="crop"),
     ]
     del conv
+    if int8:  # its input is a Clip(0, 6): unsigned, step 0.05
+        ops[2]["f"] += [fbits(0.05), 1]
     anchors = np.stack(np.meshgrid((np.arange(4) + 0.5) / 4, (np.arange(4) + 0.5) / 4, indexing="ij"), -1).reshape(-1, 2)
     anchors = np.concatenate([np.repeat(anchors, 2, 0), np.tile([[0.2, 0.2], [0.4, 0.3]], (16, 1))], 1).astype(np.float32)
     a_off = put(anchors)[0]
     meta = {
-        "format_version": 2, "odrt_version": "seed", "device": "cpu", "precision": "fp32", "family": "ssd",
+        "format_version": 2, "odrt_version": "seed", "device": "cpu", "precision": "int8" if int8 else "fp32", "family": "ssd",
         "source_sha256": "0" * 64, "build_options": "synthetic seed", "threads": 1,
         "input": {"name": "input_tensor", "dtype": "uint8", "layout": "nhwc", "batch": 1, "network_size": [8, 8],
                   "frame_size": [0, 0]},
@@ -127,4 +148,4 @@ def seed():
 
 if __name__ == "__main__":
     with open(sys.argv[1], "wb") as f:
-        f.write(seed())
+        f.write(seed("--int8" in sys.argv[2:]))

@@ -2,6 +2,7 @@
 build / convert / inspect, python -m odrt, and bad input raising OdrtError with odrt's message."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -58,6 +59,23 @@ def test_build_in_python_equals_cli_engine(engine_file, photos, tmp_path):
     for p in photos[:2]:
         assert_same(as_list(e.detect(odrt.load_image(p))), want[os.path.basename(p)], p)
     e.close()
+
+
+def test_int8_build_in_python_equals_cli_engine(photos, tmp_path):
+    """an INT8 engine: the CLI calibrates on photos and saves the calibration; the Python build from
+    that file is the same engine, byte for byte"""
+    d = tmp_path / "photos"
+    d.mkdir()
+    for p in photos:
+        shutil.copy(p, d)
+    cli("build", MODEL, "-o", tmp_path / "cli8.odrt", "--threads", "2", "--precision", "int8", "--calibration", d,
+        "--save-calibration", tmp_path / "calib.json")
+    e = odrt.build(MODEL, tmp_path / "py8.odrt", threads=2, precision="int8", calibration=tmp_path / "calib.json")
+    assert (tmp_path / "py8.odrt").read_bytes() == (tmp_path / "cli8.odrt").read_bytes()
+    assert e.inspect()["precision"] == "int8"
+    e.close()
+    with pytest.raises(odrt.OdrtError, match="needs --calibration"):
+        odrt.build(MODEL, precision="int8")
 
 
 def test_batches_equal_cli(engine4_file, photos, tmp_path):

@@ -89,10 +89,11 @@ def test_synthetic_seed(tmp_path, images):
     import subprocess
     import sys
     from conftest import ROOT
-    seed = tmp_path / "seed.odrt"
-    subprocess.run([sys.executable, str(ROOT + "/tests/fuzz/make_engine_seed.py"), str(seed)], check=True)
-    p = run_odrt("detect", seed, images[0], "--threshold", "0")
-    assert "10 detections" in p.stdout
+    for extra in ([], ["--int8"]):
+        seed = tmp_path / "seed.odrt"
+        subprocess.run([sys.executable, str(ROOT + "/tests/fuzz/make_engine_seed.py"), str(seed)] + extra, check=True)
+        p = run_odrt("detect", seed, images[0], "--threshold", "0")
+        assert "10 detections" in p.stdout, extra
 
 
 def test_truncated_and_flipped(good, tmp_path):

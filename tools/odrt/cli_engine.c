@@ -29,6 +29,9 @@ int cli_build_flag(int argc, char **argv, int *i, odrt_build_options_t *o, const
     if (!strcmp(a, "--device")) o->device = v;
     else if (!strcmp(a, "--precision")) o->precision = v;
     else if (!strcmp(a, "--labels")) o->labels = v;
+    else if (!strcmp(a, "--calibration")) o->calibration = v;
+    else if (!strcmp(a, "--calibration-method")) o->calibration_method = v;
+    else if (!strcmp(a, "--save-calibration")) o->calibration_out = v;
     else if (!strcmp(a, "--batch")) {
         if (!parse_int(v, 1, 256, &o->batch)) return fprintf(stderr, "odrt %s: --batch takes 1..256\n", verb), -1;
     } else if (!strcmp(a, "--threads")) {
@@ -111,9 +114,11 @@ void print_engine_summary(const odrt_engine_t *e) {
                odrt_engine_num_classes(e));
         if (cn) printf("\n");
         else printf(", anchors %d\n", (int)jn(po, "anchors"));
-        printf("  network: %d ops (conv: %d gemm on 16-column panels, %d depthwise, %d im2col; %d on the reference executor), "
+        char i8[48] = "";
+        if (jn(k, "conv_gemm_int8") > 0) snprintf(i8, sizeof i8, " (%d of them int8)", (int)jn(k, "conv_gemm_int8"));
+        printf("  network: %d ops (conv: %d gemm on 16-column panels%s, %d depthwise, %d im2col; %d on the reference executor), "
                "%d tensors, arena %.1f MiB, weights %.1f MiB, file %.1f MiB\n",
-               (int)jn(j, "network_ops"), (int)jn(k, "conv_gemm_6x16"), (int)jn(k, "conv_depthwise_direct"),
+               (int)jn(j, "network_ops"), (int)jn(k, "conv_gemm_6x16"), i8, (int)jn(k, "conv_depthwise_direct"),
                (int)jn(k, "conv_im2col_gemm"), (int)jn(k, "reference_ops"), (int)jn(j, "network_tensors"),
                jn(j, "arena_bytes") / 1048576.0, jn(j, "weights_bytes") / 1048576.0, jn(j, "file_bytes") / 1048576.0);
         if (cn)

@@ -31,6 +31,10 @@ static void cpu_free(void *vc) {
     if (c->scratch)
         for (int i = 0; i < 256; i++) free(c->scratch[i]);
     free(c->scratch);
+    if (c->qscratch)
+        for (int i = 0; i < 256; i++) free(c->qscratch[i]);
+    free(c->qscratch);
+    free(c->qall);
     for (int i = 0; c->ref_sessions && i < c->n_ops; i++) odrt_session_free(c->ref_sessions[i]), odrt_model_free(c->ref_models[i]);
     free(c->ref_sessions);
     free(c->ref_models);
@@ -46,6 +50,7 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
     if (!c) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     int threads = o->threads;
     c->k = cpu_kernels_pick(o->cpu_isa);
+    c->k8 = cpu_i8_kernels_pick(o->cpu_isa);
     c->n_ops = p->n_ops, c->plan = p;
     if (o->profile) c->prof = calloc((size_t)p->n_ops + 1, sizeof(double));
     c->half = o->cpu_half, c->half_lo = o->cpu_half_first, c->half_hi = o->cpu_half_last < 0 ? INT32_MAX : o->cpu_half_last;
@@ -58,19 +63,26 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
     size_t ab = ((size_t)p->arena_bytes + ENG_ALIGN - 1) / ENG_ALIGN * ENG_ALIGN + ENG_ALIGN;
     c->arena = eng_alloc_aligned(ab);
     c->scratch = calloc(256, sizeof(float *));
+    c->qscratch = calloc(256, sizeof(uint8_t *));
     c->ref_models = calloc((size_t)p->n_ops + 1, sizeof(odrt_model_t *));
     c->ref_sessions = calloc((size_t)p->n_ops + 1, sizeof(odrt_session_t *));
     if (threads < 1) threads = 1;
     if (threads > 256) threads = 256;
     c->pool = tp_create(threads);
-    if (!c->arena || !c->scratch || !c->ref_models || !c->ref_sessions || !c->pool) {
+    if (!c->arena || !c->scratch || !c->qscratch || !c->ref_models || !c->ref_sessions || !c->pool) {
         cpu_free(c);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory (activation arena %lld bytes)", (long long)p->arena_bytes);
     }
-    int64_t kmax = 0, zmax = 8;
+    int64_t kmax = 0, zmax = 8, qmax = 0, qrows = MB, qall = 0;
     for (int i = 0; i < p->n_ops; i++) {
         const eng_op *op = &p->ops[i];
         if (op->kind == EOP_CONV && op->conv_kind == CONV_IM2COL && eng_conv_k(op) > kmax) kmax = eng_conv_k(op);
+        if (op->kind == EOP_CONV && op->q_scale != 0 && eng_conv_i8_kp(op) > qmax) qmax = eng_conv_i8_kp(op);
+        if (op->kind == EOP_CONV && op->q_scale != 0) { /* a fused chain's GEMM rows: one image row */
+            int64_t w = p->tensors[op->in[0]].dims[3], all = p->tensors[op->out].numel / op->cout * eng_conv_i8_kp(op);
+            if (w > qrows) qrows = w;
+            if (all > qall) qall = all;
+        }
         if (op->kind == EOP_CONV && op->conv_kind == CONV_DW) {
             int64_t wc = p->tensors[op->in[0]].dims[3] * op->cin;
             if (wc > zmax) zmax = wc;
@@ -104,6 +116,15 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
             cpu_free(c);
             return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
+    for (int t = 0; qmax && t < tp_threads(c->pool); t++)
+        if (!(c->qscratch[t] = eng_alloc_aligned((size_t)(qrows * qmax + 64)))) {
+            cpu_free(c);
+            return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        }
+    if (qall && !(c->qall = eng_alloc_aligned((size_t)qall + 64))) {
+        cpu_free(c);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
     *out = c;
     return ODRT_OK;
 }

@@ -79,10 +79,9 @@ static void chain_task(void *arg, int64_t t, int th) {
     const eng_tensor *at = a ? &p->tensors[a->in[0]] : NULL;
     const float *X = cpu_tensor(c, p, a ? a->in[0] : d->in[0]);
     const float *wa = a ? (const float *)(c->blob + a->w_off) : NULL, *ba = a ? (const float *)(c->blob + a->b_off) : NULL;
-    const float *we = e ? (const float *)(c->blob + e->w_off) : NULL, *be = e ? (const float *)(c->blob + e->b_off) : NULL;
     float *Y = cpu_tensor(c, p, e ? e->out : d->out);
     const float *R = e && e->residual >= 0 ? cpu_tensor(c, p, e->residual) : NULL;
-    k_epi ea = a ? (k_epi){a->act, a->act_lo, a->act_hi} : (k_epi){0, 0, 0}, ee = e ? (k_epi){e->act, e->act_lo, e->act_hi} : ea;
+    k_epi ea = a ? (k_epi){a->act, a->act_lo, a->act_hi} : (k_epi){0, 0, 0};
     int64_t slot_row[3] = {-1, -1, -1};
     for (int64_t oy = oy0; oy < oy1; oy++) {
         const float *rows[3];
@@ -98,7 +97,7 @@ static void chain_task(void *arg, int64_t t, int th) {
             float *r = ring + slot * W * Ce;
             if (slot_row[slot] != iy) { /* compute this row of the producer's output */
                 if (a->conv_kind == CONV_GEMM) {
-                    c->k->gemm(W, 0, Ce, a->cin, X + (n * H + iy) * W * a->cin, a->cin, wa, ba, r, Ce, NULL, &ea);
+                    cpu_gemm_rows(c, a, th, W, 0, Ce, X + (n * H + iy) * W * a->cin, r, NULL);
                 } else {
                     int64_t K = eng_conv_k(a), m0 = (n * H + iy) * W;
                     cpu_im2col_rows(a, X, at, xt, m0, m0 + W, patch);
@@ -111,7 +110,7 @@ static void chain_task(void *arg, int64_t t, int th) {
         if (e) {
             c->k->dw_row(&j->kd, rows, drow);
             int64_t off = (n * OH + oy) * OW * e->cout;
-            c->k->gemm(OW, 0, e->cout, Ce, drow, Ce, we, be, Y + off, e->cout, R ? R + off : NULL, &ee);
+            cpu_gemm_rows(c, e, th, OW, 0, e->cout, drow, Y + off, R ? R + off : NULL);
         } else {
             c->k->dw_row(&j->kd, rows, Y + (n * OH + oy) * OW * Ce);
         }

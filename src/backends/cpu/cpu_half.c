@@ -40,6 +40,6 @@ uint8_t *cpu_half_weights(const eng_plan *p, int bits) {
     if (!b) return NULL;
     memcpy(b, p->blob, (size_t)p->blob_len);
     for (int k = 0; k < p->n_ops; k++)
-        if (p->ops[k].kind == EOP_CONV) cpu_round_half((float *)(b + p->ops[k].w_off), p->ops[k].w_len / 4, bits);
+        if (p->ops[k].kind == EOP_CONV && p->ops[k].q_scale == 0) cpu_round_half((float *)(b + p->ops[k].w_off), p->ops[k].w_len / 4, bits);
     return b;
 }

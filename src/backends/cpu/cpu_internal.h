@@ -12,11 +12,14 @@
 
 typedef struct cpu_ctx {
     const cpu_kernels *k;
+    const cpu_i8_kernels *k8; /* int8 convs' GEMM */
     tp_pool *pool;
     uint8_t *arena;
     const uint8_t *blob; /* the plan's weights, or (options.cpu_half_weights) a copy with conv weights in fp16 */
     uint8_t *blob_copy;
     float **scratch; /* per thread, im2col tiles */
+    uint8_t **qscratch; /* per thread, an int8 conv's quantized row block [MB][Kp] */
+    uint8_t *qall;      /* an int8 conv's whole quantized input [M][Kp], where column groups share rows */
     float *zeros;    /* read-only zero row for depthwise borders */
     odrt_model_t **ref_models;
     odrt_session_t **ref_sessions;
@@ -40,6 +43,10 @@ extern const cpu_op_fn cpu_ops[]; /* EOP_COUNT entries: cpu_ops.c checks it */
 /* im2col rows of conv o for output pixels [m0, m1) (m = (n * OH + oy) * OW + ox) into dst [m1 - m0][K] */
 void cpu_im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
                      float *dst);
+
+/* y = the epilogue of 1x1 conv o's GEMM on rows [0, M) of x (cin floats each), columns [n0, n1)
+ * (y and r cout apart); an int8 conv quantizes the rows into thread th's scratch first */
+void cpu_gemm_rows(cpu_ctx *c, const eng_op *o, int th, int64_t M, int64_t n0, int64_t n1, const float *x, float *y, const float *r);
 
 /* cpu_fuse.c: [1x1 expand ->] depthwise 3x3 [-> 1x1 project] chains marked in c->chain, with the
  * per-thread scratch sizes they need; a chain starting at op k run */

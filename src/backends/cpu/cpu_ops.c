@@ -22,6 +22,50 @@ typedef struct job {
     k_dw dw;
 } job;
 
+/* an int8 conv's blob part (engine-format.md): weights, column sums, column steps, 1 / input steps */
+typedef struct {
+    const int8_t *B;
+    const int32_t *comp;
+    const float *step, *inv;
+    int64_t Kp;
+} i8_parts;
+
+static i8_parts i8_of(const cpu_ctx *c, const eng_op *o) {
+    i8_parts a;
+    int64_t np = (o->cout + 15) / 16;
+    a.Kp = eng_conv_i8_kp(o);
+    a.B = (const int8_t *)(c->blob + o->w_off);
+    a.comp = (const int32_t *)(a.B + np * a.Kp * 16);
+    a.step = (const float *)(a.comp + np * 16), a.inv = a.step + np * 16;
+    return a;
+}
+
+static void i8_quant(const cpu_ctx *c, const eng_op *o, const float *x, int64_t M, uint8_t *q) {
+    i8_parts a = i8_of(c, o);
+    c->k8->quant(x, M, o->cin, o->cin, a.inv, o->q_unsigned, q, a.Kp);
+}
+
+static void i8_gemm(const cpu_ctx *c, const eng_op *o, int64_t M, int64_t n0, int64_t n1, const uint8_t *q, float *y, const float *r) {
+    i8_parts a = i8_of(c, o);
+    const k_epi e = {o->act, o->act_lo, o->act_hi};
+    c->k8->gemm(M, n0, n1, a.Kp, q, a.Kp, a.B, a.comp, o->q_unsigned, a.step, (const float *)(c->blob + o->b_off), y, o->cout, r, &e);
+    if (e.act != EACT_ID && e.act != EACT_CLIP) /* (the int8 epilogue clips; the others after it) */
+        for (int64_t m = 0; m < M; m++) c->k->act(y + m * o->cout + n0, y + m * o->cout + n0, n1 - n0, &e);
+}
+
+void cpu_gemm_rows(cpu_ctx *c, const eng_op *o, int th, int64_t M, int64_t n0, int64_t n1, const float *x, float *y, const float *r) {
+    const float *w = (const float *)(c->blob + o->w_off), *b = (const float *)(c->blob + o->b_off);
+    const k_epi e = {o->act, o->act_lo, o->act_hi};
+    if (o->q_scale == 0) {
+        c->k->gemm(M, n0, n1, o->cin, x, o->cin, w, b, y, o->cout, r, &e);
+        return;
+    }
+    /* int8: the rows quantized, then the int8 GEMM */
+    uint8_t *q = c->qscratch[th];
+    i8_quant(c, o, x, M, q);
+    i8_gemm(c, o, M, n0, n1, q, y, r);
+}
+
 static void gemm_task(void *a, int64_t t, int th) {
     job *j = a;
     const eng_op *o = j->o;
@@ -30,7 +74,14 @@ static void gemm_task(void *a, int64_t t, int th) {
     int64_t panels = (o->cout + 15) / 16, per = (panels + j->n_groups - 1) / j->n_groups;
     int64_t n0 = ng * per * 16, n1 = (ng + 1) * per * 16 < o->cout ? (ng + 1) * per * 16 : o->cout;
     if (n0 >= n1) return;
-    (void)th;
+    if (o->q_scale != 0 && j->c->qall && j->n_groups > 1) { /* rows quantized once by quant_task */
+        i8_gemm(j->c, o, m1 - m0, n0, n1, j->c->qall + m0 * eng_conv_i8_kp(o), j->y + m0 * o->cout, j->r ? j->r + m0 * o->cout : NULL);
+        return;
+    }
+    if (o->q_scale != 0) {
+        cpu_gemm_rows(j->c, o, th, m1 - m0, n0, n1, j->x + m0 * o->cin, j->y + m0 * o->cout, j->r ? j->r + m0 * o->cout : NULL);
+        return;
+    }
     j->c->k->gemm(m1 - m0, n0, n1, o->cin, j->x + m0 * o->cin, o->cin, j->w, j->b, j->y + m0 * o->cout, o->cout,
                   j->r ? j->r + m0 * o->cout : NULL, &j->e);
 }
@@ -63,6 +114,15 @@ void cpu_im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, cons
             }
         }
     }
+}
+
+/* an int8 GEMM's row block t quantized into the context's buffer (when column groups share rows) */
+static void quant_task(void *a, int64_t t, int th) {
+    job *j = a;
+    const eng_op *o = j->o;
+    int64_t M = j->p->tensors[o->out].numel / o->cout, m0 = t * MB, m1 = m0 + MB < M ? m0 + MB : M;
+    (void)th;
+    i8_quant(j->c, o, j->x + m0 * o->cin, m1 - m0, j->c->qall + m0 * eng_conv_i8_kp(o));
 }
 
 static void im2col_task(void *a, int64_t t, int th) {
@@ -216,6 +276,7 @@ static odrt_status_t run_conv(cpu_ctx *c, const eng_plan *p, int k) {
     } else {
         int64_t panels = (o->cout + 15) / 16;
         j.n_groups = j.m_blocks >= threads * 4 ? 1 : panels < threads * 4 ? panels : threads * 4;
+        if (o->q_scale != 0 && c->qall && j.n_groups > 1) tp_run(c->pool, j.m_blocks, quant_task, &j);
         tp_run(c->pool, j.m_blocks * j.n_groups, gemm_task, &j);
     }
     return ODRT_OK;

@@ -9,7 +9,7 @@
 #include "backends/cpu/kernels.h"
 
 #if defined(__x86_64__)
-static int has_avx2, has_avx512, is_amd;
+static int has_avx2, has_avx512, has_avxvnni, is_amd;
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
 
 static void read_features(void) {
@@ -19,6 +19,7 @@ static void read_features(void) {
     has_avx512 = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
     is_amd = __builtin_cpu_is("amd");
+    has_avxvnni = has_avx2 && __builtin_cpu_supports("avxvnni");
 #endif
 }
 #endif
@@ -32,4 +33,14 @@ const cpu_kernels *cpu_kernels_pick(const char *isa) {
     if (has_avx2) return &cpu_kernels_avx2;
 #endif
     return &cpu_kernels_generic;
+}
+
+const cpu_i8_kernels *cpu_i8_kernels_pick(const char *isa) {
+    if (isa && !strcmp(isa, "generic")) return &cpu_i8_kernels_generic;
+#if defined(__x86_64__)
+    pthread_once(&features_once, read_features);
+    if (has_avxvnni) return &cpu_i8_kernels_avxvnni;
+    if (has_avx2) return &cpu_i8_kernels_avx2;
+#endif
+    return &cpu_i8_kernels_generic;
 }

@@ -36,6 +36,28 @@ typedef struct cpu_kernels {
     void (*binary)(int op, int rev, const float *a, const float *b, int64_t nb, float *y, int64_t n, const k_epi *e);
 } cpu_kernels;
 
+/* int8 GEMM of the int8 1x1 convolutions (kernels_i8.c), chosen apart from the float set */
+typedef struct cpu_i8_kernels {
+    const char *isa;
+    /* rows [0, M) of x (K floats, ldx apart) quantized (x[k] * inv[k] rounded half to even, saturated to
+     * [-128, 127], or with unsig to [0, 255]) into q [M][Kp] in the set's own encoding, Kp >= K a
+     * multiple of 4, the pad zero */
+    void (*quant)(const float *x, int64_t M, int64_t K, int64_t ldx, const float *inv, int unsig, uint8_t *q, int64_t Kp);
+    /* C[m, n] = act(sum_k q[m, k] w[k, n] * step[n] + bias[n] (+ R[m, n])) for q rows quant wrote
+     * with the same unsig (comp: 128 * the column's weight sum, which the VNNI set's encoding needs);
+     * rows [0, M), columns [n0, n1) (n0 a multiple of 16); act ID or CLIP (the caller applies the
+     * others); B packed [N/16][Kp/4][16][4] */
+    void (*gemm)(int64_t M, int64_t n0, int64_t n1, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B,
+                 const int32_t *comp, int unsig, const float *step, const float *bias, float *C, int64_t ldc,
+                 const float *R, const k_epi *e);
+} cpu_i8_kernels;
+extern const cpu_i8_kernels cpu_i8_kernels_generic;
+#if defined(__x86_64__)
+extern const cpu_i8_kernels cpu_i8_kernels_avx2, cpu_i8_kernels_avxvnni;
+#endif
+/* the best int8 set this CPU runs ("generic" asks for the scalar one) */
+const cpu_i8_kernels *cpu_i8_kernels_pick(const char *isa);
+
 extern const cpu_kernels cpu_kernels_generic;
 #if defined(__x86_64__)
 extern const cpu_kernels cpu_kernels_avx2;

@@ -1,0 +1,173 @@
+/* Int8 GEMM kernels of the CPU engine's int8 1x1 convolutions (odrt build --precision int8),
+ * compiled once per ISA like kernels.c (KSUF, CMake): _avxvnni (AVX-VNNI vpdpbusd on 256-bit
+ * registers: u8 activations x s8 weights), _avx2 (no VNNI: vpmaddubsw, kept from saturating: a
+ * signed input as |a| x sign(w, a), |a| <= 128; an unsigned one as 2 (a >> 1) x w + (a & 1) x w),
+ * _generic (scalar; AArch64 too).
+ *
+ * Activations are quantized per row block as ONNX's QuantizeLinear does (x / step rounded half to
+ * even, saturated to [-128, 127], or for an input >= 0 to [0, 255]; here x times 1 / step). VNNI
+ * stores a signed q as q + 128 (its unsigned operand) and takes 128 * (the column's weight sum) off
+ * the dot product. Weights are packed [panel][Kp / 4][16][4] (lower.c): one 32-bit group of 4 k per
+ * column, so one vpdpbusd multiplies a broadcast group of one row into 8 columns. The epilogue:
+ * (acc - comp) * step[n] + bias[n] (+ residual), Clip. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "backends/cpu/kernels.h"
+
+#ifndef KSUF
+#define KSUF generic
+#endif
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define K(name) CAT(name, KSUF)
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVXVNNI__)
+#define VNNI 1
+#else
+#define VNNI 0
+#endif
+
+static inline float epi1(int32_t acc, float step, float bias, const float *r, const k_epi *e) {
+    float v = (float)acc * step + bias;
+    if (r) v += *r;
+    if (e->act == EACT_CLIP) v = v < e->lo ? e->lo : v > e->hi ? e->hi : v; /* NaN stays NaN */
+    return v;
+}
+
+/* rows [0, M) of x (K floats each, ldx apart) -> q [M][Kp] bytes, the pad (k >= K) zero */
+static void K(quant)(const float *x, int64_t M, int64_t K, int64_t ldx, const float *inv, int unsig, uint8_t *q, int64_t Kp) {
+    const int lo = unsig ? 0 : -128, hi = unsig ? 255 : 127;
+    const uint8_t flip = !unsig && VNNI ? 0x80 : 0;
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * ldx;
+        uint8_t *qr = q + m * Kp;
+        int64_t k = 0;
+#if defined(__AVX2__)
+        const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), vflip = _mm256_set1_epi8((char)flip);
+        for (; k + 32 <= K; k += 32) {
+            __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k), _mm256_loadu_ps(inv + k)));
+            __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k + 8), _mm256_loadu_ps(inv + k + 8)));
+            __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k + 16), _mm256_loadu_ps(inv + k + 16)));
+            __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k + 24), _mm256_loadu_ps(inv + k + 24)));
+            __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+            __m256i v = unsig ? _mm256_packus_epi16(ab, cd) : _mm256_packs_epi16(ab, cd);
+            _mm256_storeu_si256((__m256i *)(qr + k), _mm256_xor_si256(_mm256_permutevar8x32_epi32(v, perm), vflip));
+        }
+#endif
+        for (; k < K; k++) { /* (cvtps gives NaN as -2^31: saturated to lo) */
+            float v = nearbyintf(xr[k] * inv[k]);
+            int32_t i = v != v ? lo : v > (float)hi ? hi : v < (float)lo ? lo : (int32_t)v;
+            qr[k] = (uint8_t)(i & 0xff) ^ flip;
+        }
+        for (; k < Kp; k++) qr[k] = flip; /* zero (weights there are zero too) */
+    }
+}
+
+#if defined(__AVX2__)
+static inline __m256i dot4(__m256i acc, __m256i a, __m256i b, int unsig) {
+#if VNNI
+    (void)unsig;
+    return _mm256_dpbusd_avx_epi32(acc, a, b);
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (!unsig) {
+        __m256i t = _mm256_maddubs_epi16(_mm256_abs_epi8(a), _mm256_sign_epi8(b, a));
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(t, ones));
+    }
+    const __m256i m7 = _mm256_set1_epi8(0x7f), one = _mm256_set1_epi8(1);
+    __m256i h = _mm256_and_si256(_mm256_srli_epi16(a, 1), m7), l = _mm256_and_si256(a, one);
+    __m256i t = _mm256_add_epi32(_mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(h, b), ones), 1),
+                                 _mm256_madd_epi16(_mm256_maddubs_epi16(l, b), ones));
+    return _mm256_add_epi32(acc, t);
+#endif
+}
+
+/* rows [0, R) (R <= ROWS) x one 16-column panel: acc[r][0..1] */
+#define ROWS 6
+static inline void tile(int R, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B, int unsig, __m256i acc[ROWS][2]) {
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t k = 0; k < Kp; k += 4) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + k * 16)), b1 = _mm256_loadu_si256((const __m256i *)(B + k * 16 + 32));
+        if (R == ROWS) {
+            for (int r = 0; r < ROWS; r++) {
+                int32_t g;
+                memcpy(&g, A + r * lda + k, 4);
+                __m256i a = _mm256_set1_epi32(g);
+                acc[r][0] = dot4(acc[r][0], a, b0, unsig);
+                acc[r][1] = dot4(acc[r][1], a, b1, unsig);
+            }
+        } else {
+            for (int r = 0; r < R; r++) {
+                int32_t g;
+                memcpy(&g, A + r * lda + k, 4);
+                __m256i a = _mm256_set1_epi32(g);
+                acc[r][0] = dot4(acc[r][0], a, b0, unsig);
+                acc[r][1] = dot4(acc[r][1], a, b1, unsig);
+            }
+        }
+    }
+}
+#endif
+
+/* C[m, n] for rows [0, M), columns [n0, n1) (n0 a multiple of 16): the epilogue of the int8 dot
+ * products of q rows (Kp bytes, lda apart) with the packed panels */
+static void K(gemm_i8)(int64_t M, int64_t n0, int64_t n1, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B,
+                       const int32_t *comp, int unsig, const float *step, const float *bias, float *C, int64_t ldc,
+                       const float *R, const k_epi *e) {
+    const int use_comp = VNNI && !unsig;
+    for (int64_t p0 = n0; p0 < n1; p0 += 16) {
+        const int8_t *Bp = B + (p0 / 16) * Kp * 16;
+        int nc = n1 - p0 < 16 ? (int)(n1 - p0) : 16;
+        int32_t cp[16];
+        for (int j = 0; j < 16; j++) cp[j] = use_comp ? comp[p0 + j] : 0;
+#if defined(__AVX2__)
+        const __m256i c0 = _mm256_loadu_si256((const __m256i *)cp), c1 = _mm256_loadu_si256((const __m256i *)(cp + 8));
+        for (int64_t m = 0; m < M; m += ROWS) {
+            int rows = M - m < ROWS ? (int)(M - m) : ROWS;
+            __m256i acc[ROWS][2];
+            tile(rows, Kp, A + m * lda, lda, Bp, unsig, acc);
+            for (int r = 0; r < rows; r++) {
+                float *y = C + (m + r) * ldc + p0;
+                const float *rr = R ? R + (m + r) * ldc + p0 : NULL;
+                __m256i a0 = _mm256_sub_epi32(acc[r][0], c0), a1 = _mm256_sub_epi32(acc[r][1], c1);
+                if (nc == 16) { /* (bias has cout floats: a partial panel reads it per column) */
+                    __m256 v0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a0), _mm256_loadu_ps(step + p0), _mm256_loadu_ps(bias + p0));
+                    __m256 v1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a1), _mm256_loadu_ps(step + p0 + 8), _mm256_loadu_ps(bias + p0 + 8));
+                    if (rr) v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rr)), v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rr + 8));
+                    if (e->act == EACT_CLIP) {
+                        const __m256 lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
+                        v0 = _mm256_min_ps(hi, _mm256_max_ps(lo, v0)), v1 = _mm256_min_ps(hi, _mm256_max_ps(lo, v1));
+                    }
+                    _mm256_storeu_ps(y, v0), _mm256_storeu_ps(y + 8, v1);
+                } else {
+                    int32_t ai[16];
+                    _mm256_storeu_si256((__m256i *)ai, a0), _mm256_storeu_si256((__m256i *)(ai + 8), a1);
+                    for (int j = 0; j < nc; j++) y[j] = epi1(ai[j], step[p0 + j], bias[p0 + j], rr ? rr + j : NULL, e);
+                }
+            }
+        }
+#else
+        for (int64_t m = 0; m < M; m++) {
+            const uint8_t *a = A + m * lda;
+            for (int j = 0; j < nc; j++) {
+                int32_t acc = 0;
+                for (int64_t k = 0; k < Kp; k++)
+                    acc += (unsig ? (int32_t)a[k] : (int32_t)(int8_t)a[k]) * Bp[(k / 4 * 16 + j) * 4 + k % 4];
+                C[m * ldc + p0 + j] = epi1(acc - cp[j], step[p0 + j], bias[p0 + j], R ? R + m * ldc + p0 + j : NULL, e);
+            }
+        }
+#endif
+    }
+}
+
+const cpu_i8_kernels CAT(cpu_i8_kernels, KSUF) = {
+#define STR2(x) #x
+#define STR(x) STR2(x)
+    STR(KSUF), K(quant), K(gemm_i8)};
