@@ -1,4 +1,4 @@
-/* The int8 1x1 convolution of CPU engines (odrt build --precision int8): lower.c's packing and every
+/* The int8 1x1 convolution of CPU engines (odrt build --precision int8): engine/pack.c's packing and every
  * int8 kernel set this CPU runs (kernels_i8.c: generic, AVX2, AVX-VNNI) against the arithmetic the
  * Q/DQ graph defines, computed here from the float inputs in double: the input quantized per
  * channel as ONNX's QuantizeLinear does (x / step, half to even, saturated to [-128, 127] or [0, 255]),

@@ -179,7 +179,7 @@ typedef struct eng_plan {
  * that device, so that build and the file format need no device names of their own; a backend
  * (backends/backend.h) points at its record. */
 enum { ENG_PREC_FP32 = 1u << 0, ENG_PREC_FP16 = 1u << 1, ENG_PREC_INT8 = 1u << 2 };
-typedef enum { ENG_WEIGHTS_PANEL16 = 0 /* conv weights as lower.c packs them (docs/engine-format.md) */ } eng_weight_layout;
+typedef enum { ENG_WEIGHTS_PANEL16 = 0 /* conv weights as engine/pack.c packs them (docs/engine-format.md) */ } eng_weight_layout;
 typedef struct eng_device {
     const char *name;          /* as engine files name it: "cpu", "cuda" */
     unsigned precisions;       /* ENG_PREC_* its engines may have */

@@ -7,7 +7,7 @@
  * Activations are quantized per row block as ONNX's QuantizeLinear does (x / step rounded half to
  * even, saturated to [-128, 127], or for an input >= 0 to [0, 255]; here x times 1 / step). VNNI
  * stores a signed q as q + 128 (its unsigned operand) and takes 128 * (the column's weight sum) off
- * the dot product. Weights are packed [panel][Kp / 4][16][4] (lower.c): one 32-bit group of 4 k per
+ * the dot product. Weights are packed [panel][Kp / 4][16][4] (engine/pack.c): one 32-bit group of 4 k per
  * column, so one vpdpbusd multiplies a broadcast group of one row into 8 columns. The epilogue:
  * (acc - comp) * step[n] + bias[n] (+ residual), Clip. */
 #include <math.h>
