@@ -34,6 +34,18 @@ def images():
     return imgs
 
 
+@pytest.fixture(scope="module")
+def calib_dir(tmp_path_factory):
+    """the int8 calibration set: the shared photos and the COCO subset's photos, in one folder"""
+    import shutil
+    d = tmp_path_factory.mktemp("calib")
+    for sub in ("images", os.path.join("coco", "images")):
+        for f in sorted(os.listdir(os.path.join(SHARED, sub))):
+            if f.endswith(".jpg"):
+                shutil.copy(os.path.join(SHARED, sub, f), d / f)
+    return d
+
+
 def iou(a, b):
     """boxes [ymin, xmin, ymax, xmax]"""
     y1, x1, y2, x2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])

@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 
 import numpy as np
 import onnx
@@ -22,17 +21,6 @@ from conftest import MODEL, ROOT, SHARED, iou, run_odrt
 
 M640 = os.path.join(ROOT, ".cache", "models", "handtrack640.onnx")
 SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"  # sanitizer builds: handtrack only
-
-
-@pytest.fixture(scope="module")
-def calib_dir(tmp_path_factory):
-    """the calibration set: the shared photos and the COCO subset's photos"""
-    d = tmp_path_factory.mktemp("calib")
-    for sub in ("images", os.path.join("coco", "images")):
-        for f in sorted(os.listdir(os.path.join(SHARED, sub))):
-            if f.endswith(".jpg"):
-                shutil.copy(os.path.join(SHARED, sub, f), d / f)
-    return d
 
 
 @pytest.fixture(scope="module")

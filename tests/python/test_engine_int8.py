@@ -8,7 +8,6 @@ by tests/test_int8_kernels.c); a saved calibration gives the same engine byte fo
 fields are refused with one line."""
 import json
 import os
-import shutil
 
 import pytest
 
@@ -17,17 +16,6 @@ from test_engine_corrupt import meta_of, reseal
 
 SUBSET = os.environ.get("ODRT_TEST_SUBSET") == "1"  # sanitizer builds: handtrack only
 TFJS640 = os.path.join(SHARED, "models", "handtrack640", "model.json")
-
-
-@pytest.fixture(scope="module")
-def calib_dir(tmp_path_factory):
-    """the calibration set: the shared photos and the COCO subset's photos"""
-    d = tmp_path_factory.mktemp("calib")
-    for sub in ("images", os.path.join("coco", "images")):
-        for f in sorted(os.listdir(os.path.join(SHARED, sub))):
-            if f.endswith(".jpg"):
-                shutil.copy(os.path.join(SHARED, sub, f), d / f)
-    return d
 
 
 @pytest.fixture(scope="module")

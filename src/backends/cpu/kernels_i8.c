@@ -91,28 +91,24 @@ static inline __m256i dot4(__m256i acc, __m256i a, __m256i b, int unsig) {
 
 /* rows [0, R) (R <= ROWS) x one 16-column panel: acc[r][0..1] */
 #define ROWS 6
-static inline void tile(int R, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B, int unsig, __m256i acc[ROWS][2]) {
-    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+static inline __attribute__((always_inline)) void tile_rows(int R, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B,
+                                                            int unsig, __m256i acc[ROWS][2]) {
     for (int64_t k = 0; k < Kp; k += 4) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + k * 16)), b1 = _mm256_loadu_si256((const __m256i *)(B + k * 16 + 32));
-        if (R == ROWS) {
-            for (int r = 0; r < ROWS; r++) {
-                int32_t g;
-                memcpy(&g, A + r * lda + k, 4);
-                __m256i a = _mm256_set1_epi32(g);
-                acc[r][0] = dot4(acc[r][0], a, b0, unsig);
-                acc[r][1] = dot4(acc[r][1], a, b1, unsig);
-            }
-        } else {
-            for (int r = 0; r < R; r++) {
-                int32_t g;
-                memcpy(&g, A + r * lda + k, 4);
-                __m256i a = _mm256_set1_epi32(g);
-                acc[r][0] = dot4(acc[r][0], a, b0, unsig);
-                acc[r][1] = dot4(acc[r][1], a, b1, unsig);
-            }
+        for (int r = 0; r < R; r++) {
+            int32_t g;
+            memcpy(&g, A + r * lda + k, 4);
+            __m256i a = _mm256_set1_epi32(g);
+            acc[r][0] = dot4(acc[r][0], a, b0, unsig);
+            acc[r][1] = dot4(acc[r][1], a, b1, unsig);
         }
     }
+}
+
+static inline void tile(int R, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B, int unsig, __m256i acc[ROWS][2]) {
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    if (R == ROWS) tile_rows(ROWS, Kp, A, lda, B, unsig, acc); /* (a constant count: unrolled, in registers) */
+    else tile_rows(R, Kp, A, lda, B, unsig, acc);
 }
 #endif
 
