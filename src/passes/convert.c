@@ -381,9 +381,12 @@ odrt_status_t odrt_convert(odrt_model_t *om, const odrt_convert_options_t *opts,
     odrt_status_t rc = ODRT_OK;
     if (report_json) *report_json = NULL;
     p.target = o && o->target ? o->target : "trt8";
-    if (strcmp(p.target, "trt7") && strcmp(p.target, "trt8") && strcmp(p.target, "trt10") && strcmp(p.target, "onnx"))
-        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --target '%s' (trt7, trt8, trt10, onnx)", p.target);
-    p.nms = o && o->nms ? o->nms : !strcmp(p.target, "trt7") ? "batched" : !strcmp(p.target, "onnx") ? "onnx" : "efficient";
+    if (strcmp(p.target, "trt7") && strcmp(p.target, "trt8") && strcmp(p.target, "trt10") && strcmp(p.target, "trt11") &&
+        strcmp(p.target, "onnx"))
+        return odrt_fail(ODRT_ERR_ARG, "convert: unknown --target '%s' (trt7, trt8, trt10, trt11, onnx)", p.target);
+    /* TensorRT 11: ONNX NonMaxSuppression (INMSLayer) by default; the NMS plugins are deprecated
+     * IPluginV2s (EfficientNMS_TRT since 10.12), still there on request */
+    p.nms = o && o->nms ? o->nms : !strcmp(p.target, "trt7") ? "batched" : !strcmp(p.target, "onnx") || !strcmp(p.target, "trt11") ? "onnx" : "efficient";
     if (strcmp(p.nms, "efficient") && strcmp(p.nms, "batched") && strcmp(p.nms, "onnx"))
         return odrt_fail(ODRT_ERR_ARG, "convert: unknown --nms '%s' (efficient, batched, onnx)", p.nms);
     if (!strcmp(p.target, "trt7") && !strcmp(p.nms, "efficient"))

@@ -91,6 +91,42 @@ def test_onnx_flavour_runs_in_onnxruntime(converted, images, tmp_path):
         np.testing.assert_allclose(got["detection_scores"], ref["detection_scores"], atol=1e-4)
 
 
+def trt_ops(target):
+    """the operator names data/tensorrt_onnx_ops.txt lists for a target"""
+    from conftest import ROOT
+    ops, cur = set(), None
+    for line in open(os.path.join(ROOT, "data", "tensorrt_onnx_ops.txt")):
+        if line.startswith("#") or not line.strip():
+            continue
+        if line.startswith("target "):
+            cur = line.split()[1]
+        elif cur == target:
+            ops |= set(line.split())
+    return ops
+
+
+def test_trt11_target(converted, original, images, tmp_path):
+    """--target trt11: ONNX NonMaxSuppression by default (no plugin), every op in TensorRT 11's parser
+    list, the original export's detections under onnxruntime; --nms efficient still on request"""
+    model, rep = converted("--target", "trt11")
+    m = onnx.load(str(model))
+    onnx.checker.check_model(m, full_check=True)
+    ops = {n.op_type for n in m.graph.node}
+    assert "NonMaxSuppression" in ops and all(n.domain in ("", "ai.onnx") for n in m.graph.node)
+    allowed = trt_ops("trt11")
+    assert "Swish" in allowed and trt_ops("trt10") < allowed
+    assert ops <= allowed, ops - allowed
+    s = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for img in images:
+        x = resized(img)
+        got = dict(zip(OUT, s.run(None, {"input_tensor": x})))
+        assert not unmatched(original(x), got), img
+    plug, _ = converted("--target", "trt11", "--nms", "efficient")
+    assert any(n.op_type == "EfficientNMS_TRT" for n in onnx.load(str(plug)).graph.node)
+    r = run_odrt("convert", MODEL, "-o", tmp_path / "x.onnx", "--target", "trt12", check=False)
+    assert r.returncode != 0 and "(trt7, trt8, trt10, trt11, onnx)" in r.stderr
+
+
 def test_full_size_input_keeps_the_resize(converted, original, images, tmp_path):
     x = load_rgb(images[0])
     model, rep = converted("--input-shape", "1x%dx%dx3" % (x.shape[1], x.shape[2]))

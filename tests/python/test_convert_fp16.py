@@ -64,7 +64,7 @@ def counts(ref, got, thr):
     return sum(sum(d[1] >= thr for d in r) for r in ref), sum(len(missing(r, g, thr, 0.9, None)) for r, g in zip(ref, got))
 
 
-@pytest.mark.parametrize("target", ["onnx", "trt10"])
+@pytest.mark.parametrize("target", ["onnx", "trt10", "trt11"])
 def test_fp16_onnx_is_strongly_typed(target, tmp_path):
     out = tmp_path / "m.onnx"
     run_odrt("convert", MODEL, "-o", out, "--target", target, "--precision", "fp16", "--report", tmp_path / "r.json")
