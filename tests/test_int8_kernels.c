@@ -22,13 +22,14 @@ static double urand(void) { /* [0, 1) */
     return (double)(rng >> 11) / 9007199254740992.0;
 }
 
-/* round half to even of a float quotient, as the reference executor's QuantizeLinear */
+/* x / step rounded half to even and saturated, as QuantizeLinear (x times 1 / step, as the engine) */
 static int32_t q_ref(float x, float step, int lo, int hi) {
     float v = nearbyintf(x * (1.0f / step)); /* (the engine multiplies by 1 / step: so does the reference here) */
     return v != v ? lo : v < (float)lo ? lo : v > (float)hi ? hi : (int32_t)v;
 }
 
-static int one_case(const cpu_i8_kernels *k8, int M, int K, int N, int unsig, int act, int residual) {
+/* (not vectorised: AArch64 GCC 12 crashes vectorising the reference's reduction; it is a reference) */
+__attribute__((optimize("no-tree-vectorize"))) static int one_case(const cpu_i8_kernels *k8, int M, int K, int N, int unsig, int act, int residual) {
     eng_plan p;
     memset(&p, 0, sizeof p);
     p.owns_blob = 1;

@@ -8,6 +8,13 @@
 
 #include "backends/cpu/kernels.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20) /* the kernel's AArch64 hwcap bit for the dot product instructions */
+#endif
+#endif
+
 #if defined(__x86_64__)
 static int has_avx2, has_avx512, has_avxvnni, is_amd;
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
@@ -41,6 +48,8 @@ const cpu_i8_kernels *cpu_i8_kernels_pick(const char *isa) {
     pthread_once(&features_once, read_features);
     if (has_avxvnni) return &cpu_i8_kernels_avxvnni;
     if (has_avx2) return &cpu_i8_kernels_avx2;
+#elif defined(__aarch64__) && defined(__linux__)
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) return &cpu_i8_kernels_neondot;
 #endif
     return &cpu_i8_kernels_generic;
 }

@@ -54,6 +54,8 @@ typedef struct cpu_i8_kernels {
 extern const cpu_i8_kernels cpu_i8_kernels_generic;
 #if defined(__x86_64__)
 extern const cpu_i8_kernels cpu_i8_kernels_avx2, cpu_i8_kernels_avxvnni;
+#elif defined(__aarch64__)
+extern const cpu_i8_kernels cpu_i8_kernels_neondot;
 #endif
 /* the best int8 set this CPU runs ("generic" asks for the scalar one) */
 const cpu_i8_kernels *cpu_i8_kernels_pick(const char *isa);

@@ -2,12 +2,14 @@
  * compiled once per ISA like kernels.c (KSUF, CMake): _avxvnni (AVX-VNNI vpdpbusd on 256-bit
  * registers: u8 activations x s8 weights), _avx2 (no VNNI: vpmaddubsw, kept from saturating: a
  * signed input as |a| x sign(w, a), |a| <= 128; an unsigned one as 2 (a >> 1) x w + (a & 1) x w),
- * _generic (scalar; AArch64 too).
+ * _neondot (AArch64 ARMv8.2 dot product, sdot on 128-bit registers: s8 x s8; Orin's Cortex-A78AE
+ * has it), _generic (scalar).
  *
  * Activations are quantized per row block as ONNX's QuantizeLinear does (x / step rounded half to
  * even, saturated to [-128, 127], or for an input >= 0 to [0, 255]; here x times 1 / step). VNNI
  * stores a signed q as q + 128 (its unsigned operand) and takes 128 * (the column's weight sum) off
- * the dot product. Weights are packed [panel][Kp / 4][16][4] (engine/pack.c): one 32-bit group of 4 k per
+ * the dot product; the NEON dot product stores an unsigned q as q - 128 (its signed operand) and
+ * adds it back. Weights are packed [panel][Kp / 4][16][4] (engine/pack.c): one 32-bit group of 4 k per
  * column, so one vpdpbusd multiplies a broadcast group of one row into 8 columns. The epilogue:
  * (acc - comp) * step[n] + bias[n] (+ residual), Clip. */
 #include <math.h>
@@ -27,12 +29,23 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(__ARM_FEATURE_DOTPROD)
+#include <arm_neon.h>
+#endif
 
 #if defined(__AVXVNNI__)
 #define VNNI 1
 #else
 #define VNNI 0
 #endif
+#if defined(__ARM_FEATURE_DOTPROD)
+#define SDOT 1
+#else
+#define SDOT 0
+#endif
+/* the stored byte is q ^ 0x80 (q + 128 for a signed q, q - 128 for an unsigned one) where the
+ * set's dot product wants the other signedness; comp then corrects the sum by -/+ 128 * colsum */
+#define FLIPS(unsig) ((VNNI && !(unsig)) || (SDOT && (unsig)))
 
 static inline float epi1(int32_t acc, float step, float bias, const float *r, const k_epi *e) {
     float v = (float)acc * step + bias;
@@ -44,7 +57,7 @@ static inline float epi1(int32_t acc, float step, float bias, const float *r, co
 /* rows [0, M) of x (K floats each, ldx apart) -> q [M][Kp] bytes, the pad (k >= K) zero */
 static void K(quant)(const float *x, int64_t M, int64_t K, int64_t ldx, const float *inv, int unsig, uint8_t *q, int64_t Kp) {
     const int lo = unsig ? 0 : -128, hi = unsig ? 255 : 127;
-    const uint8_t flip = !unsig && VNNI ? 0x80 : 0;
+    const uint8_t flip = FLIPS(unsig) ? 0x80 : 0;
     for (int64_t m = 0; m < M; m++) {
         const float *xr = x + m * ldx;
         uint8_t *qr = q + m * Kp;
@@ -60,13 +73,24 @@ static void K(quant)(const float *x, int64_t M, int64_t K, int64_t ldx, const fl
             __m256i v = unsig ? _mm256_packus_epi16(ab, cd) : _mm256_packs_epi16(ab, cd);
             _mm256_storeu_si256((__m256i *)(qr + k), _mm256_xor_si256(_mm256_permutevar8x32_epi32(v, perm), vflip));
         }
+#elif SDOT
+        const uint8x16_t vflip = vdupq_n_u8(flip);
+        for (; k + 16 <= K; k += 16) {
+            int32x4_t a = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(xr + k), vld1q_f32(inv + k)));
+            int32x4_t b = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(xr + k + 4), vld1q_f32(inv + k + 4)));
+            int32x4_t c = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(xr + k + 8), vld1q_f32(inv + k + 8)));
+            int32x4_t d = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(xr + k + 12), vld1q_f32(inv + k + 12)));
+            int16x8_t ab = vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), cd = vcombine_s16(vqmovn_s32(c), vqmovn_s32(d));
+            uint8x16_t v = unsig ? vcombine_u8(vqmovun_s16(ab), vqmovun_s16(cd)) : vreinterpretq_u8_s8(vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd)));
+            vst1q_u8(qr + k, veorq_u8(v, vflip));
+        }
 #endif
-        for (; k < K; k++) { /* (cvtps gives NaN as -2^31: saturated to lo) */
+        for (; k < K; k++) { /* (cvtps gives NaN as -2^31: saturated to lo; NEON's cvtn gives 0) */
             float v = nearbyintf(xr[k] * inv[k]);
             int32_t i = v != v ? lo : v > (float)hi ? hi : v < (float)lo ? lo : (int32_t)v;
             qr[k] = (uint8_t)(i & 0xff) ^ flip;
         }
-        for (; k < Kp; k++) qr[k] = flip; /* zero (weights there are zero too) */
+        for (; k < Kp; k++) qr[k] = flip; /* q = 0 (the weights there are zero too) */
     }
 }
 
@@ -112,17 +136,44 @@ static inline void tile(int R, int64_t Kp, const uint8_t *A, int64_t lda, const 
 }
 #endif
 
+#if SDOT
+/* rows [0, R) (R <= ROWS8) x one 16-column panel: acc[r][0..3], 4 columns each; one sdot multiplies
+ * a row's 4-byte group (duplicated) into 4 columns' 4 bytes */
+#define ROWS8 6
+static inline __attribute__((always_inline)) void sdot_rows(int R, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B,
+                                                            int32x4_t acc[ROWS8][4]) {
+    for (int64_t k = 0; k < Kp; k += 4) {
+        int8x16_t b[4];
+        for (int q = 0; q < 4; q++) b[q] = vld1q_s8(B + k * 16 + 16 * q);
+        for (int r = 0; r < R; r++) {
+            int32_t g;
+            memcpy(&g, A + r * lda + k, 4);
+            int8x16_t a = vreinterpretq_s8_s32(vdupq_n_s32(g));
+            for (int q = 0; q < 4; q++) acc[r][q] = vdotq_s32(acc[r][q], b[q], a);
+        }
+    }
+}
+
+static inline void sdot_tile(int R, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B, int32x4_t acc[ROWS8][4]) {
+    for (int r = 0; r < ROWS8; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = vdupq_n_s32(0);
+    if (R == ROWS8) sdot_rows(ROWS8, Kp, A, lda, B, acc);
+    else sdot_rows(R, Kp, A, lda, B, acc);
+}
+#endif
+
 /* C[m, n] for rows [0, M), columns [n0, n1) (n0 a multiple of 16): the epilogue of the int8 dot
  * products of q rows (Kp bytes, lda apart) with the packed panels */
 static void K(gemm_i8)(int64_t M, int64_t n0, int64_t n1, int64_t Kp, const uint8_t *A, int64_t lda, const int8_t *B,
                        const int32_t *comp, int unsig, const float *step, const float *bias, float *C, int64_t ldc,
                        const float *R, const k_epi *e) {
-    const int use_comp = VNNI && !unsig;
+    /* VNNI's signed inputs came in +128: subtract 128 * colsum; sdot's unsigned ones -128: add it */
+    const int comp_sign = FLIPS(unsig) ? (VNNI ? 1 : -1) : 0;
     for (int64_t p0 = n0; p0 < n1; p0 += 16) {
         const int8_t *Bp = B + (p0 / 16) * Kp * 16;
         int nc = n1 - p0 < 16 ? (int)(n1 - p0) : 16;
         int32_t cp[16];
-        for (int j = 0; j < 16; j++) cp[j] = use_comp ? comp[p0 + j] : 0;
+        for (int j = 0; j < 16; j++) cp[j] = comp_sign * comp[p0 + j];
 #if defined(__AVX2__)
         const __m256i c0 = _mm256_loadu_si256((const __m256i *)cp), c1 = _mm256_loadu_si256((const __m256i *)(cp + 8));
         for (int64_t m = 0; m < M; m += ROWS) {
@@ -149,13 +200,35 @@ static void K(gemm_i8)(int64_t M, int64_t n0, int64_t n1, int64_t Kp, const uint
                 }
             }
         }
+#elif SDOT
+        for (int64_t m = 0; m < M; m += ROWS8) {
+            int rows = M - m < ROWS8 ? (int)(M - m) : ROWS8;
+            int32x4_t acc[ROWS8][4];
+            sdot_tile(rows, Kp, A + m * lda, lda, Bp, acc);
+            for (int r = 0; r < rows; r++) {
+                float *y = C + (m + r) * ldc + p0;
+                const float *rr = R ? R + (m + r) * ldc + p0 : NULL;
+                int32_t ai[16];
+                for (int q = 0; q < 4; q++) vst1q_s32(ai + 4 * q, vsubq_s32(acc[r][q], vld1q_s32(cp + 4 * q)));
+                if (nc == 16) {
+                    for (int q = 0; q < 4; q++) {
+                        float32x4_t v = vfmaq_f32(vld1q_f32(bias + p0 + 4 * q), vcvtq_f32_s32(vld1q_s32(ai + 4 * q)), vld1q_f32(step + p0 + 4 * q));
+                        if (rr) v = vaddq_f32(v, vld1q_f32(rr + 4 * q));
+                        if (e->act == EACT_CLIP) v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(e->lo)), vdupq_n_f32(e->hi));
+                        vst1q_f32(y + 4 * q, v);
+                    }
+                } else {
+                    for (int j = 0; j < nc; j++) y[j] = epi1(ai[j], step[p0 + j], bias[p0 + j], rr ? rr + j : NULL, e);
+                }
+            }
+        }
 #else
         for (int64_t m = 0; m < M; m++) {
             const uint8_t *a = A + m * lda;
             for (int j = 0; j < nc; j++) {
                 int32_t acc = 0;
                 for (int64_t k = 0; k < Kp; k++)
-                    acc += (unsig ? (int32_t)a[k] : (int32_t)(int8_t)a[k]) * Bp[(k / 4 * 16 + j) * 4 + k % 4];
+                    acc += (unsig ? (int32_t)a[k] : (int32_t)(int8_t)a[k]) * Bp[(k / 4 * 16 + j) * 4 + k % 4]; /* (no flips here) */
                 C[m * ldc + p0 + j] = epi1(acc - cp[j], step[p0 + j], bias[p0 + j], R ? R + m * ldc + p0 + j : NULL, e);
             }
         }
