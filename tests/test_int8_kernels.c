@@ -99,30 +99,32 @@ out:
 }
 
 int main(void) {
-    const char *sets[] = {"generic", NULL};
-    const cpu_i8_kernels *seen[4] = {0};
-    int n_seen = 0, cases = 0;
-    for (int s = 0; s < 2; s++) { /* the scalar set, then the best this CPU runs */
-        const cpu_i8_kernels *k8 = cpu_i8_kernels_pick(sets[s]);
+    /* every set this CPU runs: the scalar one, the best pick, and on x86-64 each of AVX2, AVX-VNNI and
+     * AVX-512 VNNI the CPU has */
+    const cpu_i8_kernels *sets[8];
+    int n = 0, cases = 0;
+    sets[n++] = cpu_i8_kernels_pick("generic");
+    sets[n++] = cpu_i8_kernels_pick(NULL);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) sets[n++] = &cpu_i8_kernels_avx2;
+    if (__builtin_cpu_supports("avxvnni")) sets[n++] = &cpu_i8_kernels_avxvnni;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni"))
+        sets[n++] = &cpu_i8_kernels_avx512vnni;
+#endif
+    const int shapes[][3] = {{1, 4, 16}, {7, 24, 144}, {13, 37, 20}, {48, 96, 576}, {6, 320, 1280}, {5, 3, 5}, {48, 160, 33}, {25, 64, 48}};
+    for (int s = 0; s < n; s++) {
         int dup = 0;
-        for (int i = 0; i < n_seen; i++) dup |= seen[i] == k8;
+        for (int t = 0; t < s; t++) dup |= sets[t] == sets[s];
         if (dup) continue;
-        seen[n_seen++] = k8;
-        const int shapes[][3] = {{1, 4, 16}, {7, 24, 144}, {13, 37, 20}, {48, 96, 576}, {6, 320, 1280}, {5, 3, 5}, {48, 160, 33}};
         for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
             for (int u = 0; u < 2; u++) {
-                failures += one_case(k8, shapes[t][0], shapes[t][1], shapes[t][2], u, (int)(t % 2), (int)((t + u) % 2));
+                failures += one_case(sets[s], shapes[t][0], shapes[t][1], shapes[t][2], u, (int)(t % 2), (int)((t + u) % 2));
                 cases++;
             }
-        printf("int8 kernels %s: checked\n", k8->isa);
+        printf("int8 kernels %s: checked\n", sets[s]->isa);
     }
-#if defined(__x86_64__)
-    /* the AVX2 set too, where this CPU runs it but picks VNNI */
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        for (int u = 0; u < 2; u++, cases++) failures += one_case(&cpu_i8_kernels_avx2, 13, 37, 40, u, u, 1 - u);
-        printf("int8 kernels avx2: checked\n");
-    }
-#endif
     printf("%d cases, %d failed\n", cases, failures);
     return failures ? 1 : 0;
 }
