@@ -108,7 +108,7 @@ int main(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) sets[n++] = &cpu_i8_kernels_avx2;
-    if (__builtin_cpu_supports("avxvnni")) sets[n++] = &cpu_i8_kernels_avxvnni;
+    if (__builtin_cpu_supports("avx2") && cpu_has_avxvnni()) sets[n++] = &cpu_i8_kernels_avxvnni;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni"))
         sets[n++] = &cpu_i8_kernels_avx512vnni;

@@ -23,6 +23,13 @@
 #endif
 
 #if defined(__x86_64__)
+/* AVX-VNNI: CPUID leaf 7 subleaf 1, EAX bit 4 (read directly: clang 14's __builtin_cpu_supports has
+ * no "avxvnni"); the caller has checked AVX2, which implies the OS saves the ymm state */
+int cpu_has_avxvnni(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1);
+}
+
 static int has_avx2, has_avx512, has_avxvnni, has_avx512vnni, split512;
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
 
@@ -35,7 +42,7 @@ static void read_features(void) {
     unsigned a = 0, b = 0, c = 0, d = 0, family = 0;
     if (__get_cpuid(1, &a, &b, &c, &d)) family = ((a >> 8) & 0xf) == 0xf ? 0xf + ((a >> 20) & 0xff) : (a >> 8) & 0xf;
     split512 = __builtin_cpu_is("amd") && family < 0x1a; /* Zen 4 and before: 512-bit ops in two halves */
-    has_avxvnni = has_avx2 && __builtin_cpu_supports("avxvnni");
+    has_avxvnni = has_avx2 && cpu_has_avxvnni();
     has_avx512vnni = has_avx512 && __builtin_cpu_supports("avx512vnni");
 #endif
 }

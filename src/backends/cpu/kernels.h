@@ -54,6 +54,8 @@ typedef struct cpu_i8_kernels {
 extern const cpu_i8_kernels cpu_i8_kernels_generic;
 #if defined(__x86_64__)
 extern const cpu_i8_kernels cpu_i8_kernels_avx2, cpu_i8_kernels_avxvnni, cpu_i8_kernels_avx512vnni;
+/* the CPU has AVX-VNNI (dispatch.c; meaningful where AVX2 is) */
+int cpu_has_avxvnni(void);
 #elif defined(__aarch64__)
 extern const cpu_i8_kernels cpu_i8_kernels_neondot;
 #endif
