@@ -516,7 +516,7 @@ odrt_status_t tfod_to_int8_ex(odrt_model_t *om, const conv_plan *p, ir_value *co
     ir_value **dq = calloc((size_t)n_st + 1, sizeof(ir_value *));
     q_cand *cs = calloc(nn + 1, sizeof(q_cand));
     int nc = 0;
-    double head_db = NAN, target_db = qo && qo->target_db > 0 ? qo->target_db : HEAD_TARGET_DB;
+    double head_db = NAN, target_db = HEAD_TARGET_DB;
     if ((!dq || !cs) && rc == ODRT_OK) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == ODRT_OK && i < nn; i++) {
         int j = st_of[i];
@@ -570,21 +570,13 @@ odrt_status_t tfod_to_int8_ex(odrt_model_t *om, const conv_plan *p, ir_value *co
     }
     if (rc == ODRT_OK && g->n_nodes == n_order) memcpy(g->nodes, order0, sizeof(ir_node *) * n_order);
     free(order0);
-    if (rc == ODRT_OK && qo && qo->mark_only) { /* float inputs back; the int8 ones marked with their steps */
-        for (int i = 0; i < nc; i++) {
-            int q = cs[i].q;
+    for (int i = 0; i < nc; i++) n_q += cs[i].q;
+    for (int i = 0; rc == ODRT_OK && qo && qo->mark_only && i < nc; i++)
+        if (cs[i].q) { /* float inputs back; the int8 ones marked with their steps */
+            q_mark(&b, cs[i].n, &st[cs[i].j]);
             cs[i].q = 0;
-            if (q) {
-                q_mark(&b, cs[i].n, &st[cs[i].j]);
-                n_q++;
-            }
         }
-        rc = apply_mask(cs, nc);
-        if (rc == ODRT_OK) rc = b.rc;
-    } else if (rc == ODRT_OK) {
-        rc = apply_mask(cs, nc);
-        for (int i = 0; i < nc; i++) n_q += cs[i].q;
-    }
+    if (rc == ODRT_OK) rc = apply_mask(cs, nc);
     free(cs);
     if (rc == ODRT_OK) rc = b.rc;
     if (rc == ODRT_OK && report) {

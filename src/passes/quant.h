@@ -29,7 +29,6 @@ typedef struct q_options {
                             step amax / 255 (twice int8's resolution; TensorRT takes int8 only), the
                             conv marked Q_UNSIGNED_ATTR = 1 */
     int channel_scales;  /* a step per input channel (quant_channel.c), the conv marked Q_STEPS_ATTR */
-    double target_db;    /* the heads' SQNR the measured pass keeps (0: HEAD_TARGET_DB, quant.c) */
 } q_options;
 
 #define Q_STEP_ATTR "odrt_int8_step"

@@ -78,12 +78,7 @@ static void gemm_task(void *a, int64_t t, int th) {
         i8_gemm(j->c, o, m1 - m0, n0, n1, j->c->qall + m0 * eng_conv_i8_kp(o), j->y + m0 * o->cout, j->r ? j->r + m0 * o->cout : NULL);
         return;
     }
-    if (o->q_scale != 0) {
-        cpu_gemm_rows(j->c, o, th, m1 - m0, n0, n1, j->x + m0 * o->cin, j->y + m0 * o->cout, j->r ? j->r + m0 * o->cout : NULL);
-        return;
-    }
-    j->c->k->gemm(m1 - m0, n0, n1, o->cin, j->x + m0 * o->cin, o->cin, j->w, j->b, j->y + m0 * o->cout, o->cout,
-                  j->r ? j->r + m0 * o->cout : NULL, &j->e);
+    cpu_gemm_rows(j->c, o, th, m1 - m0, n0, n1, j->x + m0 * o->cin, j->y + m0 * o->cout, j->r ? j->r + m0 * o->cout : NULL);
 }
 
 void cpu_im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
