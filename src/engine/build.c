@@ -289,6 +289,7 @@ odrt_status_t eng_build_plan(odrt_model_t *om, const odrt_build_options_t *o, en
         goto fail;
     }
     tfod_found_free(&f);
+    if ((rc = eng_plan_simplify(p)) != ODRT_OK) return rc;
     return eng_plan_memory(p);
 fail:
     tfod_found_free(&f);

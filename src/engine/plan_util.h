@@ -17,6 +17,9 @@ odrt_status_t eng_pack_conv(eng_plan *p, eng_op *op, const float *W, const float
 /* The same for an int8 1x1 conv (op->q_scale set): the input's step per channel (cin of them; NULL:
  * q_scale for all), weights times them quantized per output channel */
 odrt_status_t eng_pack_conv_i8(eng_plan *p, eng_op *op, const float *W, const float *bias, const float *steps);
+/* After lowering (simplify.c): drop ops whose output nobody reads and fold standalone activations
+ * into their producers; R-CNN stage boundaries follow. */
+odrt_status_t eng_plan_simplify(eng_plan *p);
 /* root tensor of an alias chain */
 int eng_root(const eng_plan *p, int t);
 /* the network's output tensors the post-processing reads (SSD: box codes, class logits; CenterNet:
