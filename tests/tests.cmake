@@ -103,6 +103,13 @@ target_compile_options(test_int8_kernels PRIVATE ${ODRT_WARN})
 target_link_libraries(test_int8_kernels PRIVATE odrt m)
 add_test(NAME unit/int8_kernels COMMAND test_int8_kernels)
 
+# the tiled depthwise kernels (3x3, 5x5) and the weighted sum of every float kernel set, against double arithmetic
+add_executable(test_dw_kernels tests/test_dw_kernels.c)
+target_include_directories(test_dw_kernels PRIVATE src)
+target_compile_options(test_dw_kernels PRIVATE ${ODRT_WARN})
+target_link_libraries(test_dw_kernels PRIVATE odrt m)
+add_test(NAME unit/dw_kernels COMMAND test_dw_kernels)
+
 # the public API's contracts (versions, struct_size, log callback, ODRT_ERR_DEVICE, static strings)
 add_executable(test_api tests/test_api.c)
 target_compile_options(test_api PRIVATE ${ODRT_WARN})

@@ -104,16 +104,7 @@ DEF_VEXP(vexp, v8, v8i, v8u, splat, vmin, vmax)
 #else
 #define NO_IPA __attribute__((noipa))
 #endif
-static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e) {
-    if (e->act != EACT_SIGMOID && e->act != EACT_SWISH) return;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        v8 x = ld(y + i), s = splat(1.0f) / (splat(1.0f) + vexp(-x));
-        if (e->act == EACT_SWISH) s *= x;
-        st(y + i, s);
-    }
-    for (; i < n; i++) y[i] = act1(y[i], e);
-}
+static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e);
 static FORCE_INLINE int is_clip(const k_epi *e) { return e->act == EACT_CLIP; }
 /* the one of a kernel's four activation variants (f_id, f_clip, f_sigmoid, f_swish) for e */
 #define BY_ACT(e, f)                                                                                                  \
@@ -224,6 +215,24 @@ static void K(gemm)(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A
 }
 #endif
 
+static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e) {
+    if (e->act != EACT_SIGMOID && e->act != EACT_SWISH) return;
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) { /* the same operations on 16 lanes */
+        v16 x = ld16(y + i), s = splat16(1.0f) / (splat16(1.0f) + vexp16(-x));
+        if (e->act == EACT_SWISH) s *= x;
+        *(v16 *)(y + i) = s;
+    }
+#endif
+    for (; i + 8 <= n; i += 8) {
+        v8 x = ld(y + i), s = splat(1.0f) / (splat(1.0f) + vexp(-x));
+        if (e->act == EACT_SWISH) s *= x;
+        st(y + i, s);
+    }
+    for (; i < n; i++) y[i] = act1(y[i], e);
+}
+
 /* one output pixel, any kernel, bounds-checked (borders, odd kernels, channel tails) */
 static inline void dw_pixel(const k_dw *a, const float *xim, int64_t oy, int64_t ox, float *y, int64_t c0, v8 lo, v8 hi) {
     const int64_t C = a->C, C8 = C / 8 * 8;
@@ -303,6 +312,24 @@ static inline void st16(float *p, v16 v) { *(v16 *)p = v; }
 #define DW_SFX 16
 #include "backends/cpu/dw3x3_tile.h"
 #endif
+#define DW_V v8
+#define DW_N 8
+#define DW_LD ld
+#define DW_ST st
+#define DW_SPLAT splat
+#define DW_CLIP(x, lo, hi) vmin(vmax(x, lo), hi)
+#define DW_SFX 8
+#include "backends/cpu/dw5x5_tile.h"
+#if defined(__AVX512F__)
+#define DW_V v16
+#define DW_N 16
+#define DW_LD ld16
+#define DW_ST st16
+#define DW_SPLAT splat16
+#define DW_CLIP(x, lo, hi) vmin16(vmax16(x, lo), hi)
+#define DW_SFX 16
+#include "backends/cpu/dw5x5_tile.h"
+#endif
 
 /* 3x3, dilation 1, one output row, stride S (1 or 2, a constant), channels [0, C8): the interior
  * in tiles of 8 pixels (the tile's 3 x (8S+2) input window stays in L1; per tile and 8 or 16
@@ -321,7 +348,8 @@ static FORCE_INLINE void dw3x3_run(const k_dw *a, const float *const rows[3], in
     }
     for (int64_t ox = 0; ox < a->OW; ox++)
         if (ox < ox_lo || ox >= ox_q) dw3x3_pixel(a, rows, ox, yrow + ox * C, lo, hi, clip);
-    if (!clip && a->e.act != EACT_ID)
+    if (!clip && a->e.act != EACT_ID && C8 == C) act_pass(yrow, a->OW * C, &a->e); /* the row at once */
+    else if (!clip && a->e.act != EACT_ID)
         for (int64_t o = 0; o < a->OW; o++) act_pass(yrow + o * C, C8, &a->e);
 }
 
@@ -366,15 +394,48 @@ static void K(dw_row)(const k_dw *a, const float *const in_rows[3], float *yrow)
         for (int64_t ox = 0; ox < a->OW; ox++) dw3x3_tail(a, rows, ox, yrow + ox * a->C);
 }
 
+/* one output row of a 5x5, dilation-1, stride 1 or 2 depthwise conv (C >= 8): the interior in
+ * tiles of 4 pixels, the borders and the channels past the last 8 by the bounds-checked pixel */
+static void dw5x5_row(const k_dw *a, const float *xim, int64_t oy, float *yrow, v8 lo, v8 hi) {
+    const int64_t C = a->C, C8 = C / 8 * 8, iy0 = oy * a->sh - a->pt, S = a->sw;
+    const float *rows[5];
+    for (int ky = 0; ky < 5; ky++) rows[ky] = iy0 + ky >= 0 && iy0 + ky < a->H ? xim + (iy0 + ky) * a->W * C : a->zeros;
+    int64_t ox_lo = (a->pl + S - 1) / S, ox_hi = a->W - 5 + a->pl >= 0 ? (a->W - 5 + a->pl) / S + 1 : 0;
+    if (ox_hi > a->OW) ox_hi = a->OW;
+    if (ox_lo > ox_hi) ox_lo = ox_hi;
+    const int64_t ox_q = ox_lo + (ox_hi - ox_lo) / 4 * 4;
+    const int clip = is_clip(&a->e);
+    for (int64_t ox = ox_lo; ox < ox_q; ox += 4) {
+        int64_t c = 0;
+#if defined(__AVX512F__)
+        c = S == 1 ? (clip ? dw5_tile_16(a, rows, ox, 0, C / 16 * 16, yrow, 1, 1) : dw5_tile_16(a, rows, ox, 0, C / 16 * 16, yrow, 1, 0))
+                   : (clip ? dw5_tile_16(a, rows, ox, 0, C / 16 * 16, yrow, 2, 1) : dw5_tile_16(a, rows, ox, 0, C / 16 * 16, yrow, 2, 0));
+#endif
+        if (S == 1) clip ? dw5_tile_8(a, rows, ox, c, C8, yrow, 1, 1) : dw5_tile_8(a, rows, ox, c, C8, yrow, 1, 0);
+        else clip ? dw5_tile_8(a, rows, ox, c, C8, yrow, 2, 1) : dw5_tile_8(a, rows, ox, c, C8, yrow, 2, 0);
+        for (int64_t o = ox; o < ox + 4 && C8 < C; o++) dw_pixel(a, xim, oy, o, yrow + o * C, C8, lo, hi);
+    }
+    if (!clip && a->e.act != EACT_ID && ox_q > ox_lo) { /* sigmoid / swish of the tiles' channels */
+        if (C8 == C) act_pass(yrow + ox_lo * C, (ox_q - ox_lo) * C, &a->e);
+        else
+            for (int64_t o = ox_lo; o < ox_q; o++) act_pass(yrow + o * C, C8, &a->e);
+    }
+    for (int64_t ox = 0; ox < a->OW; ox++)
+        if (ox < ox_lo || ox >= ox_q) dw_pixel(a, xim, oy, ox, yrow + ox * C, 0, lo, hi);
+}
+
 static void K(dw)(const k_dw *a, int64_t r0, int64_t r1) {
     const int64_t C = a->C;
     v8 lo = splat(a->e.lo), hi = splat(a->e.hi);
     int fast = a->kh == 3 && a->kw == 3 && a->dh == 1 && a->dw == 1 && (a->sw == 1 || a->sw == 2);
+    int fast5 = a->kh == 5 && a->kw == 5 && a->dh == 1 && a->dw == 1 && (a->sw == 1 || a->sw == 2) && C >= 8;
     for (int64_t r = r0; r < r1; r++) {
         int64_t n = r / a->OH, oy = r % a->OH, iy0 = oy * a->sh - a->pt;
         float *yrow = a->y + ((n * a->OH + oy) * a->OW) * C;
         const float *xim = a->x + n * a->H * a->W * C;
-        if (fast) {
+        if (fast5) {
+            dw5x5_row(a, xim, oy, yrow, lo, hi);
+        } else if (fast) {
             const float *rows[3];
             for (int ky = 0; ky < 3; ky++) rows[ky] = iy0 + ky >= 0 && iy0 + ky < a->H ? xim + (iy0 + ky) * a->W * C : NULL;
             K(dw_row)(a, rows, yrow);
@@ -410,13 +471,43 @@ static void K(binary)(int op, int rev, const float *a, const float *b, int64_t n
         }
         return;
     }
+    if (nb == 1 && op <= BIN_DIV) { /* a scalar operand (BiFPN's weights, normalisation constants) */
+        v8 vb = splat(b[0]);
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            v8 va = ld(a + i), v = op == BIN_ADD ? va + vb : op == BIN_MUL ? va * vb : op == BIN_SUB ? (rev ? vb - va : va - vb)
+                                                                                                : (rev ? vb / va : va / vb);
+            st(y + i, actv(v, is_clip(e), lo, hi));
+        }
+        for (; i < n; i++) y[i] = actv(splat(rev ? eng_binary(op, b[0], a[i]) : eng_binary(op, a[i], b[0])), is_clip(e), lo, hi)[0];
+        act_pass(y, n, e);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         float bv = b[nb == 1 ? 0 : i % nb];
         y[i] = act1(rev ? eng_binary(op, bv, a[i]) : eng_binary(op, a[i], bv), e);
     }
 }
 
+/* y = act(((w0 x0 + w1 x1) + w2 x2) + ...), the terms in order (a weighted sum's multiplies and adds
+ * in one pass: BiFPN's fast normalised fusion) */
+static void K(wsum)(int terms, const float *const *x, const float *w, float *y, int64_t n, const k_epi *e) {
+    v8 lo = splat(e->lo), hi = splat(e->hi);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8 acc = ld(x[0] + i) * splat(w[0]);
+        for (int t = 1; t < terms; t++) acc = acc + ld(x[t] + i) * splat(w[t]);
+        st(y + i, actv(acc, is_clip(e), lo, hi));
+    }
+    for (; i < n; i++) {
+        float acc = x[0][i] * w[0];
+        for (int t = 1; t < terms; t++) acc = acc + x[t][i] * w[t];
+        y[i] = is_clip(e) ? act1(acc, e) : acc;
+    }
+    act_pass(y, n, e);
+}
+
 const cpu_kernels CAT(cpu_kernels, KSUF) = {
 #define STR2(x) #x
 #define STR(x) STR2(x)
-    STR(KSUF), K(gemm), K(dw), K(dw_row), K(act), K(binary)};
+    STR(KSUF), K(gemm), K(dw), K(dw_row), K(act), K(binary), K(wsum)};

@@ -34,6 +34,8 @@ typedef struct cpu_kernels {
     void (*act)(const float *x, float *y, int64_t n, const k_epi *e);
     /* y = act(a op b) with b a vector of length nb repeated (nb == n: same shape; nb == 1: scalar) */
     void (*binary)(int op, int rev, const float *a, const float *b, int64_t nb, float *y, int64_t n, const k_epi *e);
+    /* y = act(sum of w[t] x[t] over t in [0, terms), added in that order), n elements */
+    void (*wsum)(int terms, const float *const *x, const float *w, float *y, int64_t n, const k_epi *e);
 } cpu_kernels;
 
 /* int8 GEMM of the int8 1x1 convolutions (kernels_i8.c), chosen apart from the float set */
