@@ -78,6 +78,37 @@ int eng_tensors_overlap(const eng_plan *p, int a, int b) {
     return x->offset < y->offset + y->numel * 4 && y->offset < x->offset + x->numel * 4;
 }
 
+/* Elementwise patterns a backend may run as one (backends/cpu/cpu_fuse_elt.c) keep their inputs
+ * alive to the op that ends them: a per-image channel multiply's over the next op (a 1x1 conv may
+ * apply the scale to its weights), and a scalar multiply's or an add's, whose output only an add
+ * reads, to the last add of that chain (one pass computes the weighted sum). */
+static void extend_fusable(const eng_plan *p, int *last) {
+    int nt = p->n_tensors, *reads = calloc((size_t)nt + 1, sizeof(int)), *reader = malloc(sizeof(int) * (size_t)(nt + 1));
+    int *until = malloc(sizeof(int) * (size_t)(p->n_ops + 1));
+    if (!reads || !reader || !until) goto done;
+    for (int k = 0; k < p->n_ops; k++) {
+        const eng_op *op = &p->ops[k];
+        for (int j = 0; j <= op->n_in; j++) {
+            int t = j < op->n_in ? op->in[j] : op->residual;
+            if (t >= 0) reads[eng_root(p, t)]++, reader[eng_root(p, t)] = k;
+        }
+    }
+    for (int k = p->n_ops - 1; k >= 0; k--) {
+        const eng_op *op = &p->ops[k];
+        int r = eng_root(p, op->out), j = reads[r] == 1 ? reader[r] : -1;
+        until[k] = k;
+        if (op->kind != EOP_BINARY || op->act != EACT_ID) continue;
+        if (op->bcast == BC_CHANNEL) until[k] = k + 1 < p->n_ops ? k + 1 : k;
+        else if ((op->bcast == BC_SCALAR || op->bcast == BC_SAME) && j > k && p->ops[j].kind == EOP_BINARY && p->ops[j].bcast == BC_SAME &&
+                 p->ops[j].bin == BIN_ADD)
+            until[k] = until[j] > j ? until[j] : j;
+        for (int i = 0; i < op->n_in; i++)
+            if (until[k] > last[eng_root(p, op->in[i])]) last[eng_root(p, op->in[i])] = until[k];
+    }
+done:
+    free(reads), free(reader), free(until);
+}
+
 /* First-fit placement of each root buffer in one arena, from the op range over which it (or any
  * alias of it) is alive. The network inputs are written before op 0; the outputs are read after
  * the last op (an R-CNN's first-stage outputs are read earlier, between stages: kept to the end). */
@@ -116,6 +147,7 @@ odrt_status_t eng_plan_memory(eng_plan *p) {
         int r = eng_root(p, op->in[0]), until = k + 2 < p->n_ops && p->ops[k + 2].kind == EOP_CONV ? k + 2 : k + 1;
         if (until > last[r]) last[r] = until;
     }
+    extend_fusable(p, last);
     for (int i = 0; i < n_out; i++) { /* the outputs are read after the last op */
         int r = eng_root(p, outs[i]);
         last[r] = p->n_ops;

@@ -24,6 +24,7 @@ static void cpu_free(void *vc) {
     if (c->prof && c->prof_runs) cpu_log_profile(c, c->plan);
     free(c->prof);
     free(c->chain);
+    free(c->grp), free(c->groups), free(c->se_w);
     if (c->fscratch)
         for (int i = 0; i < 256; i++) free(c->fscratch[i]);
     free(c->fscratch);
@@ -98,16 +99,24 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
         }
     }
     int64_t ring_max = 0, row_max = 0, patch_max = 0;
-    c->chain = calloc((size_t)p->n_ops + 1, sizeof(int));
     c->fscratch = calloc(256, sizeof(float *));
-    if (c->chain && c->fscratch && !o->cpu_no_fuse) cpu_find_chains(c, p, &ring_max, &row_max, &patch_max);
+    int64_t se_max = 0;
+    c->chain = calloc((size_t)p->n_ops + 1, sizeof(int)), c->grp = calloc((size_t)p->n_ops + 1, sizeof(int));
+    if (c->chain && c->grp && c->fscratch && !o->cpu_no_fuse) {
+        cpu_find_chains(c, p, &ring_max, &row_max, &patch_max);
+        cpu_find_groups(c, p, &se_max);
+    }
+    if (se_max && !(c->se_w = eng_alloc_aligned((size_t)se_max * sizeof(float)))) {
+        cpu_free(c);
+        return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+    }
     c->ring_max = ring_max, c->row_max = row_max;
     for (int t = 0; c->fscratch && (ring_max || row_max) && t < tp_threads(c->pool); t++)
         if (!(c->fscratch[t] = eng_alloc_aligned((size_t)(ring_max + row_max + patch_max + 64) * sizeof(float)))) {
             cpu_free(c);
             return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
         }
-    if (!c->chain || !c->fscratch || !(c->zeros = calloc((size_t)zmax + 16, sizeof(float)))) {
+    if (!c->chain || !c->grp || !c->fscratch || !(c->zeros = calloc((size_t)zmax + 16, sizeof(float)))) {
         cpu_free(c);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
@@ -132,13 +141,15 @@ static odrt_status_t cpu_prepare(const eng_plan *p, const odrt_engine_options_t 
 static odrt_status_t run_ops(cpu_ctx *c, const eng_plan *p, int k0, int k1) {
     if (c->prof && k0 == 0) c->prof_runs++;
     for (int k = k0; k < k1; k++) {
-        if (c->chain[k] < 0) continue; /* ran inside a fused chain */
+        if (c->chain[k] < 0 || c->grp[k] < 0) continue; /* ran inside a fused chain or group */
         const eng_op *o = &p->ops[k];
         double t0 = c->prof ? cpu_now() : 0;
         int out = o->out;
         if (c->chain[k] > 0) {
             cpu_run_chain(c, p, k);
             out = p->ops[k + c->chain[k] - 1].out;
+        } else if (c->grp[k] > 0) {
+            cpu_run_group(c, p, k);
         } else {
             ODRT_TRY(cpu_ops[o->kind](c, p, k));
         }

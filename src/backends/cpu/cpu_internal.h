@@ -10,6 +10,14 @@
 
 #define MB 48 /* GEMM rows per task (8 micro-tiles) */
 
+/* an elementwise pattern the backend runs as one (cpu_fuse_elt.c), kept at the op that ends it */
+enum { GRP_NONE = 0, GRP_SCALED_CONV, GRP_WSUM };
+typedef struct cpu_group {
+    int kind;
+    int n, in[ENG_MAX_IN]; /* GRP_SCALED_CONV: the map and its channel vector; GRP_WSUM: the terms */
+    float w[ENG_MAX_IN];   /* GRP_WSUM: each term's weight */
+} cpu_group;
+
 typedef struct cpu_ctx {
     const cpu_kernels *k;
     const cpu_i8_kernels *k8; /* int8 convs' GEMM */
@@ -25,6 +33,9 @@ typedef struct cpu_ctx {
     odrt_session_t **ref_sessions;
     int n_ops;
     int *chain;      /* per op: length of a fused chain starting here (2 or 3), 0 none, -1 inside one */
+    int *grp;        /* per op: 1 runs groups[k], -1 ran inside a group, 0 neither */
+    cpu_group *groups;
+    float *se_w;     /* a scaled conv's weights for one image */
     float **fscratch; /* per thread: ring of 3 expanded rows, one depthwise row, one row of im2col patches */
     int64_t ring_max, row_max;
     double *prof; /* options.profile: seconds per op, summed over runs (logged at free) */
@@ -52,6 +63,11 @@ void cpu_gemm_rows(cpu_ctx *c, const eng_op *o, int th, int64_t M, int64_t n0, i
  * per-thread scratch sizes they need; a chain starting at op k run */
 void cpu_find_chains(cpu_ctx *c, const eng_plan *p, int64_t *ring_max, int64_t *row_max, int64_t *patch_max);
 void cpu_run_chain(cpu_ctx *c, const eng_plan *p, int k);
+
+/* cpu_fuse_elt.c: scaled convs and weighted sums marked in c->grp / c->groups (se_max: floats of
+ * scaled weights needed); the group ending at op k run */
+void cpu_find_groups(cpu_ctx *c, const eng_plan *p, int64_t *se_max);
+void cpu_run_group(cpu_ctx *c, const eng_plan *p, int k);
 
 /* cpu_profile.c: monotonic seconds; the profile through odrt's log */
 double cpu_now(void);
