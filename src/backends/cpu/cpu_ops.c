@@ -173,11 +173,15 @@ static void mean_hw_task(void *a, int64_t t, int th) {
     const eng_tensor *xt = &j->p->tensors[j->o->in[0]];
     int64_t C = xt->dims[1], HW = xt->dims[2] * xt->dims[3], cb = (C + j->per_task - 1) / j->per_task;
     int64_t n = t / cb, c0 = t % cb * j->per_task, c1 = c0 + j->per_task < C ? c0 + j->per_task : C;
-    float acc[64] = {0};
+    float acc[16] = {0};
     (void)th;
     const float *x = j->x + n * HW * C;
-    for (int64_t i = 0; i < HW; i++)
-        for (int64_t c = c0; c < c1; c++) acc[c - c0] += x[i * C + c];
+    if (c1 - c0 == 16) /* one cache line of each pixel: a fixed width the compiler keeps in registers */
+        for (int64_t i = 0; i < HW; i++)
+            for (int c = 0; c < 16; c++) acc[c] += x[i * C + c0 + c];
+    else
+        for (int64_t i = 0; i < HW; i++)
+            for (int64_t c = c0; c < c1; c++) acc[c - c0] += x[i * C + c];
     for (int64_t c = c0; c < c1; c++) j->y[n * C + c] = acc[c - c0] / (float)HW;
 }
 
@@ -324,7 +328,7 @@ static odrt_status_t run_maxpool(cpu_ctx *c, const eng_plan *p, int k) { return 
 static odrt_status_t run_mean_hw(cpu_ctx *c, const eng_plan *p, int k) {
     const eng_tensor *xt = &p->tensors[p->ops[k].in[0]];
     job j = job_of(c, p, k);
-    j.per_task = xt->dims[1] < 64 ? xt->dims[1] : 64; /* channels per task */
+    j.per_task = xt->dims[1] < 16 ? xt->dims[1] : 16; /* channels per task: 64 bytes of each pixel */
     int64_t cb = (xt->dims[1] + j.per_task - 1) / j.per_task;
     tp_run(c->pool, xt->dims[0] * cb, mean_hw_task, &j);
     return ODRT_OK;
