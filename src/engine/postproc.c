@@ -220,16 +220,21 @@ static void nms_task(void *arg, int64_t t, int th) {
      * histogram of the scores finds the few bins that hold the best 4 K; only those are collected
      * (the rest, should more be needed), so that most anchors are read twice and never moved. */
     const float thr = m->score_thr;
-    uint32_t hist[2][HIST_BINS]; /* two, so that neighbours in the same bin do not wait on each other */
+    uint32_t hist[4][HIST_BINS]; /* four, so that neighbours in the same bin (most scores share a few) do not wait on each other */
     memset(hist, 0, sizeof hist);
     int64_t n = 0;
-    for (int64_t i = 0; i < N; i++)
-        if (s[i] > thr) hist[i & 1][eng_score_key(s[i]) >> HIST_SHIFT]++, n++;
-    for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h];
+    for (int64_t i = 0; i < N; i++) {
+        int in = s[i] > thr; /* (counted without a branch; a score at or below the threshold goes to bin 0, taken off after) */
+        hist[i & 3][in ? eng_score_key(s[i]) >> HIST_SHIFT : 0]++, n += in;
+    }
+    for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h] + hist[2][h] + hist[3][h];
+    hist[0][0] -= (uint32_t)(N - n);
     int64_t sorted = n < 4 * (int64_t)K ? n : 4 * (int64_t)K, f = 0;
     const uint32_t lo = sorted < n ? top_bins_key(hist[0], sorted) : 0;
-    for (int64_t i = 0; i < N; i++)
-        if (s[i] > thr && eng_score_key(s[i]) >= lo) heap[f++] = (cand){s[i], (int32_t)i};
+    for (int64_t i = 0; i < N; i++) { /* written always, kept when it is one (no branch to mispredict) */
+        heap[f] = (cand){s[i], (int32_t)i};
+        f += (s[i] > thr) & (eng_score_key(s[i]) >= lo);
+    }
     if (sorted < f) select_top(heap, f, sorted);
     sort_cands(heap, sorted);
     int nk = 0;
