@@ -3,7 +3,8 @@
  *   - depthwise convolution (3x3 and 5x5 tiles, stride 1 and 2, the generic pixel for the rest):
  *     random shapes with widths below, at and past a tile, channels not in 8s or 16s, symmetric and
  *     asymmetric (SAME) padding, batch 2, identity / clip / swish;
- *   - the weighted sum (BiFPN's fusion: sum of w_t x_t, then the activation), lengths not in 8s.
+ *   - the weighted sum (BiFPN's fusion: sum of w_t x_t, then the activation), lengths not in 8s;
+ *   - sigmoid and swish over the float range and at its edges (+-inf, NaN, exp's overflow bounds).
  * Bound: |got - ref| <= 1e-5 x (sum of |terms| + 1), the activation's own rounding included. */
 #include <math.h>
 #include <stdint.h>
@@ -82,6 +83,27 @@ static void wsum_case(const cpu_kernels *k, int terms, int n, int act) {
     free(y);
 }
 
+/* sigmoid and swish (the vectorised exp and reciprocal of each set): values across the range, and
+ * the reference's answers at the edges (sigmoid(-inf) = 0, sigmoid(inf) = 1, swish(-inf) = NaN,
+ * NaN stays NaN) */
+static void act_case(const cpu_kernels *k, int act) {
+    enum { N = 16 * 20 + 11 };
+    float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(i - N / 2) * 0.61f;
+    x[3] = -INFINITY, x[4] = INFINITY, x[5] = NAN, x[40] = -88.9f, x[41] = 88.9f, x[42] = -87.0f, x[43] = 1e-30f, x[44] = -0.0f;
+    const k_epi e = {act, 0, 0};
+    k->act(x, y, N, &e);
+    for (int i = 0; i < N; i++) {
+        double sg = 1.0 / (1.0 + exp(-(double)x[i])), want = act == EACT_SWISH ? (double)x[i] * sg : sg;
+        if (x[i] == -INFINITY) want = act == EACT_SWISH ? NAN : 0.0;
+        int ok = isnan(want) ? isnan(y[i]) : isinf(want) ? y[i] == want : fabs(y[i] - want) <= 4e-7 * fabs(want) + 1e-30;
+        if (!ok) {
+            CHECK(0, "%s %s(%.7g) = %.9g, want %.9g", k->isa, act == EACT_SWISH ? "swish" : "sigmoid", x[i], y[i], want);
+            break;
+        }
+    }
+}
+
 int main(void) {
     const char *sets[] = {"generic", "avx2", "avx512"};
     int cases = 0;
@@ -101,6 +123,7 @@ int main(void) {
                     }
         for (int terms = 1; terms <= 4; terms++)
             for (int act = 0; act < 4; act += act == EACT_ID ? 1 : 2) wsum_case(k, terms, 8 * terms + 37, act), cases++;
+        act_case(k, EACT_SIGMOID), act_case(k, EACT_SWISH), cases += 2;
         printf("%s: checked\n", k->isa);
     }
     printf("%d cases, %d failed\n", cases, failures);

@@ -17,6 +17,26 @@ typedef uint32_t v16u __attribute__((vector_size(64), aligned(4), may_alias));
 static inline v16 vmax16(v16 x, v16 lo) { return (v16)_mm512_max_ps((__m512)lo, (__m512)x); }
 static inline v16 vmin16(v16 x, v16 hi) { return (v16)_mm512_min_ps((__m512)hi, (__m512)x); }
 DEF_VEXP(vexp16, v16, v16i, v16u, splat16, vmin16, vmax16)
+/* 1 / (1 + e^-y) on 16 lanes, cheaper than vexp16 and a division: e^t = 2^n p(r) with n = t log2(e)
+ * rounded and r = t - n ln2 in two steps (vexp's Cephes polynomial), 2^n applied by vscalefps (which
+ * saturates to +inf and flushes to 0 itself), the reciprocal by vrcp14ps and one Newton step (relative
+ * error ~2^-28 before rounding). t = -y is clamped to [-88.7, 88.7] (NaN stays NaN: vmin16/vmax16):
+ * sigmoid(-inf) = 0 (swish(-inf) = -inf * 0 = NaN) and sigmoid(+inf) = 1, as the reference gives. */
+static inline v16 vsigmoid16(v16 y) {
+    v16 t = vmin16(vmax16(-y, splat16(-88.7f)), splat16(88.7f));
+    v16 n = (v16)_mm512_roundscale_ps((__m512)(t * splat16(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v16 r = t - n * splat16(0.693359375f) - n * splat16(-2.12194440e-4f);
+    v16 p = splat16(1.9875691500e-4f);
+    p = p * r + splat16(1.3981999507e-3f);
+    p = p * r + splat16(8.3334519073e-3f);
+    p = p * r + splat16(4.1665795894e-2f);
+    p = p * r + splat16(1.6666665459e-1f);
+    p = p * r + splat16(5.0000001201e-1f);
+    p = p * r * r + r + splat16(1.0f);
+    v16 d = (v16)_mm512_scalef_ps((__m512)p, (__m512)n) + splat16(1.0f);
+    v16 q = (v16)_mm512_rcp14_ps((__m512)d);
+    return q * (splat16(2.0f) - d * q);
+}
 
 /* one 16-column row of a tile: + residual, activation (act: the eng_act, a constant: identity,
  * clip, or sigmoid / swish on the registers, with act_pass's operations), stored to its nr
@@ -26,7 +46,7 @@ static FORCE_INLINE void epi16(float *c, const float *r, v16 y, int nr, const k_
     if (r) y += (v16)_mm512_maskz_loadu_ps(m, r);
     if (act == EACT_CLIP) y = vmin16(vmax16(y, splat16(e->lo)), splat16(e->hi));
     if (act == EACT_SIGMOID || act == EACT_SWISH) {
-        v16 s = splat16(1.0f) / (splat16(1.0f) + vexp16(-y));
+        v16 s = vsigmoid16(y);
         if (act == EACT_SWISH) s *= y;
         y = s;
     }

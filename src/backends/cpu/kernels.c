@@ -220,7 +220,7 @@ static NO_IPA void act_pass(float *y, int64_t n, const k_epi *e) {
     int64_t i = 0;
 #if defined(__AVX512F__)
     for (; i + 16 <= n; i += 16) { /* the same operations on 16 lanes */
-        v16 x = ld16(y + i), s = splat16(1.0f) / (splat16(1.0f) + vexp16(-x));
+        v16 x = ld16(y + i), s = vsigmoid16(x);
         if (e->act == EACT_SWISH) s *= x;
         *(v16 *)(y + i) = s;
     }
