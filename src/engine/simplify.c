@@ -9,7 +9,8 @@
 #include "engine/plan_util.h"
 
 typedef struct {
-    int *reads, *writes; /* per root tensor: op inputs (and network outputs) reading it, ops writing it */
+    int *reads, *writes, *wr; /* per root tensor: op inputs (and network outputs) reading it, ops writing
+                                 it, and the last op writing it */
 } use_count;
 
 static void count_uses(const eng_plan *p, use_count *u) {
@@ -20,7 +21,7 @@ static void count_uses(const eng_plan *p, use_count *u) {
         if (o->kind == EOP_NONE) continue;
         for (int i = 0; i < o->n_in; i++) u->reads[eng_root(p, o->in[i])]++;
         if (o->residual >= 0) u->reads[eng_root(p, o->residual)]++;
-        u->writes[eng_root(p, o->out)]++;
+        u->writes[eng_root(p, o->out)]++, u->wr[eng_root(p, o->out)] = k;
     }
     int t[ENG_MAX_OUTPUTS + ENG_MAX_INPUTS], n = eng_network_outputs(&p->meta, t);
     n += eng_network_inputs(&p->meta, t + n);
@@ -47,13 +48,11 @@ static int sweep(eng_plan *p, use_count *u) {
         o->kind = EOP_NONE, done++;
     }
     count_uses(p, u);
-    for (int k = 0; k < p->n_ops; k++) { /* an activation into its producer */
+    for (int k = 0; k < p->n_ops; k++) { /* an activation into its producer (counts kept up to date: one pass) */
         eng_op *a = &p->ops[k];
         if (a->kind != EOP_UNARY || a->act == EACT_ID || p->tensors[a->out].alias >= 0 || u->writes[a->out] != 1) continue;
-        int r = eng_root(p, a->in[0]), j = k - 1;
-        if (u->reads[r] != 1 || u->writes[r] != 1) continue;
-        while (j >= 0 && (p->ops[j].kind == EOP_NONE || eng_root(p, p->ops[j].out) != r)) j--;
-        if (j < 0) continue;
+        int r = eng_root(p, a->in[0]), j = u->wr[r];
+        if (u->reads[r] != 1 || u->writes[r] != 1 || j >= k) continue;
         eng_op *pr = &p->ops[j];
         if ((pr->kind != EOP_BINARY && pr->kind != EOP_CONV) || pr->act != EACT_ID || pr->out != r || r >= a->out || is_output(p, a->out))
             continue;
@@ -61,21 +60,22 @@ static int sweep(eng_plan *p, use_count *u) {
          * keep aliases pointing backwards; the two have one size: the unary's validator) */
         pr->act = a->act, pr->act_lo = a->act_lo, pr->act_hi = a->act_hi;
         p->tensors[a->out].alias = r;
+        u->reads[r] += u->reads[a->out] - 1, u->reads[a->out] = 0, u->writes[a->out] = 0;
         a->kind = EOP_NONE, done++;
-        count_uses(p, u);
     }
     return done;
 }
 
 odrt_status_t eng_plan_simplify(eng_plan *p) {
-    use_count u = {calloc((size_t)p->n_tensors + 1, sizeof(int)), calloc((size_t)p->n_tensors + 1, sizeof(int))};
-    if (!u.reads || !u.writes) {
-        free(u.reads), free(u.writes);
+    use_count u = {calloc((size_t)p->n_tensors + 1, sizeof(int)), calloc((size_t)p->n_tensors + 1, sizeof(int)),
+                   calloc((size_t)p->n_tensors + 1, sizeof(int))};
+    if (!u.reads || !u.writes || !u.wr) {
+        free(u.reads), free(u.writes), free(u.wr);
         return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     }
     int removed = 0;
-    for (int n; (n = sweep(p, &u)) > 0;) removed += n;
-    free(u.reads), free(u.writes);
+    for (int n, pass = 0; pass < 4 && (n = sweep(p, &u)) > 0; pass++) removed += n; /* (folds enable no new ones: 2 passes) */
+    free(u.reads), free(u.writes), free(u.wr);
     if (!removed) return ODRT_OK;
     int kept = 0, stage[2] = {p->meta.rc_stage[0], p->meta.rc_stage[1]};
     for (int k = 0; k < p->n_ops; k++) {

@@ -23,12 +23,12 @@ static int crosses(const eng_plan *p, int a, int b) {
     return p->meta.post_kind == ENG_POST_RCNN && ((a < st[0] && b >= st[0]) || (a < st[1] && b >= st[1]));
 }
 
-/* the op at or before k writing root r (-1 none) */
-static int writer(const eng_plan *p, int k, int r) {
-    for (; k >= 0; k--)
-        if (eng_root(p, p->ops[k].out) == r) return k;
-    return -1;
-}
+typedef struct {
+    int *reads, *writes, *wr; /* per root tensor: readers (network outputs too), writers, the last writer */
+} uses;
+
+/* the one op before k writing root r (-1 none, or several) */
+static int writer(const uses *u, int k, int r) { return u->writes[r] == 1 && u->wr[r] < k ? u->wr[r] : -1; }
 
 /* nothing in ops (k0, k1) but x's own producer writes over x */
 static int untouched(const eng_plan *p, int k0, int k1, int x, const int *skip) {
@@ -37,15 +37,17 @@ static int untouched(const eng_plan *p, int k0, int k1, int x, const int *skip) 
     return 1;
 }
 
-/* the terms of add k (its inputs' weighted sums, in order) into g; 0 when it is not one */
-static int wsum_terms(const eng_plan *p, const int *reads, int k, cpu_group *g, int *members, int *nm) {
+/* the terms of add k (its inputs' weighted sums, in order) into g; 0 when it is not one (or has more
+ * than ENG_MAX_IN terms: depth counts the adds, so a file's long chain cannot deepen the recursion) */
+static int wsum_terms(const eng_plan *p, const uses *u, int k, cpu_group *g, int *members, int *nm, int depth) {
     const eng_op *o = &p->ops[k];
+    if (depth >= ENG_MAX_IN) return 0;
     for (int i = 0; i < 2; i++) {
-        int r = eng_root(p, o->in[i]), w = writer(p, k - 1, r);
+        int r = eng_root(p, o->in[i]), w = writer(u, k, r);
         const eng_op *src = w >= 0 ? &p->ops[w] : NULL;
-        int single = src && reads[r] == 1 && src->out == r;
+        int single = src && u->reads[r] == 1 && src->out == r;
         if (i == 0 && single && is_add(src) && src->act == EACT_ID) {
-            if (!wsum_terms(p, reads, w, g, members, nm)) return 0;
+            if (!wsum_terms(p, u, w, g, members, nm, depth + 1)) return 0;
             members[(*nm)++] = w;
             continue;
         }
@@ -61,13 +63,15 @@ static int wsum_terms(const eng_plan *p, const int *reads, int k, cpu_group *g, 
 }
 
 void cpu_find_groups(cpu_ctx *c, const eng_plan *p, int64_t *se_max) {
-    int *reads = calloc((size_t)p->n_tensors + 1, sizeof(int)), *skip = calloc((size_t)p->n_ops + 1, sizeof(int));
-    int *members = malloc(sizeof(int) * (2 * ENG_MAX_IN + 2));
+    size_t nt = (size_t)p->n_tensors + 1;
+    uses u = {calloc(nt, sizeof(int)), calloc(nt, sizeof(int)), calloc(nt, sizeof(int))};
+    int *reads = u.reads, *skip = calloc((size_t)p->n_ops + 1, sizeof(int)), *members = malloc(sizeof(int) * (2 * ENG_MAX_IN + 2));
     c->groups = calloc((size_t)p->n_ops + 1, sizeof(cpu_group));
-    if (!reads || !skip || !members || !c->groups) goto done;
+    if (!u.reads || !u.writes || !u.wr || !skip || !members || !c->groups) goto done;
     for (int k = 0; k < p->n_ops; k++) {
         for (int i = 0; i < p->ops[k].n_in; i++) reads[eng_root(p, p->ops[k].in[i])]++;
         if (p->ops[k].residual >= 0) reads[eng_root(p, p->ops[k].residual)]++;
+        u.writes[eng_root(p, p->ops[k].out)]++, u.wr[eng_root(p, p->ops[k].out)] = k;
     }
     int outs[ENG_MAX_OUTPUTS], n_out = eng_network_outputs(&p->meta, outs);
     for (int i = 0; i < n_out; i++) reads[eng_root(p, outs[i])]++;
@@ -92,13 +96,13 @@ void cpu_find_groups(cpu_ctx *c, const eng_plan *p, int64_t *se_max) {
         cpu_group g;
         int nm = 0;
         memset(&g, 0, sizeof g);
-        if (!wsum_terms(p, reads, k, &g, members, &nm) || nm == 0 || g.n < 2) continue;
+        if (!wsum_terms(p, &u, k, &g, members, &nm, 0) || nm == 0 || g.n < 2) continue;
         int first = k, ok = 1;
         for (int i = 0; i < nm; i++) {
             if (c->chain[members[i]] || c->grp[members[i]] || crosses(p, members[i], k)) ok = 0;
             if (members[i] < first) first = members[i];
         }
-        if (!ok) continue;
+        if (!ok || k - first > 64) continue; /* (a sum spread over more ops is no BiFPN node: not worth the scan) */
         for (int i = 0; i < nm; i++) skip[members[i]] = 1;
         for (int t = 0; t < g.n && ok; t++) /* the inputs still hold their values at k, and the output is not one */
             ok = untouched(p, first, k, g.in[t], skip) && !eng_tensors_overlap(p, o->out, g.in[t]) &&
@@ -110,7 +114,7 @@ void cpu_find_groups(cpu_ctx *c, const eng_plan *p, int64_t *se_max) {
         for (int i = 0; i < nm; i++) c->grp[members[i]] = -1;
     }
 done:
-    free(reads), free(skip), free(members);
+    free(u.reads), free(u.writes), free(u.wr), free(skip), free(members);
 }
 
 typedef struct {
