@@ -1,6 +1,6 @@
 /* The interior tile of the 3x3 depthwise kernel, written once and included by kernels.c per
  * vector type: DW_V (the type), DW_N (its lanes), DW_LD / DW_ST / DW_SPLAT / DW_CLIP(x, lo, hi)
- * and DW_SFX (the name suffix), which it undefines at its end. The 256-bit set includes it for v8;
+ * and DW_SFX (the name suffix), which the includer undefines. The 256-bit set includes it for v8;
  * the AVX-512 set also for v16, which takes the channels in 16s before v8 takes a last 8. */
 #define DW_CAT2(a, b) a##_##b
 #define DW_CAT(a, b) DW_CAT2(a, b)
@@ -54,11 +54,3 @@ static FORCE_INLINE int64_t DW_CAT(dw3_tile, DW_SFX)(const k_dw *a, const float 
 
 #undef DW_CAT
 #undef DW_CAT2
-/* the parameters, for the next inclusion */
-#undef DW_V
-#undef DW_N
-#undef DW_LD
-#undef DW_ST
-#undef DW_SPLAT
-#undef DW_CLIP
-#undef DW_SFX

@@ -1,6 +1,6 @@
 /* The interior tile of the 5x5 depthwise kernel (EfficientNet's 5x5 stages), written once and
  * included by kernels.c per vector type with the parameters dw3x3_tile.h takes (DW_V, DW_N, DW_LD,
- * DW_ST, DW_SPLAT, DW_CLIP, DW_SFX), which it undefines at its end. */
+ * DW_ST, DW_SPLAT, DW_CLIP, DW_SFX), which the includer undefines. */
 #define DW_CAT2(a, b) a##_##b
 #define DW_CAT(a, b) DW_CAT2(a, b)
 
@@ -36,10 +36,3 @@ static FORCE_INLINE int64_t DW_CAT(dw5_tile, DW_SFX)(const k_dw *a, const float 
 
 #undef DW_CAT
 #undef DW_CAT2
-#undef DW_V
-#undef DW_N
-#undef DW_LD
-#undef DW_ST
-#undef DW_SPLAT
-#undef DW_CLIP
-#undef DW_SFX

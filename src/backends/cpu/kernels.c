@@ -292,7 +292,8 @@ static FORCE_INLINE void dw3x3_pixel(const k_dw *a, const float *const rows[3], 
     }
 }
 
-/* the interior tile, 8 channels at a time (and 16 in the AVX-512 set) */
+/* the interior tiles (3x3, 5x5), 8 channels at a time (and 16 in the AVX-512 set): each header is
+ * written once for a vector type named by the DW_* parameters */
 #define DW_V v8
 #define DW_N 8
 #define DW_LD ld
@@ -301,6 +302,14 @@ static FORCE_INLINE void dw3x3_pixel(const k_dw *a, const float *const rows[3], 
 #define DW_CLIP(x, lo, hi) vmin(vmax(x, lo), hi)
 #define DW_SFX 8
 #include "backends/cpu/dw3x3_tile.h"
+#include "backends/cpu/dw5x5_tile.h"
+#undef DW_V
+#undef DW_N
+#undef DW_LD
+#undef DW_ST
+#undef DW_SPLAT
+#undef DW_CLIP
+#undef DW_SFX
 #if defined(__AVX512F__)
 static inline void st16(float *p, v16 v) { *(v16 *)p = v; }
 #define DW_V v16
@@ -311,23 +320,6 @@ static inline void st16(float *p, v16 v) { *(v16 *)p = v; }
 #define DW_CLIP(x, lo, hi) vmin16(vmax16(x, lo), hi)
 #define DW_SFX 16
 #include "backends/cpu/dw3x3_tile.h"
-#endif
-#define DW_V v8
-#define DW_N 8
-#define DW_LD ld
-#define DW_ST st
-#define DW_SPLAT splat
-#define DW_CLIP(x, lo, hi) vmin(vmax(x, lo), hi)
-#define DW_SFX 8
-#include "backends/cpu/dw5x5_tile.h"
-#if defined(__AVX512F__)
-#define DW_V v16
-#define DW_N 16
-#define DW_LD ld16
-#define DW_ST st16
-#define DW_SPLAT splat16
-#define DW_CLIP(x, lo, hi) vmin16(vmax16(x, lo), hi)
-#define DW_SFX 16
 #include "backends/cpu/dw5x5_tile.h"
 #endif
 
