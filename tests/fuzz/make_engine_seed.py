@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Write a tiny synthetic odrt engine (docs/engine-format.md) that uses every network op kind but
-the reference fallback (the crop's boxes are computed values: whatever they hold, a crop must run): the seed of the engine-loader fuzzer, and a format check in the tests.
+the reference fallback (the crop's boxes are computed values: whatever they hold, a crop must run), and the
+patterns the CPU backend fuses (a squeeze-and-excite scale into a 1x1 conv, a weighted sum): the seed of
+the engine-loader fuzzer, and a format check in the tests.
 `write_engine(meta, blob)` is the format's writer in Python (XXH3 checksums as odrt computes them).
 With --int8 the engine is an int8 one whose 1x1 conv is int8 (docs/engine-format.md's packing).
 Usage: make_engine_seed.py OUT.odrt [--int8]"""
@@ -95,6 +97,7 @@ def seed(int8=False):
     t14 = tensor([1, 8, 4, 4], 1)  # t12 resized back
     t15 = tensor([2, 4])  # crop boxes: the means, gathered (any values: a crop must survive them)
     t16 = tensor([2, 8, 3, 3], 1)  # crops of t7
+    t17, t18, t19, t20, t21 = (tensor([1, 8, 4, 4], 1) for _ in range(5))  # the CPU backend's fused groups (no output reads them)
     taps = np.zeros(8, dtype=[("i0", "<i4"), ("i1", "<i4"), ("w0", "<f4"), ("w1", "<f4")])
     for i in range(8):  # rows then columns: 2 -> 4, asymmetric
         x = (i % 4) / 2.0
@@ -118,6 +121,14 @@ def seed(int8=False):
         op(10, [t12], t14, w=put(taps), name="resize"),
         op(4, [t13], t15, w=put(np.arange(8, dtype=np.int32)), name="boxes"),
         op(9, [t7, t15], t16, dict(kh=3, kw=3, cin=8, cout=8, axis=1), name="crop"),
+        # squeeze-and-excite: t7 times its channel means, read only by a 1x1 conv (run as one)
+        op(2, [t7, t13], t17, dict(bin=2, bcast=4), name="se_scale"),
+        op(1, [t17], t18, dict(conv_kind=0, cin=8, cout=8), w=put(rng.normal(0, 0.3, 16 * 8).astype(np.float32)),
+           b=put(np.zeros(8, np.float32)), name="se_conv"),
+        # a weighted sum with swish: 0.5 t7 + 0.25 t18 (run as one)
+        op(2, [t7], t19, dict(bin=2, bcast=1), f=(0.0, 0.0, 0.5), name="wsum_mul0"),
+        op(2, [t18], t20, dict(bin=2, bcast=1), f=(0.0, 0.0, 0.25), name="wsum_mul1"),
+        op(2, [t19, t20], t21, dict(act=3, bin=0, bcast=0), name="wsum_add"),
     ]
     del conv
     if int8:  # its input is a Clip(0, 6): unsigned, step 0.05
