@@ -79,9 +79,10 @@ int eng_tensors_overlap(const eng_plan *p, int a, int b) {
 }
 
 /* Elementwise patterns a backend may run as one (backends/cpu/cpu_fuse_elt.c) keep their inputs
- * alive to the op that ends them: a per-image channel multiply's over the next op (a 1x1 conv may
- * apply the scale to its weights), and a scalar multiply's or an add's, whose output only an add
- * reads, to the last add of that chain (one pass computes the weighted sum). */
+ * alive to the op that ends them: a per-image channel multiply's over the float 1x1 conv that
+ * alone reads it, next (which may apply the scale to its weights), and a scalar multiply's or an
+ * add's, whose output only an add reads, to the last add of that chain (one pass computes the
+ * weighted sum). */
 static void extend_fusable(const eng_plan *p, int *last) {
     int nt = p->n_tensors, *reads = calloc((size_t)nt + 1, sizeof(int)), *reader = malloc(sizeof(int) * (size_t)(nt + 1));
     int *until = malloc(sizeof(int) * (size_t)(p->n_ops + 1));
@@ -98,7 +99,8 @@ static void extend_fusable(const eng_plan *p, int *last) {
         int r = eng_root(p, op->out), j = reads[r] == 1 ? reader[r] : -1;
         until[k] = k;
         if (op->kind != EOP_BINARY || op->act != EACT_ID) continue;
-        if (op->bcast == BC_CHANNEL) until[k] = k + 1 < p->n_ops ? k + 1 : k;
+        if (op->bcast == BC_CHANNEL && j == k + 1 && p->ops[j].kind == EOP_CONV && p->ops[j].conv_kind == CONV_GEMM && p->ops[j].q_scale == 0)
+            until[k] = j;
         else if ((op->bcast == BC_SCALAR || op->bcast == BC_SAME) && j > k && p->ops[j].kind == EOP_BINARY && p->ops[j].bcast == BC_SAME &&
                  p->ops[j].bin == BIN_ADD)
             until[k] = until[j] > j ? until[j] : j;
