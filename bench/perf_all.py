@@ -18,7 +18,9 @@ spinning on a core: a Jetson's cores are shared with capture and decode), median
 Ratio = the faster fp32 peer / odrt (> 1: odrt is faster). Slowdown = busy / quiet of each.
 Parity: the original export under onnxruntime vs the engine on the shared photos (bench/engine_cpu.py's
 rule: same class, IoU >= 0.99, |score diff| <= 1e-4 for every detection >= 0.05).
-GPU (--gpu, a CUDA build on a GPU machine): bench/gpu_peer.py for handtrack and EfficientDet-D0.
+GPU (--gpu, a CUDA build on a GPU machine): bench/gpu_peer.py for handtrack (odrt vs PyTorch eager, CUDA
+graphs and torch.compile), and odrt's own GPU time for EfficientDet-D0 (onnx2torch cannot convert its
+SAME_UPPER convolutions), at --gpu-batches.
 """
 import argparse
 import json
@@ -153,10 +155,23 @@ def print_tables(rows, a):
 
 
 def gpu_tables(a):
-    for model in ("models/handtrack/handtrack.onnx", os.path.join(ROOT, "..", "shared", "models", "efficientdet_d0", "model.onnx")):
-        print("\nGPU: %s" % model, flush=True)
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gpu_peer.py"), "--odrt", a.odrt, "--model",
-                        os.path.join(ROOT, model), "--batches", a.gpu_batches], check=False)
+    hand = os.path.join(ROOT, "models", "handtrack", "handtrack.onnx")
+    print("\nGPU: handtrack, odrt CUDA engines vs PyTorch (bench/gpu_peer.py)", flush=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gpu_peer.py"), "--odrt", a.odrt, "--model", hand, "--batches",
+                    a.gpu_batches], check=False)
+    # EfficientDet-D0: odrt alone (onnx2torch converts no Conv with auto_pad SAME_UPPER, which tf2onnx writes for it)
+    d0 = MODELS["efficientdet_d0"][0]
+    tmp = tempfile.mkdtemp()
+    print("\nGPU: EfficientDet-D0, odrt CUDA engines (`odrt bench`, GPU time per inference by device events)", flush=True)
+    for prec in ("fp16", "fp32"):
+        for batch in a.gpu_batches.split(","):
+            e = os.path.join(tmp, "d0_%s_%s.odrt" % (prec, batch))
+            subprocess.run([a.odrt, "build", d0, "-o", e, "--device", "cuda", "--precision", prec, "--batch", batch], check=True,
+                           capture_output=True)
+            out = subprocess.run([a.odrt, "bench", e, "--iterations", "300", "--warmup", "20"], check=True, capture_output=True,
+                                 text=True).stdout
+            gpu = [ln for ln in out.splitlines() if ln.startswith("GPU time")]
+            print("%s batch %s: %s" % (prec, batch, gpu[0].split(": ", 1)[1] if gpu else "no GPU time"), flush=True)
 
 
 def main():
