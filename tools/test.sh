@@ -13,7 +13,7 @@ echo "== Release"
 
 echo "== AArch64: cross build, engine test under qemu-user"
 cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-aarch64 -j"$JOBS" --target odrt_cli test_int8_kernels
+cmake --build build-aarch64 -j"$JOBS" --target odrt_cli test_int8_kernels test_dw_kernels
 (cd tests/python && ODRT_BIN="$PWD/../../build/odrt" ODRT_BIN_AARCH64="$PWD/../../build-aarch64/odrt" \
   "$PY" -m pytest -q -p no:cacheprovider test_engine_aarch64.py)
 

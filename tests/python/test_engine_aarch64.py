@@ -2,7 +2,8 @@
 same engine file from the same export, and its detections on every shared photo equal the x86-64
 engine's (every detection with score >= 0.05 matched both ways: same class, IoU >= 0.99,
 |score diff| <= 1e-4). An INT8 engine written on x86-64 runs there on the NEON dot-product kernels with
-the x86 engine's detections, and the int8 kernel check (tests/test_int8_kernels.c) passes there. Runs
+the x86 engine's detections, and the int8 kernel check (tests/test_int8_kernels.c) and the float
+depthwise / weighted-sum / sigmoid check (tests/test_dw_kernels.c: NEON) pass there. Runs
 when ODRT_BIN_AARCH64 names the cross-built odrt (tools/test.sh)."""
 import json
 import os
@@ -60,3 +61,11 @@ def test_aarch64_int8(tmp_path, images, calib_dir):
         assert not unmatched(a, b, score_tol=2e-3) and not unmatched(b, a, score_tol=2e-3)
         n += sum(d[1] >= 0.05 for d in a)
     assert n >= 20
+
+
+def test_aarch64_float_kernels():
+    """the depthwise tiles (3x3, 5x5), the weighted sum and sigmoid / swish compiled for NEON, against
+    double arithmetic (tests/test_dw_kernels.c)"""
+    kern = os.path.join(os.path.dirname(ARM), "test_dw_kernels")
+    p = subprocess.run([shutil.which("qemu-aarch64"), kern], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0 and "generic: checked" in p.stdout and " 0 failed" in p.stdout, p.stdout + p.stderr
