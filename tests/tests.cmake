@@ -110,6 +110,13 @@ target_compile_options(test_dw_kernels PRIVATE ${ODRT_WARN})
 target_link_libraries(test_dw_kernels PRIVATE odrt m)
 add_test(NAME unit/dw_kernels COMMAND test_dw_kernels)
 
+# the CPU post-processing's two NMS walks (class by class; all classes best first) give the same detections
+add_executable(test_nms_paths tests/test_nms_paths.c)
+target_include_directories(test_nms_paths PRIVATE src)
+target_compile_options(test_nms_paths PRIVATE ${ODRT_WARN})
+target_link_libraries(test_nms_paths PRIVATE odrt m)
+add_test(NAME unit/nms_paths COMMAND test_nms_paths)
+
 # the public API's contracts (versions, struct_size, log callback, ODRT_ERR_DEVICE, static strings)
 add_executable(test_api tests/test_api.c)
 target_compile_options(test_api PRIVATE ${ODRT_WARN})

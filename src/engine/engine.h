@@ -278,6 +278,8 @@ typedef struct eng_nms_spec {
     float scales[4];       /* box coder */
     float score_thr, iou_thr;
     int max_per_class, max_total, class_offset;
+    int per_class; /* 1: always class by class (each class's NMS to its end); 0: many candidates (C >= 8,
+                      N C >= 65536) walk all classes best first and stop at max_total kept (the same result) */
 } eng_nms_spec;
 typedef struct eng_post_ws eng_post_ws;
 /* out[b] for b < B (items malloc'ed); *ws: the caller's workspace (NULL at first; grown as needed;

@@ -111,7 +111,40 @@ typedef struct {
     int *n_kept;               /* [B][C] */
     float *soa;                /* per thread: kept boxes as 5 arrays of max_per_class */
     const eng_host *host;      /* the vectorised sigmoid */
+    int global;                /* the scores anchor-major ([B][N][C]) and every class walked at once (global_task) */
+    float *amax;               /* global: [B][N] each anchor's best score */
+    float *gsoa;               /* global: [B][C] kept boxes as 5 arrays of max_per_class */
+    int *ties;                 /* global: [B][C] survivors at the walk's current score */
 } post_job;
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+static inline v4f ldu4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline v4f sel(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
+
+/* score s of image b's anchor i, class c, where decode_task wrote it */
+static inline float *score_at(const post_job *j, int64_t b, int64_t i, int c) {
+    return j->global ? j->sc + (b * j->N + i) * j->C + c : j->sc + (b * j->C + c) * j->N + i;
+}
+
+/* global: anchor i's best score (NaN never wins: it is no candidate), 4 classes at a time */
+static inline void note_max(const post_job *j, int64_t b, int64_t i) {
+    const float *s = score_at(j, b, i, 0);
+    v4f m4 = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int c = 0;
+    for (; c + 4 <= j->C; c += 4) {
+        v4f x = ldu4(s + c);
+        m4 = sel(x > m4, x, m4);
+    }
+    float mx = -INFINITY;
+    for (int q = 0; q < 4; q++) mx = m4[q] > mx ? m4[q] : mx;
+    for (; c < j->C; c++) mx = s[c] > mx ? s[c] : mx;
+    j->amax[b * j->N + i] = mx;
+}
 
 /* sigmoid scores of anchors [i0, i1) of image b: the logits are contiguous ([anchor][class]), so
  * the backend's vectorised sigmoid runs over blocks of them, then the scores are scattered into
@@ -124,13 +157,25 @@ static void sigmoid_scores(const post_job *j, int64_t b, int64_t i0, int64_t i1)
     for (int64_t a0 = i0; a0 < i1; a0 += per) {
         int64_t a1 = a0 + per < i1 ? a0 + per : i1;
         const float *l = j->logits + (b * j->N + a0) * j->CT;
+        if (vec && j->global && j->m->bg == 0) { /* anchor-major without background: the scores in place */
+            j->host->sigmoid(j->host->ctx, l, score_at(j, b, a0, 0), (a1 - a0) * j->CT);
+            for (int64_t i = a0; i < a1; i++) note_max(j, b, i);
+            continue;
+        }
         if (vec) j->host->sigmoid(j->host->ctx, l, tmp, (a1 - a0) * j->CT);
+        if (vec && j->global) { /* anchor-major: each anchor's scores are one run */
+            for (int64_t i = a0; i < a1; i++) {
+                memcpy(score_at(j, b, i, 0), tmp + (i - a0) * j->CT + j->m->bg, sizeof(float) * (size_t)j->C);
+                note_max(j, b, i);
+            }
+            continue;
+        }
         for (int64_t i = a0; i < a1; i++) {
-            float *sc = j->sc + b * j->C * j->N + i;
             for (int c = 0; c < j->C; c++) {
                 int64_t at = (i - a0) * j->CT + c + j->m->bg;
-                sc[c * j->N] = vec ? tmp[at] : 1.0f / (1.0f + expf(-l[at]));
+                *score_at(j, b, i, c) = vec ? tmp[at] : 1.0f / (1.0f + expf(-l[at]));
             }
+            if (j->global) note_max(j, b, i);
         }
     }
 }
@@ -154,17 +199,17 @@ static void decode_task(void *arg, int64_t t, int th) {
             bx[0] = yc - h / 2, bx[1] = xc - w / 2, bx[2] = yc + h / 2, bx[3] = xc + w / 2;
         }
         const float *l = j->logits + (b * j->N + i) * j->CT;
-        float *sc = j->sc + b * j->C * j->N + i;
         if (m->act == 2) {
             double mx = l[0], sum = 0;
             for (int c = 1; c < j->CT; c++) mx = l[c] > mx ? l[c] : mx;
             for (int c = 0; c < j->CT; c++) sum += exp((double)l[c] - mx);
-            for (int c = 0; c < j->C; c++) sc[c * j->N] = (float)(exp((double)l[c + m->bg] - mx) / sum);
+            for (int c = 0; c < j->C; c++) *score_at(j, b, i, c) = (float)(exp((double)l[c + m->bg] - mx) / sum);
         } else if (m->act == 1) {
             continue; /* sigmoid_scores did these, 8 lanes at a time */
         } else {
-            for (int c = 0; c < j->C; c++) sc[c * j->N] = l[c + m->bg];
+            for (int c = 0; c < j->C; c++) *score_at(j, b, i, c) = l[c + m->bg];
         }
+        if (j->global) note_max(j, b, i);
     }
 }
 
@@ -172,14 +217,7 @@ static void decode_task(void *arg, int64_t t, int th) {
  * ordered, areas precomputed)? The reference's rule: IoU > thr, no overlap or a degenerate box
  * never suppresses. 4 kept boxes at a time (GCC vectors: SSE2 / NEON), the rest one by one; the
  * same float operations in the same order either way. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-static inline v4f ldu4(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline v4f sel(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
+
 static int suppressed(const float *ky1, const float *kx1, const float *ky2, const float *kx2, const float *ka, int nk,
                       const float b[5], float thr) {
     int q = 0;
@@ -263,18 +301,128 @@ static void nms_task(void *arg, int64_t t, int th) {
     j->n_kept[t] = nk;
 }
 
+/* Image b's NMS over all classes at once, where candidates are many (EfficientDet's 90 classes x
+ * 49104 anchors at a 1e-8 threshold: class by class, every class walks until max_per_class boxes are
+ * kept, 9000 for the 100 the merge keeps). Candidates (anchor, class) are visited best first over all
+ * classes (ties: lower anchor, then lower class), each checked against its own class's kept boxes, so
+ * that every class's kept list grows exactly as the class-by-class walk grows it; the walk stops when
+ * max_total kept boxes that the merge's clip leaves with area score above the next candidate (none
+ * after can enter the best max_total; ties with the last are still taken: the merge orders them by
+ * class). The best candidates come from a histogram of each anchor's best score: when G anchors have
+ * their best at a key >= lo, at least G candidates do. */
+static void global_task(void *arg, int64_t b, int th) {
+    post_job *j = arg;
+    const eng_nms_spec *m = j->m;
+    int64_t N = m->n_valid && m->n_valid[b] < j->N ? m->n_valid[b] : j->N;
+    int C = j->C, K = m->max_per_class;
+    const float thr = m->score_thr, *amax = j->amax + b * j->N, wh = m->clip[2 * b], ww = m->clip[2 * b + 1];
+    cand *heap = j->heap + b * (int64_t)C * j->N;
+    float *soa = j->gsoa + b * (int64_t)C * 5 * K;
+    int *n_kept = j->n_kept + b * C;
+    (void)th;
+    for (int c = 0; c < C; c++) n_kept[c] = 0;
+    if (N <= 0 || K <= 0) return;
+    uint32_t hist[4][HIST_BINS];
+    memset(hist, 0, sizeof hist);
+    int64_t na = 0, G = 4 * (int64_t)(m->max_total > 0 ? m->max_total : 1);
+    for (int64_t i = 0; i < N; i++) {
+        int in = amax[i] > thr;
+        hist[i & 3][in ? eng_score_key(amax[i]) >> HIST_SHIFT : 0]++, na += in;
+    }
+    for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h] + hist[2][h] + hist[3][h];
+    hist[0][0] -= (uint32_t)(N - na);
+    const uint32_t lo = na > G ? top_bins_key(hist[0], G) : 0;
+    int64_t f = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if (!(amax[i] > thr) || eng_score_key(amax[i]) < lo) continue;
+        const float *s = score_at(j, b, i, 0);
+        for (int c = 0; c < C; c++) { /* written always, kept when it qualifies */
+            heap[f] = (cand){s[c], (int32_t)(i * C + c)};
+            f += (s[c] > thr) & (eng_score_key(s[c]) >= lo);
+        }
+    }
+    int all = lo == 0;
+    int64_t sorted = f < G ? f : G, chunk = sorted > 0 ? sorted : 1, surv = 0;
+    if (sorted < f) select_top(heap, f, sorted);
+    sort_cands(heap, sorted);
+    /* ties at the cut (the score at which max_total kept boxes survive): the merge orders equal scores
+     * by class, then in each class's order, so a tied box of class c can still enter only while fewer
+     * than need (= max_total - survivors scoring above the cut) tied survivors are in classes below c
+     * and in c itself; one that cannot is passed over (a later box of its class at that score cannot
+     * either, and none below the cut can), and the walk ends when no class can */
+    int *tie = j->ties + b * C;
+    float cur = NAN;
+    int64_t n_gt = 0, full = 0;
+    for (int64_t p = 0;; p++) {
+        if (p == sorted) {
+            if (sorted == f && !all) { /* every candidate at or above lo visited: the ones below */
+                for (int64_t i = 0; i < N; i++) {
+                    if (!(amax[i] > thr)) continue;
+                    const float *s = score_at(j, b, i, 0);
+                    for (int c = 0; c < C; c++) {
+                        heap[f] = (cand){s[c], (int32_t)(i * C + c)};
+                        f += (s[c] > thr) & (eng_score_key(s[c]) < lo);
+                    }
+                }
+                all = 1;
+            }
+            if (sorted == f) break;
+            chunk *= 2; /* the next best chunk (doubling), not all the rest */
+            int64_t take = f - sorted < chunk ? f - sorted : chunk;
+            if (take < f - sorted) select_top(heap + sorted, f - sorted, take);
+            sort_cands(heap + sorted, take);
+            sorted += take;
+        }
+        cand top = heap[p];
+        if (!(top.s == cur)) { /* a lower score: the survivors so far all score above it */
+            if (surv >= m->max_total) break;
+            cur = top.s, n_gt = surv;
+            memset(tie, 0, sizeof(int) * (size_t)C);
+        }
+        int c = (int)(top.i % C);
+        int64_t i = top.i / C, need = m->max_total - n_gt;
+        if (n_kept[c] >= K) continue;
+        if (surv >= m->max_total) {
+            int64_t below = 0;
+            for (int k = 0; k < c; k++) below += tie[k];
+            if (below + tie[c] >= need) continue;
+        }
+        const float *bx = j->boxes + ((b * j->N + i) * j->K + (j->K > 1 ? c : 0)) * 4;
+        float q[5], *ks = soa + (int64_t)c * 5 * K;
+        minmax(bx[0], bx[2], &q[0], &q[2]);
+        minmax(bx[1], bx[3], &q[1], &q[3]);
+        q[4] = (q[3] - q[1]) * (q[2] - q[0]);
+        int nk = n_kept[c];
+        if (suppressed(ks, ks + K, ks + 2 * K, ks + 3 * K, ks + 4 * K, nk, q, m->iou_thr)) continue;
+        ks[nk] = q[0], ks[K + nk] = q[1], ks[2 * K + nk] = q[2], ks[3 * K + nk] = q[3], ks[4 * K + nk] = q[4];
+        j->kept[(b * C + c) * (int64_t)K + nk] = (odrt_detection_t){bx[0], bx[1], bx[2], bx[3], top.s, c};
+        n_kept[c] = nk + 1;
+        full += nk + 1 == K;
+        /* does it keep an area in the merge's clip? (the merge clips and drops again; this counts) */
+        float y1 = max_(min_(bx[0], wh), 0), x1 = max_(min_(bx[1], ww), 0), y2 = max_(min_(bx[2], wh), 0), x2 = max_(min_(bx[3], ww), 0);
+        if ((y2 - y1) * (x2 - x1) > 0) surv++, tie[c]++;
+        if (full == C) break; /* every class has its max_per_class */
+        if (surv >= m->max_total) { /* can any class still enter at this score? */
+            int64_t below = 0, open = 0;
+            for (int k = 0; k < C && !open && below < need; k++) open = below + tie[k] < need, below += tie[k];
+            if (!open) break;
+        }
+    }
+}
+
 struct eng_post_ws {
-    size_t cap[6]; /* bytes of each buffer below */
+    size_t cap[9]; /* bytes of each buffer below */
     float *boxes, *sc;
     cand *heap;
     odrt_detection_t *kept;
     int *n_kept;
-    float *soa;
+    float *soa, *amax, *gsoa;
+    int *ties;
 };
 
 void eng_post_ws_free(eng_post_ws *w) {
     if (!w) return;
-    free(w->boxes), free(w->sc), free(w->heap), free(w->kept), free(w->n_kept), free(w->soa);
+    free(w->boxes), free(w->sc), free(w->heap), free(w->kept), free(w->n_kept), free(w->soa), free(w->amax), free(w->gsoa), free(w->ties);
     free(w);
 }
 
@@ -296,7 +444,9 @@ static eng_post_ws *ws_get(eng_post_ws **pw, const eng_nms_spec *m, int B) {
              grow((void **)&w->sc, &w->cap[1], sizeof(float) * BC * N) && grow((void **)&w->heap, &w->cap[2], sizeof(cand) * BC * N) &&
              grow((void **)&w->kept, &w->cap[3], sizeof(odrt_detection_t) * BC * K) &&
              grow((void **)&w->n_kept, &w->cap[4], sizeof(int) * BC) &&
-             grow((void **)&w->soa, &w->cap[5], sizeof(float) * 256 * 5 * K); /* up to 256 threads */
+             grow((void **)&w->soa, &w->cap[5], sizeof(float) * 256 * 5 * K) && /* up to 256 threads */
+             grow((void **)&w->amax, &w->cap[6], sizeof(float) * (size_t)B * N) && grow((void **)&w->gsoa, &w->cap[7], sizeof(float) * BC * 5 * K) &&
+             grow((void **)&w->ties, &w->cap[8], sizeof(int) * BC);
     return ok ? w : NULL;
 }
 
@@ -309,11 +459,14 @@ odrt_status_t eng_nms_run(const eng_nms_spec *m, int B, odrt_detections_t *out, 
     eng_post_ws *w = ws_get(pw, m, B);
     odrt_status_t rc = ODRT_OK;
     if (w) j.boxes = w->boxes, j.sc = w->sc, j.heap = w->heap, j.kept = w->kept, j.n_kept = w->n_kept, j.soa = w->soa;
+    if (w) j.amax = w->amax, j.gsoa = w->gsoa, j.ties = w->ties;
+    j.global = !m->per_class && j.C >= 8 && j.N * j.C >= 65536 && j.N * j.C < INT32_MAX;
     for (int b = 0; b < B; b++) memset(&out[b], 0, sizeof out[b]);
     if (!w) rc = odrt_fail(ODRT_ERR_NOMEM, "out of memory");
     if (rc == ODRT_OK) {
         host->parallel_for(host->ctx, B * ((j.N + j.chunk - 1) / j.chunk), decode_task, &j);
-        host->parallel_for(host->ctx, (int64_t)BC, nms_task, &j);
+        if (j.global) host->parallel_for(host->ctx, B, global_task, &j);
+        else host->parallel_for(host->ctx, (int64_t)BC, nms_task, &j);
     }
     for (int b = 0; b < B && rc == ODRT_OK; b++) {
         int64_t n_all = 0;
@@ -363,6 +516,6 @@ odrt_status_t eng_postprocess(const eng_meta *m, const float *anchors, const flo
     }
     eng_nms_spec s = {anchors, 0, codes, 1, logits, NULL, clip, window ? scale : NULL, m->n_anchors, m->n_classes,
                       m->bg_offset, m->score_act, {m->scales[0], m->scales[1], m->scales[2], m->scales[3]},
-                      m->score_threshold, m->iou_threshold, m->max_per_class, m->max_total, m->class_offset};
+                      m->score_threshold, m->iou_threshold, m->max_per_class, m->max_total, m->class_offset, 0};
     return eng_nms_run(&s, B, out, host, pw);
 }
