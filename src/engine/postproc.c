@@ -114,7 +114,7 @@ typedef struct {
     int global;                /* the scores anchor-major ([B][N][C]) and every class walked at once (global_task) */
     float *amax;               /* global: [B][N] each anchor's best score */
     float *gsoa;               /* global: [B][C] kept boxes as 5 arrays of max_per_class */
-    int *ties;                 /* global: [B][C] survivors at the walk's current score */
+    int *ties;                 /* global: [B][2 C] survivors at the walk's current score per class, the classes with some */
 } post_job;
 
 typedef float v4f __attribute__((vector_size(16)));
@@ -320,7 +320,7 @@ static void global_task(void *arg, int64_t b, int th) {
     float *soa = j->gsoa + b * (int64_t)C * 5 * K;
     int *n_kept = j->n_kept + b * C;
     (void)th;
-    for (int c = 0; c < C; c++) n_kept[c] = 0;
+    for (int c = 0; c < C; c++) n_kept[c] = 0, j->ties[b * 2 * C + c] = 0;
     if (N <= 0 || K <= 0) return;
     uint32_t hist[4][HIST_BINS];
     memset(hist, 0, sizeof hist);
@@ -350,7 +350,7 @@ static void global_task(void *arg, int64_t b, int th) {
      * than need (= max_total - survivors scoring above the cut) tied survivors are in classes below c
      * and in c itself; one that cannot is passed over (a later box of its class at that score cannot
      * either, and none below the cut can), and the walk ends when no class can */
-    int *tie = j->ties + b * C;
+    int *tie = j->ties + b * 2 * C, *touched = tie + C, n_touched = 0; /* (reset one by one: not C per score) */
     float cur = NAN;
     int64_t n_gt = 0, full = 0;
     for (int64_t p = 0;; p++) {
@@ -377,7 +377,7 @@ static void global_task(void *arg, int64_t b, int th) {
         if (!(top.s == cur)) { /* a lower score: the survivors so far all score above it */
             if (surv >= m->max_total) break;
             cur = top.s, n_gt = surv;
-            memset(tie, 0, sizeof(int) * (size_t)C);
+            while (n_touched > 0) tie[touched[--n_touched]] = 0;
         }
         int c = (int)(top.i % C);
         int64_t i = top.i / C, need = m->max_total - n_gt;
@@ -400,7 +400,10 @@ static void global_task(void *arg, int64_t b, int th) {
         full += nk + 1 == K;
         /* does it keep an area in the merge's clip? (the merge clips and drops again; this counts) */
         float y1 = max_(min_(bx[0], wh), 0), x1 = max_(min_(bx[1], ww), 0), y2 = max_(min_(bx[2], wh), 0), x2 = max_(min_(bx[3], ww), 0);
-        if ((y2 - y1) * (x2 - x1) > 0) surv++, tie[c]++;
+        if ((y2 - y1) * (x2 - x1) > 0) {
+            surv++;
+            if (tie[c]++ == 0) touched[n_touched++] = c;
+        }
         if (full == C) break; /* every class has its max_per_class */
         if (surv >= m->max_total) { /* can any class still enter at this score? */
             int64_t below = 0, open = 0;
@@ -446,7 +449,7 @@ static eng_post_ws *ws_get(eng_post_ws **pw, const eng_nms_spec *m, int B) {
              grow((void **)&w->n_kept, &w->cap[4], sizeof(int) * BC) &&
              grow((void **)&w->soa, &w->cap[5], sizeof(float) * 256 * 5 * K) && /* up to 256 threads */
              grow((void **)&w->amax, &w->cap[6], sizeof(float) * (size_t)B * N) && grow((void **)&w->gsoa, &w->cap[7], sizeof(float) * BC * 5 * K) &&
-             grow((void **)&w->ties, &w->cap[8], sizeof(int) * BC);
+             grow((void **)&w->ties, &w->cap[8], sizeof(int) * 2 * BC);
     return ok ? w : NULL;
 }
 
