@@ -359,10 +359,9 @@ static void global_task(void *arg, int64_t b, int th) {
                 for (int64_t i = 0; i < N; i++) {
                     if (!(amax[i] > thr)) continue;
                     const float *s = score_at(j, b, i, 0);
-                    for (int c = 0; c < C; c++) {
-                        heap[f] = (cand){s[c], (int32_t)(i * C + c)};
-                        f += (s[c] > thr) & (eng_score_key(s[c]) < lo);
-                    }
+                    for (int c = 0; c < C; c++) /* (a branch: a write per pair could pass the image's part, */
+                        if (s[c] > thr && eng_score_key(s[c]) < lo) /* whose pairs may all be candidates) */
+                            heap[f++] = (cand){s[c], (int32_t)(i * C + c)};
                 }
                 all = 1;
             }
