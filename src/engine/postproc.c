@@ -84,6 +84,22 @@ static uint32_t top_bins_key(const uint32_t *hist, int64_t k) {
     return b << HIST_SHIFT;
 }
 
+/* the histogram of the keys of v[0..n) above thr into hist (4 copies counted apart, so that
+ * neighbours in the same bin, as most scores are, do not wait on each other; a value at or below
+ * thr counts in bin 0 without a branch and is taken off after); returns how many are above thr */
+static int64_t key_histogram(const float *v, int64_t n, float thr, uint32_t hist[HIST_BINS]) {
+    uint32_t h4[4][HIST_BINS];
+    memset(h4, 0, sizeof h4);
+    int64_t in_all = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int in = v[i] > thr;
+        h4[i & 3][in ? eng_score_key(v[i]) >> HIST_SHIFT : 0]++, in_all += in;
+    }
+    for (int h = 0; h < HIST_BINS; h++) hist[h] = h4[0][h] + h4[1][h] + h4[2][h] + h4[3][h];
+    hist[0] -= (uint32_t)(n - in_all);
+    return in_all;
+}
+
 /* fmaxf / fminf semantics (a NaN operand yields the other), inlined */
 static inline float max_(float a, float b) { return a > b || b != b ? a : b; }
 static inline float min_(float a, float b) { return a < b || b != b ? a : b; }
@@ -258,17 +274,10 @@ static void nms_task(void *arg, int64_t t, int th) {
      * histogram of the scores finds the few bins that hold the best 4 K; only those are collected
      * (the rest, should more be needed), so that most anchors are read twice and never moved. */
     const float thr = m->score_thr;
-    uint32_t hist[4][HIST_BINS]; /* four, so that neighbours in the same bin (most scores share a few) do not wait on each other */
-    memset(hist, 0, sizeof hist);
-    int64_t n = 0;
-    for (int64_t i = 0; i < N; i++) {
-        int in = s[i] > thr; /* (counted without a branch; a score at or below the threshold goes to bin 0, taken off after) */
-        hist[i & 3][in ? eng_score_key(s[i]) >> HIST_SHIFT : 0]++, n += in;
-    }
-    for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h] + hist[2][h] + hist[3][h];
-    hist[0][0] -= (uint32_t)(N - n);
+    uint32_t hist[HIST_BINS];
+    int64_t n = key_histogram(s, N, thr, hist);
     int64_t sorted = n < 4 * (int64_t)K ? n : 4 * (int64_t)K, f = 0;
-    const uint32_t lo = sorted < n ? top_bins_key(hist[0], sorted) : 0;
+    const uint32_t lo = sorted < n ? top_bins_key(hist, sorted) : 0;
     for (int64_t i = 0; i < N; i++) { /* written always, kept when it is one (no branch to mispredict) */
         heap[f] = (cand){s[i], (int32_t)i};
         f += (s[i] > thr) & (eng_score_key(s[i]) >= lo);
@@ -322,16 +331,9 @@ static void global_task(void *arg, int64_t b, int th) {
     (void)th;
     for (int c = 0; c < C; c++) n_kept[c] = 0, j->ties[b * 2 * C + c] = 0;
     if (N <= 0 || K <= 0) return;
-    uint32_t hist[4][HIST_BINS];
-    memset(hist, 0, sizeof hist);
-    int64_t na = 0, G = 4 * (int64_t)(m->max_total > 0 ? m->max_total : 1);
-    for (int64_t i = 0; i < N; i++) {
-        int in = amax[i] > thr;
-        hist[i & 3][in ? eng_score_key(amax[i]) >> HIST_SHIFT : 0]++, na += in;
-    }
-    for (int h = 0; h < HIST_BINS; h++) hist[0][h] += hist[1][h] + hist[2][h] + hist[3][h];
-    hist[0][0] -= (uint32_t)(N - na);
-    const uint32_t lo = na > G ? top_bins_key(hist[0], G) : 0;
+    uint32_t hist[HIST_BINS];
+    int64_t na = key_histogram(amax, N, thr, hist), G = 4 * (int64_t)(m->max_total > 0 ? m->max_total : 1);
+    const uint32_t lo = na > G ? top_bins_key(hist, G) : 0;
     int64_t f = 0;
     for (int64_t i = 0; i < N; i++) {
         if (!(amax[i] > thr) || eng_score_key(amax[i]) < lo) continue;
@@ -404,11 +406,9 @@ static void global_task(void *arg, int64_t b, int th) {
             if (tie[c]++ == 0) touched[n_touched++] = c;
         }
         if (full == C) break; /* every class has its max_per_class */
-        if (surv >= m->max_total) { /* can any class still enter at this score? */
-            int64_t below = 0, open = 0;
-            for (int k = 0; k < C && !open && below < need; k++) open = below + tie[k] < need, below += tie[k];
-            if (!open) break;
-        }
+        /* can any class still enter at this score? class k can while the tied survivors of classes 0..k
+         * number fewer than need, a count that grows with k: some class can exactly when class 0 can */
+        if (surv >= m->max_total && tie[0] >= need) break;
     }
 }
 
