@@ -138,9 +138,8 @@ static void se_scale_task(void *a, int64_t t, int th) { /* panel t of the weight
 static void se_gemm_task(void *a, int64_t t, int th) {
     se_job *j = a;
     const eng_op *o = j->o;
-    int64_t mb = t / j->n_groups, ng = t % j->n_groups, m0 = mb * MB, m1 = m0 + MB < j->M ? m0 + MB : j->M;
-    int64_t panels = (o->cout + 15) / 16, per = (panels + j->n_groups - 1) / j->n_groups;
-    int64_t n0 = ng * per * 16, n1 = (ng + 1) * per * 16 < o->cout ? (ng + 1) * per * 16 : o->cout;
+    int64_t m0, m1, n0, n1;
+    cpu_gemm_block(t, j->n_groups, j->M, o->cout, &m0, &m1, &n0, &n1);
     const k_epi e = {o->act, o->act_lo, o->act_hi};
     (void)th;
     if (n0 >= n1) return;
@@ -181,8 +180,8 @@ void cpu_run_group(cpu_ctx *c, const eng_plan *p, int k) {
     /* the scaled conv, image by image: its weights times the image's channel vector, then the GEMM */
     const eng_tensor *yt = &p->tensors[o->out];
     int64_t N = yt->dims[0], M = yt->numel / o->cout / N, panels = (o->cout + 15) / 16;
-    se_job j = {c, o, NULL, NULL, NULL, NULL, M, 1, (M + MB - 1) / MB};
-    j.n_groups = j.m_blocks >= threads * 4 ? 1 : panels < threads * 4 ? panels : threads * 4;
+    se_job j = {c, o, NULL, NULL, NULL, NULL, M, 1, 0};
+    j.n_groups = cpu_gemm_split(M, o->cout, threads, &j.m_blocks);
     for (int64_t n = 0; n < N; n++) {
         j.x = cpu_tensor(c, p, g->in[0]) + n * M * o->cin, j.s = cpu_tensor(c, p, g->in[1]) + n * o->cin;
         j.y = cpu_tensor(c, p, o->out) + n * M * o->cout, j.r = o->residual >= 0 ? cpu_tensor(c, p, o->residual) + n * M * o->cout : NULL;

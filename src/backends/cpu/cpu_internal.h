@@ -55,6 +55,20 @@ extern const cpu_op_fn cpu_ops[]; /* EOP_COUNT entries: cpu_ops.c checks it */
 void cpu_im2col_rows(const eng_op *o, const float *x, const eng_tensor *xt, const eng_tensor *yt, int64_t m0, int64_t m1,
                      float *dst);
 
+/* a 1x1 conv's GEMM split into tasks: row blocks of MB, and column groups of 16-column panels when
+ * the row blocks are too few for the threads (cpu_gemm_split); task t's rows [m0, m1) and columns
+ * [n0, n1) (cpu_gemm_block: n0 >= n1 for a group past the last panel) */
+static inline int64_t cpu_gemm_split(int64_t M, int cout, int threads, int64_t *m_blocks) {
+    int64_t panels = (cout + 15) / 16;
+    *m_blocks = (M + MB - 1) / MB;
+    return *m_blocks >= threads * 4 ? 1 : panels < threads * 4 ? panels : threads * 4;
+}
+static inline void cpu_gemm_block(int64_t t, int64_t n_groups, int64_t M, int cout, int64_t *m0, int64_t *m1, int64_t *n0, int64_t *n1) {
+    int64_t mb = t / n_groups, ng = t % n_groups, per = ((cout + 15) / 16 + n_groups - 1) / n_groups;
+    *m0 = mb * MB, *m1 = *m0 + MB < M ? *m0 + MB : M;
+    *n0 = ng * per * 16, *n1 = (ng + 1) * per * 16 < cout ? (ng + 1) * per * 16 : cout;
+}
+
 /* y = the epilogue of 1x1 conv o's GEMM on rows [0, M) of x (cin floats each), columns [n0, n1)
  * (y and r cout apart); an int8 conv quantizes the rows into thread th's scratch first */
 void cpu_gemm_rows(cpu_ctx *c, const eng_op *o, int th, int64_t M, int64_t n0, int64_t n1, const float *x, float *y, const float *r);

@@ -69,10 +69,8 @@ void cpu_gemm_rows(cpu_ctx *c, const eng_op *o, int th, int64_t M, int64_t n0, i
 static void gemm_task(void *a, int64_t t, int th) {
     job *j = a;
     const eng_op *o = j->o;
-    int64_t mb = t / j->n_groups, ng = t % j->n_groups, M = j->p->tensors[o->out].numel / o->cout;
-    int64_t m0 = mb * MB, m1 = m0 + MB < M ? m0 + MB : M;
-    int64_t panels = (o->cout + 15) / 16, per = (panels + j->n_groups - 1) / j->n_groups;
-    int64_t n0 = ng * per * 16, n1 = (ng + 1) * per * 16 < o->cout ? (ng + 1) * per * 16 : o->cout;
+    int64_t m0, m1, n0, n1;
+    cpu_gemm_block(t, j->n_groups, j->p->tensors[o->out].numel / o->cout, o->cout, &m0, &m1, &n0, &n1);
     if (n0 >= n1) return;
     if (o->q_scale != 0 && j->c->qall && j->n_groups > 1) { /* rows quantized once by quant_task */
         i8_gemm(j->c, o, m1 - m0, n0, n1, j->c->qall + m0 * eng_conv_i8_kp(o), j->y + m0 * o->cout, j->r ? j->r + m0 * o->cout : NULL);
@@ -269,12 +267,10 @@ static odrt_status_t run_conv(cpu_ctx *c, const eng_plan *p, int k) {
         return ODRT_OK;
     }
     int64_t M = yt->numel / o->cout;
-    j.m_blocks = (M + MB - 1) / MB;
+    j.n_groups = cpu_gemm_split(M, o->cout, threads, &j.m_blocks);
     if (o->conv_kind == CONV_IM2COL) {
         tp_run(c->pool, j.m_blocks, im2col_task, &j);
     } else {
-        int64_t panels = (o->cout + 15) / 16;
-        j.n_groups = j.m_blocks >= threads * 4 ? 1 : panels < threads * 4 ? panels : threads * 4;
         if (o->q_scale != 0 && c->qall && j.n_groups > 1) tp_run(c->pool, j.m_blocks, quant_task, &j);
         tp_run(c->pool, j.m_blocks * j.n_groups, gemm_task, &j);
     }
