@@ -7,16 +7,10 @@
 #include "backends/backend.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/threadpool.h"
+#include "engine/groups.h"
 
 #define MB 48 /* GEMM rows per task (8 micro-tiles) */
 
-/* an elementwise pattern the backend runs as one (cpu_fuse_elt.c), kept at the op that ends it */
-enum { GRP_NONE = 0, GRP_SCALED_CONV, GRP_WSUM };
-typedef struct cpu_group {
-    int kind;
-    int n, in[ENG_MAX_IN]; /* GRP_SCALED_CONV: the map and its channel vector; GRP_WSUM: the terms */
-    float w[ENG_MAX_IN];   /* GRP_WSUM: each term's weight */
-} cpu_group;
 
 typedef struct cpu_ctx {
     const cpu_kernels *k;
@@ -34,7 +28,7 @@ typedef struct cpu_ctx {
     int n_ops;
     int *chain;      /* per op: length of a fused chain starting here (2 or 3), 0 none, -1 inside one */
     int *grp;        /* per op: 1 runs groups[k], -1 ran inside a group, 0 neither */
-    cpu_group *groups;
+    eng_group *groups; /* engine/groups.h, run by cpu_fuse_elt.c */
     float *se_w;     /* a scaled conv's weights for one image */
     float **fscratch; /* per thread: ring of 3 expanded rows, one depthwise row, one row of im2col patches */
     int64_t ring_max, row_max;
