@@ -255,6 +255,8 @@ typedef struct odrt_engine_options {
     int cuda_no_stem;      /* 1: fp16 RGB stems off the tensor cores (ODRT_CUDA_STEM=0) */
     int cuda_pw;           /* fp16 1x1 convs on conv_pw: 0 by map size (default), 1 never, 2 always,
                               3 by size when Cout > 64 (CLI: ODRT_CUDA_PW=0|1|2 give 1|2|3) */
+    int cuda_no_fuse;      /* 1: CUDA engines run every op of the plan alone: no squeeze-excite scaling
+                              inside the 1x1 conv, no one-launch weighted sums (CLI: ODRT_CUDA_FUSE=0) */
 } odrt_engine_options_t;
 /* Every field its default; struct_size set. */
 ODRT_API void odrt_engine_options_init(odrt_engine_options_t *o);

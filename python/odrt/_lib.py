@@ -34,7 +34,8 @@ class EngineOptions(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("threads", C.c_int), ("profile", C.c_int), ("cpu_isa", C.c_char_p),
                 ("cpu_no_fuse", C.c_int), ("cpu_half", C.c_int), ("cpu_half_first", C.c_int), ("cpu_half_last", C.c_int),
                 ("cpu_half_bits", C.c_int), ("cpu_half_weights", C.c_int), ("cuda_no_tensor_cores", C.c_int),
-                ("cuda_dw_pixels", C.c_int), ("cuda_no_stem", C.c_int), ("cuda_pw", C.c_int)]
+                ("cuda_dw_pixels", C.c_int), ("cuda_no_stem", C.c_int), ("cuda_pw", C.c_int),
+                ("cuda_no_fuse", C.c_int)]
 
 
 class BuildOptions(C.Structure):

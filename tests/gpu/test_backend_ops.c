@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "engine/groups.h"
 #include "engine/plan_util.h"
 #include "resize_coord.h"
 
@@ -261,6 +262,88 @@ static void binary_case(int bin, int bc, int rev, int act, int N, int C, int H, 
     tc_run(&t, 1e-10, 2e-5);
 }
 
+/* the plan's ops joined into one group ending at op k, of that kind (engine/groups.h): else the
+ * case would not test the fused kernels it names */
+static int grouped(tcase *t, int k, int kind) {
+    if (eng_plan_memory(&t->p) != ODRT_OK) return 0;
+    int *grp = calloc((size_t)t->p.n_ops, sizeof(int));
+    eng_group *g = calloc((size_t)t->p.n_ops, sizeof(eng_group));
+    int ok = grp && g && eng_find_groups(&t->p, NULL, grp, g) == 0 && grp[k] == 1 && g[k].kind == kind;
+    for (int q = 0; ok && q < k; q++) ok = grp[q] == -1;
+    free(grp), free(g);
+    if (!ok) printf("FAIL %s: not found as one group\n", t->name), n_cases++, n_failed++;
+    return ok;
+}
+
+/* squeeze-and-excite: x * s (s per image and channel) read by a 1x1 conv, which the CUDA backend
+ * runs on x with the scales applied to its A operand (every 1x1 kernel: conv_igemm in fp32, conv_tc,
+ * conv_wmma, conv_pw in fp16; images with their own scales inside one tile) */
+static void se_case(int N, int H, int W, int C, int Cout, int act, int residual) {
+    tcase t;
+    tc_init(&t, "se-scaled conv N%d %dx%d %d->%d %s%s%s", N, H, W, C, Cout, act_name[act], residual ? " +res" : "", opts.cuda_pw ? " PW" : "");
+    int64_t dx[4] = {N, C, H, W}, ds[4] = {N, C, 1, 1}, dy[4] = {N, Cout, H, W};
+    int xi = tc_input(&t, 4, dx, ENG_NHWC), si = tc_input(&t, 4, ds, ENG_NHWC);
+    for (int64_t i = 0; i < N * C; i++) t.x[1][i] = 0.5f + 0.5f * t.x[1][i]; /* a sigmoid's range */
+    int ri = residual ? tc_input(&t, 4, dy, ENG_NHWC) : -1;
+    int mid = eng_add_tensor(&t.p, 4, dx, ENG_NHWC);
+    t.out = eng_add_tensor(&t.p, 4, dy, ENG_NHWC);
+    eng_op *o = eng_add_op(&t.p, EOP_BINARY);
+    o->bin = BIN_MUL, o->bcast = BC_CHANNEL, o->n_in = 2, o->in[0] = xi, o->in[1] = si, o->out = mid;
+    snprintf(o->name, sizeof o->name, "se mul");
+    float *w = malloc(sizeof(float) * (size_t)Cout * C), *b = malloc(sizeof(float) * (size_t)Cout);
+    for (int64_t i = 0; i < (int64_t)Cout * C; i++) w[i] = frand() / sqrtf((float)C);
+    for (int i = 0; i < Cout; i++) b[i] = frand() * 0.1f;
+    o = eng_add_op(&t.p, EOP_CONV);
+    o->conv_kind = CONV_GEMM, o->kh = o->kw = o->sh = o->sw = o->dh = o->dw = 1, o->cin = C, o->cout = Cout, o->n_in = 1;
+    o->in[0] = mid, o->out = t.out, o->residual = ri, o->act = act, o->act_lo = 0, o->act_hi = 6;
+    snprintf(o->name, sizeof o->name, "project");
+    eng_pack_conv(&t.p, &t.p.ops[1], w, b);
+    free(w), free(b);
+    if (grouped(&t, 1, EGRP_SCALED_CONV)) tc_run(&t, 1e-9, 2e-5);
+    else tc_free(&t);
+}
+
+static void se_cases(int a) {
+    se_case(1, 9, 11, 48, 24, a, a == 1);   /* conv_tc (fp16) */
+    se_case(3, 5, 7, 32, 136, a, a == 2);   /* tiles across images */
+    se_case(1, 5, 5, 960, 160, a, 0);       /* split K */
+    se_case(2, 6, 7, 20, 12, a, a == 0);    /* channels not in 8s: conv_igemm / conv_wmma */
+    se_case(1, 4, 4, 300, 16, a, 0);        /* (K >= 256: conv_wmma) */
+    se_case(2, 64, 65, 40, 96, a, a == 3);  /* a map that takes conv_pw by size */
+}
+
+/* a weighted sum: terms (some times a scalar) added in a chain, the last add's activation; the
+ * CUDA backend runs it as one launch */
+static void wsum_case(int N, int C, int H, int W, int terms, int act) {
+    tcase t;
+    tc_init(&t, "wsum %d terms N%d C%d %dx%d %s", terms, N, C, H, W, act_name[act]);
+    int64_t d[4] = {N, C, H, W};
+    int x[8], acc = -1;
+    for (int i = 0; i < terms; i++) x[i] = tc_input(&t, 4, d, ENG_NHWC);
+    for (int i = 0; i < terms; i++) {
+        int term = x[i];
+        if (i != 1) { /* BiFPN's normalised weights (one plain term among them) */
+            term = eng_add_tensor(&t.p, 4, d, ENG_NHWC);
+            eng_op *o = eng_add_op(&t.p, EOP_BINARY);
+            o->bin = BIN_MUL, o->bcast = BC_SCALAR, o->scalar = 0.25f + 0.2f * (float)i, o->n_in = 1, o->in[0] = x[i], o->out = term;
+            snprintf(o->name, sizeof o->name, "smul");
+        }
+        if (i == 0) {
+            acc = term;
+            continue;
+        }
+        int y = eng_add_tensor(&t.p, 4, d, ENG_NHWC);
+        eng_op *o = eng_add_op(&t.p, EOP_BINARY);
+        o->bin = BIN_ADD, o->bcast = BC_SAME, o->n_in = 2, o->in[0] = acc, o->in[1] = term, o->out = y;
+        o->act = i == terms - 1 ? act : EACT_ID, o->act_lo = -0.5f, o->act_hi = 0.5f;
+        snprintf(o->name, sizeof o->name, "add");
+        acc = y;
+    }
+    t.out = acc;
+    if (grouped(&t, t.p.n_ops - 1, EGRP_WSUM)) tc_run(&t, 1e-9, 2e-5);
+    else tc_free(&t);
+}
+
 #endif /* ODRT_HAVE_CUDA */
 
 int main(int argc, char **argv) {
@@ -327,6 +410,15 @@ int main(int argc, char **argv) {
     }
     opts.cuda_pw = 0;
     for (int a = 0; a < 4; a++) dwpw_cases(a); /* depthwise -> 1x1 chains (two-op plans) */
+    for (int a = 0; a < 4; a++) { /* elementwise groups: squeeze-excite scaled convs, weighted sums */
+        se_cases(a);
+        wsum_case(1 + a % 2, 64, 7, 9, 2 + a, a);
+        wsum_case(2, 5, 3, 7, 3, a); /* not in 8s: one element a thread */
+    }
+    opts.cuda_pw = 2;
+    for (int a = 0; a < 4; a++) se_cases(a);
+    opts.cuda_pw = 0;
+
     /* elementwise: every op, every broadcast, operands swapped */
     for (int bin = BIN_ADD; bin <= BIN_MIN; bin++)
         for (int bc = BC_SAME; bc <= BC_CHANNEL; bc++)

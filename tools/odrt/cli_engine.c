@@ -163,6 +163,7 @@ void cli_env_init(void) {
     o->cpu_half_weights = env_is("ODRT_CPU_HALF_WEIGHTS", "1");
     o->cuda_no_tensor_cores = env_is("ODRT_CUDA_TC", "0");
     o->cuda_no_stem = env_is("ODRT_CUDA_STEM", "0");
+    o->cuda_no_fuse = env_is("ODRT_CUDA_FUSE", "0");
     const char *dwr = getenv("ODRT_CUDA_DWR"), *pw = getenv("ODRT_CUDA_PW"), *nt = getenv("ODRT_NUM_THREADS");
     if (dwr && (!strcmp(dwr, "1") || !strcmp(dwr, "2"))) o->cuda_dw_pixels = *dwr - '0';
     if (pw && *pw >= '0' && *pw <= '2' && !pw[1]) o->cuda_pw = *pw - '0' + 1;

@@ -93,7 +93,8 @@ static void usage(FILE *f) {
             "  ODRT_NO_FUSE=1        CPU conv chains op by op\n"
             "  ODRT_CPU_HALF=1|A:B   CPU engine: round op outputs (ops A..B) to fp16; ODRT_CPU_HALF_BITS=N: to N-bit mantissas;\n"
             "                        ODRT_CPU_HALF_WEIGHTS=1: conv weights too\n"
-            "  ODRT_CUDA_TC=0, ODRT_CUDA_STEM=0, ODRT_CUDA_PW=0|1|2, ODRT_CUDA_DWR=1|2   CUDA kernel choices (docs/cuda.md)\n"
+            "  ODRT_CUDA_TC=0, ODRT_CUDA_STEM=0, ODRT_CUDA_PW=0|1|2, ODRT_CUDA_DWR=1|2, ODRT_CUDA_FUSE=0\n"
+            "                        CUDA kernel choices (docs/cuda.md)\n"
             "  ODRT_NUM_THREADS=N    threads of the reference executor's GEMMs (run, compare, reference ops)\n"
             "\n"
             "Exit status: 0 success, 1 error (one line on stderr naming the problem), 2 usage error.\n",

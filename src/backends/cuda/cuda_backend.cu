@@ -44,6 +44,8 @@ struct cu_ctx {
     float *h_cnf[3];
     cu_post post;
     cu_exec x;
+    int *grp; /* x.grp, x.groups */
+    eng_group *groups;
     /* the captured graph and what it was captured for */
     cudaGraphExec_t exec;
     int run_h[256], run_w[256]; /* the frame sizes of the submission in flight */
@@ -95,7 +97,7 @@ void cuda_free(void *vc) {
     if (c->prof && c->prof_runs) log_profile(c);
     if (c->pev)
         for (int k = 0; k < c->p->n_ops + 7; k++) cudaEventDestroy(c->pev[k]);
-    free(c->pev), free(c->prof);
+    free(c->pev), free(c->prof), free(c->grp), free(c->groups);
     if (c->exec) cudaGraphExecDestroy(c->exec);
     cu_post_free(&c->post);
     if (c->blob) {
@@ -149,6 +151,13 @@ odrt_status_t prepare_(const eng_plan *p, const odrt_engine_options_t *o, cu_ctx
     c->x.dwr = o->cuda_dw_pixels == 1 || o->cuda_dw_pixels == 2 ? o->cuda_dw_pixels : 0;
     c->x.stem = !o->cuda_no_stem;
     c->x.pw = o->cuda_pw >= 1 && o->cuda_pw <= 3 ? o->cuda_pw - 1 : -1;
+    if (!o->cuda_no_fuse) { /* (EfficientDet: its squeeze-excite multiplies and BiFPN sums) */
+        c->grp = (int *)calloc((size_t)p->n_ops + 1, sizeof(int));
+        c->groups = (eng_group *)calloc((size_t)p->n_ops + 1, sizeof(eng_group));
+        if (!c->grp || !c->groups) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        if (eng_find_groups(p, NULL, c->grp, c->groups) < 0) return odrt_fail(ODRT_ERR_NOMEM, "out of memory");
+        c->x.grp = c->grp, c->x.groups = c->groups;
+    }
     c->arena_bytes = (size_t)p->arena_bytes / (c->half ? 2 : 1) + ENG_ALIGN;
     CU_TRY(cudaMalloc(&c->d_arena, c->arena_bytes));
     int dev;

@@ -24,12 +24,13 @@ enum { BM = 64, BN = 64, BK = 16 };
 struct a_row {
     int64_t base; /* -1: m outside the output */
     int iy, ix;
+    int sb; /* a scaled 1x1 conv: the row's image * Cin (where its scales start), else 0 */
 };
 template <bool PW>
 __device__ __forceinline__ a_row a_row_of(const conv_args &a, int64_t m, int64_t M) {
-    if (m >= M) return {-1, 0, 0};
+    if (m >= M) return {-1, 0, 0, 0};
     int ox = (int)(m % a.OW), oy = (int)(m / a.OW % a.OH), n = (int)(m / ((int64_t)a.OW * a.OH));
-    return {PW ? m * a.Cin : (int64_t)n * a.H * a.W, oy * a.sh - a.pt, ox * a.sw - a.pl};
+    return {PW ? m * a.Cin : (int64_t)n * a.H * a.W, oy * a.sh - a.pt, ox * a.sw - a.pl, PW && a.sx ? n * a.Cin : 0};
 }
 /* column k = (ky, kx, ci), decomposed once per slice; k >= ke: past the end */
 struct a_col {
@@ -70,6 +71,7 @@ __global__ void __launch_bounds__(256) conv_igemm(conv_args a) {
         for (int j = 0; j < 4; j++) {
             int64_t idx = a_index<PW>(a, rows[j], col);
             ra[j] = idx < 0 ? 0.0f : ld(X, idx);
+            if (PW && a.sx && idx >= 0) ra[j] = scaled<T>(ra[j], ld((const T *)a.sx, rows[j].sb + col.k));
         }
         for (int j = 0; j < 4; j++) {
             int q = tid + 256 * j, kk = q / BN, c = q % BN, co = n0 + c;
@@ -137,6 +139,7 @@ __global__ void __launch_bounds__(128) conv_wmma(conv_args a, const __half *wh) 
         for (int e = 0; e < 16; e++) {
             int64_t idx = a_index<PW>(a, rows[e], col);
             ra[e] = idx < 0 ? __float2half(0.0f) : X[idx];
+            if (PW && a.sx && idx >= 0) ra[e] = __hmul(ra[e], ((const __half *)a.sx)[rows[e].sb + col.k]);
         }
         for (int e = 0; e < 16; e++) {
             int q = tid + 128 * e, kk = q / BN, c = q % BN, co = n0 + c;
@@ -224,6 +227,7 @@ __global__ void __launch_bounds__(128) conv_tc(conv_args a, const __half *wh) {
         for (int e = 0; e < 2; e++) {
             int64_t idx = a_index<PW>(a, rows[e], col);
             ra[e] = idx < 0 ? z : *(const uint4 *)(X + idx);
+            if (PW && a.sx && idx >= 0) ra[e] = hmul8(ra[e], *(const uint4 *)((const __half *)a.sx + rows[e].sb + col.k));
         }
         for (int e = 0; e < 2; e++) {
             int q = tid + 128 * e, kk = q / CH, co = n0 + (q % CH) * 8;
@@ -486,6 +490,8 @@ odrt_status_t run_conv(const eng_plan *p, int k, uint8_t *arena, const uint8_t *
     a.kh = o->kh, a.kw = o->kw, a.sh = o->sh, a.sw = o->sw, a.dh = o->dh, a.dw = o->dw, a.pt = o->pt, a.pl = o->pl;
     a.K = o->kh * o->kw * o->cin;
     a.act = o->act, a.lo = o->act_lo, a.hi = o->act_hi;
+    if (x->grp && x->grp[k] > 0 && x->groups[k].kind == EGRP_SCALED_CONV) /* x * s, the multiply skipped */
+        a.x = P(x->groups[k].in[0]), a.sx = P(x->groups[k].in[1]);
     const __half *wh = sizeof(T) == 2 && x->wh ? x->wh + o->w_off / 4 : nullptr; /* fp16: the weights' half copy */
     if (o->conv_kind == CONV_DW) {
         int V = a.Cout % 8 == 0 && sizeof(T) == 2 ? 8 : a.Cout % 4 == 0 ? 4 : 1; /* 16-byte loads */
@@ -493,7 +499,7 @@ odrt_status_t run_conv(const eng_plan *p, int k, uint8_t *arena, const uint8_t *
         if (V == 8) launch_dw<T, 8>(a, n, x, s);
         else if (V == 4) launch_dw<T, 4>(a, n, x, s);
         else launch_dw<T, 1>(a, n, x, s);
-    } else if (a.Cin % 8 && a.K <= DK && a.Cout % 8 == 0 && a.Cout <= DCO) { /* else tensor cores or GEMM tiles */
+    } else if (a.Cin % 8 && a.K <= DK && a.Cout % 8 == 0 && a.Cout <= DCO && !a.sx) { /* else tensor cores or GEMM tiles */
         if (wh && x->tc && x->stem && x->cc >= 80) cu_launch_mma(a, wh, true, s);
         else conv_direct<T><<<blocks((int64_t)a.N * a.OH * a.OW, 128), 128, 0, s>>>(a);
     } else {

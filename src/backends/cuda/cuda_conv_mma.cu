@@ -107,9 +107,13 @@ __device__ __forceinline__ unsigned finite_or_zero(unsigned u) {
     return u & ((u & 0x7c000000u) == 0x7c000000u ? 0x0000ffffu : 0xffffffffu) & ((u & 0x7c00u) == 0x7c00u ? 0xffff0000u : 0xffffffffu);
 }
 /* acc += the warp's 32 rows x BN / WN columns of one k-slice (A rows and B in shared memory);
- * FINITE: A's infinities and NaN taken as 0 */
+ * FINITE: A's infinities and NaN taken as 0. A scaled conv (sr: the scale vectors of this thread's
+ * A rows g, g + 8, g + 16, g + 24 of the warp's 32, g = lane / 4; the slice at k0 of K): each A
+ * element times its row's scale of its k, in half as the multiply op it replaces (ldmatrix's
+ * fragment: af[i][0] row g, k 2 (lane % 4) and + 1; [1] row g + 8; [2], [3] the same at k + 8) */
 template <int BN, bool FINITE = false>
-__device__ __forceinline__ void pw_mma_slice(float (*acc)[BN / pw_cfg<BN>::WN / 8][4], const __half *as, const __half *bs) {
+__device__ __forceinline__ void pw_mma_slice(float (*acc)[BN / pw_cfg<BN>::WN / 8][4], const __half *as, const __half *bs,
+                                             const __half *const *sr = nullptr, int k0 = 0, int K = 0) {
     using S = pw_cfg<BN>;
     constexpr int WC = BN / S::WN, NT = WC / 8;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wm = warp / S::WN, wn = warp % S::WN;
@@ -121,6 +125,16 @@ __device__ __forceinline__ void pw_mma_slice(float (*acc)[BN / pw_cfg<BN>::WN / 
             ldsm4(af[i], as + (wm * 32 + i * 16 + (lane & 15)) * S::LDA + kk + (lane >> 4) * 8);
             if (FINITE)
                 for (int q = 0; q < 4; q++) af[i][q] = finite_or_zero(af[i][q]);
+            if (sr) { /* (k past K: A is 0 there, and the scales are not read) */
+                const int k = k0 + kk + 2 * (lane & 3);
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    const int kq = k + (q >> 1) * 8;
+                    const __half2 s = kq < K ? *(const __half2 *)(sr[2 * i + (q & 1)] + kq) : __float2half2_rn(0.0f);
+                    __half2 v = __hmul2(*(const __half2 *)&af[i][q], s);
+                    af[i][q] = *(const unsigned *)&v;
+                }
+            }
         }
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
@@ -174,7 +188,7 @@ __device__ __forceinline__ void pw_epilogue(float (*acc)[BN / pw_cfg<BN>::WN / 8
     }
 }
 
-template <int BN, int ACT>
+template <int BN, int ACT, bool SX>
 __global__ void __launch_bounds__(256, 2) conv_pw(conv_args a, const __half *wh) {
 #if __CUDA_ARCH__ >= 800
     using S = pw_cfg<BN>;
@@ -207,6 +221,14 @@ __global__ void __launch_bounds__(256, 2) conv_pw(conv_args a, const __half *wh)
         }
         pw_load_b<BN>(Bs + st * S::B, wh, K, Cout, n0, k0, tid);
     };
+    const __half *sr[4]; /* a scaled conv (SX): this thread's A rows' scale vectors (pw_mma_slice) */
+    if (SX) {
+        const int64_t hw = (int64_t)a.OH * a.OW;
+        for (int q = 0; q < 4; q++) {
+            const int64_t m = m0 + (tid >> 5) / S::WN * 32 + (q >> 1) * 16 + (q & 1) * 8 + ((tid & 31) >> 2);
+            sr[q] = (const __half *)a.sx + (m < M ? m / hw : 0) * a.Cin;
+        }
+    }
     float acc[2][NT][4];
 #pragma unroll
     for (int i = 0; i < 2; i++)
@@ -222,7 +244,7 @@ __global__ void __launch_bounds__(256, 2) conv_pw(conv_args a, const __half *wh)
         __syncthreads(); /* stage kt landed for every thread; stage kt - 1 is free */
         if (kt + PST - 1 < nk) load((kt + PST - 1) % PST, kt + PST - 1);
         cp_async_commit();
-        pw_mma_slice<BN>(acc, As + (kt % PST) * S::A, Bs + (kt % PST) * S::B);
+        pw_mma_slice<BN>(acc, As + (kt % PST) * S::A, Bs + (kt % PST) * S::B, SX ? sr : nullptr, kt * PBK, K);
     }
     cp_async_wait<0>();
     __syncthreads(); /* every warp is done with the operand tiles: the output tile reuses them */
@@ -314,7 +336,7 @@ template <int BN, bool STEM>
 void launch_pw_bn(const conv_args &a, const __half *wh, cudaStream_t s) {
     dim3 g(blocks((int64_t)a.N * a.OH * a.OW, pw_cfg<BN>::BM), blocks(a.Cout, BN));
     const int sm = STEM ? stem_bytes<BN>() : pw_cfg<BN>::BYTES;
-#define PW_LAUNCH(ACT) (STEM ? conv_stem_tc<BN, ACT> : conv_pw<BN, ACT>)<<<g, 256, sm, s>>>(a, wh)
+#define PW_LAUNCH(ACT) (STEM ? conv_stem_tc<BN, ACT> : a.sx ? conv_pw<BN, ACT, true> : conv_pw<BN, ACT, false>)<<<g, 256, sm, s>>>(a, wh)
     switch (a.act) {
     case EACT_CLIP: PW_LAUNCH(EACT_CLIP); break;
     case EACT_SIGMOID: PW_LAUNCH(EACT_SIGMOID); break;
@@ -335,8 +357,10 @@ void launch_pw(const conv_args &a, const __half *wh, cudaStream_t s) {
 }
 template <int BN>
 cudaError_t pw_allow_smem() {
-    const void *k[4] = {(const void *)conv_pw<BN, EACT_ID>, (const void *)conv_pw<BN, EACT_CLIP>,
-                        (const void *)conv_pw<BN, EACT_SIGMOID>, (const void *)conv_pw<BN, EACT_SWISH>};
+    const void *k[8] = {(const void *)conv_pw<BN, EACT_ID, false>,      (const void *)conv_pw<BN, EACT_CLIP, false>,
+                        (const void *)conv_pw<BN, EACT_SIGMOID, false>, (const void *)conv_pw<BN, EACT_SWISH, false>,
+                        (const void *)conv_pw<BN, EACT_ID, true>,       (const void *)conv_pw<BN, EACT_CLIP, true>,
+                        (const void *)conv_pw<BN, EACT_SIGMOID, true>,  (const void *)conv_pw<BN, EACT_SWISH, true>};
     for (const void *f : k) {
         cudaError_t e = cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, pw_cfg<BN>::BYTES);
         if (e != cudaSuccess) return e;

@@ -81,6 +81,19 @@ __device__ __forceinline__ float act(float x, int a, float lo, float hi) {
     }
 }
 
+/* x * s as the multiply op a scaled conv replaces computes it: in float, rounded to T */
+template <typename T>
+__device__ __forceinline__ float scaled(float x, float s) {
+    return sizeof(T) == 2 ? __half2float(__float2half(x * s)) : x * s;
+}
+/* 8 halves times 8 halves (a scaled conv's A chunk: each product rounded once, as the multiply op) */
+__device__ __forceinline__ uint4 hmul8(uint4 a, uint4 b) {
+    __half2 *x = (__half2 *)&a;
+    const __half2 *y = (const __half2 *)&b;
+    for (int i = 0; i < 4; i++) x[i] = __hmul2(x[i], y[i]);
+    return a;
+}
+
 inline unsigned blocks(int64_t n, int per) { return (unsigned)((n + per - 1) / per); }
 
 } // namespace
@@ -92,6 +105,8 @@ struct conv_args {
     const void *x, *res;
     void *y;
     float *ws; /* split-K partial sums [splits][M][Cout], or NULL */
+    const void *sx; /* a scaled 1x1 conv (engine/groups.h): input channel k of image n times sx[n * Cin + k]
+                       (T, rounded as the multiply it replaces), or NULL */
     const float *w, *bias;
     int N, H, W, Cin, OH, OW, Cout, K, kper; /* kper: K per split, a multiple of BK */
     int kh, kw, sh, sw, dh, dw, pt, pl;

@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "engine/engine.h"
+#include "engine/groups.h"
 #include "util.h"
 }
 
@@ -33,6 +34,10 @@ typedef struct cu_exec {
     int dwr;          /* depthwise pixels per thread: 0 by map size, else 1 or 2 (options.cuda_dw_pixels, for tests) */
     int stem;         /* fp16 shallow convs (an RGB stem) on conv_stem_tc (sm_80+): 1, or 0 (options.cuda_no_stem) */
     int pw;           /* fp16 1x1 convs on conv_pw: -1 by map size, 0 never, 1 always, 2 by size if Cout > 64 (options.cuda_pw - 1) */
+    /* the plan's elementwise groups (engine/groups.h), or NULL (options.cuda_no_fuse): grp[k] 1: op k
+     * runs groups[k] (a scaled 1x1 conv, a one-launch weighted sum), -1: op k ran inside a group */
+    const int *grp;
+    const eng_group *groups;
 } cu_exec;
 /* tensor t of p in a device arena whose elements are esz bytes (fp16 arenas: the plan's byte
  * offsets / 4 elements), or NULL for t < 0 */

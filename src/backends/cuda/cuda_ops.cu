@@ -134,6 +134,32 @@ __global__ void elt8_k(elt_args a) {
     st8((T *)a.y + i, x);
 }
 
+/* a weighted sum (engine/groups.h): y = act(sum_t w_t x_t), in the adds' order, accumulated in float
+ * (fp16: rounded once, where the ops it replaces rounded each product and partial sum); V
+ * consecutive elements a thread (8: one 16-byte load per fp16 term) */
+struct wsum_args {
+    const void *x[ENG_MAX_IN];
+    float w[ENG_MAX_IN];
+    void *y;
+    int64_t n;
+    int terms, act;
+    float lo, hi;
+};
+template <typename T, int V>
+__global__ void wsum_k(wsum_args a) {
+    int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * V;
+    if (i >= a.n) return;
+    float acc[V], v[V];
+    ldv<V>((const T *)a.x[0] + i, acc);
+    for (int u = 0; u < V; u++) acc[u] *= a.w[0];
+    for (int t = 1; t < a.terms; t++) {
+        ldv<V>((const T *)a.x[t] + i, v);
+        for (int u = 0; u < V; u++) acc[u] += v[u] * a.w[t];
+    }
+    for (int u = 0; u < V; u++) acc[u] = act(acc[u], a.act, a.lo, a.hi);
+    stv<V>((T *)a.y + i, acc);
+}
+
 template <typename T>
 __global__ void gather_k(const T *x, const int32_t *idx, T *y, int64_t n) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -280,6 +306,19 @@ odrt_status_t run_eltwise(const cu_op<T> &q) {
     return ODRT_OK;
 }
 
+/* the weighted sum ending at add q.k (its members were skipped) */
+template <typename T>
+odrt_status_t run_wsum(const cu_op<T> &q) {
+    const eng_group *g = &q.x->groups[q.k];
+    const eng_op *o = q.o;
+    wsum_args a;
+    a.n = q.p->tensors[o->out].numel, a.terms = g->n, a.act = o->act, a.lo = o->act_lo, a.hi = o->act_hi, a.y = q.P(o->out);
+    for (int t = 0; t < g->n; t++) a.x[t] = q.P(g->in[t]), a.w[t] = g->w[t];
+    if (a.n % 8 == 0) wsum_k<T, 8><<<blocks(a.n / 8, 256), 256, 0, q.s>>>(a);
+    else wsum_k<T, 1><<<blocks(a.n, 256), 256, 0, q.s>>>(a);
+    return ODRT_OK;
+}
+
 template <typename T>
 odrt_status_t run_gather(const cu_op<T> &q) {
     const eng_op *o = q.o;
@@ -383,6 +422,8 @@ odrt_status_t run_op(const eng_plan *p, int k, uint8_t *arena, const uint8_t *bl
     const eng_op *o = &p->ops[k];
     cu_op_fn<T> fn = o->kind > EOP_NONE && o->kind < EOP_COUNT ? cu_ops<T>::table[o->kind] : nullptr;
     if (!fn) return odrt_fail(ODRT_ERR_UNSUPPORTED, "cuda: op %d (%s) has no CUDA kernel", k, eng_op_kind_name(o->kind));
+    if (x->grp && x->grp[k] < 0) return ODRT_OK; /* it runs inside a later op's group */
+    if (x->grp && x->grp[k] > 0 && x->groups[k].kind == EGRP_WSUM) fn = run_wsum<T>;
     ODRT_TRY(fn(cu_op<T>{p, k, arena, blob, x, s, o}));
     CU_TRY(cudaGetLastError());
     return ODRT_OK;
