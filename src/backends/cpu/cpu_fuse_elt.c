@@ -4,7 +4,6 @@
  *     s[k], per image), so the scaled map is never written (EfficientNet: one full pass per block);
  *   - weighted sums: one pass with the last add's activation (BiFPN's fast normalised fusion). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "engine/groups.h"
 #include "engine/plan_util.h"

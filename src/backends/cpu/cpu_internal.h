@@ -11,7 +11,6 @@
 
 #define MB 48 /* GEMM rows per task (8 micro-tiles) */
 
-
 typedef struct cpu_ctx {
     const cpu_kernels *k;
     const cpu_i8_kernels *k8; /* int8 convs' GEMM */
